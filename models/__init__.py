@@ -1,0 +1,1 @@
+"""Federated algorithms, crypto and PSI for fedcredit: a pure library (no gRPC, no protobuf)."""

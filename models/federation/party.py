@@ -1,0 +1,127 @@
+"""The passive party's side of a protocol.
+
+A protocol's platform half subclasses :class:`PassiveParty`, names its algorithm, and marks one
+method per request type with :func:`handles`. The :class:`~models.federation.manager.SessionManager`
+creates one instance per session and dispatches each request to the method for its type.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
+
+from models.dataset import PartyTable
+from models.errors import InvalidArgument
+from models.federation.messages import WireMessage
+from models.federation.session import SessionSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated party, as identified by the transport (its client certificate)."""
+
+    party: str
+    role: str
+    cert_fingerprint: str = ""
+
+
+class DataProvider(Protocol):
+    """How a passive party reaches the platform's data (catalogue features or a served table)."""
+
+    def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
+        """Return the platform's table named ``dataset`` as ``caller`` may use it."""
+        ...
+
+
+@dataclass
+class PassiveContext:
+    """What a passive party gets from the platform node for one session."""
+
+    spec: SessionSpec
+    caller: Caller
+    state_dir: Path
+    data: DataProvider
+    platform_party: str = "platform"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def load_table(self) -> PartyTable:
+        """Load the dataset named in the session spec."""
+        return self.data.load(self.spec.dataset, self.caller, self.spec.params)
+
+
+def handles(func: F) -> F:
+    """Mark a method ``def step(self, request: SomeRequest) -> SomeResponse`` as a handler."""
+    func.__fedcredit_handler__ = True  # type: ignore[attr-defined]
+    return func
+
+
+class PassiveParty:
+    """Base class of every platform-side protocol half.
+
+    Subclasses set ``algorithm`` and define handler methods. State that must survive a restart
+    of the platform is written under ``context.state_dir`` and reloaded in ``__init__``.
+    """
+
+    algorithm: ClassVar[str] = ""
+    _handlers: ClassVar[dict[type[WireMessage], str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type[WireMessage], str] = {}
+        for name, member in inspect.getmembers(cls, inspect.isfunction):
+            if not getattr(member, "__fedcredit_handler__", False):
+                continue
+            hints = get_type_hints(member)
+            params = [p for p in inspect.signature(member).parameters if p != "self"]
+            if len(params) != 1:
+                raise TypeError(f"handler {cls.__name__}.{name} must take one request")
+            req_type = hints[params[0]]
+            table[req_type] = name
+        cls._handlers = table
+
+    def __init__(self, context: PassiveContext) -> None:
+        self.context = context
+
+    def dispatch(self, request: WireMessage) -> WireMessage:
+        """Run the handler for the request's type."""
+        name = self._handlers.get(type(request))
+        if name is None:
+            raise InvalidArgument(
+                f"algorithm {self.algorithm!r} has no step for message {type(request).__name__}"
+            )
+        result: WireMessage = getattr(self, name)(request)
+        return result
+
+    @classmethod
+    def request_types(cls) -> list[type[WireMessage]]:
+        return list(cls._handlers)
+
+    def close(self) -> None:
+        """Release resources when the session ends (override if needed)."""
+
+
+_PARTIES: dict[str, type[PassiveParty]] = {}
+
+
+def register_party(cls: type[PassiveParty]) -> type[PassiveParty]:
+    """Class decorator: make a passive party available to sessions under its algorithm name."""
+    if not cls.algorithm:
+        raise TypeError(f"{cls.__name__} has no algorithm name")
+    _PARTIES[cls.algorithm] = cls
+    return cls
+
+
+def party_for(algorithm: str) -> type[PassiveParty]:
+    try:
+        return _PARTIES[algorithm]
+    except KeyError:
+        raise InvalidArgument("unknown algorithm requested for the session") from None
+
+
+def registered_parties() -> dict[str, type[PassiveParty]]:
+    return dict(_PARTIES)
