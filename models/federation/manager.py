@@ -80,6 +80,8 @@ class SessionManager:
     on_event:
         Optional callback ``(event, caller, spec)`` for "open", "resume", "close", "expire"
         (the node wires it to its audit log).
+    context_extras:
+        Node settings handed to every passive party (e.g. ``share_feature_names``).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class SessionManager:
         cache_steps: int = 64,
         platform_party: str = "platform",
         on_event: SessionEvent | None = None,
+        context_extras: dict[str, object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -99,6 +102,7 @@ class SessionManager:
         self.cache_steps = int(cache_steps)
         self.platform_party = platform_party
         self.on_event = on_event
+        self.context_extras = dict(context_extras or {})
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
@@ -136,6 +140,7 @@ class SessionManager:
                 state_dir=state_dir,
                 data=self.data,
                 platform_party=self.platform_party,
+                extras=dict(self.context_extras),
             )
             party = party_cls(context)
             self._sessions[spec.job_id] = _Session(spec, caller, party, self._clock())

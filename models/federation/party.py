@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
 
 from models.dataset import PartyTable
-from models.errors import InvalidArgument
+from models.errors import InvalidArgument, NotFound, PermissionDenied
 from models.federation.messages import WireMessage
-from models.federation.session import SessionSpec
+from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,8 +50,31 @@ class PassiveContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def load_table(self) -> PartyTable:
-        """Load the dataset named in the session spec."""
-        return self.data.load(self.spec.dataset, self.caller, self.spec.params)
+        """Load the dataset named in the session spec, aligned if the spec names a PSI job.
+
+        With ``params["alignment"] = <psi job id>`` the rows come back in the order that PSI
+        job agreed with the same bank (only rows in the intersection).
+        """
+        table = self.data.load(self.spec.dataset, self.caller, self.spec.params)
+        psi_job = self.spec.params.get("alignment", "")
+        if not psi_job:
+            return table
+        from models.psi.alignment import load_alignment  # the PSI protocol's persisted result
+
+        psi_dir = self.state_dir.parent / psi_job
+        owner = _job_owner(self.state_dir.parent.parent / "sessions" / f"{psi_job}.json")
+        if owner != self.caller.party:
+            raise PermissionDenied("the alignment belongs to another party")
+        return table.align_to(load_alignment(psi_dir))
+
+
+def _job_owner(spec_path: Path) -> str:
+    import json
+
+    if not spec_path.exists():
+        raise NotFound("the alignment job is unknown")
+    owner: str = json.loads(spec_path.read_text())["caller_party"]
+    return owner
 
 
 def handles(func: F) -> F:
@@ -104,6 +127,25 @@ class PassiveParty:
     def close(self) -> None:
         """Release resources when the session ends (override if needed)."""
 
+    @handles
+    def describe(self, request: DescribeRequest) -> DescribeResponse:
+        """Describe the session's dataset; every algorithm runs this step first.
+
+        Reveals to bank: the dataset digest, row and feature counts, the categories, and the
+        feature names only if the platform's config sets ``share_feature_names``.
+        """
+        table = self.context.load_table()
+        share = self.context.extras.get("share_feature_names", False)
+        return DescribeResponse(
+            dataset=self.context.spec.dataset,
+            n_rows=table.n_rows,
+            n_features=table.n_features,
+            digest=table.digest(),
+            categories=sorted(set(table.feature_groups)),
+            feature_names=list(table.feature_names) if share and request.include_feature_names else [],
+            meta={k: v for k, v in table.meta.items() if k in ("source", "as_of", "date_range")},
+        )
+
 
 _PARTIES: dict[str, type[PassiveParty]] = {}
 
@@ -125,3 +167,10 @@ def party_for(algorithm: str) -> type[PassiveParty]:
 
 def registered_parties() -> dict[str, type[PassiveParty]]:
     return dict(_PARTIES)
+
+
+@register_party
+class DescribeParty(PassiveParty):
+    """The smallest session: only the ``describe`` step (used by health checks and the demo)."""
+
+    algorithm = "describe"

@@ -42,3 +42,30 @@ class CloseRequest(WireMessage):
 class CloseResponse(WireMessage):
     job_id: str
     closed: bool
+
+
+@dataclass(frozen=True)
+class DescribeRequest(WireMessage):
+    """Ask the platform to describe the session's dataset.
+
+    Reveals to platform: nothing beyond the session spec.
+    """
+
+    include_feature_names: bool = False
+
+
+@dataclass(frozen=True)
+class DescribeResponse(WireMessage):
+    """Digest, size and categories of the platform's dataset (never rows).
+
+    Reveals to bank: row count, feature count, the table digest, the categories used, and
+    feature names only if the platform allows it.
+    """
+
+    dataset: str
+    n_rows: int
+    n_features: int
+    digest: str
+    categories: list[str] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)

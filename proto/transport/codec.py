@@ -52,7 +52,7 @@ def array_to_tensor(arr: np.ndarray, out: _message.Message) -> None:
     a = np.asarray(arr)
     if a.dtype.kind not in _ALLOWED_DTYPES or a.dtype.kind == "O":
         raise InvalidArgument("array dtype cannot travel on the wire")
-    a = np.ascontiguousarray(a)
+    a = np.require(a, requirements="C")
     if a.dtype.byteorder == ">":
         a = a.astype(a.dtype.newbyteorder("<"))
     out.dtype = a.dtype.str  # type: ignore[attr-defined]

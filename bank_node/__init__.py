@@ -1,0 +1,1 @@
+"""The bank node: label and key holder, drives jobs, serves scores; also the ``fedcredit`` CLI."""

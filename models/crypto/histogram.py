@@ -1,0 +1,168 @@
+"""Encrypted histograms (homomorphic bin sums) and ciphertext compression.
+
+The passive party holds ciphertexts ``enc`` of per-row packed (g, h) and its own bin indices;
+:func:`encrypted_histograms` sums the ciphertexts of a node's rows per feature and bin.
+:func:`compress_ciphertexts` then shifts and adds several bin sums into one ciphertext so fewer
+ciphertexts travel and need decrypting; :func:`decompress_plaintexts` undoes it after decryption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from models.crypto.packing import KEY_MARGIN_BITS
+from models.crypto.paillier import EncryptedVector, PaillierPublicKey
+from models.errors import InvalidArgument
+
+
+def _check_inputs(
+    enc: EncryptedVector, bins: np.ndarray, rows: np.ndarray, n_bins: np.ndarray | int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bins = np.asarray(bins)
+    if bins.ndim != 2 or bins.shape[0] != len(enc):
+        raise InvalidArgument("bins must have shape (n_rows, n_features) matching the ciphertexts")
+    if bins.dtype.kind not in "iu":
+        raise InvalidArgument("bins must be integers")
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if rows.size and (rows.min() < 0 or rows.max() >= len(enc)):
+        raise InvalidArgument("row positions are out of range")
+    n_features = bins.shape[1]
+    nb = np.broadcast_to(np.asarray(n_bins, dtype=np.int64), (n_features,)).copy()
+    if np.any(nb < 1):
+        raise InvalidArgument("every feature needs at least one bin")
+    return bins, rows, nb
+
+
+def histogram_serial(
+    values: list[mpz],
+    n2: mpz,
+    node_bins: np.ndarray,
+    rows: np.ndarray,
+    n_bins: np.ndarray,
+    skip: np.ndarray,
+) -> list[list[mpz]]:
+    """Bin products for each feature column of ``node_bins`` (bins of the node's rows only)."""
+    out: list[list[mpz]] = []
+    one = mpz(1)
+    for f in range(node_bins.shape[1]):
+        b = node_bins[:, f]
+        nbf = int(n_bins[f])
+        order = np.argsort(b, kind="stable")
+        sorted_rows = rows[order].tolist()
+        counts = np.bincount(b, minlength=nbf)
+        if counts.size > nbf:
+            raise InvalidArgument("a bin index is out of range")
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        hist = [one] * nbf
+        sk = int(skip[f])
+        for k in range(nbf):
+            lo, hi = bounds[k], bounds[k + 1]
+            if k == sk or lo == hi:
+                continue
+            acc = values[sorted_rows[lo]]
+            for i in sorted_rows[lo + 1 : hi]:
+                acc = acc * values[i] % n2
+            hist[k] = acc
+        out.append(hist)
+    return out
+
+
+def encrypted_histograms(
+    enc: EncryptedVector,
+    bins: np.ndarray,
+    rows: np.ndarray,
+    n_bins: np.ndarray | int,
+    *,
+    skip_bins: np.ndarray | None = None,
+    workers: int | None = None,
+) -> list[EncryptedVector]:
+    """Per feature, the encrypted sum of ``enc[rows]`` in each bin.
+
+    Parameters
+    ----------
+    enc:
+        One ciphertext per row of the full table.
+    bins:
+        ``(n_rows_total, n_features)`` bin index of each row and feature.
+    rows:
+        Positions of the node's rows.
+    n_bins:
+        Number of bins per feature (or one int for all).
+    skip_bins:
+        Optional bin per feature (``-1`` for none) that the caller derives by subtraction from
+        the node total; it is left as the deterministic ``E(0)`` and costs nothing.
+    workers:
+        Processes to use; ``None`` picks 2 for large inputs and 1 otherwise.
+
+    Returns
+    -------
+    list[EncryptedVector]
+        ``n_features`` vectors of length ``n_bins[f]``. Empty bins are the deterministic
+        ``E(0)``: rerandomise (or compress then rerandomise) before sending.
+    """
+    bins, rows, nb = _check_inputs(enc, bins, rows, n_bins)
+    n_features = bins.shape[1]
+    skip = (
+        np.full(n_features, -1, dtype=np.int64)
+        if skip_bins is None
+        else np.asarray(skip_bins, dtype=np.int64).reshape(-1)
+    )
+    if skip.shape != (n_features,):
+        raise InvalidArgument("skip_bins must give one bin per feature")
+    node_bins = bins[rows]
+    if node_bins.size and int(node_bins.max()) >= int(nb.max()):
+        raise InvalidArgument("a bin index is out of range")
+    hists = histogram_serial(enc.values, enc.public_key.n2, node_bins, rows, nb, skip)
+    return [EncryptedVector(enc.public_key, h) for h in hists]
+
+
+def compress_ciphertexts(
+    public_key: PaillierPublicKey,
+    enc: EncryptedVector,
+    slot_bits: int,
+    slots_per_ciphertext: int,
+) -> EncryptedVector:
+    """Shift and add groups of ``slots_per_ciphertext`` ciphertexts into one.
+
+    The result ``i`` encrypts ``sum_j m[i*k + j] * 2**(j*slot_bits)``; every plaintext must
+    be below ``2**slot_bits`` (the caller's packing guarantees it). Horner's rule: one
+    exponentiation by ``2**slot_bits`` and one multiplication per slot.
+    """
+    if slot_bits < 1 or slots_per_ciphertext < 1:
+        raise InvalidArgument("slot sizes are invalid")
+    if slot_bits * slots_per_ciphertext > public_key.key_bits - KEY_MARGIN_BITS:
+        raise InvalidArgument("compressed slots do not fit in the plaintext space")
+    public_key._check_same(enc)
+    n2 = public_key.n2
+    shift = mpz(1) << slot_bits
+    vals = enc.values
+    k = slots_per_ciphertext
+    out: list[mpz] = []
+    pw = gmpy2.powmod
+    for start in range(0, len(vals), k):
+        group = vals[start : start + k]
+        acc = group[-1]
+        for c in reversed(group[:-1]):
+            acc = pw(acc, shift, n2) * c % n2
+        out.append(acc)
+    return EncryptedVector(public_key, out)
+
+
+def decompress_plaintexts(
+    ints: Sequence[int], slot_bits: int, slots_per_ciphertext: int, count: int
+) -> list[int]:
+    """Key-holder side: split decrypted compressed plaintexts back into ``count`` values."""
+    if count > len(ints) * slots_per_ciphertext or count < 0:
+        raise InvalidArgument("count does not match the compressed plaintexts")
+    mask = (1 << slot_bits) - 1
+    out: list[int] = []
+    for v in ints:
+        v = int(v)
+        for _ in range(slots_per_ciphertext):
+            out.append(v & mask)
+            v >>= slot_bits
+    return out[:count]

@@ -1,0 +1,1 @@
+"""The platform node: the city's public credit platform, passive party and gRPC server."""

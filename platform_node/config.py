@@ -1,0 +1,97 @@
+"""Platform node settings (``fedcredit platform serve --config FILE``).
+
+Example::
+
+    [platform]
+    party = "platform"
+    listen = "127.0.0.1:50051"
+    data_dir = "var/platform"
+    pki_dir = "var/pki"            # ca.pem and <party>/cert.pem, key.pem
+    idle_timeout_s = 900
+    max_workers = 16
+    share_feature_names = false
+    log_level = "info"
+
+    [platform.known_parties]       # party name -> role; others are refused
+    bank-a = "bank"
+    regulator = "regulator"
+
+    [platform.tables.default_credit]   # a served CSV/Parquet table
+    path = "../shared/data/default_credit_hetero_host.csv"
+    id_column = "id"
+
+Every top-level key of ``[platform]`` can be overridden by ``FEDCREDIT_PLATFORM_<KEY>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.errors import InvalidArgument
+from proto.transport.config import apply_env, load_toml, resolve
+from proto.transport.tls import TlsFiles
+
+DEFAULTS: dict[str, Any] = {
+    "party": "platform",
+    "listen": "127.0.0.1:50051",
+    "data_dir": "var/platform",
+    "pki_dir": "var/pki",
+    "idle_timeout_s": 900.0,
+    "max_workers": 16,
+    "share_feature_names": False,
+    "log_level": "info",
+    "grace_s": 10.0,
+}
+
+
+@dataclass
+class ServedTableConfig:
+    path: Path
+    id_column: str = "id"
+
+
+@dataclass
+class PlatformConfig:
+    party: str
+    listen: str
+    data_dir: Path
+    tls: TlsFiles | None
+    idle_timeout_s: float
+    max_workers: int
+    share_feature_names: bool
+    log_level: str
+    grace_s: float
+    known_parties: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, ServedTableConfig] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
+        doc = load_toml(path)
+        base = path.parent if path is not None else Path.cwd()
+        raw = dict(DEFAULTS)
+        raw.update({k: v for k, v in doc.get("platform", {}).items() if not isinstance(v, dict)})
+        raw = apply_env(raw, "FEDCREDIT_PLATFORM")
+        section = doc.get("platform", {})
+        known = dict(section.get("known_parties", {}))
+        if not known:
+            raise InvalidArgument("config lists no known parties")
+        tables = {
+            name: ServedTableConfig(resolve(base, t["path"]), str(t.get("id_column", "id")))
+            for name, t in section.get("tables", {}).items()
+        }
+        tls = None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
+        return cls(
+            party=str(raw["party"]),
+            listen=str(raw["listen"]),
+            data_dir=resolve(base, raw["data_dir"]),
+            tls=tls,
+            idle_timeout_s=float(raw["idle_timeout_s"]),
+            max_workers=int(raw["max_workers"]),
+            share_feature_names=bool(raw["share_feature_names"]),
+            log_level=str(raw["log_level"]),
+            grace_s=float(raw["grace_s"]),
+            known_parties=known,
+            tables=tables,
+        )

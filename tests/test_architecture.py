@@ -1,0 +1,80 @@
+"""Structural rules: models/ stays transport-free; generated code matches the .proto sources;
+every wire message has its protobuf twin."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import filecmp
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import models
+from models.federation.messages import registered_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("grpc", "google.protobuf", "proto", "platform_node", "bank_node")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_models_import_no_transport() -> None:
+    offenders = []
+    for path in (ROOT / "models").rglob("*.py"):
+        for name in _imports(path):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_models_import_at_runtime_without_grpc() -> None:
+    code = (
+        "import sys, pkgutil, importlib, models\n"
+        "for m in pkgutil.walk_packages(models.__path__, 'models.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [m for m in sys.modules if m == 'grpc' or m.startswith(('grpc.', 'google.protobuf'))]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_generated_code_is_up_to_date(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "proto"))
+    try:
+        generate = importlib.import_module("generate")
+    finally:
+        sys.path.pop(0)
+    generate.generate(tmp_path)
+    fresh = sorted((tmp_path / "proto" / "fedcredit").rglob("*_pb2*.py*"))
+    checked_in = sorted((ROOT / "proto" / "fedcredit").rglob("*_pb2*.py*"))
+    assert [p.relative_to(tmp_path) for p in fresh] == [p.relative_to(ROOT) for p in checked_in]
+    stale = [
+        str(p.relative_to(tmp_path))
+        for p in fresh
+        if not filecmp.cmp(p, ROOT / p.relative_to(tmp_path), shallow=False)
+    ]
+    assert stale == [], "run `make proto` (python proto/generate.py) and commit the result"
+
+
+def test_every_wire_message_has_a_protobuf_twin() -> None:
+    for info in pkgutil.walk_packages(models.__path__, "models."):
+        importlib.import_module(info.name)
+    from proto.transport.codec import proto_class
+
+    for name, cls in registered_messages().items():
+        desc = proto_class(name).DESCRIPTOR
+        py_fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        pb_fields = set(desc.fields_by_name)
+        assert py_fields == pb_fields, f"{name}: {py_fields ^ pb_fields}"
