@@ -127,8 +127,9 @@ class GrpcPassivePeer:
         self.close()
 
 
-def health_check(target: str, tls: TlsFiles | None, server_name: str = "platform",
-                 timeout_s: float = 5.0) -> bool:
+def health_check(
+    target: str, tls: TlsFiles | None, server_name: str = "platform", timeout_s: float = 5.0
+) -> bool:
     """True if the node at ``target`` reports SERVING on the standard health service."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 

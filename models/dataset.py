@@ -89,7 +89,9 @@ class PartyTable:
         """Return the rows for ``ordered_ids`` in that order (every id must be present)."""
         index = {v: i for i, v in enumerate(self.ids.tolist())}
         try:
-            rows = np.fromiter((index[i] for i in np.asarray(ordered_ids).astype(str)), dtype=np.int64)
+            rows = np.fromiter(
+                (index[i] for i in np.asarray(ordered_ids).astype(str)), dtype=np.int64
+            )
         except KeyError:
             raise InvalidArgument("an aligned id is missing from this party's table") from None
         return self.take(rows)

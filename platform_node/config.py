@@ -81,7 +81,9 @@ class PlatformConfig:
             name: ServedTableConfig(resolve(base, t["path"]), str(t.get("id_column", "id")))
             for name, t in section.get("tables", {}).items()
         }
-        tls = None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
+        tls = (
+            None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
+        )
         return cls(
             party=str(raw["party"]),
             listen=str(raw["listen"]),

@@ -41,8 +41,7 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
                 "session opened",
                 extra={"job_id": spec.job_id, "party": caller.party, "resumed": info.resumed},
             )
-            out: federation_pb2.SessionInfo = to_proto(info)
-            return out
+            return to_proto(info)  # type: ignore[return-value]
 
         return guard(context, run)
 
@@ -74,6 +73,6 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
             )
             data = self.codec.encode(response)
             out = Body(body.job_id, body.step_id, full_name(response), data)
-        except Exception as err:  # noqa: BLE001 - one mapping point for all errors
+        except Exception as err:
             abort_with(context, err)
         yield from to_frames(out)

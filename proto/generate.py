@@ -20,9 +20,8 @@ def proto_sources() -> list[Path]:
 
 def generate(out_dir: Path) -> list[Path]:
     """Compile all sources into ``out_dir`` (mirroring ``proto/fedcredit/...``)."""
-    from grpc_tools import protoc  # dev dependency, imported lazily
-
     import grpc_tools
+    from grpc_tools import protoc  # dev dependency, imported lazily
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -46,9 +46,7 @@ def make_peer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerFa
         idle_timeout_s: float = 600.0,
     ) -> PassivePeer:
         if request.param == "inprocess":
-            manager = SessionManager(
-                tmp_path / "platform", data, idle_timeout_s=idle_timeout_s
-            )
+            manager = SessionManager(tmp_path / "platform", data, idle_timeout_s=idle_timeout_s)
             return InProcessPeer(manager, Caller(caller_party, "bank"), codec=ProtobufCodec())
         from tests.grpc_harness import start_platform_and_peer
 

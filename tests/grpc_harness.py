@@ -51,7 +51,9 @@ def start_platform(
 
 def bank_peer(port: int, party: str = "bank-a", **kwargs: object) -> GrpcPassivePeer:
     return GrpcPassivePeer(
-        f"127.0.0.1:{port}", TlsFiles.in_pki_dir(shared_pki(), party), **kwargs  # type: ignore[arg-type]
+        f"127.0.0.1:{port}",
+        TlsFiles.in_pki_dir(shared_pki(), party),
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

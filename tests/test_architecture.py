@@ -44,7 +44,8 @@ def test_models_import_at_runtime_without_grpc() -> None:
         "import sys, pkgutil, importlib, models\n"
         "for m in pkgutil.walk_packages(models.__path__, 'models.'):\n"
         "    importlib.import_module(m.name)\n"
-        "bad = [m for m in sys.modules if m == 'grpc' or m.startswith(('grpc.', 'google.protobuf'))]\n"
+        "bad = [m for m in sys.modules\n"
+        "       if m == 'grpc' or m.startswith(('grpc.', 'google.protobuf'))]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

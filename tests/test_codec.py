@@ -15,8 +15,13 @@ codec = ProtobufCodec()
 
 def test_roundtrip_scalars_maps_lists() -> None:
     msg = DescribeResponse(
-        dataset="d", n_rows=3, n_features=2, digest="ab", categories=["tax", "court"],
-        feature_names=["x"], meta={"as_of": "2024-01-01"},
+        dataset="d",
+        n_rows=3,
+        n_features=2,
+        digest="ab",
+        categories=["tax", "court"],
+        feature_names=["x"],
+        meta={"as_of": "2024-01-01"},
     )
     assert codec.decode(codec.encode(msg), DescribeResponse) == msg
     spec = SessionSpec(job_id="j", algorithm="a", params={"k": "v"})
@@ -59,8 +64,13 @@ def test_tensor_with_wrong_size_is_refused() -> None:
 
 
 def test_cipher_array_roundtrip_and_checks() -> None:
-    arr = CipherArray(scheme="paillier", key_fingerprint="f" * 64, count=2, width=4,
-                      data=b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    arr = CipherArray(
+        scheme="paillier",
+        key_fingerprint="f" * 64,
+        count=2,
+        width=4,
+        data=b"\x01\x02\x03\x04\x05\x06\x07\x08",
+    )
     back = codec.decode(codec.encode(arr), CipherArray)
     assert back == arr and back.split() == [b"\x01\x02\x03\x04", b"\x05\x06\x07\x08"]
     back.check("paillier", "f" * 64)

@@ -125,7 +125,8 @@ def test_unknown_party_is_unauthenticated(platform) -> None:
     if not (pki / "bank-z").exists():
         issue(pki, "bank-z", "bank")  # signed by the right CA, but not registered
     peer = GrpcPassivePeer(
-        f"127.0.0.1:{platform.port}", TlsFiles.in_pki_dir(pki, "bank-z"),
+        f"127.0.0.1:{platform.port}",
+        TlsFiles.in_pki_dir(pki, "bank-z"),
         retry=RetryPolicy(attempts=1),
     )
     with pytest.raises(Unauthenticated):
@@ -139,8 +140,11 @@ def test_certificate_from_another_ca_is_refused(platform, tmp_path: Path) -> Non
     issue(rogue, "bank-a", "bank")  # same name, wrong CA
     peer = GrpcPassivePeer(
         f"127.0.0.1:{platform.port}",
-        TlsFiles(ca=shared_pki() / "ca.pem", cert=rogue / "bank-a" / "cert.pem",
-                 key=rogue / "bank-a" / "key.pem"),
+        TlsFiles(
+            ca=shared_pki() / "ca.pem",
+            cert=rogue / "bank-a" / "cert.pem",
+            key=rogue / "bank-a" / "key.pem",
+        ),
         retry=RetryPolicy(attempts=1),
     )
     with pytest.raises(Unavailable):  # the TLS handshake fails
@@ -151,21 +155,25 @@ def test_certificate_from_another_ca_is_refused(platform, tmp_path: Path) -> Non
 def test_client_without_certificate_is_refused(platform) -> None:
     creds = grpc.ssl_channel_credentials(root_certificates=(shared_pki() / "ca.pem").read_bytes())
     with grpc.secure_channel(
-        f"127.0.0.1:{platform.port}", creds,
+        f"127.0.0.1:{platform.port}",
+        creds,
         options=[("grpc.ssl_target_name_override", "platform")],
     ) as channel:
         stub = federation_pb2_grpc.FederationServiceStub(channel)
         with pytest.raises(grpc.RpcError) as err:
-            stub.OpenSession(federation_pb2.SessionSpec(job_id="j", algorithm="describe"),
-                             timeout=5)
+            stub.OpenSession(
+                federation_pb2.SessionSpec(job_id="j", algorithm="describe"), timeout=5
+            )
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_server_must_be_the_platform(platform) -> None:
     # a bank expecting the platform refuses a server whose certificate names another party
     peer = GrpcPassivePeer(
-        f"127.0.0.1:{platform.port}", TlsFiles.in_pki_dir(shared_pki(), "bank-a"),
-        server_name="bank-b", retry=RetryPolicy(attempts=1),
+        f"127.0.0.1:{platform.port}",
+        TlsFiles.in_pki_dir(shared_pki(), "bank-a"),
+        server_name="bank-b",
+        retry=RetryPolicy(attempts=1),
     )
     with pytest.raises(Unavailable):
         peer.open_session(SessionSpec(job_id="j", algorithm="describe", dataset="tiny"))
@@ -202,14 +210,18 @@ def test_retry_on_unavailable_then_success(tmp_path: Path) -> None:
         from tests.grpc_harness import KNOWN
 
         holder["server"] = create_server(
-            listen=f"127.0.0.1:{port}", data_dir=tmp_path / "p", data=data,
-            tls=TlsFiles.in_pki_dir(shared_pki(), "platform"), known_parties=KNOWN,
+            listen=f"127.0.0.1:{port}",
+            data_dir=tmp_path / "p",
+            data=data,
+            tls=TlsFiles.in_pki_dir(shared_pki(), "platform"),
+            known_parties=KNOWN,
         )
 
     t = threading.Thread(target=start_later)
     t.start()
     peer = GrpcPassivePeer(
-        f"127.0.0.1:{port}", TlsFiles.in_pki_dir(shared_pki(), "bank-a"),
+        f"127.0.0.1:{port}",
+        TlsFiles.in_pki_dir(shared_pki(), "bank-a"),
         retry=RetryPolicy(attempts=8, initial_s=0.2, max_s=0.5),
     )
     try:
@@ -265,14 +277,20 @@ def test_channel_without_tls_only_in_plaintext_mode(tmp_path: Path) -> None:
     from platform_node.server import create_server
     from tests.grpc_harness import KNOWN
 
-    running = create_server(listen="127.0.0.1:0", data_dir=tmp_path / "p", data=TinyData(),
-                            tls=None, known_parties=KNOWN)
+    running = create_server(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "p",
+        data=TinyData(),
+        tls=None,
+        known_parties=KNOWN,
+    )
     try:
         peer = GrpcPassivePeer(f"127.0.0.1:{running.port}", None, test_identity=("bank-a", "bank"))
         assert describe(peer).n_rows == 50
         peer.close()
-        anonymous = GrpcPassivePeer(f"127.0.0.1:{running.port}", None,
-                                    retry=RetryPolicy(attempts=1))
+        anonymous = GrpcPassivePeer(
+            f"127.0.0.1:{running.port}", None, retry=RetryPolicy(attempts=1)
+        )
         with pytest.raises(Unauthenticated):
             anonymous.open_session(SessionSpec(job_id="j", algorithm="describe"))
         anonymous.close()

@@ -142,7 +142,9 @@ class PassiveParty:
             n_features=table.n_features,
             digest=table.digest(),
             categories=sorted(set(table.feature_groups)),
-            feature_names=list(table.feature_names) if share and request.include_feature_names else [],
+            feature_names=list(table.feature_names)
+            if share and request.include_feature_names
+            else [],
             meta={k: v for k, v in table.meta.items() if k in ("source", "as_of", "date_range")},
         )
 

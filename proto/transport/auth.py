@@ -23,9 +23,7 @@ from .tls import identity_from_context
 _CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
 
 #: Methods every authenticated party may call.
-PUBLIC_METHODS = frozenset(
-    {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}
-)
+PUBLIC_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 
 
 def current_caller() -> Caller:

@@ -34,13 +34,13 @@ def _load_generated() -> None:
 
 
 _load_generated()
-_DB = symbol_database.Default()
+_POOL = symbol_database.Default().pool  # type: ignore[attr-defined]
 
 
 def proto_class(name: str) -> type[_message.Message]:
     """The generated protobuf class for ``fedcredit.v1.<name>``."""
     try:
-        desc = _DB.pool.FindMessageTypeByName(f"{PACKAGE}.{name}")
+        desc = _POOL.FindMessageTypeByName(f"{PACKAGE}.{name}")
     except KeyError:
         raise InvalidArgument("unknown message type") from None
     cls: type[_message.Message] = message_factory.GetMessageClass(desc)
@@ -84,7 +84,7 @@ def to_proto(msg: WireMessage) -> _message.Message:
     return out
 
 
-def _is_tensor(fd: _descriptor.FieldDescriptor) -> bool:
+def _is_tensor(fd: Any) -> bool:
     return fd.message_type is not None and fd.message_type.full_name == f"{PACKAGE}.Tensor"
 
 
@@ -130,7 +130,7 @@ def from_proto(pb: _message.Message, cls: type[M] | None = None) -> M:
     if cls is None:
         cls = message_type(pb.DESCRIPTOR.name)  # type: ignore[assignment]
     assert cls is not None
-    return _read(pb, cls)  # type: ignore[no-any-return]
+    return _read(pb, cls)
 
 
 def _read(pb: _message.Message, cls: type[Any]) -> Any:

@@ -23,7 +23,9 @@ def load_toml(path: Path | None) -> dict[str, Any]:
         raise InvalidArgument("config file is not valid TOML") from None
 
 
-def apply_env(section: dict[str, Any], prefix: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def apply_env(
+    section: dict[str, Any], prefix: str, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Override top-level scalar keys of ``section`` from ``<PREFIX>_<KEY>`` variables."""
     env = os.environ if env is None else env
     out = dict(section)

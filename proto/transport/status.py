@@ -61,7 +61,7 @@ def guard(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
     """Run ``fn`` and turn any exception into a gRPC status on ``context``."""
     try:
         return fn()
-    except Exception as err:  # noqa: BLE001 - mapped to a status here, on purpose
+    except Exception as err:
         abort_with(context, err)
 
 

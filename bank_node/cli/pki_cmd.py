@@ -1,0 +1,61 @@
+"""``fedcredit pki init|issue``: a development certificate authority."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.errors import InvalidArgument
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pki", help="development CA and party certificates")
+    psub = p.add_subparsers(dest="pki_cmd", required=True)
+    init = psub.add_parser("init", help="create a CA and certificates for every party")
+    init.add_argument("--dir", type=Path, required=True)
+    init.add_argument("--banks", required=True, help="comma-separated bank names")
+    init.add_argument("--platform", default="platform")
+    init.add_argument("--regulator", default="regulator")
+    init.add_argument("--officers", default="", help="comma-separated OFFICER@BANK credit officers")
+    init.set_defaults(func=run_init)
+    iss = psub.add_parser("issue", help="issue one more certificate from an existing CA")
+    iss.add_argument("--dir", type=Path, required=True)
+    iss.add_argument("--name", required=True)
+    iss.add_argument("--role", required=True, choices=["platform", "bank", "regulator", "officer"])
+    iss.add_argument("--org", default="", help="for officers: the bank they work for")
+    iss.set_defaults(func=run_issue)
+
+
+def _officers(spec: str) -> list[tuple[str, str]]:
+    out = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        name, sep, bank = item.partition("@")
+        if not sep or not name or not bank:
+            raise InvalidArgument("officers are given as OFFICER@BANK")
+        out.append((name, bank))
+    return out
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from proto.transport.pki import init_pki
+
+    banks = [b.strip() for b in args.banks.split(",") if b.strip()]
+    files = init_pki(
+        args.dir,
+        banks,
+        platform=args.platform,
+        regulator=args.regulator,
+        officers=_officers(args.officers),
+    )
+    print(f"CA: {args.dir / 'ca.pem'}")
+    for f in files:
+        print(f"{f.role:9s} {f.name:16s} {f.cert}")
+    return 0
+
+
+def run_issue(args: argparse.Namespace) -> int:
+    from proto.transport.pki import issue
+
+    f = issue(args.dir, args.name, args.role, organisation=args.org)
+    print(f"{f.role} {f.name} {f.cert}")
+    return 0

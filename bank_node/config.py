@@ -1,0 +1,105 @@
+"""Bank node settings (``fedcredit bank serve --config FILE``, ``fedcredit train``).
+
+Example::
+
+    [bank]
+    party = "bank-a"
+    listen = "127.0.0.1:50061"          # the bank's own server (scoring, audit)
+    data_dir = "var/bank-a"             # keys, models, checkpoints, MLflow store, audit log
+    pki_dir = "var/pki"
+    platform_target = "127.0.0.1:50051"
+    platform_name = "platform"          # the name the platform's certificate must carry
+    tracking_uri = ""                   # empty: sqlite:///<data_dir>/mlflow/mlflow.db
+    log_level = "info"
+
+    [bank.known_parties]                # who may call the bank's server
+    bank-a = "bank"                     # its own officers (certificates with O = bank-a)
+    regulator = "regulator"
+
+Every top-level key of ``[bank]`` can be overridden by ``FEDCREDIT_BANK_<KEY>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proto.transport.config import apply_env, load_toml, resolve
+from proto.transport.tls import TlsFiles
+
+DEFAULTS: dict[str, Any] = {
+    "party": "bank-a",
+    "listen": "127.0.0.1:50061",
+    "data_dir": "var/bank-a",
+    "pki_dir": "var/pki",
+    "platform_target": "127.0.0.1:50051",
+    "platform_name": "platform",
+    "tracking_uri": "",
+    "log_level": "info",
+    "max_workers": 16,
+    "grace_s": 10.0,
+    "step_timeout_s": 900.0,
+}
+
+
+@dataclass
+class BankConfig:
+    party: str
+    listen: str
+    data_dir: Path
+    tls: TlsFiles | None
+    platform_target: str
+    platform_name: str
+    tracking_uri: str
+    log_level: str
+    max_workers: int
+    grace_s: float
+    step_timeout_s: float
+    known_parties: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
+        doc = load_toml(path)
+        base = path.parent if path is not None else Path.cwd()
+        raw = dict(DEFAULTS)
+        section = doc.get("bank", {})
+        raw.update({k: v for k, v in section.items() if not isinstance(v, dict)})
+        raw = apply_env(raw, "FEDCREDIT_BANK")
+        known = dict(section.get("known_parties", {})) or {
+            str(raw["party"]): "bank",
+            "regulator": "regulator",
+        }
+        data_dir = resolve(base, raw["data_dir"])
+        tls = (
+            None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
+        )
+        tracking = (
+            str(raw["tracking_uri"]) or f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+        )
+        return cls(
+            party=str(raw["party"]),
+            listen=str(raw["listen"]),
+            data_dir=data_dir,
+            tls=tls,
+            platform_target=str(raw["platform_target"]),
+            platform_name=str(raw["platform_name"]),
+            tracking_uri=tracking,
+            log_level=str(raw["log_level"]),
+            max_workers=int(raw["max_workers"]),
+            grace_s=float(raw["grace_s"]),
+            step_timeout_s=float(raw["step_timeout_s"]),
+            known_parties=known,
+        )
+
+    def platform_peer(self) -> Any:
+        """A gRPC peer to the platform with this bank's identity."""
+        from bank_node.federation_client import GrpcPassivePeer
+
+        return GrpcPassivePeer(
+            self.platform_target,
+            self.tls,
+            server_name=self.platform_name,
+            step_timeout_s=self.step_timeout_s,
+            test_identity=(self.party, "bank") if self.tls is None else None,
+        )

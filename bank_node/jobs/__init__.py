@@ -1,0 +1,1 @@
+"""Training jobs: the job file, its persisted state, and the runner that drives the platform."""

@@ -1,0 +1,166 @@
+"""The job file a bank data scientist writes (``fedcredit train JOB.toml``).
+
+Example::
+
+    [job]
+    name = "sme-default"            # registered model name in MLflow
+    algorithm = "secureboost"       # secureboost | logreg | scorecard
+    bank_config = "bank.toml"       # the bank node to run as (relative to this file)
+    # id = "sme-default-001"        # optional; a rerun with the same id resumes the job
+
+    [bank_data]
+    source = "loanbook"             # "loanbook" (synthetic city / bank export) or "table"
+    path = "city/bank"              # loan book directory, or a CSV/Parquet file
+    id_column = "id"                # for source = "table"
+    label_column = "y"
+
+    [platform_data]
+    dataset = "catalogue"           # the catalogue, or a table the platform serves
+    categories = []                 # catalogue categories to use (empty: all shareable)
+    as_of = "2024-01-01"            # point-in-time rule: features from records before this date
+
+    [split]
+    valid_fraction = 0.2
+    seed = 42
+
+    [crypto]
+    scheme = "paillier"             # paillier | ckks (logreg only)
+    key_bits = 2048
+
+    [params]                        # the estimator's hyper-parameters
+    n_estimators = 30
+    max_depth = 4
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.errors import InvalidArgument
+from proto.transport.config import load_toml, resolve
+
+ALGORITHMS = ("secureboost", "logreg", "scorecard")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class BankData:
+    source: str
+    path: Path
+    id_column: str = "id"
+    label_column: str = "y"
+
+
+@dataclass
+class PlatformData:
+    dataset: str
+    categories: list[str] = field(default_factory=list)
+    as_of: str = ""
+
+
+@dataclass
+class JobSpec:
+    job_id: str
+    name: str
+    algorithm: str
+    bank_config: Path
+    bank_data: BankData
+    platform_data: PlatformData
+    valid_fraction: float
+    seed: int
+    scheme: str
+    key_bits: int
+    params: dict[str, Any]
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path, *, job_id: str | None = None) -> JobSpec:
+        doc = load_toml(path)
+        return cls.from_dict(doc, base=path.parent, job_id=job_id, path=path)
+
+    @classmethod
+    def from_dict(
+        cls,
+        doc: dict[str, Any],
+        *,
+        base: Path,
+        job_id: str | None = None,
+        path: Path | None = None,
+    ) -> JobSpec:
+        job = doc.get("job", {})
+        name = str(job.get("name", ""))
+        if not _NAME.match(name):
+            raise InvalidArgument("job.name must be 1-64 letters, digits, '.', '_' or '-'")
+        algorithm = str(job.get("algorithm", ""))
+        if algorithm not in ALGORITHMS:
+            raise InvalidArgument("job.algorithm must be secureboost, logreg or scorecard")
+        jid = (
+            job_id
+            or str(job.get("id", ""))
+            or (f"{name}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}")
+        )
+        if not _NAME.match(jid):
+            raise InvalidArgument("job id must be 1-64 letters, digits, '.', '_' or '-'")
+        bd = doc.get("bank_data", {})
+        if bd.get("source") not in ("loanbook", "table"):
+            raise InvalidArgument("bank_data.source must be loanbook or table")
+        if not bd.get("path"):
+            raise InvalidArgument("bank_data.path is required")
+        pd = doc.get("platform_data", {})
+        if not pd.get("dataset"):
+            raise InvalidArgument("platform_data.dataset is required")
+        as_of = str(pd.get("as_of", ""))
+        if as_of:
+            try:
+                dt.date.fromisoformat(as_of)
+            except ValueError:
+                raise InvalidArgument("platform_data.as_of must be YYYY-MM-DD") from None
+        split = doc.get("split", {})
+        valid_fraction = float(split.get("valid_fraction", 0.2))
+        if not 0.0 < valid_fraction < 0.9:
+            raise InvalidArgument("split.valid_fraction must be in (0, 0.9)")
+        crypto = doc.get("crypto", {})
+        scheme = str(crypto.get("scheme", "paillier"))
+        if scheme not in ("paillier", "ckks"):
+            raise InvalidArgument("crypto.scheme must be paillier or ckks")
+        if scheme == "ckks" and algorithm == "secureboost":
+            raise InvalidArgument("secureboost runs on paillier only")
+        key_bits = int(crypto.get("key_bits", 2048))
+        if key_bits < 1024 or key_bits % 256:
+            raise InvalidArgument("crypto.key_bits must be a multiple of 256, at least 1024")
+        return cls(
+            job_id=jid,
+            name=name,
+            algorithm=algorithm,
+            bank_config=resolve(base, str(job.get("bank_config", "bank.toml"))),
+            bank_data=BankData(
+                source=str(bd["source"]),
+                path=resolve(base, str(bd["path"])),
+                id_column=str(bd.get("id_column", "id")),
+                label_column=str(bd.get("label_column", "y")),
+            ),
+            platform_data=PlatformData(
+                dataset=str(pd["dataset"]),
+                categories=[str(c) for c in pd.get("categories", [])],
+                as_of=as_of,
+            ),
+            valid_fraction=valid_fraction,
+            seed=int(split.get("seed", 42)),
+            scheme=scheme,
+            key_bits=key_bits,
+            params=dict(doc.get("params", {})),
+            path=path,
+        )
+
+    def platform_params(self) -> dict[str, str]:
+        """Session parameters the platform needs (non-secret)."""
+        out = {}
+        if self.platform_data.as_of:
+            out["as_of"] = self.platform_data.as_of
+        if self.platform_data.categories:
+            out["categories"] = ",".join(self.platform_data.categories)
+        return out

@@ -1,0 +1,148 @@
+"""The AuditService logic without transport: the node's gRPC servicer calls these.
+
+Authorisation of the RPC itself (which roles may call it) is the node's job; these functions
+apply the per-entry visibility rule of :func:`models.audit.query.visible_entries`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from models.audit.entry import Actor, LogEntry, canonical_json
+from models.audit.keys import PathLike, key_fingerprint, load_public_key, public_key_pem
+from models.audit.log import AuditLog, read_entries
+from models.audit.messages import (
+    AuditActor,
+    AuditEntry,
+    ListAuditRequest,
+    ListAuditResponse,
+    VerifyLogRequest,
+    VerifyLogResponse,
+)
+from models.audit.query import query, visible_entries
+from models.audit.verify import verify
+from models.errors import InvalidArgument, PermissionDenied
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10000
+
+
+def entry_to_wire(entry: LogEntry) -> AuditEntry:
+    a = entry.actor
+    return AuditEntry(
+        seq=entry.seq,
+        ts=entry.ts,
+        actor=AuditActor(a.party, a.role, a.cert_fingerprint),
+        event=entry.event,
+        details_json=canonical_json(entry.details),
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+        signature=entry.signature,
+    )
+
+
+def entry_from_wire(msg: AuditEntry) -> LogEntry:
+    """Rebuild a log entry (check it with :func:`models.audit.entry.entry_authentic`)."""
+    try:
+        details = json.loads(msg.details_json) if msg.details_json else {}
+    except ValueError:
+        raise InvalidArgument("audit entry details are not valid JSON") from None
+    if not isinstance(details, dict):
+        raise InvalidArgument("audit entry details are not a JSON object")
+    a = msg.actor or AuditActor()
+    return LogEntry(
+        seq=msg.seq,
+        ts=msg.ts,
+        actor=Actor(a.party, a.role, a.cert_fingerprint),
+        event=msg.event,
+        details=details,
+        prev_hash=msg.prev_hash,
+        hash=msg.hash,
+        signature=msg.signature,
+    )
+
+
+def entries_from_response(
+    response: ListAuditResponse, public_key: Ed25519PublicKey | None = None
+) -> list[LogEntry]:
+    """Entries of a response; with ``public_key`` (pinned), unauthentic entries are refused."""
+    from models.audit.entry import entry_authentic
+
+    entries = [entry_from_wire(m) for m in response.entries]
+    key = public_key
+    if key is None and response.public_key_pem:
+        key = load_public_key(response.public_key_pem.encode())
+    if key is not None and not all(entry_authentic(e, key) for e in entries):
+        raise InvalidArgument("an audit entry does not carry the node's valid signature")
+    return entries
+
+
+def list_entries(
+    log: AuditLog,
+    request: ListAuditRequest,
+    caller_party: str,
+    caller_role: str,
+    node_party: str,
+    entries: Iterable[LogEntry] | None = None,
+) -> ListAuditResponse:
+    """Answer ``ListEntries``: filter, apply visibility, page with ``after_seq``/``limit``."""
+    if request.limit < 0 or request.after_seq < 0:
+        raise InvalidArgument("limit and after_seq must not be negative")
+    limit = min(request.limit or DEFAULT_LIMIT, MAX_LIMIT)
+    all_entries = list(entries) if entries is not None else log.entries()
+    seen = visible_entries(all_entries, caller_party, caller_role)
+    matched = query(
+        seen,
+        event=request.event,
+        party=request.party,
+        model_id=request.model_id,
+        job_id=request.job_id,
+        after_seq=request.after_seq,
+        limit=limit + 1,
+    )
+    return ListAuditResponse(
+        entries=[entry_to_wire(e) for e in matched[:limit]],
+        node_party=node_party,
+        public_key_pem=public_key_pem(log.public_key).decode(),
+        head_seq=all_entries[-1].seq if all_entries else 0,
+        has_more=len(matched) > limit,
+    )
+
+
+def verify_log(
+    path: PathLike,
+    request: VerifyLogRequest,
+    node_party: str,
+    public_key: Ed25519PublicKey | None = None,
+) -> VerifyLogResponse:
+    """Answer ``VerifyLog`` for the node's log at ``path``."""
+    report = verify(path, public_key)
+    if request.expected_key_fingerprint and (
+        request.expected_key_fingerprint != report.key_fingerprint
+    ):
+        raise PermissionDenied("the node's audit key is not the one the caller pinned")
+    return VerifyLogResponse(
+        ok=report.ok,
+        n_entries=report.n_entries,
+        first_bad_seq=report.first_bad_seq or 0,
+        problem=report.problem or "",
+        detail=report.detail,
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+        key_fingerprint=report.key_fingerprint,
+        node_party=node_party,
+    )
+
+
+__all__ = [
+    "entries_from_response",
+    "entry_from_wire",
+    "entry_to_wire",
+    "key_fingerprint",
+    "list_entries",
+    "read_entries",
+    "verify_log",
+]

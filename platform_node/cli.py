@@ -1,0 +1,35 @@
+"""``fedcredit platform ...``: run the platform node."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from proto.transport.logs import setup_logging
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("platform", help="the city's credit platform node (passive party)")
+    psub = p.add_subparsers(dest="platform_cmd", required=True)
+    serve = psub.add_parser("serve", help="run the platform gRPC server")
+    serve.add_argument("--config", type=Path, required=True, help="platform TOML config")
+    serve.add_argument(
+        "--insecure-plaintext-for-tests",
+        action="store_true",
+        help="serve WITHOUT TLS, identities from test headers (tests only, never deploy)",
+    )
+    serve.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from platform_node.config import PlatformConfig
+    from platform_node.node import start_platform_node
+    from proto.transport.server import wait_for_signal
+
+    config = PlatformConfig.load(args.config, plaintext=args.insecure_plaintext_for_tests)
+    setup_logging(config.log_level, node="platform")
+    running = start_platform_node(config)
+    print(f"platform listening on port {running.port}", flush=True)
+    wait_for_signal(running.node, config.grace_s)
+    running.stop(0)
+    return 0
