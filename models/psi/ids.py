@@ -10,6 +10,7 @@ folding or trimming): the aligned ids must match the rows of the party's table.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -73,3 +74,11 @@ def prepare_ids(ids: Sequence[object] | np.ndarray, validator: IdValidator | Non
     first.sort()
     unique = arr[first]
     return PreparedIds(unique, n_input, len(valid) - unique.shape[0], n_invalid)
+
+
+def random_permutation(n: int) -> np.ndarray:
+    """A uniformly random permutation of ``range(n)`` from the OS CSPRNG."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.frombuffer(secrets.token_bytes(16 * n), dtype="<u8").reshape(n, 2)
+    return np.lexsort((keys[:, 1], keys[:, 0])).astype(np.int64)

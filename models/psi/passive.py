@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable
 
 import numpy as np
@@ -25,7 +24,7 @@ from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.psi.alignment import alignment_digest, has_alignment, save_alignment
 from models.psi.group import POINT_BYTES, GroupEngine, check_blob, random_scalar
-from models.psi.ids import IdValidator, prepare_ids
+from models.psi.ids import IdValidator, prepare_ids, random_permutation
 from models.psi.messages import (
     PsiBlindRequest,
     PsiBlindResponse,
@@ -65,14 +64,6 @@ def id_validator_for(id_format: str) -> IdValidator | None:
         check: Callable[[str], bool] = is_valid_uscc
         return check
     raise InvalidArgument("unknown id_format (expected 'uscc' or 'any')")
-
-
-def random_permutation(n: int) -> np.ndarray:
-    """A uniformly random permutation of ``range(n)`` from the OS CSPRNG."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    keys = np.frombuffer(secrets.token_bytes(16 * n), dtype="<u8").reshape(n, 2)
-    return np.lexsort((keys[:, 1], keys[:, 0])).astype(np.int64)
 
 
 @register_party
