@@ -14,10 +14,15 @@ from pathlib import Path
 
 import grpc
 
+from models.audit.entry import Actor
+from models.audit.events import SESSION_CLOSED, SESSION_OPENED
+from models.audit.log import AuditLog
 from models.federation.manager import SessionManager
 from models.federation.party import Caller, DataProvider
 from models.federation.session import SessionSpec
 from proto.fedcredit.v1 import federation_pb2_grpc
+from proto.transport.audit_servicer import SERVICE_NAME as AUDIT_SERVICE
+from proto.transport.audit_servicer import install_audit_service, open_node_audit_log
 from proto.transport.server import NodeServer, ServiceHook, build_server
 from proto.transport.tls import TlsFiles
 
@@ -38,6 +43,7 @@ class RunningServer:
     node: NodeServer
     manager: SessionManager
     reaper: threading.Event
+    audit_log: AuditLog
 
     @property
     def port(self) -> int:
@@ -61,19 +67,41 @@ def create_server(
     share_feature_names: bool = False,
     on_session_event: Callable[[str, Caller, SessionSpec], None] | None = None,
     extra_services: list[ServiceHook] | None = None,
+    audit_log: AuditLog | None = None,
 ) -> RunningServer:
-    """Build, bind and start the platform server. ``tls=None`` is the test-only plaintext mode."""
+    """Build, bind and start the platform server. ``tls=None`` is the test-only plaintext mode.
+
+    The platform's audit log (``<data_dir>/audit``) records every session event and is served
+    to the regulator (everything) and to banks (only entries that concern them).
+    """
     from platform_node.federation_servicer import FederationServicer
     from platform_node.parties import load_parties
 
     load_parties()
+    log_ = audit_log or open_node_audit_log(data_dir, party, "platform")
+
+    def on_event(event: str, caller: Caller, spec: SessionSpec) -> None:
+        log_.append(
+            SESSION_CLOSED if event in ("close", "expire") else SESSION_OPENED,
+            Actor(caller.party, caller.role, caller.cert_fingerprint),
+            {
+                "job_id": spec.job_id,
+                "algorithm": spec.algorithm,
+                "dataset": spec.dataset,
+                "action": event,
+                "subject_party": caller.party,
+            },
+        )
+        if on_session_event is not None:
+            on_session_event(event, caller, spec)
+
     manager = SessionManager(
         data_dir,
         data,
         idle_timeout_s=idle_timeout_s,
         platform_party=party,
-        on_event=on_session_event,
-        context_extras={"share_feature_names": share_feature_names},
+        on_event=on_event,
+        context_extras={"share_feature_names": share_feature_names, "audit_log": log_},
     )
 
     def federation(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
@@ -86,8 +114,12 @@ def create_server(
         listen=listen,
         tls=tls,
         known_parties=known_parties,
-        services=[federation, *(extra_services or [])],
-        service_names=["fedcredit.v1.FederationService"],
+        services=[
+            federation,
+            lambda server: install_audit_service(server, log_, party),
+            *(extra_services or []),
+        ],
+        service_names=["fedcredit.v1.FederationService", AUDIT_SERVICE],
         max_workers=max_workers,
         node="platform",
     )
@@ -95,7 +127,7 @@ def create_server(
     threading.Thread(
         target=_reap, args=(manager, reaper, idle_timeout_s), daemon=True, name="session-reaper"
     ).start()
-    return RunningServer(node, manager, reaper)
+    return RunningServer(node, manager, reaper, log_)
 
 
 def _reap(manager: SessionManager, stop: threading.Event, idle_timeout_s: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -154,7 +155,11 @@ def test_public_key_from_bytes_refuses_garbage(data: bytes) -> None:
 
 def test_public_key_from_bytes_refuses_weak_moduli(keypair: PaillierKeypair) -> None:
     def raw(n: int, hs: int) -> bytes:
-        return ('{"hs":"%x","n":"%x","scheme":"paillier"}' % (hs, n)).encode()
+        return json.dumps(
+            {"hs": format(hs, "x"), "n": format(n, "x"), "scheme": "paillier"},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
 
     small = phe_paillier.generate_paillier_keypair(n_length=512)[0].n
     with pytest.raises(CryptoError):
@@ -172,11 +177,17 @@ def test_wire_round_trip(keypair: PaillierKeypair) -> None:
     pk = keypair.public_key
     enc = keypair.encrypt([3, -1, 0, pk.max_int])
     arr = enc.to_wire()
-    assert arr.scheme == "paillier" and arr.count == 4 and arr.width == (pk.n2.bit_length() + 7) // 8
+    assert (
+        arr.scheme == "paillier" and arr.count == 4 and arr.width == (pk.n2.bit_length() + 7) // 8
+    )
     back = EncryptedVector.from_wire(arr, pk)
     assert back.values == enc.values
     assert keypair.decrypt(back) == [3, -1, 0, pk.max_int]
     assert EncryptedVector.from_wire(pk.zeros(0).to_wire(), pk).values == []
+    chunks = enc.to_wire_chunks(max_bytes=2 * arr.width)
+    assert [c.count for c in chunks] == [2, 2]
+    assert EncryptedVector.from_wire_chunks(chunks, pk).values == enc.values
+    assert len(pk.zeros(0).to_wire_chunks()) == 1
 
 
 def test_wire_refuses_wrong_key_and_tampering(
@@ -232,3 +243,25 @@ def test_phe_interop(phe_keys: tuple, keypair: PaillierKeypair) -> None:
     ours = keypair.encrypt(ms).mul_scalar(k).sum()
     theirs = [phe_paillier.EncryptedNumber(phe_pub, int(c)) for c in ours.values]
     assert phe_priv.decrypt(theirs[0]) == sum(a * b for a, b in zip(ms, k, strict=True))
+
+
+def test_djn_exponent_options(phe_keys: tuple) -> None:
+    provable = PaillierKeypair.from_phe(phe_keys[1], exponent_bits=KEY_BITS // 2)
+    ms = list(range(-70, 70))  # > table threshold: fixed-base tables; then a small batch
+    assert provable.decrypt(provable.encrypt(ms)) == ms
+    assert provable.decrypt(provable.encrypt(ms[:3])) == ms[:3]
+    with pytest.raises(CryptoError):
+        PaillierKeypair.from_phe(phe_keys[1], exponent_bits=128)
+
+
+def test_small_and_large_batches_agree_in_distribution_of_plaintexts(
+    keypair: PaillierKeypair,
+) -> None:
+    # small batches use powmod_exp_list, large ones the tables: both must decrypt identically
+    fresh = PaillierKeypair(keypair.public_key, int(keypair._p), int(keypair._q))
+    assert fresh.decrypt(fresh.encrypt([9, -9])) == [9, -9]
+    big = list(range(200))
+    assert fresh.decrypt(fresh.encrypt(big)) == big
+    pub = PaillierPublicKey.from_bytes(keypair.public_key.to_bytes())
+    assert keypair.decrypt(pub.encrypt([4])) == [4]
+    assert keypair.decrypt(pub.encrypt(big)) == big

@@ -122,7 +122,7 @@ def events(
 def quarterly_rows(
     covered: np.ndarray, start: np.ndarray, end: np.ndarray, quarter_ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a quarterly series: (enterprise index, quarter index) for quarters in [start, end]."""
+    """Rows of a quarterly series: (enterprise, quarter index) for quarters in [start, end]."""
     qe = quarter_ends[None, :]
     alive = covered[:, None] & (qe >= start[:, None] + 30) & (qe <= end[:, None])
     ent, q = np.nonzero(alive)

@@ -200,7 +200,9 @@ def addresses(pop: Population, rng: np.random.Generator) -> np.ndarray:
     road = _WORDS[rng.integers(0, len(_WORDS), (pop.n, 2))]
     number = rng.integers(1, 300, pop.n).astype("U3")
     street = np.char.add(np.char.add(road[:, 0], road[:, 1]), "路")
-    return np.char.add(np.char.add(np.char.add("郑州市", district), street), np.char.add(number, "号"))
+    return np.char.add(
+        np.char.add(np.char.add("郑州市", district), street), np.char.add(number, "号")
+    )
 
 
 def size_names(pop: Population) -> np.ndarray:

@@ -79,7 +79,9 @@ def utc_timestamp(when: dt.datetime | None = None) -> str:
 
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no white space, no NaN: one byte string per value."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def _clean(value: Any, depth: int = 0) -> Any:

@@ -102,7 +102,7 @@ def key_fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 
 def public_key_path(log_path: PathLike) -> Path:
-    """Where the public key of the log at ``log_path`` is kept (``audit.jsonl`` -> ``audit.pub``)."""
+    """Where the log's public key is kept (``audit.jsonl`` -> ``audit.pub``)."""
     return Path(log_path).with_suffix(".pub")
 
 

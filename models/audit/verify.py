@@ -50,13 +50,15 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.ok:
-            return f"OK: {self.n_entries} entries, chain and signatures intact (head {self.head_seq})"
+            return (
+                f"OK: {self.n_entries} entries, chain and signatures intact (head {self.head_seq})"
+            )
         return f"FAILED: entry {self.first_bad_seq} {self.problem}: {self.detail}"
 
 
-def _resolve_key(path: Path, public_key: Ed25519PublicKey | PathLike | bytes | None) -> (
-    Ed25519PublicKey
-):
+def _resolve_key(
+    path: Path, public_key: Ed25519PublicKey | PathLike | bytes | None
+) -> Ed25519PublicKey:
     if isinstance(public_key, Ed25519PublicKey):
         return public_key
     if public_key is None:
@@ -108,15 +110,17 @@ def verify(
         if entry.seq > expected:
             if later_seqs.get(expected, -1) > i:
                 return bad(
-                    expected, "reordered", f"line {line} holds entry {entry.seq}, entry "
-                    f"{expected} appears later"
+                    expected,
+                    "reordered",
+                    f"line {line} holds entry {entry.seq}, entry {expected} appears later",
                 )
             missing = f"{expected}" if entry.seq == expected + 1 else f"{expected}-{entry.seq - 1}"
             return bad(expected, "deleted", f"entries {missing} are missing before line {line}")
         if entry.seq < expected:
             return bad(
-                entry.seq, "reordered", f"line {line} repeats or moves entry {entry.seq} "
-                f"after entry {expected - 1}"
+                entry.seq,
+                "reordered",
+                f"line {line} repeats or moves entry {entry.seq} after entry {expected - 1}",
             )
         if entry.prev_hash != prev_hash:
             return bad(expected, "modified", f"line {line} does not chain to the entry before")

@@ -9,6 +9,8 @@ ciphertexts travel and need decrypting; :func:`decompress_plaintexts` undoes it 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
 
 import gmpy2
 import numpy as np
@@ -16,6 +18,16 @@ from gmpy2 import mpz
 
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
+from models.crypto.parallel import (
+    array_to_frame,
+    bytes_to_mpz,
+    frame_to_array,
+    handler,
+    helpers,
+    ints_to_bytes,
+    loaded_vector,
+    resolve_workers,
+)
 from models.errors import InvalidArgument
 
 
@@ -31,7 +43,10 @@ def _check_inputs(
     if rows.size and (rows.min() < 0 or rows.max() >= len(enc)):
         raise InvalidArgument("row positions are out of range")
     n_features = bins.shape[1]
-    nb = np.broadcast_to(np.asarray(n_bins, dtype=np.int64), (n_features,)).copy()
+    try:
+        nb = np.broadcast_to(np.asarray(n_bins, dtype=np.int64), (n_features,)).copy()
+    except ValueError as exc:
+        raise InvalidArgument("n_bins must give one count per feature") from exc
     if np.any(nb < 1):
         raise InvalidArgument("every feature needs at least one bin")
     return bins, rows, nb
@@ -42,33 +57,110 @@ def histogram_serial(
     n2: mpz,
     node_bins: np.ndarray,
     rows: np.ndarray,
-    n_bins: np.ndarray,
-    skip: np.ndarray,
+    n_bins: Sequence[int],
+    skip: Sequence[int],
 ) -> list[list[mpz]]:
-    """Bin products for each feature column of ``node_bins`` (bins of the node's rows only)."""
+    """Bin products for each feature column of ``node_bins`` (the bins of ``rows`` only)."""
     out: list[list[mpz]] = []
     one = mpz(1)
+    rows = np.asarray(rows, dtype=np.int64)
     for f in range(node_bins.shape[1]):
-        b = node_bins[:, f]
         nbf = int(n_bins[f])
-        order = np.argsort(b, kind="stable")
-        sorted_rows = rows[order].tolist()
-        counts = np.bincount(b, minlength=nbf)
-        if counts.size > nbf:
-            raise InvalidArgument("a bin index is out of range")
-        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
         hist = [one] * nbf
+        out.append(hist)
+        if rows.size == 0:
+            continue
+        b = node_bins[:, f]
+        order = np.argsort(b, kind="stable")
+        counts = np.bincount(b, minlength=nbf)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        sorted_rows = rows[order].tolist()
+        gathered = (
+            itemgetter(*sorted_rows)(values) if len(sorted_rows) > 1 else (values[sorted_rows[0]],)
+        )
         sk = int(skip[f])
         for k in range(nbf):
             lo, hi = bounds[k], bounds[k + 1]
             if k == sk or lo == hi:
                 continue
-            acc = values[sorted_rows[lo]]
-            for i in sorted_rows[lo + 1 : hi]:
-                acc = acc * values[i] % n2
+            it = iter(gathered[lo:hi])
+            acc = next(it)
+            for c in it:
+                acc = acc * c % n2
             hist[k] = acc
-        out.append(hist)
     return out
+
+
+@handler("hist")
+def _hist_handler(
+    header: dict[str, Any], frames: list[bytes]
+) -> tuple[dict[str, Any], list[bytes]]:
+    loaded = loaded_vector(header["token"])
+    if loaded is None:
+        return {"missing": True}, []
+    n2, values = loaded
+    node_bins = frame_to_array(header["bins"], frames[0])
+    rows = frame_to_array(header["rows"], frames[1])
+    hists = histogram_serial(values, n2, node_bins, rows, header["n_bins"], header["skip"])
+    flat = [c for h in hists for c in h]
+    return {"missing": False}, [ints_to_bytes(flat, header["width"])]
+
+
+def _histogram_parallel(
+    enc: EncryptedVector,
+    bins: np.ndarray,
+    rows: np.ndarray,
+    nb: list[int],
+    skip: list[int],
+    workers: int,
+) -> list[list[mpz]]:
+    """Split the node's rows: this process takes one share, each helper another; bin sums of
+    the shares are multiplied together at the end (a few hundred multiplications)."""
+    pk = enc.public_key
+    n2, width = pk.n2, pk.width
+    shares = np.array_split(rows, workers)
+    team = helpers(workers - 1)
+    token = enc.token()
+    for h in team:
+        h.lock.acquire()
+    try:
+        for h, share in zip(team, shares[1:], strict=True):
+            h.ensure_loaded(token, n2, width, enc.values)
+            bdesc, bdata = array_to_frame(bins[share])
+            rdesc, rdata = array_to_frame(share)
+            h.submit(
+                "hist",
+                {
+                    "token": token,
+                    "width": width,
+                    "n_bins": nb,
+                    "skip": skip,
+                    "bins": bdesc,
+                    "rows": rdesc,
+                },
+                [bdata, rdata],
+            )
+        total = histogram_serial(enc.values, n2, bins[shares[0]], shares[0], nb, skip)
+        for h, share in zip(team, shares[1:], strict=True):
+            reply, frames = h.result()
+            if reply.get("missing"):  # helper lost the vector (restart or eviction): resend
+                h.loaded.pop(token, None)
+                h.ensure_loaded(token, n2, width, enc.values)
+                part = histogram_serial(enc.values, n2, bins[share], share, nb, skip)
+            else:
+                flat = bytes_to_mpz(frames[0], width)
+                part, pos = [], 0
+                for k in nb:
+                    part.append(flat[pos : pos + k])
+                    pos += k
+            for hist, other in zip(total, part, strict=True):
+                for k, c in enumerate(other):
+                    if c != 1:
+                        hist[k] = hist[k] * c % n2
+    finally:
+        for h in team:
+            h.lock.release()
+    return total
 
 
 def encrypted_histograms(
@@ -114,9 +206,17 @@ def encrypted_histograms(
     if skip.shape != (n_features,):
         raise InvalidArgument("skip_bins must give one bin per feature")
     node_bins = bins[rows]
-    if node_bins.size and int(node_bins.max()) >= int(nb.max()):
+    if node_bins.size and bool(np.any(node_bins >= nb[None, :]) or node_bins.min() < 0):
         raise InvalidArgument("a bin index is out of range")
-    hists = histogram_serial(enc.values, enc.public_key.n2, node_bins, rows, nb, skip)
+    if bool(np.any(skip >= nb) or np.any(skip < -1)):
+        raise InvalidArgument("a skipped bin is out of range")
+    nb_list = [int(v) for v in nb.tolist()]
+    skip_list = [int(v) for v in skip.tolist()]
+    n_workers = resolve_workers(workers, rows.size * n_features)
+    if n_workers > 1 and rows.size >= 2 * n_workers:
+        hists = _histogram_parallel(enc, bins, rows, nb_list, skip_list, n_workers)
+    else:
+        hists = histogram_serial(enc.values, enc.public_key.n2, node_bins, rows, nb_list, skip_list)
     return [EncryptedVector(enc.public_key, h) for h in hists]
 
 

@@ -2,20 +2,30 @@
 
 API
 ---
-``PaillierKeypair.generate(key_bits=2048)``
-    Key holder (the bank). ``.public_key``; ``.encrypt(ints)`` (fast path); ``.decrypt(enc)``
-    (signed ints, centred); ``.decrypt_unsigned(enc)``; ``.precompute(count)``.
+``PaillierKeypair.generate(key_bits=2048, *, exponent_bits=256)`` (key holder, the bank)
+    ``.public_key``; ``.encrypt(ints, workers=None)`` (fast path: DJN short exponent, CRT,
+    fixed-base tables, pool); ``.decrypt(enc, workers=None)`` (signed, centred ints);
+    ``.decrypt_unsigned(enc, workers=None)``; ``.precompute(count)`` (fill the obfuscator pool,
+    thread-safe); ``from_phe(private_key)``. Secret primes are never serialised.
 ``PaillierPublicKey``
-    ``n``, ``n2``, ``key_bits``, ``max_int``, ``fingerprint``; ``to_bytes()`` /
-    ``from_bytes(data)``; ``encrypt(ints)``; ``rerandomize(enc)``; ``zeros(k)``.
-``EncryptedVector``
-    ``public_key``, ``values`` (list of ``gmpy2.mpz``); ``len``, indexing by int, slice or
-    index array; ``add``/``+``, ``sub``/``-``, ``add_plain``, ``mul_scalar``, ``sum``, ``dot``,
-    ``concat``; ``to_wire()`` / ``from_wire(arr, public_key)``.
+    ``n``, ``n2``, ``key_bits``, ``max_int`` (``n // 3``), ``hs`` (public DJN base),
+    ``width`` (bytes of ``n^2``), ``fingerprint``; ``to_bytes()`` / ``from_bytes(data)``
+    (validates, ``CryptoError``); ``encrypt(ints)``; ``rerandomize(enc, workers=None)``
+    (uniform ``r^n``: hides the computation even from the key holder); ``precompute(count)``
+    (pool for ``rerandomize``); ``zeros(k)`` (deterministic ``E(0)``, rerandomise before sending).
+``EncryptedVector(public_key, values)``
+    ``values`` (list of ``gmpy2.mpz``); ``len``; indexing by int, slice, int or bool array;
+    ``add``/``+``, ``sub``/``-``, ``neg``/unary ``-``, ``add_plain``, ``mul_scalar(ints,
+    workers=None)``, ``sum()``, ``dot(ints, workers=None)`` and ``dot_columns(matrix,
+    workers=None)`` (Pippenger; ``E(K^T a)``), ``concat(parts)``; ``to_wire()`` /
+    ``from_wire(arr, public_key)``.
 
-Plaintexts are integers modulo ``n``; a negative ``m`` is stored as ``n - |m|``. ``decrypt``
-returns centred values and raises :class:`OverflowDetected` for a value whose magnitude exceeds
-``max_int`` (``n // 3``), which is what a silent wrap-around looks like.
+``workers=None`` picks 2 processes/threads for large inputs and stays serial for small ones;
+``workers=1`` forces the serial path. Plaintexts are integers modulo ``n``; a negative ``m`` is
+stored as ``n - |m|``. ``encrypt`` accepts ``-max_int <= m < n``. ``decrypt`` returns centred
+values and raises :class:`OverflowDetected` for a magnitude above ``max_int``, which is what a
+silent wrap-around looks like; packed (unsigned) plaintexts use ``decrypt_unsigned``.
+Security arguments for each encryption option: ``docs/crypto.md``.
 """
 
 from __future__ import annotations
@@ -23,17 +33,36 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from typing import Any
 
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from models.crypto.djn import DJN_EXPONENT_BITS, CrtObfuscator, PublicObfuscator
+from models.crypto.fixedbase import batch_invert
+from models.crypto.multiexp import multiexp
+from models.crypto.parallel import (
+    array_to_frame,
+    bytes_to_mpz,
+    frame_to_array,
+    handler,
+    helper_state,
+    helpers,
+    ints_to_bytes,
+    loaded_vector,
+    resolve_workers,
+)
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument, OverflowDetected
 
 MIN_KEY_BITS = 1024
+#: Shortest DJN exponent accepted (2 x 112 bits).
+MIN_EXPONENT_BITS = 224
 DEFAULT_KEY_BITS = 2048
 SCHEME = "paillier"
 
@@ -79,7 +108,9 @@ class PaillierPublicKey:
             separators=(",", ":"),
         ).encode("ascii")
         self.fingerprint: str = hashlib.sha256(self._bytes).hexdigest()
-        self._encoder: Any = None  # lazily built fixed-base tables (see models.crypto.fastenc)
+        self._obf = PublicObfuscator(self.n2, self.hs)
+        self._pool: list[mpz] = []  # uniform r^n for rerandomisation
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ serialisation
     def to_bytes(self) -> bytes:
@@ -144,26 +175,57 @@ class PaillierPublicKey:
         return out
 
     # ------------------------------------------------------------------ encryption
-    def random_nth_residues(self, k: int) -> list[mpz]:
-        """``k`` values ``r^n mod n^2`` with ``r`` uniform in ``Z_n^*`` (perfectly hiding)."""
-        n = self.n
-        rs = [mpz(secrets.randbelow(int(n) - 1) + 1) for _ in range(k)]
-        return list(gmpy2.powmod_base_list(rs, n, self.n2)) if rs else []
+    def random_nth_residues(self, k: int, *, workers: int | None = None) -> list[mpz]:
+        """``k`` values ``r^n mod n^2`` with ``r`` uniform in ``Z_n^*`` (perfectly hiding, even
+        from the key holder). Pooled values (:meth:`precompute`) are used first."""
+        out: list[mpz] = []
+        with self._lock:
+            take = min(k, len(self._pool))
+            if take:
+                out = self._pool[-take:]
+                del self._pool[-take:]
+        rest = k - take
+        if rest <= 0:
+            return out
+        n, n2 = self.n, self.n2
+        rs = [mpz(secrets.randbelow(int(n) - 1) + 1) for _ in range(rest)]
+        n_workers = resolve_workers(workers, rest * 1000)
+        if n_workers <= 1 or rest < 2 * n_workers:
+            out.extend(gmpy2.powmod_base_list(rs, n, n2))
+            return out
+        step = -(-rest // n_workers)
+        chunks = [rs[i : i + step] for i in range(0, rest, step)]
+        for part in _thread_pool(n_workers).map(
+            lambda ch: gmpy2.powmod_base_list(ch, n, n2), chunks
+        ):
+            out.extend(part)
+        return out
+
+    def precompute(self, count: int, *, workers: int | None = None) -> None:
+        """Fill the pool of uniform ``r^n`` used by :meth:`rerandomize` (e.g. while waiting on
+        the other party). Thread-safe: may run in a background thread."""
+        if count > 0:
+            fresh = self.random_nth_residues(count, workers=workers)
+            with self._lock:
+                self._pool.extend(fresh)
 
     def encrypt(self, plaintexts: Sequence[int] | np.ndarray | int) -> EncryptedVector:
-        """Encrypt with the public key only (anyone can do this)."""
+        """Encrypt with the public key only (anyone can do this): DJN obfuscators ``hs^a`` with
+        a short random exponent and a fixed-base table modulo ``n^2`` for large batches."""
         ms = self.encode(plaintexts)
         n, n2 = self.n, self.n2
-        rn = self.random_nth_residues(len(ms))
+        rn = self._obf.obfuscators(len(ms))
         return EncryptedVector(self, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
 
-    def rerandomize(self, enc: EncryptedVector) -> EncryptedVector:
+    def rerandomize(self, enc: EncryptedVector, *, workers: int | None = None) -> EncryptedVector:
         """Multiply each ciphertext by a fresh uniform ``r^n``: a new, independent encryption of
         the same plaintexts. Use before a ciphertext that went through a computation leaves its
-        holder, so the result carries no trace of which ciphertexts were combined."""
+        holder, so the result carries no trace of which ciphertexts were combined. Does not use
+        the public DJN base (chosen by the key holder), so it hides the computation even from
+        the key holder; costs one full exponentiation per value unless pooled."""
         self._check_same(enc)
         n2 = self.n2
-        rn = self.random_nth_residues(len(enc))
+        rn = self.random_nth_residues(len(enc), workers=workers)
         return EncryptedVector(self, [c * r % n2 for c, r in zip(enc.values, rn, strict=True)])
 
     def zeros(self, k: int) -> EncryptedVector:
@@ -177,94 +239,138 @@ class PaillierPublicKey:
 
 
 class PaillierKeypair:
-    """The key holder's keys. The secret primes never leave this object (no serialisation)."""
+    """The key holder's keys. The secret primes never leave this object (no serialisation)
+    except to this process's own helper processes, which parallelise encryption.
 
-    def __init__(self, public_key: PaillierPublicKey, p: int, q: int) -> None:
+    Parameters
+    ----------
+    public_key, p, q:
+        The key and its prime factors.
+    exponent_bits:
+        Size of the DJN random exponent used by :meth:`encrypt` (default 256; ``key_bits // 2``
+        for the variant whose security reduces to factoring; see ``docs/crypto.md``).
+    """
+
+    def __init__(
+        self,
+        public_key: PaillierPublicKey,
+        p: int,
+        q: int,
+        *,
+        exponent_bits: int = DJN_EXPONENT_BITS,
+    ) -> None:
         p_, q_ = mpz(p), mpz(q)
         if p_ * q_ != public_key.n or p_ == q_:
             raise CryptoError("secret primes do not match the public key")
+        if exponent_bits < MIN_EXPONENT_BITS:
+            raise CryptoError("DJN exponents shorter than 224 bits are refused")
         if p_ > q_:
             p_, q_ = q_, p_
         self.public_key = public_key
+        self.exponent_bits = exponent_bits
         self._p, self._q = p_, q_
         self._p2, self._q2 = p_ * p_, q_ * q_
         g = public_key.n + 1
         self._hp = gmpy2.invert(self._l(gmpy2.powmod(g, p_ - 1, self._p2), p_), p_)
         self._hq = gmpy2.invert(self._l(gmpy2.powmod(g, q_ - 1, self._q2), q_), q_)
         self._p_inv_q = gmpy2.invert(p_, q_)
-        self._p2_inv_q2 = gmpy2.invert(self._p2, self._q2)
+        self._obf = CrtObfuscator(p_, q_, public_key.hs, exponent_bits)
         self._pool: list[mpz] = []
+        self._lock = threading.Lock()
 
     @staticmethod
     def _l(x: mpz, p: mpz) -> mpz:
         return (x - 1) // p
 
     @classmethod
-    def generate(cls, key_bits: int = DEFAULT_KEY_BITS) -> PaillierKeypair:
+    def generate(
+        cls, key_bits: int = DEFAULT_KEY_BITS, *, exponent_bits: int = DJN_EXPONENT_BITS
+    ) -> PaillierKeypair:
         """New keys; primes from ``phe.generate_paillier_keypair``. Refuses < 1024 bits."""
         if key_bits < MIN_KEY_BITS:
             raise CryptoError("Paillier keys shorter than 1024 bits are refused")
         from phe import paillier as phe_paillier
 
         pub, priv = phe_paillier.generate_paillier_keypair(n_length=key_bits)
-        return cls(PaillierPublicKey(pub.n), priv.p, priv.q)
+        return cls(PaillierPublicKey(pub.n), priv.p, priv.q, exponent_bits=exponent_bits)
 
     @classmethod
-    def from_phe(cls, private_key: Any) -> PaillierKeypair:
+    def from_phe(
+        cls, private_key: Any, *, exponent_bits: int = DJN_EXPONENT_BITS
+    ) -> PaillierKeypair:
         """Wrap an existing ``phe`` private key (interop and tests)."""
-        return cls(PaillierPublicKey(private_key.public_key.n), private_key.p, private_key.q)
+        pub = PaillierPublicKey(private_key.public_key.n)
+        return cls(pub, private_key.p, private_key.q, exponent_bits=exponent_bits)
 
     # ------------------------------------------------------------------ encryption
-    def _nth_residues(self, k: int) -> list[mpz]:
-        """``k`` random n-th residues mod n^2, via CRT (key-holder only)."""
-        pk = self.public_key
-        n = pk.n
-        p2, q2 = self._p2, self._q2
-        ep = n % (self._p * (self._p - 1))
-        eq = n % (self._q * (self._q - 1))
+    def _obfuscators(self, k: int, workers: int | None) -> list[mpz]:
+        """``k`` random n-th residues ``hs^a mod n^2``: the pool first, then fresh ones."""
         out: list[mpz] = []
-        take = min(k, len(self._pool))
-        if take:
-            out.extend(self._pool[-take:])
-            del self._pool[-take:]
+        with self._lock:
+            take = min(k, len(self._pool))
+            if take:
+                out = self._pool[-take:]
+                del self._pool[-take:]
         rest = k - take
         if rest:
-            rs = [mpz(secrets.randbelow(int(n) - 1) + 1) for _ in range(rest)]
-            xp = gmpy2.powmod_base_list([r % p2 for r in rs], ep, p2)
-            xq = gmpy2.powmod_base_list([r % q2 for r in rs], eq, q2)
-            c = self._p2_inv_q2
-            out.extend(a + p2 * ((b - a) * c % q2) for a, b in zip(xp, xq, strict=True))
+            n_workers = resolve_workers(workers, rest * 8)
+            if n_workers > 1 and rest >= 64 * n_workers:
+                out.extend(_parallel_obfuscators(self, rest, n_workers))
+            else:
+                out.extend(self._obf.obfuscators(rest))
         return out
 
-    def precompute(self, count: int) -> None:
-        """Fill the pool of random n-th residues ahead of use (e.g. while waiting)."""
+    def precompute(self, count: int, *, workers: int | None = None) -> None:
+        """Fill the pool of obfuscators ahead of use (e.g. while waiting on the other party);
+        :meth:`encrypt` then costs one multiplication per value. Thread-safe: may run in a
+        background thread."""
         if count > 0:
-            self._pool.extend(self._nth_residues(count))
+            fresh = self._obfuscators(count, workers)
+            with self._lock:
+                self._pool.extend(fresh)
+
+    @property
+    def pool_size(self) -> int:
+        """Obfuscators currently in the pool."""
+        return len(self._pool)
 
     def encrypt(
         self, plaintexts: Sequence[int] | np.ndarray | int, *, workers: int | None = None
     ) -> EncryptedVector:
-        """Key-holder encryption (CRT fast path). Same ciphertext distribution as public-key
-        encryption."""
+        """Key-holder encryption: ``(1 + m n) * hs^a mod n^2`` with DJN exponents, fixed-base
+        tables modulo ``p^2`` and ``q^2`` and the precomputed pool (see ``docs/crypto.md``)."""
         pk = self.public_key
         ms = pk.encode(plaintexts)
         n, n2 = pk.n, pk.n2
-        rn = self._nth_residues(len(ms))
+        rn = self._obfuscators(len(ms), workers)
         return EncryptedVector(pk, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
 
     # ------------------------------------------------------------------ decryption
-    def decrypt_unsigned(self, enc: EncryptedVector, *, workers: int | None = None) -> list[int]:
-        """Plaintexts in ``[0, n)``."""
-        self.public_key._check_same(enc)
+    def _decrypt_chunk(self, values: list[mpz]) -> list[int]:
         p, q, p2, q2 = self._p, self._q, self._p2, self._q2
-        cp = gmpy2.powmod_base_list([c % p2 for c in enc.values], p - 1, p2)
-        cq = gmpy2.powmod_base_list([c % q2 for c in enc.values], q - 1, q2)
+        cp = gmpy2.powmod_base_list([c % p2 for c in values], p - 1, p2)
+        cq = gmpy2.powmod_base_list([c % q2 for c in values], q - 1, q2)
         hp, hq, pinv = self._hp, self._hq, self._p_inv_q
         out: list[int] = []
         for a, b in zip(cp, cq, strict=True):
             mp = (a - 1) // p * hp % p
             mq = (b - 1) // q * hq % q
             out.append(int(mp + p * ((mq - mp) * pinv % q)))
+        return out
+
+    def decrypt_unsigned(self, enc: EncryptedVector, *, workers: int | None = None) -> list[int]:
+        """Plaintexts in ``[0, n)``. CRT decryption; the exponentiations run in C without the
+        GIL, so ``workers`` threads share the batch."""
+        self.public_key._check_same(enc)
+        values = enc.values
+        n_workers = resolve_workers(workers, len(values) * 100)
+        if n_workers <= 1 or len(values) < 2 * n_workers:
+            return self._decrypt_chunk(values)
+        step = -(-len(values) // n_workers)
+        chunks = [values[i : i + step] for i in range(0, len(values), step)]
+        out: list[int] = []
+        for part in _thread_pool(n_workers).map(self._decrypt_chunk, chunks):
+            out.extend(part)
         return out
 
     def decrypt(self, enc: EncryptedVector, *, workers: int | None = None) -> list[int]:
@@ -282,14 +388,76 @@ class PaillierKeypair:
         return out
 
 
+_THREADS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(n: int) -> ThreadPoolExecutor:
+    pool = _THREADS.get(n)
+    if pool is None:
+        pool = _THREADS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="paillier")
+    return pool
+
+
+def _parallel_obfuscators(keypair: PaillierKeypair, count: int, n_workers: int) -> list[mpz]:
+    """Obfuscators computed by this process and ``n_workers - 1`` helpers."""
+    pk = keypair.public_key
+    shares = [count // n_workers + (1 if i < count % n_workers else 0) for i in range(n_workers)]
+    team = helpers(n_workers - 1)
+    key_id = f"{pk.fingerprint}:{keypair.exponent_bits}"
+    for h in team:
+        h.lock.acquire()
+    try:
+        for h, share in zip(team, shares[1:], strict=True):
+            if key_id not in h.setups:
+                w = pk.width
+                h.call(
+                    "djn_setup",
+                    {"key_id": key_id, "width": w, "exponent_bits": keypair.exponent_bits},
+                    [ints_to_bytes([keypair._p, keypair._q, pk.hs], w)],
+                )
+                h.setups.add(key_id)
+            h.submit("djn_obf", {"key_id": key_id, "count": share, "width": pk.width})
+        out = keypair._obf.obfuscators(shares[0])
+        for h in team:
+            _, frames = h.result()
+            out.extend(bytes_to_mpz(frames[0], pk.width))
+    finally:
+        for h in team:
+            h.lock.release()
+    return out
+
+
+@handler("djn_setup")
+def _djn_setup(header: dict[str, Any], frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    p, q, hs = bytes_to_mpz(frames[0], header["width"])
+    helper_state().setdefault("djn", {})[header["key_id"]] = CrtObfuscator(
+        p, q, hs, header["exponent_bits"]
+    )
+    return {}, []
+
+
+@handler("djn_obf")
+def _djn_obf(header: dict[str, Any], frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    obf: CrtObfuscator = helper_state()["djn"][header["key_id"]]
+    return {}, [ints_to_bytes(obf.obfuscators(header["count"]), header["width"])]
+
+
 class EncryptedVector:
     """A vector of Paillier ciphertexts under one public key (immutable by convention)."""
 
-    __slots__ = ("public_key", "values")
+    __slots__ = ("_token", "public_key", "values")
 
     def __init__(self, public_key: PaillierPublicKey, values: list[mpz]) -> None:
         self.public_key = public_key
         self.values = values
+        self._token: str | None = None
+
+    def token(self) -> str:
+        """Identifier under which helper processes cache this vector (``values`` must not be
+        mutated after parallel use)."""
+        if self._token is None:
+            self._token = secrets.token_hex(16)
+        return self._token
 
     def __len__(self) -> int:
         return len(self.values)
@@ -308,13 +476,25 @@ class EncryptedVector:
             if arr.shape != (len(vals),):
                 raise InvalidArgument("boolean index has the wrong length")
             arr = np.flatnonzero(arr)
-        return EncryptedVector(self.public_key, [vals[i] for i in arr.tolist()])
+        if arr.size == 0:
+            return EncryptedVector(self.public_key, [])
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise InvalidArgument("index must be a 1-d integer or boolean array")
+        items = arr.tolist()
+        got = itemgetter(*items)(vals)
+        return EncryptedVector(self.public_key, list(got) if len(items) > 1 else [got])
 
     def _same(self, other: EncryptedVector) -> None:
         if other.public_key is not self.public_key:
             self.public_key._check_same(other)
         if len(other.values) != len(self.values):
             raise InvalidArgument("encrypted vectors have different lengths")
+
+    def _inverses(self) -> list[mpz]:
+        try:
+            return batch_invert(self.values, self.public_key.n2)
+        except ZeroDivisionError as exc:
+            raise CryptoError("a ciphertext is not invertible") from exc
 
     def add(self, other: EncryptedVector) -> EncryptedVector:
         """Elementwise ``E(a + b)``."""
@@ -327,22 +507,21 @@ class EncryptedVector:
     __add__ = add
 
     def sub(self, other: EncryptedVector) -> EncryptedVector:
-        """Elementwise ``E(a - b)``."""
+        """Elementwise ``E(a - b)`` (one batched modular inversion)."""
         self._same(other)
         n2 = self.public_key.n2
-        inv = gmpy2.invert
+        inv = other._inverses()
         return EncryptedVector(
-            self.public_key,
-            [a * inv(b, n2) % n2 for a, b in zip(self.values, other.values, strict=True)],
+            self.public_key, [a * b % n2 for a, b in zip(self.values, inv, strict=True)]
         )
 
     __sub__ = sub
 
     def neg(self) -> EncryptedVector:
         """Elementwise ``E(-a)``."""
-        n2 = self.public_key.n2
-        inv = gmpy2.invert
-        return EncryptedVector(self.public_key, [inv(a, n2) for a in self.values])
+        return EncryptedVector(self.public_key, self._inverses())
+
+    __neg__ = neg
 
     def add_plain(self, ints: Sequence[int] | np.ndarray | int) -> EncryptedVector:
         """Elementwise ``E(a + k)``; a single int is broadcast."""
@@ -357,18 +536,35 @@ class EncryptedVector:
             pk, [(1 + k * n) * a % n2 for a, k in zip(self.values, ks, strict=True)]
         )
 
-    def mul_scalar(self, ints: Sequence[int] | np.ndarray | int) -> EncryptedVector:
+    def mul_scalar(
+        self, ints: Sequence[int] | np.ndarray | int, *, workers: int | None = None
+    ) -> EncryptedVector:
         """Elementwise ``E(a * k)`` for plaintext ints ``k`` (negatives allowed); a single int
-        is broadcast."""
+        is broadcast (then the exponentiations run in C without the GIL, in threads)."""
         ks = _as_int_list(ints)
-        if len(ks) == 1 and len(self.values) != 1:
-            ks = ks * len(self.values)
-        if len(ks) != len(self.values):
-            raise InvalidArgument("scalar vector has the wrong length")
+        vals = self.values
         n2 = self.public_key.n2
+        if len(ks) == 1 and len(vals) != 1:
+            k = ks[0]
+            base = self._inverses() if k < 0 else vals
+            return EncryptedVector(self.public_key, _powmod_list(base, abs(k), n2, workers))
+        if len(ks) != len(vals):
+            raise InvalidArgument("scalar vector has the wrong length")
+        neg = [i for i, k in enumerate(ks) if k < 0]
+        if neg:
+            vals = list(vals)
+            ks = list(ks)
+            for i, c in zip(neg, self[np.asarray(neg)]._inverses(), strict=True):
+                vals[i] = c
+                ks[i] = -ks[i]
+        n_workers = resolve_workers(workers, len(vals) * 10)
+        if n_workers > 1 and len(vals) >= 16 * n_workers:
+            return EncryptedVector(
+                self.public_key, _parallel_mul(self.public_key, vals, ks, n_workers)
+            )
         pw = gmpy2.powmod
         return EncryptedVector(
-            self.public_key, [pw(a, k, n2) for a, k in zip(self.values, ks, strict=True)]
+            self.public_key, [pw(a, k, n2) for a, k in zip(vals, ks, strict=True)]
         )
 
     def sum(self) -> EncryptedVector:
@@ -379,9 +575,29 @@ class EncryptedVector:
             acc = acc * c % n2
         return EncryptedVector(self.public_key, [acc])
 
-    def dot(self, ints: Sequence[int] | np.ndarray) -> EncryptedVector:
-        """``E(sum_i a_i * k_i)`` as a length-1 vector."""
-        return self.mul_scalar(ints).sum() if len(self.values) else self.public_key.zeros(1)
+    def dot(
+        self, ints: Sequence[int] | np.ndarray, *, workers: int | None = None
+    ) -> EncryptedVector:
+        """``E(sum_i a_i * k_i)`` as a length-1 vector (Pippenger multi-exponentiation)."""
+        ks = np.asarray(ints) if not isinstance(ints, np.ndarray) else ints
+        return self.dot_columns(ks.reshape(-1, 1), workers=workers)
+
+    def dot_columns(self, matrix: np.ndarray, *, workers: int | None = None) -> EncryptedVector:
+        """``E(K^T a)`` for an integer matrix ``K`` of shape ``(len(self), F)``: one dot product
+        per column (e.g. ``X^T d`` in vertical logistic regression). Rows are split between
+        this process and helpers for large inputs; the vector is sent to helpers once."""
+        mat = np.asarray(matrix)
+        if mat.ndim != 2 or mat.shape[0] != len(self.values):
+            raise InvalidArgument("matrix must have one row per ciphertext")
+        if mat.dtype.kind not in "iuO":
+            raise InvalidArgument("scalars must be integers")
+        pk = self.public_key
+        n2 = pk.n2
+        n_rows, n_cols = mat.shape
+        n_workers = resolve_workers(workers, n_rows * n_cols * 4)
+        if n_workers > 1 and mat.dtype.kind in "iu" and n_rows >= 256 * n_workers:
+            return EncryptedVector(pk, _parallel_dot(self, mat.astype(np.int64), n_workers))
+        return EncryptedVector(pk, _dot_serial(self.values, mat, n2))
 
     @staticmethod
     def concat(parts: Sequence[EncryptedVector]) -> EncryptedVector:
@@ -400,29 +616,140 @@ class EncryptedVector:
     def to_wire(self) -> CipherArray:
         """Fixed-width big-endian bytes (width = bytes of ``n^2``)."""
         pk = self.public_key
-        w = pk.width
-        data = b"".join(c.to_bytes(w, "big") for c in self.values)
         return CipherArray(
             scheme=SCHEME,
             key_fingerprint=pk.fingerprint,
             count=len(self.values),
-            width=w,
-            data=data,
+            width=pk.width,
+            data=ints_to_bytes(self.values, pk.width),
         )
+
+    def to_wire_chunks(self, max_bytes: int = 4 << 20) -> list[CipherArray]:
+        """The vector as consecutive :class:`CipherArray` chunks of at most ``max_bytes`` of
+        ciphertext data each (for streaming); at least one chunk, possibly empty."""
+        per = max(1, max_bytes // self.public_key.width)
+        if not self.values:
+            return [self.to_wire()]
+        return [self[i : i + per].to_wire() for i in range(0, len(self.values), per)]
+
+    @classmethod
+    def from_wire_chunks(
+        cls, arrs: Sequence[CipherArray], public_key: PaillierPublicKey
+    ) -> EncryptedVector:
+        """Inverse of :meth:`to_wire_chunks` (every chunk is validated)."""
+        if not arrs:
+            raise CryptoError("no ciphertext chunks")
+        return cls.concat([cls.from_wire(a, public_key) for a in arrs])
 
     @classmethod
     def from_wire(cls, arr: CipherArray, public_key: PaillierPublicKey) -> EncryptedVector:
-        """Parse and validate: right scheme, key and sizes, and ``0 < c < n^2`` coprime to n
-        (checked cheaply: a ciphertext sharing a factor with n would reveal the key)."""
+        """Parse and validate: right scheme, key and sizes, and ``0 < c < n^2``."""
         arr.check(SCHEME, public_key.fingerprint)
         if arr.width != public_key.width:
             raise CryptoError("ciphertext width does not match the key")
         n2 = public_key.n2
-        w = arr.width
-        data = arr.data
-        frm = mpz.from_bytes
-        vals = [frm(data[i * w : (i + 1) * w], "big") for i in range(arr.count)]
+        vals = bytes_to_mpz(arr.data, arr.width)
         for c in vals:
             if not 0 < c < n2:
                 raise CryptoError("a ciphertext is out of range")
         return cls(public_key, vals)
+
+
+def _dot_serial(values: list[mpz], mat: np.ndarray, n2: mpz) -> list[mpz]:
+    cols = mat.T.tolist()
+    return [multiexp(values, col, n2) for col in cols]
+
+
+def _powmod_list(base: list[mpz], k: int, n2: mpz, workers: int | None) -> list[mpz]:
+    n_workers = resolve_workers(workers, len(base) * max(1, k.bit_length()) // 4)
+    if n_workers <= 1 or len(base) < 4 * n_workers:
+        return list(gmpy2.powmod_base_list(base, k, n2))
+    step = -(-len(base) // n_workers)
+    chunks = [base[i : i + step] for i in range(0, len(base), step)]
+    out: list[mpz] = []
+    for part in _thread_pool(n_workers).map(lambda ch: gmpy2.powmod_base_list(ch, k, n2), chunks):
+        out.extend(part)
+    return out
+
+
+def _parallel_mul(
+    pk: PaillierPublicKey, vals: list[mpz], ks: list[int], n_workers: int
+) -> list[mpz]:
+    """Elementwise powers split between this process and helpers (values shipped each call)."""
+    w = pk.width
+    kw = max(1, (max(ks).bit_length() + 7) // 8)
+    step = -(-len(vals) // n_workers)
+    team = helpers(n_workers - 1)
+    for h in team:
+        h.lock.acquire()
+    try:
+        for i, h in enumerate(team, start=1):
+            sl = slice(i * step, (i + 1) * step)
+            h.submit(
+                "mul",
+                {"n2": int(pk.n2), "width": w, "kwidth": kw},
+                [ints_to_bytes(vals[sl], w), ints_to_bytes(ks[sl], kw)],
+            )
+        pw, n2 = gmpy2.powmod, pk.n2
+        out = [pw(a, k, n2) for a, k in zip(vals[:step], ks[:step], strict=True)]
+        for h in team:
+            _, frames = h.result()
+            out.extend(bytes_to_mpz(frames[0], w))
+    finally:
+        for h in team:
+            h.lock.release()
+    return out
+
+
+@handler("mul")
+def _mul_handler(header: dict[str, Any], frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    n2 = mpz(header["n2"])
+    vals = bytes_to_mpz(frames[0], header["width"])
+    ks = bytes_to_mpz(frames[1], header["kwidth"])
+    pw = gmpy2.powmod
+    return {}, [
+        ints_to_bytes([pw(a, k, n2) for a, k in zip(vals, ks, strict=True)], header["width"])
+    ]
+
+
+def _parallel_dot(enc: EncryptedVector, mat: np.ndarray, n_workers: int) -> list[mpz]:
+    """Row shares: partial dot products here and in helpers, multiplied together."""
+    pk = enc.public_key
+    n2, w = pk.n2, pk.width
+    bounds = np.linspace(0, mat.shape[0], n_workers + 1).astype(int).tolist()
+    token = enc.token()
+    team = helpers(n_workers - 1)
+    for h in team:
+        h.lock.acquire()
+    try:
+        for i, h in enumerate(team, start=1):
+            h.ensure_loaded(token, n2, w, enc.values)
+            desc, data = array_to_frame(mat[bounds[i] : bounds[i + 1]])
+            h.submit("dot", {"token": token, "start": bounds[i], "width": w, "mat": desc}, [data])
+        out = _dot_serial(enc.values[: bounds[1]], mat[: bounds[1]], n2)
+        for i, h in enumerate(team, start=1):
+            reply, frames = h.result()
+            if reply.get("missing"):
+                h.loaded.pop(token, None)
+                part = _dot_serial(
+                    enc.values[bounds[i] : bounds[i + 1]], mat[bounds[i] : bounds[i + 1]], n2
+                )
+            else:
+                part = bytes_to_mpz(frames[0], w)
+            out = [a * b % n2 for a, b in zip(out, part, strict=True)]
+    finally:
+        for h in team:
+            h.lock.release()
+    return out
+
+
+@handler("dot")
+def _dot_handler(header: dict[str, Any], frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    loaded = loaded_vector(header["token"])
+    if loaded is None:
+        return {"missing": True}, []
+    n2, values = loaded
+    mat = frame_to_array(header["mat"], frames[0])
+    start = header["start"]
+    part = _dot_serial(values[start : start + mat.shape[0]], mat, n2)
+    return {"missing": False}, [ints_to_bytes(part, header["width"])]

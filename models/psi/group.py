@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from models.errors import CryptoError, InvalidArgument
 
 POINT_BYTES = 32
@@ -119,13 +121,28 @@ def base_mult(s: bytes) -> bytes:
 
 
 def is_valid_point(p: bytes) -> bool:
-    """True for a canonical encoding of a non-identity group element."""
+    """True for a canonical encoding of a group element (libsodium's decoding check)."""
     return len(p) == POINT_BYTES and libsodium().crypto_core_ristretto255_is_valid_point(p) == 1
 
 
 def hash_digest(identifier: str) -> bytes:
     """The 64-byte SHA-512 input of ``from_hash`` for one id (domain separated)."""
     return hashlib.sha512(HASH_DOMAIN + identifier.encode("utf-8")).digest()
+
+
+def all_distinct(values: np.ndarray) -> bool:
+    """True when no value of an ``S32`` array of points repeats.
+
+    Sorting 8-byte prefixes as integers is ~10x faster than sorting 32-byte strings; only if
+    two prefixes collide (probability ~n^2/2^65 for honest values) the full values are sorted.
+    """
+    n = int(values.shape[0])
+    if n < 2:
+        return True
+    prefixes = np.sort(np.frombuffer(values.tobytes(), dtype="<u8")[::4])
+    if not bool(np.any(prefixes[1:] == prefixes[:-1])):
+        return True
+    return int(np.unique(values).shape[0]) == n
 
 
 def _scalar(s: bytes) -> bytes:
@@ -141,9 +158,7 @@ def check_blob(blob: bytes, count: int) -> None:
 
 
 # -- batched kernels (run on one thread over a slice of the output) --------------------------
-def _mult_range(
-    lib: ctypes.CDLL, scalar: bytes, src: int, dst: int, start: int, stop: int
-) -> int:
+def _mult_range(lib: ctypes.CDLL, scalar: bytes, src: int, dst: int, start: int, stop: int) -> int:
     """``dst[i] = scalar * src[i]`` for ``start <= i < stop``; returns 0 or -1 (any failure)."""
     fn = lib.crypto_scalarmult_ristretto255
     bad = 0
@@ -222,7 +237,11 @@ class GroupEngine:
         dst = ctypes.create_string_buffer(len(blob) or 1)
         src_addr, dst_addr = ctypes.addressof(src), ctypes.addressof(dst)
         lib = self._lib
-        self._run(n, lambda a, b: _mult_range(lib, scalar, src_addr, dst_addr, a, b))
+        self._run(
+            n,
+            lambda a, b: _mult_range(lib, scalar, src_addr, dst_addr, a, b),
+            "a received point is not a valid ristretto255 group element",
+        )
         return dst.raw[: len(blob)] if n else b""
 
     def hash_mult(self, scalar: bytes, ids: Sequence[str]) -> bytes:
@@ -232,10 +251,14 @@ class GroupEngine:
         dst = ctypes.create_string_buffer(n * POINT_BYTES or 1)
         dst_addr = ctypes.addressof(dst)
         lib = self._lib
-        self._run(n, lambda a, b: _hash_mult_range(lib, scalar, ids, dst_addr, a, b))
+        self._run(
+            n,
+            lambda a, b: _hash_mult_range(lib, scalar, ids, dst_addr, a, b),
+            "hashing an id to the group gave the identity",
+        )
         return dst.raw[: n * POINT_BYTES] if n else b""
 
-    def _run(self, n: int, kernel: Callable[[int, int], int]) -> None:
+    def _run(self, n: int, kernel: Callable[[int, int], int], error: str) -> None:
         if n == 0:
             return
         if self.workers == 1 or n < self.serial_below:
@@ -256,4 +279,4 @@ class GroupEngine:
             for f in futures:
                 bad |= f.result()
         if bad:
-            raise CryptoError("a received point is not a valid ristretto255 group element")
+            raise CryptoError(error)

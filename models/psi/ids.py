@@ -2,8 +2,8 @@
 
 Each party prepares its own set locally before anything is sent. An entry is *invalid* when
 it is not a non-empty ``str`` of at most :data:`MAX_ID_LENGTH` characters, without NUL,
-that encodes as UTF-8, or when the id validator rejects it (or raises). Invalid entries are dropped and
-counted, never an error. Among the valid entries, later repeats of an id are dropped and
+that encodes as UTF-8, or when the id validator rejects it (or raises). Invalid entries are
+dropped and counted, never an error. Among the valid entries, later repeats of an id are dropped and
 counted as duplicates; the first occurrence is kept. Ids are used exactly as given (no case
 folding or trimming): the aligned ids must match the rows of the party's table.
 """

@@ -23,7 +23,7 @@ import numpy as np
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.psi.alignment import alignment_digest, has_alignment, save_alignment
-from models.psi.group import POINT_BYTES, GroupEngine, check_blob, random_scalar
+from models.psi.group import POINT_BYTES, GroupEngine, all_distinct, check_blob, random_scalar
 from models.psi.ids import IdValidator, prepare_ids, random_permutation
 from models.psi.messages import (
     PsiBlindRequest,
@@ -85,10 +85,10 @@ class PsiPassive(PassiveParty):
         self._ids = np.zeros(0, dtype=str)  # distinct valid ids, shuffled
         self._n_active = 0
         self._chunk = 0
-        self._y_ab = bytearray()  # H(y)^{ab}, aligned with self._ids
-        self._x_ab = bytearray()  # H(x)^{ab}, in the bank's (shuffled) order
-        self._returned: set[int] = set()
-        self._blinded: set[int] = set()
+        # chunks of H(y)^{ab} (aligned with self._ids) and of H(x)^{ab} (the bank's order),
+        # kept per chunk so that memory grows with what was actually exchanged
+        self._returned: dict[int, bytes] = {}
+        self._blinded: dict[int, bytes] = {}
         self._order: np.ndarray | None = None  # own sorted intersection values
         self._order_ids: np.ndarray | None = None
         self._finished_chunks = 0
@@ -123,8 +123,6 @@ class PsiPassive(PassiveParty):
         self._n_active = int(request.n_active)
         self._chunk = int(request.chunk_size)
         n_p = prepared.n_unique
-        self._y_ab = bytearray(POINT_BYTES * n_p)
-        self._x_ab = bytearray(POINT_BYTES * self._n_active)
         self._counts = {
             "n_input": prepared.n_input,
             "n_passive": n_p,
@@ -161,8 +159,7 @@ class PsiPassive(PassiveParty):
         check_blob(request.points, request.count)
         if request.chunk in self._returned:
             raise FailedPrecondition("this chunk was already returned")
-        self._y_ab[lo * POINT_BYTES : hi * POINT_BYTES] = request.points
-        self._returned.add(request.chunk)
+        self._returned[request.chunk] = bytes(request.points)
         return PsiReturnResponse(chunk=request.chunk, count=request.count)
 
     @handles
@@ -182,8 +179,7 @@ class PsiPassive(PassiveParty):
         if request.chunk in self._blinded:
             raise FailedPrecondition("this chunk was already blinded")
         points = self.engine.mult(self._scalar, bytes(request.points))
-        self._x_ab[lo * POINT_BYTES : hi * POINT_BYTES] = points
-        self._blinded.add(request.chunk)
+        self._blinded[request.chunk] = points
         return PsiBlindResponse(chunk=request.chunk, count=request.count, points=points)
 
     @handles
@@ -246,9 +242,11 @@ class PsiPassive(PassiveParty):
             )
 
     def _compute_intersection(self) -> None:
-        y = np.frombuffer(bytes(self._y_ab), dtype=f"S{POINT_BYTES}")
-        x = np.frombuffer(bytes(self._x_ab), dtype=f"S{POINT_BYTES}")
-        if np.unique(y).shape[0] != y.shape[0] or np.unique(x).shape[0] != x.shape[0]:
+        y_ab = b"".join(self._returned[k] for k in range(len(self._returned)))
+        x_ab = b"".join(self._blinded[k] for k in range(len(self._blinded)))
+        y = np.frombuffer(y_ab, dtype=f"S{POINT_BYTES}")
+        x = np.frombuffer(x_ab, dtype=f"S{POINT_BYTES}")
+        if not (all_distinct(y) and all_distinct(x)):
             raise FailedPrecondition("double-blinded values repeat (malformed run)")
         common, iy, _ = np.intersect1d(y, x, assume_unique=True, return_indices=True)
         self._order = common

@@ -10,8 +10,9 @@ Gain of sending rows with bin <= b (and missing values to one side) left::
     gain = G_L^2 / (H_L + lambda) + G_R^2 / (H_R + lambda) - G^2 / (H + lambda)
 
 (XGBoost's and LightGBM's convention, without the factor 1/2); a split needs ``gain > gamma``
-and a hessian sum ``>= min_child_weight`` (and > 0) on both sides. Ties go to the lowest
-(feature, bin) and then to "missing goes right".
+and a hessian sum ``>= min_child_weight`` (and > 0) on both sides. Equal gains (thresholds
+that split the node's rows identically because the bins between them are empty) go to the
+lowest feature, then the highest bin (LightGBM's choice), then "missing goes right".
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def best_split(
     frac_bits:
         Fixed-point scale of the sums.
     """
-    n_features, n_slots = G.shape
+    n_slots = G.shape[1]
     nb = n_slots - 1
     cum_g = np.cumsum(G[:, :nb], axis=1)
     cum_h = np.cumsum(H[:, :nb], axis=1)
@@ -96,8 +97,10 @@ def best_split(
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = fgl * fgl / (fhl + lam) + fgr * fgr / (fhr + lam) - gt * gt / (ht + lam)
     gain = np.where(valid, gain, -np.inf)
-    flat = int(np.argmax(gain))
-    f, b, d = np.unravel_index(flat, gain.shape)
+    # ties: lowest feature, then highest bin (as LightGBM's reverse scan), then missing right
+    flat = int(np.argmax(gain[:, ::-1, :]))
+    f, rb, d = np.unravel_index(flat, gain.shape)
+    b = nb - 1 - int(rb)
     best = float(gain[f, b, d])
     if not np.isfinite(best) or best <= float(params.gamma):
         return None

@@ -192,7 +192,10 @@ class Tree:
             if n.depth > MAX_DEPTH:
                 raise DataLoss("a tree is deeper than allowed")
             if not n.is_leaf:
-                if left_child(n.node_id) not in self.nodes or right_child(n.node_id) not in self.nodes:
+                if (
+                    left_child(n.node_id) not in self.nodes
+                    or right_child(n.node_id) not in self.nodes
+                ):
                     raise DataLoss("a split node lacks a child")
                 if n.owner not in (BANK, PLATFORM):
                     raise DataLoss("a split node has an unknown owner")
@@ -202,7 +205,9 @@ class Tree:
         return [(n.node_id, n.owner, n.feature, n.bin, n.missing_left) for n in self.split_nodes()]
 
 
-def bin_decision(codes: np.ndarray, bin_index: int, missing_left: bool, missing_code: int) -> np.ndarray:
+def bin_decision(
+    codes: np.ndarray, bin_index: int, missing_left: bool, missing_code: int
+) -> np.ndarray:
     """Go-left mask from bin codes: ``code <= bin`` for values, ``missing_left`` for missing."""
     codes = np.asarray(codes)
     missing = codes == missing_code

@@ -1,0 +1,356 @@
+"""The bank's estimator for vertical logistic regression (two parties, no arbiter).
+
+Usage::
+
+    model = FederatedLogisticRegression(mode="ckks", C=1.0, max_epochs=10, random_state=0)
+    model.fit(bank_table, peer, rows=train_rows)          # bank_table: aligned, with labels
+    proba = model.predict_proba(bank_table, peer, rows=test_rows)
+    model.save(path)                                      # the bank's part only
+
+``bank_table`` is the bank's :class:`~models.dataset.PartyTable` aligned (same row order) with
+the platform's table for the session's dataset; ``rows`` select training / scoring rows of it.
+The platform's weights never leave the platform; see ``docs/logreg.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.dataset import PartyTable
+from models.errors import FailedPrecondition, InvalidArgument
+from models.federation.peer import PassivePeer
+from models.federation.session import SessionSpec
+from models.logreg.engine import LrTrainer
+from models.logreg.he import ActiveCrypto
+from models.logreg.messages import LrPredictRequest
+from models.logreg.model_io import (
+    BANK_FORMAT,
+    check_model_id,
+    ids_digest,
+    load_part,
+    save_part,
+)
+from models.logreg.optim import LrParams, sigmoid
+from models.logreg.stub import LogRegStub
+from models.logreg.transform import Standardizer
+
+#: Rows per scoring request (bounds message size: ~512 bytes per row at 2048-bit Paillier).
+PREDICT_CHUNK = 8192
+
+
+def _rows(table: PartyTable, rows: np.ndarray | None) -> np.ndarray:
+    if rows is None:
+        return np.arange(table.n_rows, dtype=np.int64)
+    out = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if out.size and (out.min() < 0 or out.max() >= table.n_rows):
+        raise InvalidArgument("row positions are out of range")
+    return out
+
+
+class FederatedLogisticRegression:
+    """Vertical logistic regression between the bank (labels, key) and the platform.
+
+    Parameters
+    ----------
+    mode:
+        ``"paillier"`` (exact fixed-point arithmetic) or ``"ckks"`` (approximate, batched).
+    penalty, C, alpha:
+        ``"l2"``, ``"l1"`` or ``"none"``; strength as scikit-learn's ``C``
+        (``alpha = 1 / (C n_train)``) unless ``alpha`` is given.
+    learning_rate, schedule, decay, step_epochs, optimizer, momentum:
+        Initial learning rate and its schedule (see :class:`~models.logreg.optim.LrParams`);
+        optimiser ``"sgd"``, ``"momentum"`` or ``"adam"``.
+    batch_size, max_epochs, tol, n_iter_no_change:
+        Mini-batch size, epoch limit and stopping rules (see :mod:`models.logreg.engine`).
+    fit_intercept, standardize:
+        Intercept on the bank's side; per-party standardisation with training statistics.
+    key_bits:
+        Paillier key size (2048 by default; 1024 only in tests).
+    random_state:
+        Seed of the bank's batch shuffling.
+    """
+
+    algorithm = "logreg"
+
+    def __init__(
+        self,
+        mode: str = "paillier",
+        penalty: str = "l2",
+        C: float = 1.0,
+        alpha: float | None = None,
+        learning_rate: float = 1.0,
+        schedule: str = "invscaling",
+        decay: float = 0.05,
+        step_epochs: int = 5,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        batch_size: int = 4096,
+        max_epochs: int = 20,
+        tol: float = 1e-4,
+        n_iter_no_change: int = 3,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        key_bits: int = 2048,
+        random_state: int | None = None,
+    ) -> None:
+        self.mode = mode
+        self.penalty = penalty
+        self.C = C
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.decay = decay
+        self.step_epochs = step_epochs
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.key_bits = key_bits
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params: Any) -> FederatedLogisticRegression:
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise InvalidArgument("unknown parameter")
+            setattr(self, k, v)
+        return self
+
+    def lr_params(self) -> LrParams:
+        out = LrParams(
+            mode=self.mode,
+            penalty=self.penalty,
+            C=float(self.C),
+            alpha=-1.0 if self.alpha is None else float(self.alpha),
+            learning_rate=float(self.learning_rate),
+            schedule=self.schedule,
+            decay=float(self.decay),
+            step_epochs=int(self.step_epochs),
+            optimizer=self.optimizer,
+            momentum=float(self.momentum),
+            batch_size=int(self.batch_size),
+            max_epochs=int(self.max_epochs),
+            tol=float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            fit_intercept=bool(self.fit_intercept),
+            standardize=bool(self.standardize),
+        )
+        out.validate()
+        return out
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        rows: np.ndarray | None = None,
+        validation_rows: np.ndarray | None = None,
+        platform_dataset: str = "",
+        job_id: str | None = None,
+        model_id: str | None = None,
+        keys: ActiveCrypto | None = None,
+    ) -> FederatedLogisticRegression:
+        """Train with the platform over ``peer`` (opens and closes one session)."""
+        params = self.lr_params()
+        if bank_table.y is None:
+            raise InvalidArgument("the bank's table has no labels")
+        y = np.asarray(bank_table.y, dtype=np.float64)
+        if not np.all((y == 0) | (y == 1)):
+            raise InvalidArgument("labels must be 0 or 1")
+        train = _rows(bank_table, rows)
+        val = None if validation_rows is None else _rows(bank_table, validation_rows)
+        if train.size == 0 or np.unique(y[train]).size < 2:
+            raise InvalidArgument("training rows must hold both classes")
+        model_id = model_id or f"lr-{secrets.token_hex(8)}"
+        check_model_id(model_id)
+        keys = keys or ActiveCrypto.generate(params.mode, self.key_bits)
+        if keys.mode != params.mode:
+            raise InvalidArgument("keys do not match the mode")
+        std = Standardizer(params.standardize).fit(bank_table.X[train])
+        Xb = std.transform(bank_table.X)
+        spec = SessionSpec(
+            job_id=job_id or model_id,
+            algorithm=self.algorithm,
+            dataset=platform_dataset,
+            params={"model_id": model_id, "purpose": "train"},
+        )
+        peer.open_session(spec)
+        try:
+            result = LrTrainer(peer, keys, params, random_state=self.random_state).run(
+                model_id, bank_table.ids, Xb, y, train, val
+            )
+        finally:
+            peer.close_session("training finished")
+        self.model_id_ = model_id
+        self.platform_dataset_ = platform_dataset
+        self.coef_ = result.coef
+        self.intercept_ = result.intercept
+        self.transform_ = std
+        self.feature_names_in_ = list(bank_table.feature_names)
+        self.platform_digest_ = result.final.platform_digest
+        self.n_platform_features_ = int(result.init.n_features)
+        self.platform_feature_names_ = list(result.init.feature_names)
+        self.platform_feature_groups_ = list(result.init.feature_groups)
+        self.history_ = result.history
+        self.n_epochs_ = len(result.history)
+        self.kept_epoch_ = result.kept_epoch
+        self.converged_ = result.converged
+        self.stopped_early_ = result.stopped_early
+        self.keys_ = keys
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise FailedPrecondition("the model is not fitted")
+
+    def platform_scores(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        rows: np.ndarray,
+        *,
+        platform_dataset: str | None = None,
+        job_id: str | None = None,
+    ) -> np.ndarray:
+        """The platform's partial log-odds of ``rows``, received encrypted and decrypted."""
+        self._check_fitted()
+        keys = getattr(self, "keys_", None)
+        if keys is None or keys.mode != self.mode:
+            keys = ActiveCrypto.generate(self.mode, self.key_bits)
+            self.keys_ = keys
+        dataset = self.platform_dataset_ if platform_dataset is None else platform_dataset
+        spec = SessionSpec(
+            job_id=job_id or f"{self.model_id_}-score-{secrets.token_hex(4)}",
+            algorithm=self.algorithm,
+            dataset=dataset,
+            params={"model_id": self.model_id_, "purpose": "score"},
+        )
+        stub = LogRegStub(peer)
+        out = np.zeros(rows.size)
+        peer.open_session(spec)
+        try:
+            for k, start in enumerate(range(0, rows.size, PREDICT_CHUNK)):
+                part = rows[start : start + PREDICT_CHUNK]
+                resp = stub.predict(
+                    LrPredictRequest(
+                        model_id=self.model_id_,
+                        platform_digest=self.platform_digest_,
+                        rows=part,
+                        ids_digest=ids_digest(bank_table.ids[part]),
+                        mode=self.mode,
+                        public_key=keys.public_bytes(),
+                    ),
+                    k,
+                )
+                if resp.n_rows != part.size:
+                    raise FailedPrecondition("the platform scored a different number of rows")
+                out[start : start + part.size] = keys.decrypt_scores(resp.enc_scores, part.size)
+        finally:
+            peer.close_session("scoring finished")
+        return out
+
+    def decision_function(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        rows: np.ndarray | None = None,
+        platform_dataset: str | None = None,
+    ) -> np.ndarray:
+        """Joint log-odds ``wx_b + b + wx_p`` for ``rows`` (default: all)."""
+        self._check_fitted()
+        sel = _rows(bank_table, rows)
+        if list(bank_table.feature_names) != self.feature_names_in_:
+            raise InvalidArgument("the bank's features differ from those seen in fit")
+        wx_p = self.platform_scores(bank_table, peer, sel, platform_dataset=platform_dataset)
+        Xb = self.transform_.transform(bank_table.X[sel])
+        return np.asarray(Xb @ self.coef_ + self.intercept_ + wx_p)
+
+    def predict_proba(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        rows: np.ndarray | None = None,
+        platform_dataset: str | None = None,
+    ) -> np.ndarray:
+        """Class probabilities, shape (n, 2)."""
+        p = sigmoid(
+            self.decision_function(bank_table, peer, rows=rows, platform_dataset=platform_dataset)
+        )
+        return np.column_stack([1.0 - p, p])
+
+    def predict(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        rows: np.ndarray | None = None,
+        platform_dataset: str | None = None,
+    ) -> np.ndarray:
+        proba = self.predict_proba(
+            bank_table, peer, rows=rows, platform_dataset=platform_dataset
+        )
+        return (proba[:, 1] >= 0.5).astype(np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """The bank's part (no key material, no platform weights)."""
+        self._check_fitted()
+        return {
+            "format": BANK_FORMAT,
+            "format_version": 1,
+            "model_id": self.model_id_,
+            "mode": self.mode,
+            "params": self.get_params(),
+            "platform_dataset": self.platform_dataset_,
+            "feature_names": self.feature_names_in_,
+            "transform": self.transform_.to_dict(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+            "platform_digest": self.platform_digest_,
+            "n_platform_features": self.n_platform_features_,
+            "platform_feature_names": self.platform_feature_names_,
+            "platform_feature_groups": self.platform_feature_groups_,
+            "kept_epoch": self.kept_epoch_,
+            "history": self.history_,
+        }
+
+    def save(self, path: Path) -> str:
+        """Write the bank's part (canonical JSON with digest); returns the digest."""
+        return save_part(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> FederatedLogisticRegression:
+        body, _ = load_part(Path(path), BANK_FORMAT)
+        model = cls(**body["params"])
+        model.model_id_ = body["model_id"]
+        model.platform_dataset_ = body["platform_dataset"]
+        model.feature_names_in_ = list(body["feature_names"])
+        model.transform_ = Standardizer.from_dict(body["transform"])
+        model.coef_ = np.asarray(body["coef"], dtype=np.float64)
+        model.intercept_ = float(body["intercept"])
+        model.platform_digest_ = body["platform_digest"]
+        model.n_platform_features_ = int(body["n_platform_features"])
+        model.platform_feature_names_ = list(body["platform_feature_names"])
+        model.platform_feature_groups_ = list(body["platform_feature_groups"])
+        model.kept_epoch_ = int(body["kept_epoch"])
+        model.history_ = list(body["history"])
+        model.n_epochs_ = len(model.history_)
+        return model

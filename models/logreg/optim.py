@@ -1,0 +1,218 @@
+"""Hyper-parameters, learning-rate schedules and per-party optimisers for vertical LR.
+
+Objective (scikit-learn's, divided by the number of training rows ``n``)::
+
+    (1/n) sum_i logloss(y_i, z_i) + alpha * R(w),   alpha = 1 / (C n)
+    R(w) = ||w||^2 / 2  ("l2"),  ||w||_1  ("l1"),  0  ("none")
+
+The intercept is not regularised. Mini-batch gradient descent: each party updates ITS OWN
+weights from its own gradient block; the optimisers below are coordinate-wise (SGD, momentum,
+Adam), so running them separately on the two blocks is exactly the joint algorithm. L1 uses a
+proximal (soft-thresholding) step after the gradient step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from models.errors import InvalidArgument
+
+MODES = ("paillier", "ckks")
+PENALTIES = ("l2", "l1", "none")
+SCHEDULES = ("constant", "invscaling", "exponential", "step")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+@dataclass(frozen=True)
+class LrParams:
+    """Training hyper-parameters shared by both parties (sent to the platform in the clear).
+
+    ``alpha`` overrides ``C`` when given (> 0 or 0 for none). ``schedule``: ``constant``
+    (``eta0``), ``invscaling`` (``eta0 / (1 + decay * epoch)``), ``exponential``
+    (``eta0 * decay ** epoch``), ``step`` (``eta0 * 0.5 ** floor(epoch / step_epochs)``).
+    """
+
+    mode: str = "paillier"
+    penalty: str = "l2"
+    C: float = 1.0
+    alpha: float = -1.0
+    learning_rate: float = 1.0
+    schedule: str = "invscaling"
+    decay: float = 0.05
+    step_epochs: int = 5
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    batch_size: int = 4096
+    max_epochs: int = 20
+    tol: float = 1e-4
+    n_iter_no_change: int = 3
+    fit_intercept: bool = True
+    standardize: bool = True
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise InvalidArgument("mode must be 'paillier' or 'ckks'")
+        if self.penalty not in PENALTIES:
+            raise InvalidArgument("penalty must be 'l2', 'l1' or 'none'")
+        if self.schedule not in SCHEDULES:
+            raise InvalidArgument("unknown learning-rate schedule")
+        if self.optimizer not in OPTIMIZERS:
+            raise InvalidArgument("optimizer must be 'sgd', 'momentum' or 'adam'")
+        if not (self.C > 0 and math.isfinite(self.C)):
+            raise InvalidArgument("C must be positive")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise InvalidArgument("learning rate must be positive")
+        if not (0 <= self.decay and math.isfinite(self.decay)):
+            raise InvalidArgument("decay must be non-negative")
+        if self.schedule == "exponential" and not 0 < self.decay <= 1:
+            raise InvalidArgument("exponential decay must be in (0, 1]")
+        if self.step_epochs < 1 or self.batch_size < 1 or self.max_epochs < 1:
+            raise InvalidArgument("step_epochs, batch_size and max_epochs must be positive")
+        if not 0 <= self.momentum < 1:
+            raise InvalidArgument("momentum must be in [0, 1)")
+        if self.tol < 0 or self.n_iter_no_change < 1:
+            raise InvalidArgument("tol must be >= 0 and n_iter_no_change >= 1")
+
+    def reg_strength(self, n_train: int) -> float:
+        """``alpha`` (per-row objective), from ``C`` unless given explicitly."""
+        if self.penalty == "none":
+            return 0.0
+        if self.alpha >= 0:
+            return float(self.alpha)
+        return 1.0 / (self.C * max(1, n_train))
+
+    def to_params(self) -> dict[str, str]:
+        """As string parameters (SessionSpec / wire)."""
+        return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> LrParams:
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in params:
+                continue
+            raw = params[f.name]
+            try:
+                if f.type in ("bool", bool):
+                    kwargs[f.name] = raw.lower() in ("1", "true", "yes")
+                elif f.type in ("int", int):
+                    kwargs[f.name] = int(raw)
+                elif f.type in ("float", float):
+                    kwargs[f.name] = float(raw)
+                else:
+                    kwargs[f.name] = raw
+            except ValueError:
+                raise InvalidArgument("a training parameter is malformed") from None
+        out = cls(**kwargs)
+        out.validate()
+        return out
+
+
+def learning_rate(params: LrParams, epoch: int) -> float:
+    """Learning rate for (0-based) ``epoch``."""
+    eta0 = params.learning_rate
+    if params.schedule == "constant":
+        return eta0
+    if params.schedule == "invscaling":
+        return eta0 / (1.0 + params.decay * epoch)
+    if params.schedule == "exponential":
+        return float(eta0 * params.decay**epoch)
+    return float(eta0 * 0.5 ** (epoch // params.step_epochs))
+
+
+class Optimizer:
+    """Coordinate-wise update of one party's weight block (optionally with an intercept).
+
+    ``step(grad_mean, eta)`` applies ``w <- w - eta * direction(grad + alpha * w)`` (L2) or the
+    gradient step followed by soft-thresholding by ``eta * alpha`` (L1). The intercept (last
+    entry when ``intercept=True``) is never regularised.
+    """
+
+    def __init__(self, n_weights: int, params: LrParams, alpha: float, intercept: bool) -> None:
+        self.params = params
+        self.alpha = float(alpha)
+        self.intercept = intercept
+        self.w = np.zeros(n_weights + (1 if intercept else 0))
+        self.m = np.zeros_like(self.w)
+        self.v = np.zeros_like(self.w)
+        self.t = 0
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.w[:-1] if self.intercept else self.w
+
+    @property
+    def bias(self) -> float:
+        return float(self.w[-1]) if self.intercept else 0.0
+
+    def _reg_mask(self) -> np.ndarray:
+        mask = np.ones_like(self.w)
+        if self.intercept:
+            mask[-1] = 0.0
+        return mask
+
+    def step(self, grad_mean: np.ndarray, eta: float) -> np.ndarray:
+        """One update from the mean data gradient of a batch; returns the weight change."""
+        g = np.asarray(grad_mean, dtype=np.float64)
+        if g.shape != self.w.shape or not np.all(np.isfinite(g)):
+            raise InvalidArgument("gradient has the wrong shape or is not finite")
+        reg = self._reg_mask()
+        if self.params.penalty == "l2":
+            g = g + self.alpha * reg * self.w
+        opt = self.params.optimizer
+        if opt == "sgd":
+            direction = g
+        elif opt == "momentum":
+            self.m = self.params.momentum * self.m + g
+            direction = self.m
+        else:
+            self.t += 1
+            b1, b2 = 0.9, 0.999
+            self.m = b1 * self.m + (1 - b1) * g
+            self.v = b2 * self.v + (1 - b2) * g * g
+            m_hat = self.m / (1 - b1**self.t)
+            v_hat = self.v / (1 - b2**self.t)
+            direction = m_hat / (np.sqrt(v_hat) + 1e-8)
+        old = self.w.copy()
+        new = self.w - eta * direction
+        if self.params.penalty == "l1" and self.alpha > 0:
+            thr = eta * self.alpha * reg
+            new = np.sign(new) * np.maximum(np.abs(new) - thr, 0.0)
+        self.w = new
+        return new - old
+
+    def state(self) -> dict[str, Any]:
+        return {"w": self.w.tolist(), "m": self.m.tolist(), "v": self.v.tolist(), "t": self.t}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        w = np.asarray(state["w"], dtype=np.float64)
+        if w.shape != self.w.shape:
+            raise InvalidArgument("optimiser state does not match the weights")
+        self.w = w
+        self.m = np.asarray(state["m"], dtype=np.float64)
+        self.v = np.asarray(state["v"], dtype=np.float64)
+        self.t = int(state["t"])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def log_loss(y: np.ndarray, z: np.ndarray) -> float:
+    """Mean logistic loss from labels and log-odds (stable)."""
+    y = np.asarray(y, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    if y.size == 0:
+        return 0.0
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))

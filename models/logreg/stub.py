@@ -1,0 +1,55 @@
+"""Typed client for the platform's LR steps (one method per passive step).
+
+Step ids are deterministic (``lr/e{epoch}/b{batch}/...``), so a retried or replayed step hits
+the platform's step cache instead of running twice.
+"""
+
+from __future__ import annotations
+
+from models.federation.peer import PassivePeer
+from models.logreg.messages import (
+    LrFinalizeRequest,
+    LrFinalizeResponse,
+    LrGradientRequest,
+    LrGradientResponse,
+    LrInitRequest,
+    LrInitResponse,
+    LrPredictRequest,
+    LrPredictResponse,
+    LrScoresRequest,
+    LrScoresResponse,
+    LrUpdateRequest,
+    LrUpdateResponse,
+)
+
+
+class LogRegStub:
+    """The bank's view of :class:`models.logreg.passive.LogRegPassive`."""
+
+    def __init__(self, peer: PassivePeer, prefix: str = "lr") -> None:
+        self.peer = peer
+        self.prefix = prefix
+
+    def init(self, request: LrInitRequest) -> LrInitResponse:
+        return self.peer.call(f"{self.prefix}/init", request, LrInitResponse)
+
+    def scores(self, request: LrScoresRequest) -> LrScoresResponse:
+        if request.purpose == "eval":
+            step = f"{self.prefix}/e{request.epoch}/eval"
+        else:
+            step = f"{self.prefix}/e{request.epoch}/b{request.batch}/scores"
+        return self.peer.call(step, request, LrScoresResponse)
+
+    def gradient(self, request: LrGradientRequest) -> LrGradientResponse:
+        step = f"{self.prefix}/e{request.epoch}/b{request.batch}/grad"
+        return self.peer.call(step, request, LrGradientResponse)
+
+    def update(self, request: LrUpdateRequest) -> LrUpdateResponse:
+        step = f"{self.prefix}/e{request.epoch}/b{request.batch}/update"
+        return self.peer.call(step, request, LrUpdateResponse)
+
+    def finalize(self, request: LrFinalizeRequest) -> LrFinalizeResponse:
+        return self.peer.call(f"{self.prefix}/finalize", request, LrFinalizeResponse)
+
+    def predict(self, request: LrPredictRequest, chunk: int) -> LrPredictResponse:
+        return self.peer.call(f"{self.prefix}/predict/{chunk}", request, LrPredictResponse)

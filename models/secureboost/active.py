@@ -1,0 +1,476 @@
+"""The bank's half of SecureBoost: :class:`SecureBoostClassifier`.
+
+The bank holds the labels and the Paillier secret key, computes and encrypts the gradients,
+chooses every split (its own and, among opaque candidates, the platform's) and keeps the tree
+structure and leaf weights. See ``docs/secureboost.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.crypto.paillier import PaillierKeypair
+from models.dataset import PartyTable
+from models.errors import DataLoss, FedCreditError, InvalidArgument, NotFound
+from models.federation.peer import PassivePeer
+from models.federation.session import SessionSpec
+from models.secureboost.binning import QuantileBinner
+from models.secureboost.checkpoint import Checkpoint
+from models.secureboost.engine import (
+    BoostEngine,
+    BoostParams,
+    BoostState,
+    Callback,
+    frac_bits_for,
+)
+from models.secureboost.federated import FederatedBackend
+from models.secureboost.ghpack import GHLayout
+from models.secureboost.loss import sigmoid
+from models.secureboost.messages import SbFinalizeRequest, SbInitRequest
+from models.secureboost.model_io import (
+    BANK_FORMAT,
+    FORMAT_VERSION,
+    check_model_id,
+    content_digest,
+    ids_digest,
+    load_part,
+    save_part,
+)
+from models.secureboost.predict import platform_decisions, raw_scores
+from models.secureboost.stub import ALGORITHM, SecureBoostStub
+from models.secureboost.tree import BANK, Tree
+
+StopFlag = Callable[[], bool] | threading.Event | None
+
+_PARAM_NAMES = (
+    "n_estimators",
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "reg_lambda",
+    "gamma",
+    "n_bins",
+    "subsample",
+    "colsample_bytree",
+    "goss",
+    "top_rate",
+    "other_rate",
+    "early_stopping_rounds",
+    "random_state",
+)
+
+
+def _stop_check(flag: StopFlag) -> Callable[[], bool] | None:
+    if flag is None:
+        return None
+    if isinstance(flag, threading.Event):
+        return flag.is_set
+    return flag
+
+
+def _rows_digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()
+
+
+class SecureBoostClassifier:
+    """Vertical SecureBoost binary classifier (bank side).
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, max_depth:
+        Boosting rounds, shrinkage, depth of the level-wise trees (<= 15).
+    min_child_weight, reg_lambda, gamma:
+        Minimum hessian sum per child, L2 regularisation of leaf weights, minimum split gain.
+    n_bins:
+        Quantile bins per feature (plus one bin for missing values).
+    subsample, colsample_bytree:
+        Row and column sampling per tree.
+    goss, top_rate, other_rate:
+        Gradient-based one-side sampling instead of uniform row sampling.
+    early_stopping_rounds:
+        Stop when the validation AUC has not improved for this many trees (0: off).
+    key_bits:
+        Paillier key size (2048 in production; tests may use 1024).
+    random_state:
+        Seed of every random choice except the encryption randomness.
+    chunk_size:
+        Ciphertexts per gradient upload step.
+    workers:
+        Processes for encryption/decryption (None: the crypto layer decides).
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 50,
+        learning_rate: float = 0.1,
+        max_depth: int = 5,
+        min_child_weight: float = 1.0,
+        reg_lambda: float = 1.0,
+        gamma: float = 0.0,
+        n_bins: int = 32,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        goss: bool = False,
+        top_rate: float = 0.2,
+        other_rate: float = 0.1,
+        early_stopping_rounds: int = 0,
+        key_bits: int = 2048,
+        random_state: int = 0,
+        chunk_size: int = 8192,
+        workers: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.gamma = gamma
+        self.n_bins = n_bins
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.goss = goss
+        self.top_rate = top_rate
+        self.other_rate = other_rate
+        self.early_stopping_rounds = early_stopping_rounds
+        self.key_bits = key_bits
+        self.random_state = random_state
+        self.chunk_size = chunk_size
+        self.workers = workers
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        names = (*_PARAM_NAMES, "key_bits", "chunk_size", "workers")
+        return {k: getattr(self, k) for k in names}
+
+    def set_params(self, **params: Any) -> SecureBoostClassifier:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise InvalidArgument("unknown hyper-parameter")
+            setattr(self, k, v)
+        return self
+
+    def boost_params(self) -> BoostParams:
+        return BoostParams(**{k: getattr(self, k) for k in _PARAM_NAMES})
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        train_rows: np.ndarray | None = None,
+        valid_rows: np.ndarray | None = None,
+        checkpoint_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        should_stop: StopFlag = None,
+        job_id: str = "sb",
+        dataset: str = "",
+        session_params: Mapping[str, str] | None = None,
+    ) -> SecureBoostClassifier:
+        """Train with the platform behind ``peer`` on rows aligned with ``bank_table``.
+
+        Parameters
+        ----------
+        bank_table:
+            The bank's aligned rows with labels ``y``; row ``i`` is the same company as the
+            platform's aligned row ``i``.
+        peer:
+            Connection to the platform; ``fit`` opens (or resumes) the session of ``job_id``.
+        train_rows, valid_rows:
+            Positions of the training rows (default: all) and of the validation rows used for
+            progress metrics and early stopping (default: none).
+        checkpoint_dir:
+            Where to checkpoint after each tree; re-running ``fit`` with the same ``job_id``
+            resumes from the last completed tree.
+        callbacks:
+            Called after each tree with ``{tree, train_loss, val_auc, val_ks, seconds}``.
+        should_stop:
+            A callable or :class:`threading.Event` checked between trees and levels; when set,
+            ``fit`` raises :class:`~models.errors.Cancelled` (the checkpoint stays valid).
+        job_id:
+            The session's job id; also the model id.
+        dataset, session_params:
+            The platform dataset and extra session parameters (e.g. the PSI alignment).
+        """
+        params = self.boost_params()
+        params.validate()
+        check_model_id(job_id)
+        if bank_table.y is None:
+            raise InvalidArgument("the bank's table has no labels")
+        n = bank_table.n_rows
+        train = np.arange(n) if train_rows is None else np.asarray(train_rows, dtype=np.int64)
+        valid = (
+            np.zeros(0, dtype=np.int64)
+            if valid_rows is None
+            else np.asarray(valid_rows, dtype=np.int64)
+        )
+        for rows in (train, valid):
+            if rows.size and (rows.min() < 0 or rows.max() >= n):
+                raise InvalidArgument("row positions are out of range")
+        if train.size < 2 or np.unique(train).size != train.size:
+            raise InvalidArgument("training rows must be at least two distinct positions")
+        if np.intersect1d(train, valid).size:
+            raise InvalidArgument("training and validation rows overlap")
+        y = np.asarray(bank_table.y, dtype=np.float64)
+        if not np.all((y[train] == 0) | (y[train] == 1)):
+            raise InvalidArgument("labels must be 0 or 1")
+
+        stop = _stop_check(should_stop)
+        frac_bits = frac_bits_for(train.size, params.max_row_weight)
+        fingerprint = content_digest(
+            {
+                "params": params.to_dict(),
+                "table": bank_table.digest(),
+                "train": _rows_digest(train),
+                "valid": _rows_digest(valid),
+            }
+        )
+        ckpt = Checkpoint(Path(checkpoint_dir), job_id, fingerprint) if checkpoint_dir else None
+        state: BoostState | None = ckpt.load() if ckpt is not None else None
+        run = f"r{ckpt.run}" if ckpt is not None else f"x{secrets.token_hex(4)}"
+
+        spec_params = {"n_bins": str(params.n_bins), **dict(session_params or {})}
+        peer.open_session(SessionSpec(job_id, ALGORITHM, dataset, spec_params))
+        try:
+            keypair = PaillierKeypair.generate(self.key_bits)
+            pk = keypair.public_key
+            layout = GHLayout.for_rows(train.size, frac_bits, params.max_row_weight, pk.key_bits)
+            binner = QuantileBinner(params.n_bins).fit(bank_table.X[train])
+            bank_bins = binner.transform(bank_table.X)
+            stub = SecureBoostStub(peer, run)
+            info = stub.init(
+                SbInitRequest(
+                    model_id=job_id,
+                    n_rows=n,
+                    ids_digest=ids_digest(bank_table.ids),
+                    train_rows=train.astype(np.int32),
+                    n_bins=params.n_bins,
+                    public_key=pk.to_bytes(),
+                    slot_bits=layout.slot_bits,
+                    slots_per_ciphertext=layout.slots_per_ciphertext,
+                    completed_trees=0 if state is None else len(state.trees),
+                )
+            )
+            backend = FederatedBackend(
+                stub,
+                keypair,
+                layout,
+                bank_bins,
+                binner,
+                info,
+                chunk_size=self.chunk_size,
+                workers=self.workers,
+            )
+            engine = BoostEngine(params, backend, y, train, valid)
+            if state is None:
+                state = engine.initial_state()
+            state = engine.run(
+                state,
+                callbacks=callbacks,
+                should_stop=stop,
+                on_tree=None if ckpt is None else ckpt.save,
+            )
+            trees = engine.final_trees(state)
+            trees_digest = content_digest([t.to_dict() for t in trees])
+            fin = stub.finalize(
+                SbFinalizeRequest(model_id=job_id, n_trees=len(trees), trees_digest=trees_digest)
+            )
+        finally:
+            with contextlib.suppress(FedCreditError):
+                peer.close_session("fit finished")
+
+        self.model_id_ = job_id
+        self.trees_ = trees
+        self.base_score_ = state.base_score
+        self.frac_bits_ = frac_bits
+        self.best_iteration_ = len(trees) - 1
+        self.n_trees_trained_ = len(state.trees)
+        self.history_ = state.history
+        self.training_valid_raw_ = state.raw_valid.copy()
+        self.training_train_raw_ = state.raw_train.copy()
+        self.bank_feature_names_ = list(bank_table.feature_names)
+        self.n_platform_features_ = int(info.n_features)
+        self.platform_feature_groups_ = list(info.feature_groups)
+        self.platform_feature_names_ = list(info.feature_names)
+        self.platform_party_ = peer.party
+        self.platform_dataset_ = dataset
+        self.platform_digest_ = fin.platform_digest
+        self.platform_n_splits_ = int(fin.n_splits)
+        self.trees_digest_ = trees_digest
+        self.stats_ = dict(backend.stats)
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "trees_"):
+            raise NotFound("the model is not fitted")
+
+    def _bank_matrix(self, bank_table: PartyTable) -> np.ndarray:
+        col = {name: j for j, name in enumerate(bank_table.feature_names)}
+        missing = [f for f in self.bank_feature_names_ if f not in col]
+        if missing:
+            raise InvalidArgument("the bank table lacks features the model uses")
+        return bank_table.X[:, [col[f] for f in self.bank_feature_names_]]
+
+    def platform_split_ids(self) -> list[int]:
+        self._check_fitted()
+        return sorted(s for t in self.trees_ for s in t.platform_split_ids())
+
+    def decision_function(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer | None,
+        *,
+        job_id: str | None = None,
+        dataset: str | None = None,
+        session_params: Mapping[str, str] | None = None,
+        batch_size: int = 4096,
+    ) -> np.ndarray:
+        """Raw scores (log-odds) by federated prediction for the companies of ``bank_table``.
+
+        The platform is asked, by company id, for its decisions at every platform split of the
+        model (see :mod:`models.secureboost.predict`); ``peer`` may be None only if the model
+        has no platform split.
+        """
+        self._check_fitted()
+        X = self._bank_matrix(bank_table)
+        ids = self.platform_split_ids()
+        decisions = np.zeros((0, bank_table.n_rows), dtype=bool)
+        if ids:
+            if peer is None:
+                raise InvalidArgument("the model has platform splits: a peer is required")
+            jid = job_id or f"{self.model_id_}.predict.{secrets.token_hex(6)}"
+            params = {"mode": "predict", "model_id": self.model_id_, **dict(session_params or {})}
+            ds = self.platform_dataset_ if dataset is None else dataset
+            peer.open_session(SessionSpec(jid, ALGORITHM, ds, params))
+            try:
+                stub = SecureBoostStub(peer, "p")
+                decisions = platform_decisions(
+                    stub, self.model_id_, self.platform_digest_, bank_table.ids, ids, batch_size
+                )
+            finally:
+                with contextlib.suppress(FedCreditError):
+                    peer.close_session("prediction finished")
+        return raw_scores(self.trees_, self.base_score_, X, ids, decisions)
+
+    def predict_proba(
+        self, bank_table: PartyTable, peer: PassivePeer | None, **kwargs: Any
+    ) -> np.ndarray:
+        """Class probabilities, shape ``(n, 2)``, by federated prediction."""
+        p = sigmoid(self.decision_function(bank_table, peer, **kwargs))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(
+        self, bank_table: PartyTable, peer: PassivePeer | None, **kwargs: Any
+    ) -> np.ndarray:
+        return (self.predict_proba(bank_table, peer, **kwargs)[:, 1] >= 0.5).astype(np.int64)
+
+    # ------------------------------------------------------------------ importance
+    def _feature_label(self, owner: str, feature: int) -> str:
+        if owner == BANK:
+            return f"bank:{self.bank_feature_names_[feature]}"
+        if self.platform_feature_names_:
+            return f"platform:{self.platform_feature_names_[feature]}"
+        return f"platform:{self.platform_feature_groups_[feature]}"
+
+    def feature_importance(self, kind: str = "gain") -> dict[str, float]:
+        """Split count (``"split"``) or total gain (``"gain"``) per feature.
+
+        Bank features are named ``bank:<name>``; platform features ``platform:<group>``
+        (summed over the group) unless the platform allowed its feature names.
+        """
+        self._check_fitted()
+        if kind not in ("gain", "split"):
+            raise InvalidArgument("importance kind must be 'gain' or 'split'")
+        out: dict[str, float] = {}
+        for tree in self.trees_:
+            for node in tree.split_nodes():
+                key = self._feature_label(node.owner, node.feature)
+                out[key] = out.get(key, 0.0) + (node.gain if kind == "gain" else 1.0)
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
+    def feature_importances_(self) -> dict[str, float]:
+        """Normalised total gain per feature label (sums to 1)."""
+        gain = self.feature_importance("gain")
+        total = sum(gain.values())
+        return {k: (v / total if total > 0 else 0.0) for k, v in gain.items()}
+
+    # ------------------------------------------------------------------ persistence
+    def _body(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "format": BANK_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_id": self.model_id_,
+            "objective": "binary:logistic",
+            "base_score": self.base_score_,
+            "frac_bits": self.frac_bits_,
+            "params": {**self.boost_params().to_dict(), "key_bits": self.key_bits},
+            "bank_features": list(self.bank_feature_names_),
+            "platform": {
+                "party": self.platform_party_,
+                "dataset": self.platform_dataset_,
+                "n_features": self.n_platform_features_,
+                "feature_groups": list(self.platform_feature_groups_),
+                "feature_names": list(self.platform_feature_names_),
+                "digest": self.platform_digest_,
+                "n_splits": self.platform_n_splits_,
+            },
+            "trees_digest": self.trees_digest_,
+            "n_trees": len(self.trees_),
+            "n_trees_trained": self.n_trees_trained_,
+            "trees": [t.to_dict() for t in self.trees_],
+            "importance": {
+                "gain": self.feature_importance("gain"),
+                "split": self.feature_importance("split"),
+            },
+            "history": self.history_,
+        }
+
+    def save_model(self, path: str | Path) -> str:
+        """Write the bank part of the model (JSON, see docs/secureboost.md); returns its digest."""
+        return save_part(Path(path), self._body())
+
+    @classmethod
+    def load_model(cls, path: str | Path) -> SecureBoostClassifier:
+        """Read a bank part written by :meth:`save_model` (digest and tree digest checked)."""
+        body, _digest = load_part(Path(path), BANK_FORMAT)
+        try:
+            params = dict(body["params"])
+            key_bits = int(params.pop("key_bits"))
+            model = cls(**params, key_bits=key_bits)
+            trees = [Tree.from_dict(t) for t in body["trees"]]
+            plat = body["platform"]
+            model.model_id_ = str(body["model_id"])
+            model.trees_ = trees
+            model.base_score_ = float(body["base_score"])
+            model.frac_bits_ = int(body["frac_bits"])
+            model.best_iteration_ = len(trees) - 1
+            model.n_trees_trained_ = int(body["n_trees_trained"])
+            model.history_ = [
+                {k: (math.nan if v is None else v) for k, v in h.items()} for h in body["history"]
+            ]
+            model.bank_feature_names_ = [str(x) for x in body["bank_features"]]
+            model.n_platform_features_ = int(plat["n_features"])
+            model.platform_feature_groups_ = [str(x) for x in plat["feature_groups"]]
+            model.platform_feature_names_ = [str(x) for x in plat["feature_names"]]
+            model.platform_party_ = str(plat["party"])
+            model.platform_dataset_ = str(plat["dataset"])
+            model.platform_digest_ = str(plat["digest"])
+            model.platform_n_splits_ = int(plat["n_splits"])
+            model.trees_digest_ = str(body["trees_digest"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataLoss("the bank model part is malformed") from exc
+        if content_digest([t.to_dict() for t in trees]) != model.trees_digest_:
+            raise DataLoss("the trees do not match their digest")
+        return model

@@ -1,0 +1,268 @@
+"""The bank's federated histogram backend: its own features in plaintext, the platform's
+through the encrypted protocol. Plugged into the same grower and engine as the reference."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from models.crypto.paillier import EncryptedVector, PaillierKeypair
+from models.errors import InternalError, InvalidArgument
+from models.secureboost.binning import QuantileBinner
+from models.secureboost.ghpack import GHLayout
+from models.secureboost.grower import Hist, NodeRows, SplitOrder
+from models.secureboost.messages import (
+    SbGradientsRequest,
+    SbHistogramRequest,
+    SbInitResponse,
+    SbRouteRequest,
+    SbSplitRequest,
+    SbTreeDoneRequest,
+)
+from models.secureboost.plain_hist import plain_histograms
+from models.secureboost.stub import SecureBoostStub
+from models.secureboost.tree import BANK, PLATFORM, Node, Tree, bin_decision
+
+
+def _concat_rows(rows: list[np.ndarray]) -> np.ndarray:
+    if not rows:
+        return np.zeros(0, dtype=np.int32)
+    return np.concatenate(rows).astype(np.int32)
+
+
+class FederatedBackend:
+    """Histograms and partitions for the bank's grower.
+
+    Parameters
+    ----------
+    stub:
+        The platform's SecureBoost steps.
+    keypair:
+        The bank's Paillier keys (the secret key never leaves this object).
+    layout:
+        Packing of (g, h) and compression of bin sums.
+    bank_bins, bank_binner:
+        The bank's bin codes (all aligned rows, padded layout) and edges.
+    platform:
+        The platform's answer to the init step (feature count and bins per feature).
+    chunk_size:
+        Ciphertexts per gradient upload step.
+    workers:
+        Processes for encryption/decryption (passed to the crypto layer).
+    """
+
+    def __init__(
+        self,
+        stub: SecureBoostStub,
+        keypair: PaillierKeypair,
+        layout: GHLayout,
+        bank_bins: np.ndarray,
+        bank_binner: QuantileBinner,
+        platform: SbInitResponse,
+        *,
+        chunk_size: int = 8192,
+        workers: int | None = None,
+    ) -> None:
+        self.stub = stub
+        self.keypair = keypair
+        self.layout = layout
+        self.bank_bins = bank_bins
+        self.bank_binner = bank_binner
+        self.n_bank_features = int(bank_bins.shape[1])
+        self.n_platform_features = int(platform.n_features)
+        self.platform_bins = np.asarray(platform.n_value_bins, dtype=np.int64)
+        if self.platform_bins.shape != (self.n_platform_features,) or np.any(
+            (self.platform_bins < 1) | (self.platform_bins > bank_binner.n_bins)
+        ):
+            raise InvalidArgument("the platform's bin counts are invalid")
+        self.n_features = self.n_bank_features + self.n_platform_features
+        self.n_slots = bank_binner.n_slots
+        self.n_value_bins = np.concatenate([bank_binner.n_value_bins, self.platform_bins])
+        self.chunk_size = int(chunk_size)
+        self.workers = workers
+        self.stats: dict[str, float] = defaultdict(float)
+        self._gq = np.zeros(0, dtype=np.int64)
+        self._hq = np.zeros(0, dtype=np.int64)
+        self._plat = np.zeros(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------ tree
+    def begin_tree(
+        self, t: int, gq: np.ndarray, hq: np.ndarray, rows: np.ndarray, features: np.ndarray
+    ) -> None:
+        """Encrypt the tree's packed (g, h) and upload them in chunks."""
+        self._gq, self._hq = gq, hq
+        self._plat = np.flatnonzero(np.asarray(features[self.n_bank_features :], dtype=bool))
+        rows = np.asarray(rows, dtype=np.int64)
+        size = self.chunk_size
+        n_chunks = max(1, -(-rows.size // size))
+        pk = self.keypair.public_key
+        for c in range(n_chunks):
+            part = rows[c * size : (c + 1) * size]
+            if self._plat.size:
+                t0 = time.perf_counter()
+                packed = self.layout.pack(gq[part], hq[part])
+                enc = self.keypair.encrypt(packed, workers=self.workers)
+                self.stats["encrypt_s"] += time.perf_counter() - t0
+                self.stats["encrypted"] += len(packed)
+                wire = enc.to_wire()
+            else:
+                wire = pk.zeros(0).to_wire()
+            t0 = time.perf_counter()
+            self.stub.gradients(
+                SbGradientsRequest(
+                    tree=t,
+                    chunk=c,
+                    n_chunks=n_chunks,
+                    rows=part.astype(np.int32),
+                    features=[int(f) for f in self._plat],
+                    enc_gh=wire,
+                )
+            )
+            self.stats["upload_s"] += time.perf_counter() - t0
+
+    def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
+        bank = [
+            plain_histograms(self.bank_bins, n.rows, self._gq, self._hq, self.n_slots)
+            for n in nodes
+        ]
+        if not self._plat.size or not nodes:
+            zeros = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
+            return [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
+        t0 = time.perf_counter()
+        resp = self.stub.histograms(
+            SbHistogramRequest(
+                tree=t,
+                depth=depth,
+                node_ids=[n.node_id for n in nodes],
+                node_sizes=[int(n.rows.size) for n in nodes],
+                rows=_concat_rows([n.rows for n in nodes]),
+            )
+        )
+        self.stats["platform_hist_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        plat = self._decode(resp.enc_hist, resp.value_count, resp.skipped_bins, nodes)
+        self.stats["decrypt_s"] += time.perf_counter() - t0
+        return [
+            (np.vstack([bg, pg]), np.vstack([bh, ph]))
+            for (bg, bh), (pg, ph) in zip(bank, plat, strict=True)
+        ]
+
+    def _decode(
+        self, enc_hist: Any, value_count: int, skipped: np.ndarray, nodes: list[NodeRows]
+    ) -> list[Hist]:
+        pk = self.keypair.public_key
+        feats = self._plat
+        skipped = np.asarray(skipped, dtype=np.int64)
+        if skipped.shape != (len(nodes), feats.size):
+            raise InvalidArgument("skipped bins have the wrong shape")
+        slots = self.platform_bins[feats] + 1
+        if np.any(skipped < -1) or np.any(skipped >= slots[None, :]):
+            raise InvalidArgument("a skipped bin is out of range")
+        expected = int(len(nodes) * slots.sum() - (skipped >= 0).sum())
+        if value_count != expected:
+            raise InvalidArgument("the histogram has an unexpected number of values")
+        enc = EncryptedVector.from_wire(enc_hist, pk)
+        plain = self.keypair.decrypt(enc, workers=self.workers)
+        self.stats["decrypted"] += len(plain)
+        gv, hv = self.layout.unpack(self.layout.decompress(plain, value_count))
+        nb = self.n_slots - 1
+        out: list[Hist] = []
+        pos = 0
+        for i, node in enumerate(nodes):
+            G = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
+            H = np.zeros_like(G)
+            g_tot = int(self._gq[node.rows].sum())
+            h_tot = int(self._hq[node.rows].sum())
+            for j, f in enumerate(feats.tolist()):
+                k = int(slots[j]) - 1  # value bins; compact slot k is the missing bin
+                s = int(skipped[i, j])
+                targets = [b if b < k else nb for b in range(k + 1) if b != s]
+                G[f, targets] = gv[pos : pos + len(targets)]
+                H[f, targets] = hv[pos : pos + len(targets)]
+                pos += len(targets)
+                if s >= 0:
+                    ts = s if s < k else nb
+                    G[f, ts] = g_tot - int(G[f].sum())
+                    H[f, ts] = h_tot - int(H[f].sum())
+            out.append((G, H))
+        if pos != value_count:
+            raise InternalError("histogram decoding did not consume every value")
+        return out
+
+    def partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
+        masks: list[np.ndarray | None] = [None] * len(splits)
+        nb = self.n_bank_features
+        mc = self.bank_binner.missing_code
+        plat: list[tuple[int, SplitOrder]] = []
+        for i, s in enumerate(splits):
+            if s.feature < nb:
+                masks[i] = bin_decision(
+                    self.bank_bins[s.rows, s.feature], s.bin, s.missing_left, mc
+                )
+            else:
+                plat.append((i, s))
+        if plat:
+            t0 = time.perf_counter()
+            resp = self.stub.split(
+                SbSplitRequest(
+                    tree=t,
+                    depth=depth,
+                    node_ids=[s.node_id for _, s in plat],
+                    split_ids=[s.split_id for _, s in plat],
+                    features=[s.feature - nb for _, s in plat],
+                    bins=[s.bin for _, s in plat],
+                    missing_left=[s.missing_left for _, s in plat],
+                    node_sizes=[int(s.rows.size) for _, s in plat],
+                    rows=_concat_rows([s.rows for _, s in plat]),
+                )
+            )
+            self.stats["platform_split_s"] += time.perf_counter() - t0
+            total = sum(int(s.rows.size) for _, s in plat)
+            bits = np.unpackbits(np.asarray(resp.left, dtype=np.uint8))
+            if bits.size < total or bits.size > total + 7:
+                raise InvalidArgument("the partition has the wrong number of rows")
+            bits = bits[:total].astype(bool)
+            pos = 0
+            for i, s in plat:
+                masks[i] = bits[pos : pos + s.rows.size]
+                pos += s.rows.size
+        return [m for m in masks if m is not None]
+
+    def route(self, t: int, tree: Tree, rows: np.ndarray) -> np.ndarray:
+        ids = tree.platform_split_ids()
+        decisions = np.zeros((0, rows.size), dtype=bool)
+        if ids:
+            t0 = time.perf_counter()
+            resp = self.stub.route(t, SbRouteRequest(split_ids=ids, rows=rows.astype(np.int32)))
+            self.stats["platform_route_s"] += time.perf_counter() - t0
+            decisions = unpack_decisions(resp.decisions, len(ids), rows.size)
+        index = {sid: i for i, sid in enumerate(ids)}
+        mc = self.bank_binner.missing_code
+
+        def decide(node: Node, idx: np.ndarray) -> np.ndarray:
+            if node.owner == BANK:
+                return bin_decision(
+                    self.bank_bins[rows[idx], node.feature], node.bin, node.missing_left, mc
+                )
+            return decisions[index[node.split_id], idx]
+
+        return tree.route(rows.size, decide)
+
+    def end_tree(self, t: int, tree: Tree) -> None:
+        for node in tree.split_nodes():
+            if node.owner == BANK:
+                node.threshold = self.bank_binner.threshold(node.feature, node.bin)
+        ids = [n.split_id for n in tree.split_nodes() if n.owner == PLATFORM]
+        self.stub.tree_done(SbTreeDoneRequest(tree=t, split_ids=ids))
+
+
+def unpack_decisions(data: np.ndarray, n_splits: int, n_rows: int) -> np.ndarray:
+    """Bit-packed row-major (split, row) go-left decisions -> bool array."""
+    total = n_splits * n_rows
+    bits = np.unpackbits(np.asarray(data, dtype=np.uint8))
+    if bits.size < total or bits.size > total + 7:
+        raise InvalidArgument("the decisions have the wrong size")
+    return bits[:total].astype(bool).reshape(n_splits, n_rows)

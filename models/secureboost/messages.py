@@ -1,0 +1,238 @@
+"""Wire messages of the SecureBoost protocol (protobuf twins: proto/fedcredit/v1/secureboost.proto).
+
+Row positions index the aligned table both parties hold after PSI (same order on both sides).
+Each request's docstring states what it reveals to the platform, each response's what it
+reveals to the bank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.crypto.wire import CipherArray
+from models.federation.messages import WireMessage
+
+
+@dataclass(frozen=True)
+class SbInitRequest(WireMessage):
+    """Start (or resume) training: the platform bins its features on the training rows.
+
+    Reveals to platform: the model id, the number of aligned rows and a digest of their ids
+    (which it already holds), which positions are training rows (the train/validation split),
+    the number of bins, the bank's Paillier public key, the packing layout (bits per packed
+    (g, h) sum and slots per ciphertext, which depend only on the number of rows) and how many
+    trees the bank has completed (for a resume). No label, gradient or bank feature.
+    """
+
+    model_id: str
+    n_rows: int
+    ids_digest: str
+    train_rows: np.ndarray
+    n_bins: int
+    public_key: bytes
+    slot_bits: int
+    slots_per_ciphertext: int
+    completed_trees: int
+
+
+@dataclass(frozen=True)
+class SbInitResponse(WireMessage):
+    """The platform's feature layout.
+
+    Reveals to bank: the number of platform features, each feature's number of value bins
+    (a lower bound of its number of distinct training values, at most ``n_bins``), each
+    feature's group (catalogue category), the feature names only if the platform allows it,
+    and how many trees the platform has committed.
+    """
+
+    n_features: int
+    n_value_bins: list[int]
+    feature_groups: list[str]
+    feature_names: list[str]
+    completed_trees: int
+
+
+@dataclass(frozen=True)
+class SbGradientsRequest(WireMessage):
+    """Encrypted, packed (g, h) of a chunk of the rows used by tree ``tree``.
+
+    Reveals to platform: which rows the tree uses (row subsampling / GOSS sample, random),
+    which of its features the tree may use (column subsampling, random), and Paillier
+    ciphertexts (semantically secure: nothing about g or h).
+    """
+
+    tree: int
+    chunk: int
+    n_chunks: int
+    rows: np.ndarray
+    features: list[int]
+    enc_gh: CipherArray
+
+
+@dataclass(frozen=True)
+class SbGradientsResponse(WireMessage):
+    """Acknowledgement. Reveals to bank: how many ciphertexts the platform holds for the tree."""
+
+    tree: int
+    received: int
+
+
+@dataclass(frozen=True)
+class SbHistogramRequest(WireMessage):
+    """Build encrypted histograms for some nodes of one level.
+
+    Reveals to platform: the row set of each node to build (the smaller child of each split
+    pair). The platform learns the tree's row partitions in SecureBoost anyway; it learns
+    neither the split that produced a bank-owned partition nor any gradient.
+    """
+
+    tree: int
+    depth: int
+    node_ids: list[int]
+    node_sizes: list[int]
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class SbHistogramResponse(WireMessage):
+    """Compressed, rerandomised encrypted histograms of the platform's features.
+
+    Reveals to bank: after decryption, the sums of g and h per (platform feature, bin) for each
+    node (the SecureBoost disclosure: aggregates, never a per-row value), and for each feature
+    the index of the bin with the most rows in the node, which the platform skips and the bank
+    reconstructs from the node's totals (``-1``: nothing skipped).
+    """
+
+    tree: int
+    depth: int
+    node_ids: list[int]
+    skipped_bins: np.ndarray
+    value_count: int
+    enc_hist: CipherArray
+
+
+@dataclass(frozen=True)
+class SbSplitRequest(WireMessage):
+    """Apply the bank's chosen platform splits and return the row partitions.
+
+    Reveals to platform: for each node, that the best split is on its feature ``features[i]``
+    at bin ``bins[i]`` with the missing direction, and the node's rows. Not the gain, not why.
+    """
+
+    tree: int
+    depth: int
+    node_ids: list[int]
+    split_ids: list[int]
+    features: list[int]
+    bins: list[int]
+    missing_left: list[bool]
+    node_sizes: list[int]
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class SbSplitResponse(WireMessage):
+    """The partitions. Reveals to bank: which rows of each node go left (bit-packed, node
+    after node); never the feature values or the threshold."""
+
+    tree: int
+    node_ids: list[int]
+    left: np.ndarray
+
+
+@dataclass(frozen=True)
+class SbRouteRequest(WireMessage):
+    """Decisions at platform splits for rows of the aligned table (validation rows and rows a
+    tree did not sample).
+
+    Reveals to platform: which rows are asked about (it answers every listed split for every
+    row, so it learns nothing about the rows' paths or scores).
+    """
+
+    split_ids: list[int]
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class SbRouteResponse(WireMessage):
+    """Go-left bits, row-major over (split, row), bit-packed.
+
+    Reveals to bank: for each asked row, which side of each platform split it falls on
+    (needed to complete the path; the threshold stays private).
+    """
+
+    split_ids: list[int]
+    n_rows: int
+    decisions: np.ndarray
+
+
+@dataclass(frozen=True)
+class SbTreeDoneRequest(WireMessage):
+    """Tree ``tree`` is complete: the platform persists its lookup table up to this tree.
+
+    Reveals to platform: the split ids the finished tree uses (those it recorded itself).
+    """
+
+    tree: int
+    split_ids: list[int]
+
+
+@dataclass(frozen=True)
+class SbTreeDoneResponse(WireMessage):
+    """Reveals to bank: how many trees the platform has committed."""
+
+    tree: int
+    committed_trees: int
+
+
+@dataclass(frozen=True)
+class SbFinalizeRequest(WireMessage):
+    """Save the platform's part of the model: the lookup table of the first ``n_trees`` trees.
+
+    Reveals to platform: the model id, the number of trees kept (early stopping) and a
+    digest of the bank's trees (links the two parts; a hash reveals no tree content).
+    """
+
+    model_id: str
+    n_trees: int
+    trees_digest: str
+
+
+@dataclass(frozen=True)
+class SbFinalizeResponse(WireMessage):
+    """Reveals to bank: the platform part's content digest and its number of splits."""
+
+    model_id: str
+    platform_digest: str
+    n_splits: int
+
+
+@dataclass(frozen=True)
+class SbPredictRequest(WireMessage):
+    """Decisions at a saved model's platform splits for companies named by id (scoring).
+
+    Reveals to platform: the model id and the ids of the companies being scored. It answers
+    every split of the model for every id, so it learns no path and no score.
+    """
+
+    model_id: str
+    ids: list[str]
+    split_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SbPredictResponse(WireMessage):
+    """Go-left bits, row-major over (split, id), bit-packed.
+
+    Reveals to bank: for each id, which side of each platform split it falls on. An id the
+    platform does not hold is answered as all-missing (default directions), so the answer
+    does not reveal whether the platform holds the company.
+    """
+
+    model_id: str
+    platform_digest: str
+    split_ids: list[int]
+    n_rows: int
+    decisions: np.ndarray

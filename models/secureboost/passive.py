@@ -1,0 +1,554 @@
+"""The platform's half of SecureBoost (``algorithm = "secureboost"``).
+
+The platform bins its own features on the training rows and keeps the bin edges private,
+builds encrypted (g, h) histograms of the nodes the bank asks for, applies the splits the bank
+chose on its features, and records each split's threshold in its private lookup table. It
+persists the table after every completed tree under ``context.state_dir`` so a restarted node
+resumes, and saves its part of the final model under its models directory.
+
+It never sees a label, a gradient, a bank feature or a score: it only handles ciphertexts
+under the bank's key, row positions and its own data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
+from models.crypto.packing import KEY_MARGIN_BITS
+from models.crypto.paillier import EncryptedVector, PaillierPublicKey
+from models.dataset import PartyTable
+from models.errors import FailedPrecondition, InvalidArgument, NotFound
+from models.federation.party import PassiveContext, PassiveParty, handles, register_party
+from models.secureboost.binning import QuantileBinner
+from models.secureboost.messages import (
+    SbFinalizeRequest,
+    SbFinalizeResponse,
+    SbGradientsRequest,
+    SbGradientsResponse,
+    SbHistogramRequest,
+    SbHistogramResponse,
+    SbInitRequest,
+    SbInitResponse,
+    SbPredictRequest,
+    SbPredictResponse,
+    SbRouteRequest,
+    SbRouteResponse,
+    SbSplitRequest,
+    SbSplitResponse,
+    SbTreeDoneRequest,
+    SbTreeDoneResponse,
+)
+from models.secureboost.model_io import (
+    FORMAT_VERSION,
+    PLATFORM_FORMAT,
+    check_model_id,
+    ids_digest,
+    load_part,
+    read_json,
+    save_part,
+    write_json_atomic,
+)
+from models.secureboost.tree import bin_decision, make_split_id, value_decision
+
+STATE_FILE = "secureboost_state.json"
+STATE_VERSION = 1
+_TRUE = {"1", "true", "yes", "allow"}
+
+
+def models_dir(context: PassiveContext) -> Path:
+    """Where the platform keeps its SecureBoost model parts.
+
+    ``context.extras["models_dir"]`` if the node sets it, else ``<data_dir>/models/secureboost``
+    (``state_dir`` is ``<data_dir>/jobs/<job_id>``).
+    """
+    extra = context.extras.get("models_dir")
+    if extra:
+        return Path(extra) / "secureboost"
+    return Path(context.state_dir).parent.parent / "models" / "secureboost"
+
+
+def platform_part_path(context: PassiveContext, model_id: str) -> Path:
+    check_model_id(model_id)
+    return models_dir(context) / f"{model_id}.json"
+
+
+def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:
+    """Read and verify a platform model part; returns (body, digest)."""
+    return load_part(path, PLATFORM_FORMAT)
+
+
+def _unpack_bits(data: np.ndarray, count: int) -> np.ndarray:
+    return np.unpackbits(np.asarray(data, dtype=np.uint8), count=count).astype(bool)
+
+
+def _split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    sizes_arr = np.asarray(sizes, dtype=np.int64)
+    if np.any(sizes_arr < 0) or int(sizes_arr.sum()) != rows.size:
+        raise InvalidArgument("node sizes do not add up to the rows sent")
+    return np.split(rows, np.cumsum(sizes_arr)[:-1]) if sizes else []
+
+
+@register_party
+class SecureBoostPassive(PassiveParty):
+    """Platform side: binning, encrypted histograms, split lookup table, decisions."""
+
+    algorithm = "secureboost"
+
+    def __init__(self, context: PassiveContext) -> None:
+        super().__init__(context)
+        self._table: PartyTable | None = None
+        self._ready = False
+        self._workers: int | None = context.extras.get("workers")
+        # training state
+        self.model_id = ""
+        self.public_key: PaillierPublicKey | None = None
+        self.slot_bits = 0
+        self.slots_per_ciphertext = 0
+        self.binner: QuantileBinner | None = None
+        self.codes = np.zeros((0, 0), dtype=np.uint8)  # padded layout, all aligned rows
+        self.compact = np.zeros((0, 0), dtype=np.uint8)  # missing at K_f
+        self.train_mask = np.zeros(0, dtype=bool)
+        self.committed = 0
+        self.splits: dict[int, dict[str, Any]] = {}
+        self.tree_splits: dict[int, list[int]] = {}
+        self._binning_digest = ""
+        self._train_digest = ""
+        self._reset_tree(-1)
+        # scoring state
+        self._parts: dict[str, tuple[dict[str, Any], str]] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _reset_tree(self, tree: int) -> None:
+        self.tree = tree
+        self.tree_features = np.zeros(0, dtype=np.int64)
+        self.tree_rows = np.zeros(0, dtype=np.int64)
+        self.pos_index = np.zeros(0, dtype=np.int64)
+        self.enc: EncryptedVector | None = None
+        self.tree_bins = np.zeros((0, 0), dtype=np.uint8)
+        self._chunks: dict[int, tuple[np.ndarray, EncryptedVector | None]] = {}
+        self._n_chunks = 0
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    def _load(self) -> PartyTable:
+        if self._table is None:
+            aligned = getattr(self.context, "aligned_table", None)
+            self._table = aligned() if callable(aligned) else self.context.load_table()
+        return self._table
+
+    def _allow_names(self, table: PartyTable) -> bool:
+        """The platform's policy: node setting ``share_feature_names`` (context extras), else
+        the dataset's ``allow_feature_names`` metadata. The bank cannot ask for names."""
+        for flag in (
+            self.context.extras.get("share_feature_names"),
+            self.context.extras.get("allow_feature_names"),
+        ):
+            if flag:
+                return str(flag).lower() in _TRUE
+        return str(table.meta.get("allow_feature_names", "")).lower() in _TRUE
+
+    def _state_path(self) -> Path:
+        return Path(self.context.state_dir) / STATE_FILE
+
+    def _persist(self) -> None:
+        write_json_atomic(
+            self._state_path(),
+            {
+                "version": STATE_VERSION,
+                "model_id": self.model_id,
+                "binning_digest": self._binning_digest,
+                "train_digest": self._train_digest,
+                "committed_trees": self.committed,
+                "splits": {str(k): v for k, v in sorted(self.splits.items())},
+                "tree_splits": {str(k): v for k, v in sorted(self.tree_splits.items())},
+            },
+        )
+
+    def _require_ready(self) -> None:
+        if not self._ready:
+            raise FailedPrecondition("the training session was not initialised")
+
+    def _require_tree(self, tree: int) -> EncryptedVector | None:
+        self._require_ready()
+        if tree != self.tree or len(self._chunks) != self._n_chunks or self._n_chunks == 0:
+            raise FailedPrecondition("gradients for this tree have not all arrived")
+        return self.enc
+
+    def _split_record(self, split_id: int) -> dict[str, Any]:
+        rec = self.pending.get(split_id) or self.splits.get(split_id)
+        if rec is None:
+            raise NotFound("unknown split id")
+        return rec
+
+    # ------------------------------------------------------------------ training steps
+    @handles
+    def init(self, request: SbInitRequest) -> SbInitResponse:
+        """Bin the platform's features on the training rows; load persisted trees on resume.
+
+        Reveals to bank: see :class:`SbInitResponse`.
+        """
+        check_model_id(request.model_id)
+        table = self._load()
+        if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
+            raise FailedPrecondition("the platform's rows are not aligned with the bank's")
+        train = np.asarray(request.train_rows, dtype=np.int64).reshape(-1)
+        if train.size == 0 or train.min() < 0 or train.max() >= table.n_rows:
+            raise InvalidArgument("training rows are out of range")
+        if np.unique(train).size != train.size:
+            raise InvalidArgument("training rows repeat")
+        pk = PaillierPublicKey.from_bytes(request.public_key)
+        if (
+            request.slot_bits < 8
+            or request.slots_per_ciphertext < 1
+            or request.slot_bits * request.slots_per_ciphertext > pk.key_bits - KEY_MARGIN_BITS
+        ):
+            raise InvalidArgument("packing layout does not fit the key")
+        binner = QuantileBinner(int(request.n_bins)).fit(table.X[train])
+        codes = binner.transform(table.X)
+        k = binner.n_value_bins
+        compact = codes.copy()
+        for f in range(codes.shape[1]):
+            col = compact[:, f]
+            col[col == binner.missing_code] = k[f]
+        h = hashlib.sha256()
+        for e in binner.edges_:
+            h.update(np.ascontiguousarray(e).tobytes() + b"|")
+        binning_digest = h.hexdigest()
+        train_digest = hashlib.sha256(np.sort(train).tobytes()).hexdigest()
+
+        committed, splits, tree_splits = 0, {}, {}
+        path = self._state_path()
+        if path.exists():
+            st = read_json(path)
+            if st.get("model_id") != request.model_id:
+                raise FailedPrecondition("this job id was used for another model")
+            if st.get("binning_digest") != binning_digest or st.get("train_digest") != train_digest:
+                raise FailedPrecondition("the platform's data changed since the job started")
+            committed = int(st["committed_trees"])
+            splits = {int(k_): v for k_, v in st["splits"].items()}
+            tree_splits = {int(k_): [int(x) for x in v] for k_, v in st["tree_splits"].items()}
+        if committed < request.completed_trees:
+            raise FailedPrecondition("the platform has fewer committed trees than the bank")
+        if committed > request.completed_trees:  # the bank restarted before its checkpoint
+            for t in range(request.completed_trees, committed):
+                for sid in tree_splits.pop(t, []):
+                    splits.pop(sid, None)
+            committed = int(request.completed_trees)
+
+        self.model_id = request.model_id
+        self.public_key = pk
+        self.slot_bits = int(request.slot_bits)
+        self.slots_per_ciphertext = int(request.slots_per_ciphertext)
+        self.binner, self.codes, self.compact = binner, codes, compact
+        self.train_mask = np.zeros(table.n_rows, dtype=bool)
+        self.train_mask[train] = True
+        self._binning_digest, self._train_digest = binning_digest, train_digest
+        self.committed, self.splits, self.tree_splits = committed, splits, tree_splits
+        self._reset_tree(-1)
+        self._persist()
+        self._ready = True
+        allow = self._allow_names(table)
+        return SbInitResponse(
+            n_features=table.n_features,
+            n_value_bins=[int(x) for x in k],
+            feature_groups=list(table.feature_groups),
+            feature_names=list(table.feature_names) if allow else [],
+            completed_trees=committed,
+        )
+
+    @handles
+    def gradients(self, request: SbGradientsRequest) -> SbGradientsResponse:
+        """Receive a chunk of the tree's encrypted (g, h).
+
+        Reveals to bank: only the count received.
+        """
+        self._require_ready()
+        assert self.public_key is not None
+        if request.tree != self.committed:
+            raise FailedPrecondition("gradients are for a tree other than the next one")
+        if request.chunk == 0 or request.tree != self.tree:
+            self._reset_tree(int(request.tree))
+            feats = np.asarray(request.features, dtype=np.int64)
+            if feats.size and (
+                feats.min() < 0
+                or feats.max() >= self.codes.shape[1]
+                or np.unique(feats).size != feats.size
+            ):
+                raise InvalidArgument("feature indices are invalid")
+            self.tree_features = np.sort(feats)
+            self._n_chunks = int(request.n_chunks)
+        if not 0 <= request.chunk < self._n_chunks or request.n_chunks != self._n_chunks:
+            raise InvalidArgument("chunk index is out of range")
+        rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
+            raise InvalidArgument("row positions are out of range")
+        if not np.all(self.train_mask[rows]):
+            raise InvalidArgument("gradients were sent for rows outside the training set")
+        enc: EncryptedVector | None = None
+        if request.enc_gh.count:
+            enc = EncryptedVector.from_wire(request.enc_gh, self.public_key)
+            if len(enc) != rows.size:
+                raise InvalidArgument("ciphertext count does not match the rows")
+        elif self.tree_features.size:
+            raise InvalidArgument("ciphertexts are missing")
+        self._chunks[int(request.chunk)] = (rows, enc)
+        received = sum(r.size for r, _ in self._chunks.values())
+        if len(self._chunks) == self._n_chunks:
+            self._assemble()
+        return SbGradientsResponse(tree=int(request.tree), received=int(received))
+
+    def _assemble(self) -> None:
+        parts = [self._chunks[i] for i in range(self._n_chunks)]
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, np.int64)
+        if np.unique(rows).size != rows.size:
+            raise InvalidArgument("a row was sent twice")
+        self.tree_rows = rows
+        self.pos_index = np.full(self.codes.shape[0], -1, dtype=np.int64)
+        self.pos_index[rows] = np.arange(rows.size)
+        encs = [e for _, e in parts if e is not None]
+        if self.tree_features.size:
+            self.enc = EncryptedVector.concat(encs)
+            self.tree_bins = np.ascontiguousarray(self.compact[np.ix_(rows, self.tree_features)])
+
+    @handles
+    def histograms(self, request: SbHistogramRequest) -> SbHistogramResponse:
+        """Encrypted histograms of the asked nodes over the tree's features.
+
+        For each node and feature the bin with the most rows is skipped (the bank derives it
+        from the node total), bin sums are compressed several per ciphertext and rerandomised.
+        Reveals to bank: see :class:`SbHistogramResponse`.
+        """
+        enc = self._require_tree(int(request.tree))
+        assert self.public_key is not None
+        rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
+            raise InvalidArgument("row positions are out of range")
+        node_rows = _split_rows(rows, list(request.node_sizes))
+        if len(node_rows) != len(request.node_ids):
+            raise InvalidArgument("one size per node is required")
+        feats = self.tree_features
+        n_feat = feats.size
+        skipped = np.full((len(node_rows), n_feat), -1, dtype=np.int16)
+        if enc is None or n_feat == 0:
+            empty = self.public_key.zeros(0).to_wire()
+            return SbHistogramResponse(
+                tree=request.tree,
+                depth=request.depth,
+                node_ids=list(request.node_ids),
+                skipped_bins=skipped,
+                value_count=0,
+                enc_hist=empty,
+            )
+        assert self.binner is not None
+        nbins = self.binner.n_value_bins[feats] + 1
+        width = int(nbins.max())
+        values: list[Any] = []
+        for i, nr in enumerate(node_rows):
+            idx = self.pos_index[nr]
+            if idx.size == 0 or np.any(idx < 0):
+                raise InvalidArgument("a node holds rows the tree does not use")
+            node_bins = self.tree_bins[idx]
+            flat = node_bins.astype(np.int64) + (np.arange(n_feat) * width)[None, :]
+            counts = np.bincount(flat.ravel(), minlength=n_feat * width).reshape(n_feat, width)
+            skip = np.argmax(counts, axis=1)
+            skipped[i] = skip
+            hists = encrypted_histograms(
+                enc, self.tree_bins, idx, nbins, skip_bins=skip, workers=self._workers
+            )
+            for j, hv in enumerate(hists):
+                keep = [b for b in range(int(nbins[j])) if b != int(skip[j])]
+                values.extend(hv.values[b] for b in keep)
+        vec = EncryptedVector(self.public_key, values)
+        packed = compress_ciphertexts(
+            self.public_key, vec, self.slot_bits, self.slots_per_ciphertext
+        )
+        packed = self.public_key.rerandomize(packed)
+        return SbHistogramResponse(
+            tree=request.tree,
+            depth=request.depth,
+            node_ids=list(request.node_ids),
+            skipped_bins=skipped,
+            value_count=len(values),
+            enc_hist=packed.to_wire(),
+        )
+
+    @handles
+    def split(self, request: SbSplitRequest) -> SbSplitResponse:
+        """Record the chosen platform splits in the lookup table and partition their rows.
+
+        Reveals to bank: the go-left bit of each row of each split node.
+        """
+        self._require_tree(int(request.tree))
+        assert self.binner is not None
+        n = len(request.node_ids)
+        fields = (
+            request.split_ids,
+            request.features,
+            request.bins,
+            request.missing_left,
+            request.node_sizes,
+        )
+        if any(len(x) != n for x in fields):
+            raise InvalidArgument("split fields differ in length")
+        rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
+            raise InvalidArgument("row positions are out of range")
+        node_rows = _split_rows(rows, list(request.node_sizes))
+        k = self.binner.n_value_bins
+        masks = []
+        for i in range(n):
+            node_id, sid = int(request.node_ids[i]), int(request.split_ids[i])
+            f, b, ml = int(request.features[i]), int(request.bins[i]), bool(request.missing_left[i])
+            if sid != make_split_id(request.tree, node_id):
+                raise InvalidArgument("split id does not match its tree and node")
+            if f not in set(self.tree_features.tolist()) or not 0 <= b < int(k[f]):
+                raise InvalidArgument("split feature or bin is invalid")
+            self.pending[sid] = {
+                "feature": f,
+                "bin": b,
+                "missing_left": ml,
+                "threshold": self.binner.threshold(f, b),
+            }
+            masks.append(bin_decision(self.codes[node_rows[i], f], b, ml, self.binner.missing_code))
+        bits = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+        return SbSplitResponse(
+            tree=request.tree, node_ids=list(request.node_ids), left=np.packbits(bits)
+        )
+
+    @handles
+    def route(self, request: SbRouteRequest) -> SbRouteResponse:
+        """Go-left decisions of the listed splits for aligned rows.
+
+        Reveals to bank: for each row, which side of each listed platform split it falls on.
+        """
+        self._require_ready()
+        assert self.binner is not None
+        rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
+            raise InvalidArgument("row positions are out of range")
+        out = np.zeros((len(request.split_ids), rows.size), dtype=bool)
+        for i, sid in enumerate(request.split_ids):
+            rec = self._split_record(int(sid))
+            out[i] = bin_decision(
+                self.codes[rows, rec["feature"]],
+                rec["bin"],
+                rec["missing_left"],
+                self.binner.missing_code,
+            )
+        return SbRouteResponse(
+            split_ids=list(request.split_ids),
+            n_rows=int(rows.size),
+            decisions=np.packbits(out.ravel()),
+        )
+
+    @handles
+    def tree_done(self, request: SbTreeDoneRequest) -> SbTreeDoneResponse:
+        """Commit the tree's splits to the persisted lookup table.
+
+        Reveals to bank: the number of committed trees.
+        """
+        self._require_ready()
+        t = int(request.tree)
+        ids = sorted(int(s) for s in request.split_ids)
+        if t == self.committed - 1 and sorted(self.tree_splits.get(t, [])) == ids:
+            return SbTreeDoneResponse(tree=t, committed_trees=self.committed)  # a retry
+        if t != self.committed or t != self.tree:
+            raise FailedPrecondition("tree completed out of order")
+        if not set(ids) <= set(self.pending):
+            raise FailedPrecondition("the tree uses splits the platform did not record")
+        for sid in ids:
+            self.splits[sid] = self.pending[sid]
+        self.tree_splits[t] = ids
+        self.committed = t + 1
+        self._persist()
+        self._reset_tree(-1)
+        return SbTreeDoneResponse(tree=t, committed_trees=self.committed)
+
+    @handles
+    def finalize(self, request: SbFinalizeRequest) -> SbFinalizeResponse:
+        """Save the platform part of the model (lookup table of the kept trees).
+
+        Reveals to bank: the platform part's digest and its number of splits.
+        """
+        self._require_ready()
+        if request.model_id != self.model_id:
+            raise InvalidArgument("model id does not match the training session")
+        if not 0 < request.n_trees <= self.committed:
+            raise FailedPrecondition("the model keeps trees the platform has not committed")
+        table = self._load()
+        assert self.binner is not None
+        kept: dict[str, Any] = {}
+        for t in range(int(request.n_trees)):
+            for sid in self.tree_splits.get(t, []):
+                rec = self.splits[sid]
+                kept[str(sid)] = {
+                    "tree": t,
+                    "feature": rec["feature"],
+                    "feature_name": table.feature_names[rec["feature"]],
+                    "bin": rec["bin"],
+                    "threshold": rec["threshold"],
+                    "missing_left": rec["missing_left"],
+                }
+        body = {
+            "format": PLATFORM_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_id": self.model_id,
+            "bank_party": self.context.caller.party,
+            "dataset": self.context.spec.dataset,
+            "trees_digest": request.trees_digest,
+            "n_trees": int(request.n_trees),
+            "feature_names": list(table.feature_names),
+            "feature_groups": list(table.feature_groups),
+            "n_bins": int(self.binner.n_bins),
+            "splits": kept,
+        }
+        digest = save_part(platform_part_path(self.context, self.model_id), body)
+        return SbFinalizeResponse(
+            model_id=self.model_id, platform_digest=digest, n_splits=len(kept)
+        )
+
+    # ------------------------------------------------------------------ scoring
+    def _part(self, model_id: str) -> tuple[dict[str, Any], str]:
+        if model_id not in self._parts:
+            self._parts[model_id] = load_platform_part(platform_part_path(self.context, model_id))
+        return self._parts[model_id]
+
+    @handles
+    def predict(self, request: SbPredictRequest) -> SbPredictResponse:
+        """Decisions at every (asked) split of a saved model for companies named by id.
+
+        Reveals to bank: the go-left bit of each id at each split. Unknown ids are answered
+        as all-missing, which does not reveal whether the platform holds them.
+        """
+        body, digest = self._part(request.model_id)
+        if body.get("bank_party") not in ("", self.context.caller.party):
+            raise NotFound("model part not found")
+        table = self._load()
+        splits: dict[str, Any] = body["splits"]
+        ids = [int(s) for s in request.split_ids] or sorted(int(s) for s in splits)
+        index = {v: i for i, v in enumerate(table.ids.tolist())}
+        pos = np.asarray([index.get(str(i), -1) for i in request.ids], dtype=np.int64)
+        known = pos >= 0
+        col_of = {name: j for j, name in enumerate(table.feature_names)}
+        out = np.zeros((len(ids), pos.size), dtype=bool)
+        for i, sid in enumerate(ids):
+            rec = splits.get(str(sid))
+            if rec is None:
+                raise NotFound("unknown split id")
+            col = col_of.get(rec["feature_name"])
+            if col is None:
+                raise FailedPrecondition("a model feature is missing from the platform's data")
+            x = np.full(pos.size, np.nan)
+            x[known] = table.X[pos[known], col]
+            out[i] = value_decision(x, rec["threshold"], bool(rec["missing_left"]))
+        return SbPredictResponse(
+            model_id=request.model_id,
+            platform_digest=digest,
+            split_ids=ids,
+            n_rows=int(pos.size),
+            decisions=np.packbits(out.ravel()),
+        )

@@ -1,0 +1,191 @@
+"""The platform's data provider: catalogue features or a served table.
+
+Datasets
+--------
+``"catalogue"``
+    The point-in-time feature table of every enterprise registered before the as-of date.
+    Params: ``as_of`` (YYYY-MM-DD, required) and ``categories`` (optional comma-separated
+    category keys, e.g. ``"judicial,tax"``). ``ids`` are USCCs, ``feature_groups`` are the
+    category keys. Interface-call categories are filled only for enterprises that authorised
+    the calling bank (``caller.party``), NaN elsewhere.
+any other name
+    A served table, configured as ``{name: ServedTable(path, id_column)}``: a CSV or Parquet
+    file with an id column and numeric feature columns (``feature_groups`` = ``"served"``).
+    This is how every algorithm runs on real data, e.g. the default_credit host file.
+
+Personal fields never leave the platform: catalogue features never read them (checked when
+the feature definitions load), and a served table's ``exclude_columns`` are dropped on load.
+
+Example
+-------
+>>> provider = PlatformDataProvider(
+...     Path("city/platform"),
+...     {"default_credit": ServedTable(Path("data/default_credit_hetero_host.csv"), "id")},
+... )  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from models.dataset import PartyTable
+from models.errors import InvalidArgument, NotFound
+from models.federation.party import Caller
+from platform_node.catalogue.providers import AuthorisationRegistry, ParquetProviderAdapter
+from platform_node.catalogue.store import CatalogueStore
+from platform_node.features.pipeline import compute_features, parse_as_of
+
+CATALOGUE = "catalogue"
+
+
+@dataclass(frozen=True)
+class ServedTable:
+    """A CSV/Parquet table served instead of the catalogue.
+
+    Attributes
+    ----------
+    path:
+        The file (``.csv`` or ``.parquet``).
+    id_column:
+        Column with the row ids (the PSI join key).
+    exclude_columns:
+        Columns never served (e.g. personal data, or a label that must stay with its owner).
+    """
+
+    path: Path
+    id_column: str
+    exclude_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, object]) -> ServedTable:
+        """From a config entry ``{"path": ..., "id_column": ..., "exclude_columns": [...]}``."""
+        try:
+            path = Path(str(spec["path"]))
+            id_column = str(spec["id_column"])
+        except KeyError:
+            raise InvalidArgument("served table config needs path and id_column") from None
+        exclude = spec.get("exclude_columns", ())
+        if not isinstance(exclude, (list, tuple)):
+            raise InvalidArgument("exclude_columns must be a list")
+        return cls(path, id_column, tuple(str(c) for c in exclude))
+
+
+def load_served_table(spec: ServedTable) -> PartyTable:
+    """Read a served table; every remaining column must be numeric."""
+    path = Path(spec.path)
+    if not path.exists():
+        raise NotFound("served table file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        raise InvalidArgument("served tables must be .csv or .parquet files")
+    if spec.id_column not in frame.columns:
+        raise InvalidArgument("served table lacks its id column")
+    if frame[spec.id_column].duplicated().any():
+        raise InvalidArgument("served table has duplicate ids")
+    features = [c for c in frame.columns if c != spec.id_column and c not in spec.exclude_columns]
+    non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise InvalidArgument(f"served feature columns must be numeric: {non_numeric}")
+    return PartyTable(
+        ids=frame[spec.id_column].astype(str).to_numpy(),
+        X=frame[features].to_numpy(dtype=np.float64),
+        feature_names=list(features),
+        feature_groups=["served"] * len(features),
+        meta={"source": path.name, "id_column": spec.id_column},
+    )
+
+
+class PlatformDataProvider:
+    """Serves the catalogue's point-in-time features and configured tables.
+
+    Parameters
+    ----------
+    data_dir:
+        The platform's data directory (``catalogue/``, ``providers/``,
+        ``authorisations.parquet``), e.g. ``DIR/platform`` of a synthetic city.
+    served_tables:
+        Extra datasets by name.
+    threads:
+        DuckDB threads for feature queries (default: DuckDB's choice).
+    cache_size:
+        How many loaded tables to keep in memory (a session loads its table once per step
+        handler instance; jobs with the same parameters share the result).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        served_tables: Mapping[str, ServedTable] | None = None,
+        threads: int | None = None,
+        cache_size: int = 4,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.served_tables = dict(served_tables or {})
+        if CATALOGUE in self.served_tables:
+            raise InvalidArgument("a served table cannot be named 'catalogue'")
+        self.store = CatalogueStore(self.data_dir)
+        self.authorisations = AuthorisationRegistry(self.data_dir)
+        self.provider = ParquetProviderAdapter(self.data_dir)
+        self.threads = threads
+        self._cache: OrderedDict[tuple[str, ...], PartyTable] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def datasets(self) -> list[str]:
+        return [CATALOGUE, *sorted(self.served_tables)]
+
+    def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
+        """Return the table named ``dataset`` as ``caller`` may use it (see the module doc)."""
+        key: tuple[str, ...]
+        if dataset == CATALOGUE:
+            as_of = parse_as_of(params.get("as_of", ""))
+            raw = params.get("categories", "")
+            categories = [c.strip() for c in raw.split(",") if c.strip()] or None
+            key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []))
+        elif dataset in self.served_tables:
+            key = (dataset,)
+        else:
+            raise NotFound("unknown dataset")
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached.take(np.arange(cached.n_rows))
+            if dataset == CATALOGUE:
+                result = self._catalogue(caller, as_of.isoformat(), categories)
+            else:
+                result = load_served_table(self.served_tables[dataset])
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return result.take(np.arange(result.n_rows))
+
+    def _catalogue(self, caller: Caller, as_of: str, categories: list[str] | None) -> PartyTable:
+        licences = self.store.read("licence", columns=["uscc", "event_date"])
+        known = licences.filter(pc.less(licences.column("event_date"), parse_as_of(as_of)))
+        usccs = np.unique(np.asarray(known.column("uscc").to_numpy(zero_copy_only=False), str))
+        features = compute_features(
+            self.store,
+            usccs,
+            as_of,
+            categories=categories,
+            bank_party=caller.party,
+            authorisations=self.authorisations,
+            provider=self.provider,
+            threads=self.threads,
+        )
+        table = features.to_party_table()
+        table.meta.update({"dataset": CATALOGUE, "as_of": as_of})
+        return table

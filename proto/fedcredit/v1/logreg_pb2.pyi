@@ -1,0 +1,151 @@
+from proto.fedcredit.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LrInitRequest(_message.Message):
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "params", "public_key")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    n_rows: int
+    ids_digest: str
+    train_rows: _common_pb2.Tensor
+    params: _containers.ScalarMap[str, str]
+    public_key: bytes
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., params: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class LrInitResponse(_message.Message):
+    __slots__ = ("n_features", "feature_names", "feature_groups")
+    N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    n_features: int
+    feature_names: _containers.RepeatedScalarFieldContainer[str]
+    feature_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, n_features: _Optional[int] = ..., feature_names: _Optional[_Iterable[str]] = ..., feature_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LrScoresRequest(_message.Message):
+    __slots__ = ("epoch", "batch", "rows", "purpose")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    rows: _common_pb2.Tensor
+    purpose: str
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class LrScoresResponse(_message.Message):
+    __slots__ = ("epoch", "batch", "scores")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    scores: _common_pb2.Tensor
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., scores: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class LrGradientRequest(_message.Message):
+    __slots__ = ("epoch", "batch", "enc_residual")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    ENC_RESIDUAL_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    enc_residual: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., enc_residual: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class LrGradientResponse(_message.Message):
+    __slots__ = ("epoch", "batch", "n_values", "enc_masked")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    N_VALUES_FIELD_NUMBER: _ClassVar[int]
+    ENC_MASKED_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    n_values: int
+    enc_masked: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., n_values: _Optional[int] = ..., enc_masked: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class LrUpdateRequest(_message.Message):
+    __slots__ = ("epoch", "batch", "masked_packed", "masked_sums", "end_of_epoch")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    MASKED_PACKED_FIELD_NUMBER: _ClassVar[int]
+    MASKED_SUMS_FIELD_NUMBER: _ClassVar[int]
+    END_OF_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    masked_packed: _containers.RepeatedScalarFieldContainer[bytes]
+    masked_sums: _common_pb2.Tensor
+    end_of_epoch: bool
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., masked_packed: _Optional[_Iterable[bytes]] = ..., masked_sums: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., end_of_epoch: _Optional[bool] = ...) -> None: ...
+
+class LrUpdateResponse(_message.Message):
+    __slots__ = ("epoch", "batch", "max_abs_delta")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    MAX_ABS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    max_abs_delta: float
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., max_abs_delta: _Optional[float] = ...) -> None: ...
+
+class LrFinalizeRequest(_message.Message):
+    __slots__ = ("model_id", "epoch")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    epoch: int
+    def __init__(self, model_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class LrFinalizeResponse(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "n_features")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    platform_digest: str
+    n_features: int
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ...) -> None: ...
+
+class LrPredictRequest(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "rows", "ids_digest", "mode", "public_key")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    platform_digest: str
+    rows: _common_pb2.Tensor
+    ids_digest: str
+    mode: str
+    public_key: bytes
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids_digest: _Optional[str] = ..., mode: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class LrPredictResponse(_message.Message):
+    __slots__ = ("n_rows", "enc_scores")
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    ENC_SCORES_FIELD_NUMBER: _ClassVar[int]
+    n_rows: int
+    enc_scores: _common_pb2.CipherArray
+    def __init__(self, n_rows: _Optional[int] = ..., enc_scores: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,208 @@
+from proto.fedcredit.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SbInitRequest(_message.Message):
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "n_bins", "public_key", "slot_bits", "slots_per_ciphertext", "completed_trees")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    N_BINS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SLOT_BITS_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_PER_CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_TREES_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    n_rows: int
+    ids_digest: str
+    train_rows: _common_pb2.Tensor
+    n_bins: int
+    public_key: bytes
+    slot_bits: int
+    slots_per_ciphertext: int
+    completed_trees: int
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ...) -> None: ...
+
+class SbInitResponse(_message.Message):
+    __slots__ = ("n_features", "n_value_bins", "feature_groups", "feature_names", "completed_trees")
+    N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    N_VALUE_BINS_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_TREES_FIELD_NUMBER: _ClassVar[int]
+    n_features: int
+    n_value_bins: _containers.RepeatedScalarFieldContainer[int]
+    feature_groups: _containers.RepeatedScalarFieldContainer[str]
+    feature_names: _containers.RepeatedScalarFieldContainer[str]
+    completed_trees: int
+    def __init__(self, n_features: _Optional[int] = ..., n_value_bins: _Optional[_Iterable[int]] = ..., feature_groups: _Optional[_Iterable[str]] = ..., feature_names: _Optional[_Iterable[str]] = ..., completed_trees: _Optional[int] = ...) -> None: ...
+
+class SbGradientsRequest(_message.Message):
+    __slots__ = ("tree", "chunk", "n_chunks", "rows", "features", "enc_gh")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    N_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ENC_GH_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    chunk: int
+    n_chunks: int
+    rows: _common_pb2.Tensor
+    features: _containers.RepeatedScalarFieldContainer[int]
+    enc_gh: _common_pb2.CipherArray
+    def __init__(self, tree: _Optional[int] = ..., chunk: _Optional[int] = ..., n_chunks: _Optional[int] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., features: _Optional[_Iterable[int]] = ..., enc_gh: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class SbGradientsResponse(_message.Message):
+    __slots__ = ("tree", "received")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    received: int
+    def __init__(self, tree: _Optional[int] = ..., received: _Optional[int] = ...) -> None: ...
+
+class SbHistogramRequest(_message.Message):
+    __slots__ = ("tree", "depth", "node_ids", "node_sizes", "rows")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    NODE_SIZES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    depth: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    node_sizes: _containers.RepeatedScalarFieldContainer[int]
+    rows: _common_pb2.Tensor
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., node_sizes: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SbHistogramResponse(_message.Message):
+    __slots__ = ("tree", "depth", "node_ids", "skipped_bins", "value_count", "enc_hist")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_BINS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ENC_HIST_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    depth: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    skipped_bins: _common_pb2.Tensor
+    value_count: int
+    enc_hist: _common_pb2.CipherArray
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., skipped_bins: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., value_count: _Optional[int] = ..., enc_hist: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class SbSplitRequest(_message.Message):
+    __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left", "node_sizes", "rows")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_LEFT_FIELD_NUMBER: _ClassVar[int]
+    NODE_SIZES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    depth: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    features: _containers.RepeatedScalarFieldContainer[int]
+    bins: _containers.RepeatedScalarFieldContainer[int]
+    missing_left: _containers.RepeatedScalarFieldContainer[bool]
+    node_sizes: _containers.RepeatedScalarFieldContainer[int]
+    rows: _common_pb2.Tensor
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., split_ids: _Optional[_Iterable[int]] = ..., features: _Optional[_Iterable[int]] = ..., bins: _Optional[_Iterable[int]] = ..., missing_left: _Optional[_Iterable[bool]] = ..., node_sizes: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SbSplitResponse(_message.Message):
+    __slots__ = ("tree", "node_ids", "left")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    left: _common_pb2.Tensor
+    def __init__(self, tree: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., left: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SbRouteRequest(_message.Message):
+    __slots__ = ("split_ids", "rows")
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    rows: _common_pb2.Tensor
+    def __init__(self, split_ids: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SbRouteResponse(_message.Message):
+    __slots__ = ("split_ids", "n_rows", "decisions")
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    n_rows: int
+    decisions: _common_pb2.Tensor
+    def __init__(self, split_ids: _Optional[_Iterable[int]] = ..., n_rows: _Optional[int] = ..., decisions: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+
+class SbTreeDoneRequest(_message.Message):
+    __slots__ = ("tree", "split_ids")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, tree: _Optional[int] = ..., split_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SbTreeDoneResponse(_message.Message):
+    __slots__ = ("tree", "committed_trees")
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_TREES_FIELD_NUMBER: _ClassVar[int]
+    tree: int
+    committed_trees: int
+    def __init__(self, tree: _Optional[int] = ..., committed_trees: _Optional[int] = ...) -> None: ...
+
+class SbFinalizeRequest(_message.Message):
+    __slots__ = ("model_id", "n_trees", "trees_digest")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    N_TREES_FIELD_NUMBER: _ClassVar[int]
+    TREES_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    n_trees: int
+    trees_digest: str
+    def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ...) -> None: ...
+
+class SbFinalizeResponse(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "n_splits")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    N_SPLITS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    platform_digest: str
+    n_splits: int
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_splits: _Optional[int] = ...) -> None: ...
+
+class SbPredictRequest(_message.Message):
+    __slots__ = ("model_id", "ids", "split_ids")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., split_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SbPredictResponse(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "split_ids", "n_rows", "decisions")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    platform_digest: str
+    split_ids: _containers.RepeatedScalarFieldContainer[int]
+    n_rows: int
+    decisions: _common_pb2.Tensor
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., split_ids: _Optional[_Iterable[int]] = ..., n_rows: _Optional[int] = ..., decisions: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...

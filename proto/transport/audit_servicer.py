@@ -1,0 +1,78 @@
+"""AuditService for both nodes: the regulator reads everything, a bank only what concerns it.
+
+The per-entry visibility rule lives in ``models/audit/query.py``; which roles may call the
+service at all is the policy returned by :func:`install_audit_service`. Each read by a
+regulator or a bank is itself audited (``audit_read``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+
+from models.audit.entry import Actor
+from models.audit.events import AUDIT_READ
+from models.audit.keys import load_or_create_signing_key
+from models.audit.log import AuditLog
+from models.audit.messages import ListAuditRequest, VerifyLogRequest
+from models.audit.service import list_entries, verify_log
+from proto.fedcredit.v1 import audit_pb2, audit_pb2_grpc
+
+from .auth import current_caller
+from .codec import from_proto, to_proto
+from .status import guard
+
+SERVICE_NAME = "fedcredit.v1.AuditService"
+_PREFIX = f"/{SERVICE_NAME}/"
+
+
+def open_node_audit_log(data_dir: Path, party: str, role: str, *, fsync: bool = False) -> AuditLog:
+    """The node's audit log under ``<data_dir>/audit`` with its Ed25519 signing key."""
+    audit_dir = data_dir / "audit"
+    key = load_or_create_signing_key(audit_dir / "audit_signing_key.pem")
+    return AuditLog(
+        audit_dir / "audit.jsonl", key, actor=Actor(party, role, ""), fsync=fsync
+    )
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, log: AuditLog, node_party: str) -> None:
+        self.log = log
+        self.node_party = node_party
+
+    def ListEntries(
+        self, request: audit_pb2.ListAuditRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ListAuditResponse:
+        def run() -> audit_pb2.ListAuditResponse:
+            caller = current_caller()
+            req = from_proto(request, ListAuditRequest)
+            reply = list_entries(self.log, req, caller.party, caller.role, self.node_party)
+            self.log.append(
+                AUDIT_READ,
+                Actor(caller.party, caller.role, caller.cert_fingerprint),
+                {"returned": len(reply.entries), "filter_event": req.event},
+            )
+            return to_proto(reply)  # type: ignore[return-value]
+
+        return guard(context, run)
+
+    def VerifyLog(
+        self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.VerifyLogResponse:
+        def run() -> audit_pb2.VerifyLogResponse:
+            req = from_proto(request, VerifyLogRequest)
+            return to_proto(verify_log(self.log.path, req, self.node_party))  # type: ignore[return-value]
+
+        return guard(context, run)
+
+
+def install_audit_service(
+    server: grpc.Server, log: AuditLog, node_party: str
+) -> Mapping[str, tuple[str, ...]]:
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(log, node_party), server)
+    return {
+        _PREFIX + "ListEntries": ("regulator", "bank"),
+        _PREFIX + "VerifyLog": ("regulator", "bank"),
+    }
