@@ -9,7 +9,9 @@ import pytest
 import tenseal as ts
 
 from models.crypto.ckks import (
+    _MAGIC,
     FRESH_NOISE_BOUND,
+    KEY_ID_BYTES,
     CkksContext,
     seal_primes,
 )
@@ -30,7 +32,7 @@ def test_public_context_has_no_secret_key(ctx: CkksContext, pub: CkksContext) ->
     assert ctx.has_secret_key
     assert not pub.has_secret_key
     assert pub.fingerprint == ctx.fingerprint
-    loaded = ts.context_from(ctx.public_bytes())
+    loaded = ts.context_from(ctx.public_bytes()[len(_MAGIC) + KEY_ID_BYTES :])
     assert not loaded.has_secret_key()
     assert not loaded.has_galois_keys() and not loaded.has_relin_keys()
     with pytest.raises(CryptoError):
@@ -38,9 +40,12 @@ def test_public_context_has_no_secret_key(ctx: CkksContext, pub: CkksContext) ->
 
 
 def test_from_bytes_refuses_secret_key_and_garbage(ctx: CkksContext) -> None:
-    with_secret = ctx._ctx.serialize(save_secret_key=True)
+    header = ctx.public_bytes()[: len(_MAGIC) + KEY_ID_BYTES]
+    with_secret = header + ctx._ctx.serialize(save_secret_key=True)
     with pytest.raises(CryptoError):
         CkksContext.from_bytes(with_secret)
+    with pytest.raises(CryptoError):
+        CkksContext.from_bytes(ctx._ctx.serialize(save_secret_key=False))  # no header
     with pytest.raises(CryptoError):
         CkksContext.from_bytes(b"not a context")
 
@@ -53,7 +58,7 @@ def test_weak_parameters_refused() -> None:
     weak = ts.context(ts.SCHEME_TYPE.CKKS, 4096, coeff_mod_bit_sizes=[40, 20, 40])
     weak.global_scale = 2.0**20
     with pytest.raises(CryptoError):
-        CkksContext.from_bytes(weak.serialize(save_secret_key=False))
+        CkksContext.from_bytes(_MAGIC + bytes(KEY_ID_BYTES) + weak.serialize(save_secret_key=False))
 
 
 def test_seal_prime_selection_matches_tenseal(ctx: CkksContext) -> None:
@@ -170,3 +175,26 @@ def test_out_of_range_values_refused(ctx: CkksContext) -> None:
         ctx.encrypt_vector(np.array([2.0**40]))
     with pytest.raises(InvalidArgument):
         ctx.xt_d(np.ones((2, 1)), ctx.encrypt_vector(np.ones(3)))
+    with pytest.raises(InvalidArgument):
+        ctx.xt_d(np.ones((0, 1)), ctx.encrypt_vector(np.ones(0)))
+
+
+def test_symmetric_context() -> None:
+    sym = CkksContext.create(symmetric=True)
+    pub = CkksContext.from_bytes(sym.public_bytes())
+    assert len(sym.public_bytes()) < 1000  # parameters and key id only
+    assert sym.can_encrypt and not pub.can_encrypt and not pub.has_secret_key
+    other = CkksContext.create(symmetric=True)
+    assert other.fingerprint != sym.fingerprint  # the random key id tells keys apart
+    with pytest.raises(CryptoError):
+        pub.encrypt_vector(np.ones(3))
+    rng = np.random.default_rng(5)
+    X, d = rng.normal(size=(5000, 3)), rng.uniform(-1, 1, 5000)
+    enc_d = pub.vector_from_wire(sym.vector_to_wire(sym.encrypt_vector(d)), 5000)
+    sums = pub.xt_d(X, enc_d)
+    totals = sums.add_masks(rng)
+    got = sym.decrypt_sums(sym.sums_from_wire(sums.to_wire())) - totals
+    bound = CkksContext.xt_d_error_bound(X, d, sym.slot_count) + sums.mask_error_bound()
+    assert np.all(np.abs(got - X.T @ d) <= bound)
+    with pytest.raises(CryptoError):
+        other.vector_from_wire(sym.vector_to_wire(sym.encrypt_vector(d)), 5000)

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument
 
 SCHEME = "ckks"
+_MAGIC = b"fedcredit-ckks-v1\n"
+KEY_ID_BYTES = 16
 
 # TenSEAL's native (C++) vector type: its Python wrapper adds ~15% per operation in hot loops.
 _native: Any = ts._ts_cpp
@@ -305,43 +308,65 @@ class CkksContext:
         poly_modulus_degree: int = DEFAULT_POLY_MODULUS_DEGREE,
         coeff_mod_bit_sizes: Sequence[int] = DEFAULT_COEFF_MOD_BIT_SIZES,
         global_scale: float = DEFAULT_GLOBAL_SCALE,
+        *,
+        symmetric: bool = False,
     ) -> CkksContext:
-        """A new private context (keys generated here; the secret key never leaves it)."""
+        """A new private context (keys generated here; the secret key never leaves it).
+
+        ``symmetric=True``: the key holder encrypts with its secret key (RLWE secret-key
+        encryption, about 2x faster) and :meth:`public_bytes` then carries the parameters only,
+        so the evaluator can compute on ciphertexts but not encrypt.
+        """
         max_bits = HE_STANDARD_128_MAX_BITS.get(poly_modulus_degree)
         if max_bits is None or sum(coeff_mod_bit_sizes) > max_bits:
             raise CryptoError("CKKS parameters below 128-bit security")
+        enc_type = ts.ENCRYPTION_TYPE.SYMMETRIC if symmetric else ts.ENCRYPTION_TYPE.ASYMMETRIC
         try:
             ctx = ts.context(
                 ts.SCHEME_TYPE.CKKS,
                 poly_modulus_degree=poly_modulus_degree,
                 coeff_mod_bit_sizes=list(coeff_mod_bit_sizes),
+                encryption_type=enc_type,
             )
         except ValueError as exc:
             raise CryptoError("invalid CKKS parameters") from exc
         ctx.global_scale = float(global_scale)
-        public = ctx.serialize(
-            save_public_key=True,
+        body = ctx.serialize(
+            save_public_key=not symmetric,
             save_secret_key=False,
             save_galois_keys=False,
             save_relin_keys=False,
         )
-        return cls(ctx, public)
+        # A random key id makes the fingerprint unique even when no public key is included.
+        return cls(ctx, _MAGIC + secrets.token_bytes(KEY_ID_BYTES) + body)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CkksContext:
         """Load a public context; refuses one that carries a secret key or weak parameters."""
+        data = bytes(data)
+        if not data.startswith(_MAGIC) or len(data) <= len(_MAGIC) + KEY_ID_BYTES:
+            raise CryptoError("malformed CKKS context")
         try:
-            ctx = ts.context_from(data)
+            ctx = ts.context_from(data[len(_MAGIC) + KEY_ID_BYTES :])
         except Exception as exc:  # TenSEAL raises ValueError/RuntimeError on bad streams
             raise CryptoError("malformed CKKS context") from exc
         if ctx.has_secret_key() or not ctx.is_public():
             raise CryptoError("a CKKS context on the wire must not carry a secret key")
-        if not ctx.has_public_key():
-            raise CryptoError("CKKS context has no public key")
-        return cls(ctx, bytes(data))
+        return cls(ctx, data)
+
+    @property
+    def can_encrypt(self) -> bool:
+        """False for the public side of a symmetric context (no public key)."""
+        if self._ctx.has_secret_key():
+            return True
+        try:
+            return bool(self._ctx.has_public_key())
+        except ValueError:  # TenSEAL: "not supported for symmetric encryption"
+            return False
 
     def public_bytes(self) -> bytes:
-        """The serialised public context: parameters and public key, no secret key."""
+        """The public context: a header with a random key id, then TenSEAL's serialisation of
+        the parameters and (asymmetric contexts) the public key; never the secret key."""
         return self._public_bytes
 
     @property
@@ -364,6 +389,8 @@ class CkksContext:
         if arr.ndim != 1:
             raise InvalidArgument("CKKS encrypts one-dimensional vectors")
         n = int(arr.shape[0])
+        if not self.can_encrypt:
+            raise CryptoError("this CKKS context has no key to encrypt with")
         padded = self._padded(arr, n)
         chunks = [_native.CKKSVector(self._ctx.data, row.tolist()) for row in padded]
         return CkksVector(self, chunks, n)
@@ -381,13 +408,15 @@ class CkksContext:
     def xt_d(self, X: np.ndarray, enc_d: CkksVector, *, maskable: bool = True) -> CkksSlotSums:
         """``X^T d`` for a plaintext ``X`` of shape (n, f) and ``enc(d)`` of length n.
 
-        One plaintext product per chunk and column, summed over chunks (no rotations). The
-        result holds one ciphertext per column whose slots sum to ``(X^T d)_j``.
+        One plaintext product per chunk and column, summed over chunks (no rotations, no
+        rescale). The result holds one ciphertext per column whose slots sum to ``(X^T d)_j``.
 
         ``maskable=True`` (the default, needed before sending the result to the key holder)
-        rescales every product so that :meth:`CkksSlotSums.add_masks` can add plaintext masks;
-        ``maskable=False`` skips the rescales (about 2x faster) for results that the key holder
-        itself computes and decrypts.
+        then rescales each column once, by multiplying with the constant polynomial 1 (the
+        plaintext ``1 / Delta`` encodes exactly to it) under TenSEAL's auto-rescale, so that
+        :meth:`CkksSlotSums.add_masks` can add plaintext masks at the initial scale;
+        ``maskable=False`` leaves the sums at scale ``Delta^2`` (for results that the key
+        holder itself computes and decrypts).
         """
         self._check_owner(enc_d.context)
         X = np.asarray(X, dtype=np.float64)
@@ -396,19 +425,18 @@ class CkksContext:
         if not np.all(np.isfinite(X)) or (X.size and np.abs(X).max() > MAX_ABS_VALUE):
             raise InvalidArgument("X must be finite and within the CKKS value range")
         n, f = X.shape
-        slots = self.slot_count
         if n == 0:
-            enc_d = self.encrypt_vector(np.zeros(1))
-            X = np.zeros((1, f))
-            n = 1
+            raise InvalidArgument("no rows to multiply")
+        slots = self.slot_count
+        chunks = enc_d.chunks
         comp = self.params.rescale_compensation if maskable else 1.0
-        Xc = np.zeros((f, len(enc_d.chunks) * slots))
+        Xc = np.zeros((f, len(chunks) * slots))
         Xc[:, :n] = X.T * comp
         sums: list[Any] = []
         native_ctx = enc_d.context._ctx  # the context the chunks are linked to
-        native_ctx.auto_rescale = maskable
+        native_ctx.auto_rescale = False
         try:
-            for c, chunk in enumerate(enc_d.chunks):
+            for c, chunk in enumerate(chunks):
                 block = Xc[:, c * slots : (c + 1) * slots]
                 for j in range(f):
                     prod = chunk.mul_plain(block[j].tolist())
@@ -416,6 +444,11 @@ class CkksContext:
                         sums.append(prod)
                     else:
                         sums[j].add_(prod)
+            if maskable:
+                native_ctx.auto_rescale = True
+                one = 1.0 / self.params.global_scale
+                for ct in sums:
+                    ct.mul_plain_(one)
         finally:
             native_ctx.auto_rescale = True
         return CkksSlotSums(self, sums, slots, maskable=maskable)

@@ -231,8 +231,8 @@ class FederatedLogisticRegression:
         """The platform's partial log-odds of ``rows``, received encrypted and decrypted."""
         self._check_fitted()
         keys = getattr(self, "keys_", None)
-        if keys is None or keys.mode != self.mode:
-            keys = ActiveCrypto.generate(self.mode, self.key_bits)
+        if keys is None or keys.mode != self.mode or not keys.can_receive_scores:
+            keys = ActiveCrypto.generate(self.mode, self.key_bits, scoring=True)
             self.keys_ = keys
         dataset = self.platform_dataset_ if platform_dataset is None else platform_dataset
         spec = SessionSpec(
@@ -304,9 +304,7 @@ class FederatedLogisticRegression:
         rows: np.ndarray | None = None,
         platform_dataset: str | None = None,
     ) -> np.ndarray:
-        proba = self.predict_proba(
-            bank_table, peer, rows=rows, platform_dataset=platform_dataset
-        )
+        proba = self.predict_proba(bank_table, peer, rows=rows, platform_dataset=platform_dataset)
         return (proba[:, 1] >= 0.5).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence

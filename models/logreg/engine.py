@@ -104,16 +104,16 @@ class LrTrainer:
         init = self.stub.init(
             LrInitRequest(
                 model_id=model_id,
-                n_rows=int(len(ids)),
+                n_rows=len(ids),
                 ids_digest=ids_digest(ids),
                 train_rows=train,
                 params=p.to_params(),
                 public_key=self.keys.public_bytes(),
             )
         )
-        opt = Optimizer(
-            Xb.shape[1], p, p.reg_strength(train.size), intercept=p.fit_intercept
-        )
+        opt = Optimizer(Xb.shape[1], p, p.reg_strength(train.size), intercept=p.fit_intercept)
+        if p.optimizer == "precond":
+            opt.set_preconditioner(Xb[train])
         history: list[dict[str, Any]] = []
         snapshots: dict[int, np.ndarray] = {}
         best_loss, best_epoch, no_improve = np.inf, -1, 0

@@ -63,7 +63,7 @@ class ActiveCrypto:
         keypair: PaillierKeypair | None = None,
         ckks: CkksContext | None = None,
     ) -> None:
-        if mode == "paillier" and keypair is None or mode == "ckks" and ckks is None:
+        if (mode == "paillier" and keypair is None) or (mode == "ckks" and ckks is None):
             raise InvalidArgument("keys for the mode are missing")
         if mode not in ("paillier", "ckks"):
             raise InvalidArgument("mode must be 'paillier' or 'ckks'")
@@ -72,12 +72,22 @@ class ActiveCrypto:
         self.ckks = ckks
 
     @classmethod
-    def generate(cls, mode: str, key_bits: int = 2048) -> ActiveCrypto:
+    def generate(cls, mode: str, key_bits: int = 2048, *, scoring: bool = False) -> ActiveCrypto:
+        """New keys. CKKS training contexts are symmetric (the bank encrypts with its secret
+        key, 2x faster; the platform gets parameters only); scoring contexts are asymmetric
+        because the platform encrypts its partial scores."""
         if mode == "paillier":
             return cls(mode, keypair=PaillierKeypair.generate(key_bits))
         if mode == "ckks":
-            return cls(mode, ckks=CkksContext.create())
+            return cls(mode, ckks=CkksContext.create(symmetric=not scoring))
         raise InvalidArgument("mode must be 'paillier' or 'ckks'")
+
+    @property
+    def can_receive_scores(self) -> bool:
+        """Whether the platform can encrypt under these keys (not a symmetric CKKS context)."""
+        return self.keypair is not None or (
+            self.ckks is not None and CkksContext.from_bytes(self.ckks.public_bytes()).can_encrypt
+        )
 
     def public_bytes(self) -> bytes:
         if self.keypair is not None:

@@ -9,6 +9,13 @@ The intercept is not regularised. Mini-batch gradient descent: each party update
 weights from its own gradient block; the optimisers below are coordinate-wise (SGD, momentum,
 Adam), so running them separately on the two blocks is exactly the joint algorithm. L1 uses a
 proximal (soft-thresholding) step after the gradient step.
+
+``precond`` is block-preconditioned gradient descent: each party multiplies its gradient
+block by ``P = (X_k^T X_k / (4 n) + alpha I)^-1`` computed from ITS OWN training features
+(``1/4`` bounds the logistic curvature), i.e. a block-Jacobi Newton step with a fixed curvature
+bound. It removes the ill-conditioning within each party's (often strongly correlated) features
+and needs no extra exchange. Since ``X^T X <= 2 blockdiag(X_b^T X_b, X_p^T X_p)`` for two
+blocks, the full-batch objective decreases for learning rates up to 1.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from models.errors import InvalidArgument
 MODES = ("paillier", "ckks")
 PENALTIES = ("l2", "l1", "none")
 SCHEDULES = ("constant", "invscaling", "exponential", "step")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam", "precond")
+#: Upper bound of the logistic loss curvature, used by the "precond" optimiser.
+CURVATURE_BOUND = 0.25
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,14 @@ class LrParams:
         if self.schedule not in SCHEDULES:
             raise InvalidArgument("unknown learning-rate schedule")
         if self.optimizer not in OPTIMIZERS:
-            raise InvalidArgument("optimizer must be 'sgd', 'momentum' or 'adam'")
+            raise InvalidArgument("optimizer must be 'sgd', 'momentum', 'adam' or 'precond'")
+        if self.optimizer == "precond" and self.penalty == "l1":
+            raise InvalidArgument("the 'precond' optimiser supports 'l2' or no penalty")
         if not (self.C > 0 and math.isfinite(self.C)):
             raise InvalidArgument("C must be positive")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise InvalidArgument("learning rate must be positive")
-        if not (0 <= self.decay and math.isfinite(self.decay)):
+        if not (self.decay >= 0 and math.isfinite(self.decay)):
             raise InvalidArgument("decay must be non-negative")
         if self.schedule == "exponential" and not 0 < self.decay <= 1:
             raise InvalidArgument("exponential decay must be in (0, 1]")
@@ -140,6 +151,20 @@ class Optimizer:
         self.m = np.zeros_like(self.w)
         self.v = np.zeros_like(self.w)
         self.t = 0
+        self.precond: np.ndarray | None = None
+
+    def set_preconditioner(self, X_train: np.ndarray) -> None:
+        """Compute this party's block preconditioner from its training design matrix."""
+        X = np.asarray(X_train, dtype=np.float64)
+        n = max(1, X.shape[0])
+        if self.intercept:
+            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        if X.shape[1] != self.w.size:
+            raise InvalidArgument("design matrix does not match the weights")
+        reg = self.alpha if self.params.penalty == "l2" else 0.0
+        A = CURVATURE_BOUND * (X.T @ X) / n + np.diag(reg * self._reg_mask())
+        A += 1e-8 * np.eye(A.shape[0])
+        self.precond = np.linalg.inv(A)
 
     @property
     def weights(self) -> np.ndarray:
@@ -166,6 +191,10 @@ class Optimizer:
         opt = self.params.optimizer
         if opt == "sgd":
             direction = g
+        elif opt == "precond":
+            if self.precond is None:
+                raise InvalidArgument("the preconditioner was not computed")
+            direction = self.precond @ g
         elif opt == "momentum":
             self.m = self.params.momentum * self.m + g
             direction = self.m

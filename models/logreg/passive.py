@@ -170,6 +170,8 @@ class LogRegPassive(PassiveParty):
         crypto = PassiveCrypto(params.mode, request.public_key, workers=self._workers)
         X, meta = self.design(table, train, params)
         opt = Optimizer(X.shape[1], params, params.reg_strength(train.size), intercept=False)
+        if params.optimizer == "precond":
+            opt.set_preconditioner(X[train])
         snapshots: dict[int, list[float]] = {}
         applied = (-1, -1)
         path = self._state_path()

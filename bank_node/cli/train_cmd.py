@@ -1,0 +1,87 @@
+"""``fedcredit train JOB.toml``: run a joint training job from the bank, with progress."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="run a joint training job (PSI, train, register)")
+    p.add_argument("job", type=Path, help="job file (TOML)")
+    p.add_argument("--job-id", default=None, help="resume or name the job explicitly")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-register", action="store_true", help="skip MLflow logging/registry")
+    p.set_defaults(func=run_train)
+
+
+class TreeProgress:
+    """A progress bar per tree (or epoch) with validation AUC and KS."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="tree", disable=not enabled, dynamic_ncols=True)
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        post = {}
+        for key in ("val_auc", "val_ks", "train_loss"):
+            value = info.get(key)
+            if isinstance(value, int | float):
+                post[key] = f"{value:.4f}"
+        self.bar.set_postfix(post)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from bank_node.audit_service import bank_audit_log
+    from bank_node.config import BankConfig
+    from bank_node.jobs.runner import JobRunner
+    from bank_node.jobs.spec import JobSpec
+
+    spec = JobSpec.load(args.job, job_id=args.job_id)
+    config = BankConfig.load(spec.bank_config)
+    total = int(spec.params.get("n_estimators", spec.params.get("max_epochs", 0)) or 0)
+    progress = TreeProgress(total, enabled=not args.no_progress)
+    stop = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        print("\ncancelling after the current step; rerun the same job id to resume")
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    peer = config.platform_peer()
+    try:
+        runner = JobRunner(
+            spec,
+            config,
+            peer,
+            callbacks=[progress],
+            should_stop=stop.is_set,
+            audit=bank_audit_log(config),
+            register=not args.no_register,
+        )
+        print(f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
+              f"({spec.platform_data.dataset})")
+        result = runner.run()
+    finally:
+        progress.close()
+        signal.signal(signal.SIGINT, previous)
+        peer.close()
+    state = result.state
+    print(f"PSI: bank {state.psi.get('n_bank')} x platform {state.psi.get('n_platform')} -> "
+          f"{state.psi.get('n_intersection')} aligned companies")
+    for key, value in result.metrics.items():
+        print(f"{key}: {value:.4f}")
+    if state.registry:
+        print(f"registered {state.registry['model_name']} version "
+              f"{state.registry['model_version']} (run {state.registry['run_id']})")
+        print(f"MLflow store: {state.registry['tracking_uri']}")
+        print(f"open the UI:  {state.registry['ui']}")
+    return 0

@@ -1,0 +1,263 @@
+"""Run a training job from the bank: PSI -> describe -> fit -> save -> track -> audit.
+
+Each phase is persisted (``bank_node/jobs/state.py``); running the same job id again resumes
+after the last completed phase, and training itself resumes after the last completed tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bank_node.config import BankConfig
+from bank_node.jobs.algorithms import FitOutcome, adapter_for
+from bank_node.jobs.spec import JobSpec
+from bank_node.jobs.state import JobState, JobStore
+from models.audit.entry import Actor
+from models.audit.events import PSI_RUN, TRAINING_COMPLETED, TRAINING_FAILED, TRAINING_STARTED
+from models.dataset import PartyTable
+from models.federation.peer import PassivePeer
+from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
+
+log = logging.getLogger("fedcredit.bank.jobs")
+
+Callback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    state: JobState
+    outcome: FitOutcome | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def load_bank_side(spec: JobSpec) -> PartyTable:
+    from bank_node.loanbook.loader import load_bank_table
+
+    return load_bank_table(
+        spec.bank_data.path,
+        as_of=spec.platform_data.as_of or None,
+        id_column=spec.bank_data.id_column,
+        label_column=spec.bank_data.label_column,
+    )
+
+
+def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed-seed random split of aligned row positions into train and validation."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_valid = round(n * valid_fraction)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def ks_statistic(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, score)
+    return float(np.max(tpr - fpr))
+
+
+class JobRunner:
+    """Drives one job end to end against the platform behind ``peer``."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        config: BankConfig,
+        peer: PassivePeer,
+        *,
+        callbacks: list[Callback] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        launched_by: str = "",
+        audit: Any | None = None,
+        register: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.config = config
+        self.peer = peer
+        self.callbacks = list(callbacks or [])
+        self.should_stop = should_stop
+        self.launched_by = launched_by or _whoami(config)
+        self.store = JobStore(config.data_dir, spec.job_id)
+        self.audit = audit
+        self.register = register
+
+    @property
+    def psi_job_id(self) -> str:
+        return f"{self.spec.job_id}-psi"
+
+    def _audit(self, event: str, details: dict[str, Any]) -> None:
+        if self.audit is not None:
+            self.audit.append(
+                event,
+                Actor(self.launched_by, "bank", ""),
+                {"job_id": self.spec.job_id, **details},
+            )
+
+    # -- phases ------------------------------------------------------------------------------
+    def align(self, state: JobState, bank: PartyTable) -> np.ndarray:
+        """PSI with the platform; the agreed order is stored with the job."""
+        path = self.store.aligned_ids_path
+        if state.done("aligned") and path.exists():
+            ids: np.ndarray = np.load(path, allow_pickle=False)
+            return ids
+        from models.psi.active import PsiActive
+        from models.uscc import is_valid_uscc
+
+        validator = is_valid_uscc if self.spec.bank_data.source == "loanbook" else None
+        params = {**self.spec.platform_params()}
+        if validator is not None:
+            params["id_format"] = "uscc"
+        self.peer.open_session(
+            SessionSpec(self.psi_job_id, "psi", self.spec.platform_data.dataset, params)
+        )
+        try:
+            result = PsiActive(self.peer, id_validator=validator).run(bank.ids)
+        finally:
+            with contextlib.suppress(Exception):
+                self.peer.close_session("psi done")
+        np.save(path, np.asarray(result.aligned_ids).astype(str), allow_pickle=False)
+        state.psi = {
+            "protocol": "ecdh-psi/ristretto255",
+            "job_id": self.psi_job_id,
+            "n_bank": int(result.n_self),
+            "n_platform": int(result.n_peer),
+            "n_intersection": int(result.n_intersection),
+            "n_duplicates": int(result.n_duplicates),
+            "n_invalid": int(result.n_invalid),
+        }
+        state.phase = "aligned"
+        self.store.save(state)
+        self._audit(
+            PSI_RUN,
+            {
+                "psi_protocol": state.psi["protocol"],
+                "intersection_size": state.psi["n_intersection"],
+                "n_bank": state.psi["n_bank"],
+                "n_platform": state.psi["n_platform"],
+            },
+        )
+        return np.asarray(result.aligned_ids).astype(str)
+
+    def describe(self, state: JobState) -> DescribeResponse:
+        job = f"{self.spec.job_id}-describe"
+        params = {**self.spec.platform_params(), "alignment": self.psi_job_id}
+        self.peer.open_session(
+            SessionSpec(job, "describe", self.spec.platform_data.dataset, params)
+        )
+        try:
+            reply = self.peer.call("describe/0", DescribeRequest(True), DescribeResponse)
+        finally:
+            with contextlib.suppress(Exception):
+                self.peer.close_session("described")
+        state.platform = {
+            "party": self.peer.party,
+            "dataset": reply.dataset,
+            "digest": reply.digest,
+            "n_rows": reply.n_rows,
+            "n_features": reply.n_features,
+            "categories": list(reply.categories),
+            "meta": dict(reply.meta),
+        }
+        self.store.save(state)
+        return reply
+
+    def train(self, state: JobState, bank: PartyTable) -> FitOutcome:
+        spec = self.spec
+        train_rows, valid_rows = split_rows(bank.n_rows, spec.valid_fraction, spec.seed)
+        adapter = adapter_for(spec.algorithm)
+        self._audit(
+            TRAINING_STARTED,
+            {"algorithm": spec.algorithm, "n_rows": bank.n_rows, "dataset_digest": bank.digest()},
+        )
+        session_params = {**spec.platform_params(), "alignment": self.psi_job_id}
+        try:
+            outcome = adapter(
+                spec.params,
+                spec.key_bits,
+                spec.scheme,
+                bank,
+                self.peer,
+                job_id=spec.job_id,
+                dataset=spec.platform_data.dataset,
+                session_params=session_params,
+                train_rows=train_rows,
+                valid_rows=valid_rows,
+                checkpoint_dir=self.store.checkpoint_dir,
+                model_dir=self.config.data_dir / "models" / spec.job_id,
+                callbacks=self.callbacks,
+                should_stop=self.should_stop,
+            )
+        except Exception as err:
+            self._audit(TRAINING_FAILED, {"algorithm": spec.algorithm, "error": type(err).__name__})
+            raise
+        y = np.asarray(bank.y)[valid_rows]
+        metrics: dict[str, float] = {}
+        if outcome.valid_scores is not None and valid_rows.size and np.unique(y).size == 2:
+            from sklearn.metrics import roc_auc_score
+
+            metrics["valid_auc"] = float(roc_auc_score(y, outcome.valid_scores))
+            metrics["valid_ks"] = ks_statistic(y, outcome.valid_scores)
+        state.model = {
+            "model_id": outcome.model_id,
+            "bank_part": str(outcome.model_path),
+            "bank_part_digest": outcome.model_digest,
+            "platform_part_digest": outcome.platform_digest,
+            "n_train": int(train_rows.size),
+            "n_valid": int(valid_rows.size),
+        }
+        state.metrics = metrics
+        state.phase = "trained"
+        self.store.save(state)
+        self._audit(
+            TRAINING_COMPLETED,
+            {"algorithm": spec.algorithm, "model_id": outcome.model_id, **metrics},
+        )
+        return outcome
+
+    def run(self) -> JobResult:
+        state = self.store.load()
+        if not state.launched_at:
+            state.launched_by = self.launched_by
+            state.launched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            self.store.save(state)
+        bank = load_bank_side(self.spec)
+        aligned = self.align(state, bank)
+        bank_aligned = bank.align_to(aligned)
+        self.describe(state)
+        outcome = None
+        if not state.done("trained"):
+            outcome = self.train(state, bank_aligned)
+        if outcome is not None and not state.done("registered") and self.register:
+            from bank_node.jobs.tracking_glue import track_and_register
+
+            _, valid_rows = split_rows(
+                bank_aligned.n_rows, self.spec.valid_fraction, self.spec.seed
+            )
+            state.registry = track_and_register(
+                self.spec,
+                self.config,
+                state,
+                outcome,
+                bank_aligned,
+                np.asarray(bank_aligned.y)[valid_rows],
+                self.audit,
+            )
+            state.phase = "registered"
+            self.store.save(state)
+        return JobResult(self.spec.job_id, state, outcome, dict(state.metrics))
+
+
+def _whoami(config: BankConfig) -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{config.party}/{user}"
