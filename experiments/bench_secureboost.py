@@ -116,8 +116,8 @@ def make_peer(transport: str, workdir: Path, rows: int | None) -> Platform:
         load_parties()
         _bank, plat = load_hetero(shared_data(), "default_credit", rows)
         manager = SessionManager(workdir / "platform", StaticProvider(plat))
-        peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
-        return Platform(peer, lambda: None, None)
+        local = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+        return Platform(local, lambda: None, None)
     from bank_node.federation_client import GrpcPassivePeer
     from proto.transport.pki import init_pki
     from proto.transport.tls import TlsFiles
@@ -145,14 +145,14 @@ def make_peer(transport: str, workdir: Path, rows: int | None) -> Platform:
             raise RuntimeError("the platform process did not start")
         time.sleep(0.1)
     port = int(port_file.read_text())
-    peer = GrpcPassivePeer(f"127.0.0.1:{port}", TlsFiles.in_pki_dir(pki, "bank-a"))
+    remote = GrpcPassivePeer(f"127.0.0.1:{port}", TlsFiles.in_pki_dir(pki, "bank-a"))
 
     def stop() -> None:
-        peer.close()
+        remote.close()
         proc.terminate()
         proc.wait(30)
 
-    return Platform(peer, stop, proc.pid)
+    return Platform(remote, stop, proc.pid)
 
 
 # ---------------------------------------------------------------------------- xgboost.federated

@@ -308,3 +308,28 @@ def test_bank_crash_after_platform_commit_and_cancellation(
     )
     assert seen == [1, 2, 3]
     assert _same_trees(clf.trees_, _reference(bank, plat, params, tr, te).trees_)
+
+
+@pytest.mark.slow
+def test_full_default_credit_is_lossless(shared_data: Path, tmp_path: Path) -> None:
+    """The acceptance check: default_credit, bank = guest, platform = host, 80/20 split,
+    2048-bit keys, 50 trees of depth 5, 32 bins; federated AUC within 0.002 of centralized."""
+    from models.federation.inprocess import InProcessPeer
+    from models.federation.manager import SessionManager
+    from models.federation.party import Caller
+    from proto.transport.codec import ProtobufCodec
+
+    bank, plat = load_hetero(shared_data, "default_credit")
+    tr, te = train_test_rows(bank.n_rows)
+    params: dict[str, Any] = {"n_estimators": 50, "max_depth": 5, "n_bins": 32}
+    manager = SessionManager(tmp_path / "platform", StaticProvider(plat))
+    peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+    clf = SecureBoostClassifier(**params, key_bits=2048).fit(
+        bank, peer, train_rows=tr, valid_rows=te, job_id="sb-full"
+    )
+    ref = _reference(bank, plat, params, tr, te)
+    assert _same_trees(clf.trees_, ref.trees_)
+    y = np.asarray(bank.y)[te]
+    p_fed = clf.predict_proba(bank.take(te), peer)[:, 1]
+    p_ref = ref.predict_proba_plain(joined(bank, plat)[te])[:, 1]
+    assert abs(auc(y, p_fed) - auc(y, p_ref)) < AUC_TOL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -278,6 +279,17 @@ def test_a_model_part_that_does_not_match_its_digest_is_refused(store, tmp_path:
         [store["tracking"].experiment_id()], "tags.`fedcredit.job_id` = 'job-bad'"
     )
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_a_run_without_validation_scores_skips_the_curves(store, tmp_path: Path) -> None:
+    result = fake_result(tmp_path, "mdl-noval")
+    result = dataclasses.replace(result, y_true=np.zeros(0), y_score=np.zeros(0))
+    info = log_training_run(store["tracking"], fake_job("job-noval"), result)
+    client = store["tracking"].client
+    run = client.get_run(info.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["fedcredit.curves"].startswith("not")
+    plots = {f.path for f in client.list_artifacts(info.run_id, "plots")}
+    assert plots == {"plots/importance.png"}
 
 
 def test_roc_and_ks_match_a_reference() -> None:

@@ -110,7 +110,10 @@ def track_and_register(
         y_true=valid_y,
         y_score=outcome.valid_scores if outcome.valid_scores is not None else np.zeros(0),
         bank_part=ModelPart(
-            config.party, outcome.model_digest, outcome.model_id, path=str(outcome.model_path)
+            config.party,
+            _file_sha256(outcome.model_path),
+            outcome.model_id,
+            path=str(outcome.model_path),
         ),
         platform_part=ModelPart(
             platform.get("party", config.platform_name),
@@ -138,6 +141,12 @@ def bank_tracking(config: BankConfig, audit: Any = None) -> Any:
     if config.tracking_uri:
         return Tracking(config.tracking_uri, audit=audit, actor=actor)
     return Tracking.for_data_dir(config.data_dir, audit=audit, actor=actor)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _date_range(spec: JobSpec) -> tuple[str, str] | None:

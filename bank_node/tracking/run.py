@@ -161,11 +161,19 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_artifacts(out: Path, job: JobRecord, result: TrainingResult) -> None:
-    plot_roc(result.y_true, result.y_score, out / "plots" / "roc.png")
-    plot_ks(result.y_true, result.y_score, out / "plots" / "ks.png")
+def _write_artifacts(out: Path, job: JobRecord, result: TrainingResult) -> str:
+    """Write every artifact under ``out``; returns why the curves are missing ("" if drawn)."""
+    curves_missing = ""
+    try:
+        plot_roc(result.y_true, result.y_score, out / "plots" / "roc.png")
+        plot_ks(result.y_true, result.y_score, out / "plots" / "ks.png")
+    except InvalidArgument as exc:  # no validation scores, or a single class
+        curves_missing = exc.message
     plot_importance(result.importance, out / "plots" / "importance.png")
     card = build_model_card(job, result)
+    card["curves"] = (
+        f"not drawn: {curves_missing}" if curves_missing else "plots/roc.png, plots/ks.png"
+    )
     (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True))
     model_dir = out / MODEL_DIR
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +206,7 @@ def _write_artifacts(out: Path, job: JobRecord, result: TrainingResult) -> None:
     }
     (out / JOB_ARTIFACT).parent.mkdir(parents=True, exist_ok=True)
     (out / JOB_ARTIFACT).write_text(json.dumps(record, indent=2, sort_keys=True))
+    return curves_missing
 
 
 def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult) -> RunInfo:
@@ -207,7 +216,9 @@ def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult)
     categories of both sides. Metrics: every key of each ``history`` point at its step, and
     ``final.<name>``. Inputs: one metadata-only dataset per side (digest, row count, date range,
     schema, categories). Artifacts: ``plots/{roc,ks,importance}.png``, ``model_card.json``,
-    ``model/`` (the bank's part and ``MODEL_PARTS.json``) and ``fedcredit/job.json``.
+    ``model/`` (the bank's part and ``MODEL_PARTS.json``) and ``fedcredit/job.json``. Without
+    usable validation scores (empty, or one class only) the ROC and KS plots are skipped and
+    the run gets a ``fedcredit.curves`` tag saying why.
     An audit entry ``training_run_logged`` links the job to the run.
     """
     if not job.code_version:
@@ -260,8 +271,10 @@ def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult)
             ],
         )
         with tempfile.TemporaryDirectory(prefix="fedcredit-run-") as tmp:
-            _write_artifacts(Path(tmp), job, result)
+            curves_missing = _write_artifacts(Path(tmp), job, result)
             client.log_artifacts(run_id, tmp)
+        if curves_missing:
+            client.set_tag(run_id, "fedcredit.curves", f"not drawn: {curves_missing}")
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise

@@ -15,7 +15,6 @@ Everything is deterministic for a seed (byte-identical files).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import shutil
 from pathlib import Path
@@ -200,7 +199,6 @@ def generate_city(
             if report.rejected:
                 rejected[name] = report.rejected
         del data
-        gc.collect()
     del ctx
 
     # ---------------------------------------------------------------- bank side
@@ -228,6 +226,7 @@ def generate_city(
     sections, section_counts = np.unique(pop.section, return_counts=True)
     sizes = ["micro", "small", "medium", "large"]
     y_window = bank.loans["outcome_dpd90_12m"][window]
+    gain = None if auc_bank is None or auc_joint is None else round(auc_joint - auc_bank, 6)
     card: dict[str, Any] = {
         "generator": "fedcredit synthetic city 1",
         "seed": seed,
@@ -248,9 +247,9 @@ def generate_city(
         "modelling_rule": table.meta["row_rule"],
         "default_rate": round(float(table.y.mean()), 6),
         "label": table.meta["label"],
-        "auc_bank_only": round(auc_bank, 6),
-        "auc_joint": round(auc_joint, 6),
-        "auc_gain": round(auc_joint - auc_bank, 6),
+        "auc_bank_only": None if auc_bank is None else round(auc_bank, 6),
+        "auc_joint": None if auc_joint is None else round(auc_joint, 6),
+        "auc_gain": gain,
         "auc_method": f"LightGBM, {method}, not federated",
         "bank_features": table.n_features,
         "platform_features": len(feats.feature_names),

@@ -240,6 +240,7 @@ class SecureBoostClassifier:
 
         spec_params = {"n_bins": str(params.n_bins), **dict(session_params or {})}
         peer.open_session(SessionSpec(job_id, ALGORITHM, dataset, spec_params))
+        backend: FederatedBackend | None = None
         try:
             keypair = PaillierKeypair.generate(self.key_bits)
             pk = keypair.public_key
@@ -285,6 +286,8 @@ class SecureBoostClassifier:
                 SbFinalizeRequest(model_id=job_id, n_trees=len(trees), trees_digest=trees_digest)
             )
         finally:
+            if backend is not None:
+                backend.close()
             with contextlib.suppress(FedCreditError):
                 peer.close_session("fit finished")
 
@@ -306,6 +309,7 @@ class SecureBoostClassifier:
         self.platform_digest_ = fin.platform_digest
         self.platform_n_splits_ = int(fin.n_splits)
         self.trees_digest_ = trees_digest
+        assert backend is not None
         self.stats_ = dict(backend.stats)
         return self
 

@@ -3,6 +3,7 @@ through the encrypted protocol. Plugged into the same grower and engine as the r
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -25,6 +26,8 @@ from models.secureboost.messages import (
 from models.secureboost.plain_hist import plain_histograms
 from models.secureboost.stub import SecureBoostStub
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree, bin_decision
+
+PRECOMPUTE_BATCH = 1024
 
 
 def _concat_rows(rows: list[np.ndarray]) -> np.ndarray:
@@ -52,6 +55,8 @@ class FederatedBackend:
         Ciphertexts per gradient upload step.
     workers:
         Processes for encryption/decryption (passed to the crypto layer).
+    precompute:
+        Prepare the next tree's encryption randomness in a background thread.
     """
 
     def __init__(
@@ -65,8 +70,10 @@ class FederatedBackend:
         *,
         chunk_size: int = 8192,
         workers: int | None = None,
+        precompute: bool = True,
     ) -> None:
         self.stub = stub
+        self.precompute = precompute
         self.keypair = keypair
         self.layout = layout
         self.bank_bins = bank_bins
@@ -87,12 +94,46 @@ class FederatedBackend:
         self._gq = np.zeros(0, dtype=np.int64)
         self._hq = np.zeros(0, dtype=np.int64)
         self._plat = np.zeros(0, dtype=np.int64)
+        self._pre_thread: threading.Thread | None = None
+        self._pre_stop = threading.Event()
+
+    # ------------------------------------------------------------------ precomputation
+    def _start_precompute(self, count: int) -> None:
+        """Compute the next tree's encryption randomness in the background while the platform
+        builds histograms (it depends on no data, so nothing is revealed or changed)."""
+        self._stop_precompute()
+        if count <= 0:
+            return
+        self._pre_stop.clear()
+
+        def work() -> None:
+            done = 0
+            while done < count and not self._pre_stop.is_set():
+                step = min(PRECOMPUTE_BATCH, count - done)
+                t0 = time.perf_counter()
+                self.keypair.precompute(step, workers=1)
+                self.stats["precompute_s"] += time.perf_counter() - t0
+                done += step
+
+        self._pre_thread = threading.Thread(target=work, name="sb-precompute", daemon=True)
+        self._pre_thread.start()
+
+    def _stop_precompute(self) -> None:
+        if self._pre_thread is not None:
+            self._pre_stop.set()
+            self._pre_thread.join()
+            self._pre_thread = None
+
+    def close(self) -> None:
+        """Stop background work (call when training ends, normally or not)."""
+        self._stop_precompute()
 
     # ------------------------------------------------------------------ tree
     def begin_tree(
         self, t: int, gq: np.ndarray, hq: np.ndarray, rows: np.ndarray, features: np.ndarray
     ) -> None:
         """Encrypt the tree's packed (g, h) and upload them in chunks."""
+        self._stop_precompute()
         self._gq, self._hq = gq, hq
         self._plat = np.flatnonzero(np.asarray(features[self.n_bank_features :], dtype=bool))
         rows = np.asarray(rows, dtype=np.int64)
@@ -122,6 +163,9 @@ class FederatedBackend:
                 )
             )
             self.stats["upload_s"] += time.perf_counter() - t0
+        if self._plat.size and self.precompute:
+            pooled = int(getattr(self.keypair, "pool_size", 0))
+            self._start_precompute(int(rows.size) - pooled)
 
     def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
         bank = [

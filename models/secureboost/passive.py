@@ -13,6 +13,7 @@ under the bank's key, row positions and its own data.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,39 @@ class SecureBoostPassive(PassiveParty):
         self._reset_tree(-1)
         # scoring state
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
+        # background rerandomisation factors
+        self._pre_thread: threading.Thread | None = None
+        self._pre_stop = threading.Event()
+        self._pooled = 0  # rerandomisation factors computed ahead and not yet used
+
+    def close(self) -> None:
+        self._stop_precompute()
+
+    def _stop_precompute(self) -> None:
+        if self._pre_thread is not None:
+            self._pre_stop.set()
+            self._pre_thread.join()
+            self._pre_thread = None
+
+    def _start_precompute(self, count: int) -> None:
+        """Prepare rerandomisation factors (uniform r^n, independent of any data) in the
+        background while the bank decrypts, so the next histogram answer need not wait."""
+        self._stop_precompute()
+        pk = self.public_key
+        if pk is None or count <= 0:
+            return
+        self._pre_stop.clear()
+
+        def work() -> None:
+            done = 0
+            while done < count and not self._pre_stop.is_set():
+                step = min(16, count - done)
+                pk.precompute(step, workers=1)
+                done += step
+                self._pooled += step
+
+        self._pre_thread = threading.Thread(target=work, name="sb-rerandomizers", daemon=True)
+        self._pre_thread.start()
 
     # ------------------------------------------------------------------ helpers
     def _reset_tree(self, tree: int) -> None:
@@ -192,6 +226,7 @@ class SecureBoostPassive(PassiveParty):
         Reveals to bank: see :class:`SbInitResponse`.
         """
         check_model_id(request.model_id)
+        self._stop_precompute()
         table = self._load()
         if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
@@ -366,7 +401,11 @@ class SecureBoostPassive(PassiveParty):
         packed = compress_ciphertexts(
             self.public_key, vec, self.slot_bits, self.slots_per_ciphertext
         )
+        self._stop_precompute()
         packed = self.public_key.rerandomize(packed)
+        self._pooled = max(0, self._pooled - len(packed))
+        # the next level builds at most twice as many nodes
+        self._start_precompute(2 * len(packed) - self._pooled)
         return SbHistogramResponse(
             tree=request.tree,
             depth=request.depth,
