@@ -94,6 +94,7 @@ def test_fixed_base_table_and_helpers() -> None:
 
 
 def test_helper_reports_errors_and_restarts() -> None:
+    parallel.warm_up(2)
     (helper,) = parallel.helpers(1)
     with helper.lock:
         reply, _ = helper.call("ping", {})
@@ -104,6 +105,12 @@ def test_helper_reports_errors_and_restarts() -> None:
             helper.call("no-such-op", {})
         reply, _ = helper.call("ping", {})  # still usable afterwards
         assert reply["ok"]
+    helper._proc.kill()  # a helper that died is replaced on next use
+    helper._proc.wait()
+    (fresh,) = parallel.helpers(1)
+    assert fresh is not helper
+    with fresh.lock:
+        assert fresh.call("ping", {})[0]["pid"] != reply["pid"]
 
 
 def test_resolve_workers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -280,6 +280,14 @@ def helpers(count: int) -> list[Helper]:
         return _POOL[:count]
 
 
+def warm_up(workers: int = 2) -> None:
+    """Start the helpers for ``workers``-way parallelism now (e.g. at server start) so the first
+    large operation does not pay the interpreter start-up (~0.3 s)."""
+    for h in helpers(max(0, workers - 1)):
+        with h.lock:
+            h.call("ping", {})
+
+
 def shutdown() -> None:
     """Stop all helper processes."""
     with _POOL_LOCK:

@@ -96,11 +96,14 @@ class FederatedBackend:
         self._plat = np.zeros(0, dtype=np.int64)
         self._pre_thread: threading.Thread | None = None
         self._pre_stop = threading.Event()
+        self._pool_lock = threading.Lock()
+        self._zeros: list[Any] = []  # precomputed encryptions of zero (each used once)
 
     # ------------------------------------------------------------------ precomputation
     def _start_precompute(self, count: int) -> None:
-        """Compute the next tree's encryption randomness in the background while the platform
-        builds histograms (it depends on no data, so nothing is revealed or changed)."""
+        """Encrypt zeros for the next tree in the background while the platform builds
+        histograms: ``E(0) + m`` is then a fresh encryption of ``m`` for one multiplication.
+        The randomness depends on no data, so nothing is revealed or changed."""
         self._stop_precompute()
         if count <= 0:
             return
@@ -111,7 +114,9 @@ class FederatedBackend:
             while done < count and not self._pre_stop.is_set():
                 step = min(PRECOMPUTE_BATCH, count - done)
                 t0 = time.perf_counter()
-                self.keypair.precompute(step, workers=1)
+                zeros = self.keypair.encrypt(np.zeros(step, dtype=np.int64), workers=1)
+                with self._pool_lock:
+                    self._zeros.extend(zeros.values)
                 self.stats["precompute_s"] += time.perf_counter() - t0
                 done += step
 
@@ -123,6 +128,20 @@ class FederatedBackend:
             self._pre_stop.set()
             self._pre_thread.join()
             self._pre_thread = None
+
+    def _encrypt(self, packed: list[int]) -> EncryptedVector:
+        """Encrypt packed plaintexts, using precomputed encryptions of zero first."""
+        pk = self.keypair.public_key
+        with self._pool_lock:
+            take = min(len(packed), len(self._zeros))
+            zeros = self._zeros[:take]
+            del self._zeros[:take]
+        parts = []
+        if take:
+            parts.append(EncryptedVector(pk, zeros).add_plain(packed[:take]))
+        if take < len(packed):
+            parts.append(self.keypair.encrypt(packed[take:], workers=self.workers))
+        return parts[0] if len(parts) == 1 else EncryptedVector.concat(parts)
 
     def close(self) -> None:
         """Stop background work (call when training ends, normally or not)."""
@@ -145,7 +164,7 @@ class FederatedBackend:
             if self._plat.size:
                 t0 = time.perf_counter()
                 packed = self.layout.pack(gq[part], hq[part])
-                enc = self.keypair.encrypt(packed, workers=self.workers)
+                enc = self._encrypt(packed)
                 self.stats["encrypt_s"] += time.perf_counter() - t0
                 self.stats["encrypted"] += len(packed)
                 wire = enc.to_wire()
@@ -164,8 +183,7 @@ class FederatedBackend:
             )
             self.stats["upload_s"] += time.perf_counter() - t0
         if self._plat.size and self.precompute:
-            pooled = int(getattr(self.keypair, "pool_size", 0))
-            self._start_precompute(int(rows.size) - pooled)
+            self._start_precompute(int(rows.size) - len(self._zeros))
 
     def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
         bank = [

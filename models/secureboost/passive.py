@@ -125,7 +125,8 @@ class SecureBoostPassive(PassiveParty):
         # background rerandomisation factors
         self._pre_thread: threading.Thread | None = None
         self._pre_stop = threading.Event()
-        self._pooled = 0  # rerandomisation factors computed ahead and not yet used
+        self._pool_lock = threading.Lock()
+        self._rerand: list[Any] = []  # uniform r^n computed ahead, each used once
 
     def close(self) -> None:
         self._stop_precompute()
@@ -149,9 +150,10 @@ class SecureBoostPassive(PassiveParty):
             done = 0
             while done < count and not self._pre_stop.is_set():
                 step = min(16, count - done)
-                pk.precompute(step, workers=1)
+                fresh = pk.random_nth_residues(step, workers=1)
+                with self._pool_lock:
+                    self._rerand.extend(fresh)
                 done += step
-                self._pooled += step
 
         self._pre_thread = threading.Thread(target=work, name="sb-rerandomizers", daemon=True)
         self._pre_thread.start()
@@ -227,6 +229,7 @@ class SecureBoostPassive(PassiveParty):
         """
         check_model_id(request.model_id)
         self._stop_precompute()
+        self._rerand = []  # factors under a previous key are useless
         table = self._load()
         if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
@@ -402,10 +405,9 @@ class SecureBoostPassive(PassiveParty):
             self.public_key, vec, self.slot_bits, self.slots_per_ciphertext
         )
         self._stop_precompute()
-        packed = self.public_key.rerandomize(packed)
-        self._pooled = max(0, self._pooled - len(packed))
+        packed = self._rerandomize(packed)
         # the next level builds at most twice as many nodes
-        self._start_precompute(2 * len(packed) - self._pooled)
+        self._start_precompute(2 * len(packed) - len(self._rerand))
         return SbHistogramResponse(
             tree=request.tree,
             depth=request.depth,
@@ -414,6 +416,19 @@ class SecureBoostPassive(PassiveParty):
             value_count=len(values),
             enc_hist=packed.to_wire(),
         )
+
+    def _rerandomize(self, enc: EncryptedVector) -> EncryptedVector:
+        """Multiply each ciphertext by a fresh uniform ``r^n`` (precomputed ones first): an
+        independent encryption of the same plaintext, hiding which ciphertexts were combined."""
+        pk = self.public_key
+        assert pk is not None
+        with self._pool_lock:
+            take = min(len(enc), len(self._rerand))
+            rs = self._rerand[:take]
+            del self._rerand[:take]
+        if take < len(enc):
+            rs.extend(pk.random_nth_residues(len(enc) - take, workers=self._workers))
+        return enc.add(EncryptedVector(pk, rs))
 
     @handles
     def split(self, request: SbSplitRequest) -> SbSplitResponse:

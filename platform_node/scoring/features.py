@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from models.dataset import PartyTable
-from models.errors import NotFound
+from models.errors import FailedPrecondition, NotFound
 from models.federation.party import Caller, DataProvider
 
 
@@ -39,6 +40,14 @@ class IndexedTable:
         if k is None:
             raise NotFound("the company is not known to the platform")
         return np.asarray(self.table.X[k], dtype=np.float64)
+
+    def values(self, uscc: str, names: Sequence[str]) -> np.ndarray:
+        """The company's values of the named features, in that order."""
+        try:
+            cols = [self.columns[f] for f in names]
+        except KeyError:
+            raise FailedPrecondition("a model feature is missing from the platform data") from None
+        return self.row(uscc)[np.asarray(cols, dtype=np.int64)]
 
 
 class FeatureRows:

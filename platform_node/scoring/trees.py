@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import DataLoss, FailedPrecondition
+from models.errors import DataLoss
 from models.secureboost.passive import load_platform_part
 from platform_node.scoring.features import IndexedTable
 
@@ -62,11 +62,7 @@ class TreePart:
         Same rule as :func:`models.secureboost.tree.value_decision`: ``x <= threshold`` goes
         left, a missing value goes the split's default way.
         """
-        try:
-            cols = np.asarray([table.columns[f] for f in self.features], dtype=np.int64)
-        except KeyError:
-            raise FailedPrecondition("a model feature is missing from the platform's data") from None
-        x = table.row(uscc)[cols]
+        x = table.values(uscc, self.features)
         with np.errstate(invalid="ignore"):
             left = np.where(np.isnan(x), self.missing_left, x <= self.thresholds)
         return self.split_ids.tolist(), np.packbits(left).tobytes()

@@ -1,0 +1,190 @@
+"""Which model versions the bank serves: a small registry file under the bank's data dir.
+
+``<data_dir>/scoring/models.json``::
+
+    {
+      "format": "fedcredit.scoring.models", "version": 1,
+      "default": "sme-pd@champion",
+      "aliases": {"sme-pd@champion": "sb-2025-01"},
+      "models": {
+        "sb-2025-01": {"name": "sme-pd", "version": "3", "family": "secureboost",
+                       "path": "parts/sb-2025-01.json",
+                       "features": {"kind": "loanbook", "dir": "../bank-a"}}
+      }
+    }
+
+A request names a model as ``NAME@alias``, ``NAME`` (alias ``champion``), a model id, or
+nothing (the default). ``path`` and feature paths are relative to the registry's directory.
+The file is re-read when it changes, so registering or promoting a model (by the CLI, or by
+the MLflow registry's aliases, see :meth:`ModelStore.register`) takes effect without a
+restart. Loaded models are cached by model id and file modification time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bank_node.scoring.families import BankModel, load_bank_model
+from bank_node.scoring.features import BankFeatureSource, make_source
+from bank_node.scoring.settings import scoring_dir
+from models.errors import DataLoss, InvalidArgument, NotFound
+from models.secureboost.model_io import check_model_id, write_json_atomic
+
+REGISTRY_FILE = "models.json"
+REGISTRY_FORMAT = "fedcredit.scoring.models"
+DEFAULT_ALIAS = "champion"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A registry entry resolved for one request."""
+
+    model_id: str
+    name: str
+    version: str
+    family: str
+    path: Path
+    features: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedModel:
+    entry: ServedModel
+    model: BankModel
+    source: BankFeatureSource | None
+    mtime_ns: int
+
+
+def _empty() -> dict[str, Any]:
+    return {"format": REGISTRY_FORMAT, "version": 1, "default": "", "aliases": {}, "models": {}}
+
+
+class ModelStore:
+    """The bank's served models (registry file + cache of loaded parts)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = scoring_dir(Path(data_dir))
+        self.path = self.dir / REGISTRY_FILE
+        self._doc: dict[str, Any] = _empty()
+        self._doc_mtime = -1
+        self._loaded: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ registry file
+    def _read(self) -> dict[str, Any]:
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return _empty()
+        with self._lock:
+            if mtime == self._doc_mtime:
+                return self._doc
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataLoss("the scoring model registry is not valid JSON") from exc
+        if not isinstance(doc, dict) or doc.get("format") != REGISTRY_FORMAT:
+            raise DataLoss("the scoring model registry is malformed")
+        with self._lock:
+            self._doc, self._doc_mtime = doc, mtime
+        return doc
+
+    def register(
+        self,
+        name: str,
+        part_path: Path,
+        *,
+        alias: str = DEFAULT_ALIAS,
+        version: str = "",
+        features: Mapping[str, Any] | None = None,
+        make_default: bool = True,
+    ) -> ServedModel:
+        """Serve the bank part at ``part_path`` as ``name@alias`` (and by its model id).
+
+        The part is loaded once here to check it (family, model id); the registry keeps its
+        path (absolute, or relative to the registry directory).
+        """
+        if not name or "@" in name or not alias or "@" in alias:
+            raise InvalidArgument("model names and aliases are non-empty and contain no '@'")
+        model = load_bank_model(Path(part_path))
+        check_model_id(model.model_id)
+        doc = self._read()
+        doc = json.loads(json.dumps(doc))  # a copy to edit
+        path = Path(part_path).resolve()
+        entry = {
+            "name": name,
+            "version": str(version),
+            "family": model.family,
+            "path": str(path),
+            "features": dict(features or {}),
+        }
+        doc["models"][model.model_id] = entry
+        doc["aliases"][f"{name}@{alias}"] = model.model_id
+        if make_default or not doc.get("default"):
+            doc["default"] = f"{name}@{alias}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.path, doc)
+        return self._entry(model.model_id, entry)
+
+    def set_alias(self, name: str, alias: str, model_id: str) -> None:
+        """Point ``name@alias`` at a registered model id (a promotion)."""
+        doc = json.loads(json.dumps(self._read()))
+        if model_id not in doc["models"]:
+            raise NotFound("unknown model")
+        doc["aliases"][f"{name}@{alias}"] = model_id
+        write_json_atomic(self.path, doc)
+
+    def entries(self) -> list[ServedModel]:
+        doc = self._read()
+        return [self._entry(mid, e) for mid, e in sorted(doc["models"].items())]
+
+    def _entry(self, model_id: str, e: Mapping[str, Any]) -> ServedModel:
+        path = Path(str(e["path"]))
+        return ServedModel(
+            model_id=model_id,
+            name=str(e.get("name", "")),
+            version=str(e.get("version", "")),
+            family=str(e.get("family", "")),
+            path=path if path.is_absolute() else self.dir / path,
+            features=dict(e.get("features") or {}),
+        )
+
+    def resolve(self, spec: str) -> ServedModel:
+        """The entry for ``NAME@alias``, ``NAME``, a model id, or "" (the default)."""
+        doc = self._read()
+        spec = spec.strip() or str(doc.get("default", ""))
+        if not spec:
+            raise NotFound("no model is served for scoring")
+        models, aliases = doc["models"], doc["aliases"]
+        model_id = aliases.get(spec) or aliases.get(f"{spec}@{DEFAULT_ALIAS}")
+        if model_id is None and spec in models:
+            model_id = spec
+        if model_id is None or model_id not in models:
+            raise NotFound("unknown model")
+        return self._entry(model_id, models[model_id])
+
+    # ------------------------------------------------------------------ loaded models
+    def load(self, spec: str) -> LoadedModel:
+        """Resolve and load (cached; reloaded when the part file changes)."""
+        entry = self.resolve(spec)
+        try:
+            mtime = os.stat(entry.path).st_mtime_ns
+        except FileNotFoundError:
+            raise NotFound("the served model's part file is missing") from None
+        with self._lock:
+            hit = self._loaded.get(entry.model_id)
+        if hit is not None and hit.mtime_ns == mtime and hit.entry == entry:
+            return hit
+        model = load_bank_model(entry.path)
+        if model.model_id != entry.model_id:
+            raise DataLoss("the served model's part holds another model")
+        loaded = LoadedModel(entry, model, make_source(entry.features, self.dir), mtime)
+        with self._lock:
+            self._loaded[entry.model_id] = loaded
+        return loaded

@@ -1,0 +1,104 @@
+"""Wire messages of federated binning and WOE/IV (protobuf twins: proto/fedcredit/v1/binning.proto).
+
+Row positions index the aligned table both parties hold after PSI. Each request's docstring
+states what it reveals to the platform, each response's what it reveals to the bank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.crypto.wire import CipherArray
+from models.federation.messages import WireMessage
+
+
+@dataclass(frozen=True)
+class BinInitRequest(WireMessage):
+    """Bin the platform's features on the training rows.
+
+    ``method``: ``quantile`` or ``equal_width`` with ``n_bins`` bins, or ``optimal`` (the
+    platform makes ``n_bins`` fine quantile bins that the bank later merges on label counts).
+    Reveals to platform: the model id, the number of aligned rows and a digest of their ids,
+    the training rows, the binning method and size, and the bank's Paillier public key.
+    """
+
+    model_id: str
+    n_rows: int
+    ids_digest: str
+    train_rows: np.ndarray
+    method: str
+    n_bins: int
+    public_key: bytes
+
+
+@dataclass(frozen=True)
+class BinInitResponse(WireMessage):
+    """The platform's bin layout.
+
+    Reveals to bank: the number of platform features, each feature's number of bins (value
+    bins plus one missing bin; a lower bound of its distinct training values), the feature
+    groups, and the names only if the platform allows it. Never a cut point.
+    """
+
+    n_features: int
+    n_bins: list[int]
+    feature_names: list[str]
+    feature_groups: list[str]
+
+
+@dataclass(frozen=True)
+class BinCountsRequest(WireMessage):
+    """The training rows' labels, Paillier-encrypted, in ``train_rows`` order.
+
+    Reveals to platform: ciphertexts under the bank's key (semantically secure): nothing
+    about the labels.
+    """
+
+    enc_labels: CipherArray
+
+
+@dataclass(frozen=True)
+class BinCountsResponse(WireMessage):
+    """Per feature and bin: the row count in the clear and the event count encrypted.
+
+    Event counts are packed several per ciphertext (``slot_bits`` each, ``slots_per_ciphertext``
+    per ciphertext, ``n_values`` in all, features in order, bins in order, missing bin last)
+    and rerandomised. Reveals to bank: per platform feature and bin, the number of training
+    rows and, after decryption, the number of events (defaults) -- aggregates over bins, the
+    input of WOE/IV. Sending the totals encrypted would reveal the same after decryption, so
+    they travel in the clear.
+    """
+
+    totals: np.ndarray
+    enc_events: CipherArray
+    slot_bits: int
+    slots_per_ciphertext: int
+    n_values: int
+
+
+@dataclass(frozen=True)
+class BinWoeRequest(WireMessage):
+    """The WOE transform of the selected platform features.
+
+    ``features``: selected platform feature indices. ``mappings``: for each selected feature,
+    the coarse bin of each of its value bins (identity unless ``optimal`` merged them),
+    concatenated. ``woe``: for each selected feature, the WOE of each coarse bin and then of
+    the missing bin, concatenated. Reveals to platform: which of its features the bank selected
+    and their WOE per bin. With the per-bin row counts it holds, the WOE values let the
+    platform derive each bin's default rate relative to the average (aggregate label
+    statistics per bin; never a row's label).
+    """
+
+    features: list[int]
+    mappings: np.ndarray
+    woe: np.ndarray
+
+
+@dataclass(frozen=True)
+class BinWoeResponse(WireMessage):
+    """Reveals to bank: the number of coarse bins (missing included) the platform applied."""
+
+    features: list[int]
+    n_bins: list[int]

@@ -1,0 +1,197 @@
+"""The platform's half of federated binning and WOE/IV (``algorithm = "binning"``).
+
+The platform bins its own features on the training rows (cut points stay private), sums the
+bank's encrypted labels per bin (encrypted event counts, packed and rerandomised) next to the
+plain row counts, and finally stores the WOE transform of the features the bank selected.
+State (cut points, training digest, WOE tables) is persisted under ``context.state_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.binning.binner import FeatureBinner
+from models.binning.messages import (
+    BinCountsRequest,
+    BinCountsResponse,
+    BinInitRequest,
+    BinInitResponse,
+    BinWoeRequest,
+    BinWoeResponse,
+)
+from models.binning.transform import WoeTransform, split_concatenated
+from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
+from models.crypto.packing import KEY_MARGIN_BITS
+from models.crypto.paillier import EncryptedVector, PaillierPublicKey
+from models.dataset import PartyTable
+from models.errors import FailedPrecondition, InvalidArgument
+from models.federation.party import PassiveContext, PassiveParty, handles, register_party
+from models.logreg.model_io import check_model_id, ids_digest, read_json, write_json_atomic
+
+BIN_STATE_FILE = "binning_state.json"
+_TRUE = {"1", "true", "yes", "allow"}
+METHODS = ("quantile", "equal_width", "optimal")
+
+
+def table_of(context: PassiveContext) -> PartyTable:
+    aligned = getattr(context, "aligned_table", None)
+    return aligned() if callable(aligned) else context.load_table()
+
+
+@register_party
+class BinningPassive(PassiveParty):
+    """Platform side: private binning, encrypted per-bin event counts, WOE transform."""
+
+    algorithm = "binning"
+
+    def __init__(self, context: PassiveContext) -> None:
+        super().__init__(context)
+        self._bin_table: PartyTable | None = None
+        self._bin_workers: int | None = context.extras.get("workers")
+        self.bin_model_id = ""
+        self.bin_public_key: PaillierPublicKey | None = None
+        self.binner: FeatureBinner | None = None
+        self.bin_train = np.zeros(0, dtype=np.int64)
+        self.bin_codes = np.zeros((0, 0), dtype=np.int64)
+        self.woe_transform: WoeTransform | None = None
+        self._bin_restore()
+
+    # ------------------------------------------------------------------ helpers
+    def bin_table(self) -> PartyTable:
+        if self._bin_table is None:
+            self._bin_table = table_of(self.context)
+        return self._bin_table
+
+    def _bin_state_path(self) -> Path:
+        return Path(self.context.state_dir) / BIN_STATE_FILE
+
+    def _bin_persist(self, digest: str) -> None:
+        assert self.binner is not None
+        write_json_atomic(
+            self._bin_state_path(),
+            {
+                "version": 1,
+                "model_id": self.bin_model_id,
+                "train_digest": digest,
+                "binner": self.binner.to_dict(),
+                "woe": None if self.woe_transform is None else self.woe_transform.to_dict(),
+            },
+        )
+
+    def _bin_restore(self) -> None:
+        """Reload a persisted WOE transform (the session resumed after a restart)."""
+        path = self._bin_state_path()
+        if path.exists():
+            st = read_json(path)
+            if st.get("woe"):
+                self.woe_transform = WoeTransform.from_dict(st["woe"])
+            self.bin_model_id = str(st.get("model_id", ""))
+
+    @staticmethod
+    def _train_digest(train: np.ndarray) -> str:
+        return hashlib.sha256(np.sort(train).astype(np.int64).tobytes()).hexdigest()
+
+    def _allow_bin_names(self, table: PartyTable) -> bool:
+        flag = self.context.extras.get("allow_feature_names")
+        if flag is None:
+            flag = table.meta.get("allow_feature_names", "")
+        return str(flag).lower() in _TRUE
+
+    # ------------------------------------------------------------------ steps
+    @handles
+    def bin_init(self, request: BinInitRequest) -> BinInitResponse:
+        """Fit the platform's bins on the training rows.
+
+        Reveals to bank: see :class:`BinInitResponse`.
+        """
+        check_model_id(request.model_id)
+        table = self.bin_table()
+        if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
+            raise FailedPrecondition("the platform's rows are not aligned with the bank's")
+        train = np.asarray(request.train_rows, dtype=np.int64).reshape(-1)
+        if train.size == 0 or train.min() < 0 or train.max() >= table.n_rows:
+            raise InvalidArgument("training rows are out of range")
+        if np.unique(train).size != train.size:
+            raise InvalidArgument("training rows repeat")
+        if request.method not in METHODS:
+            raise InvalidArgument("unknown binning method")
+        unsupervised = "quantile" if request.method == "optimal" else request.method
+        binner = FeatureBinner(unsupervised, int(request.n_bins)).fit(table.X[train])
+        self.bin_public_key = PaillierPublicKey.from_bytes(request.public_key)
+        self.binner = binner
+        self.bin_train = train
+        self.bin_codes = binner.transform(table.X)
+        self.bin_model_id = request.model_id
+        self._bin_persist(self._train_digest(train))
+        allow = self._allow_bin_names(table)
+        return BinInitResponse(
+            n_features=table.n_features,
+            n_bins=[int(v) for v in binner.n_total_bins],
+            feature_names=list(table.feature_names) if allow else [],
+            feature_groups=list(table.feature_groups),
+        )
+
+    @handles
+    def bin_counts(self, request: BinCountsRequest) -> BinCountsResponse:
+        """Encrypted event counts and plain row counts per feature and bin.
+
+        Reveals to bank: see :class:`BinCountsResponse`.
+        """
+        if self.binner is None or self.bin_public_key is None:
+            raise FailedPrecondition("binning was not initialised")
+        pk = self.bin_public_key
+        enc = EncryptedVector.from_wire(request.enc_labels, pk)
+        n_train = self.bin_train.size
+        if len(enc) != n_train:
+            raise InvalidArgument("one encrypted label per training row is required")
+        nb = self.binner.n_total_bins
+        codes = self.bin_codes[self.bin_train]
+        hists = encrypted_histograms(enc, codes, np.arange(n_train), nb, workers=self._bin_workers)
+        totals = np.concatenate(
+            [np.bincount(codes[:, j], minlength=int(nb[j])) for j in range(codes.shape[1])]
+        ).astype(np.int64)
+        values = EncryptedVector.concat(hists)
+        slot_bits = max(2, n_train.bit_length() + 1)
+        per_ct = max(1, (pk.key_bits - KEY_MARGIN_BITS) // slot_bits)
+        packed = pk.rerandomize(compress_ciphertexts(pk, values, slot_bits, per_ct))
+        return BinCountsResponse(
+            totals=totals,
+            enc_events=packed.to_wire(),
+            slot_bits=slot_bits,
+            slots_per_ciphertext=per_ct,
+            n_values=len(values),
+        )
+
+    @handles
+    def bin_woe(self, request: BinWoeRequest) -> BinWoeResponse:
+        """Store the WOE transform of the selected platform features.
+
+        Reveals to bank: see :class:`BinWoeResponse`.
+        """
+        if self.binner is None:
+            raise FailedPrecondition("binning was not initialised")
+        features = [int(f) for f in request.features]
+        if len(set(features)) != len(features):
+            raise InvalidArgument("a feature is selected twice")
+        nvb = self.binner.n_value_bins
+        if any(not 0 <= f < nvb.size for f in features):
+            raise InvalidArgument("feature index is out of range")
+        mappings = split_concatenated(
+            np.asarray(request.mappings, dtype=np.int64), [int(nvb[f]) for f in features]
+        )
+        sizes = [(int(m.max()) + 2) if m.size else 1 for m in mappings]
+        woe = split_concatenated(np.asarray(request.woe, dtype=np.float64), sizes)
+        self.woe_transform = WoeTransform(self.binner, features, mappings, woe)
+        self._bin_persist(self._train_digest(self.bin_train))
+        return BinWoeResponse(features=features, n_bins=self.woe_transform.n_bins())
+
+    def binning_part(self) -> dict[str, Any]:
+        """The platform's WOE transform for its model part (cut points included: it stays
+        on the platform)."""
+        if self.woe_transform is None:
+            raise FailedPrecondition("no WOE transform was set")
+        return self.woe_transform.to_dict()

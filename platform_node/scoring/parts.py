@@ -1,0 +1,56 @@
+"""The platform's model parts for scoring, per family, loaded once and cached.
+
+A part lives at ``<data_dir>/models/<family dir>/<model_id>.json`` (where the training
+protocols save it). The cache is keyed by family and model id and re-reads a file whose
+modification time changed (a retrained model under the same id).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from models.errors import InvalidArgument, NotFound
+from models.secureboost.model_io import check_model_id
+from platform_node.scoring import linear, trees
+
+PlatformPart = trees.TreePart | linear.LinearPart
+
+
+#: family -> (sub-directory of ``<data_dir>/models``, loader)
+FAMILIES: dict[str, tuple[str, Callable[[Path], PlatformPart]]] = {
+    trees.FAMILY: (trees.PART_DIR, trees.TreePart.load),
+    linear.FAMILY: (linear.PART_DIR, linear.LinearPart.load),
+}
+
+
+class PartStore:
+    """Loads and caches platform parts under ``<data_dir>/models``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.models_dir = Path(data_dir) / "models"
+        self._cache: dict[tuple[str, str], tuple[int, PlatformPart]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, family: str, model_id: str) -> PlatformPart:
+        entry = FAMILIES.get(family)
+        if entry is None:
+            raise InvalidArgument("unknown model family")
+        check_model_id(model_id)
+        sub, loader = entry
+        path = self.models_dir / sub / f"{model_id}.json"
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            raise NotFound("no platform model part with that id") from None
+        key = (family, model_id)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+        part: PlatformPart = loader(path)
+        with self._lock:
+            self._cache[key] = (mtime, part)
+        return part

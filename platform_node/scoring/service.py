@@ -1,0 +1,64 @@
+"""``PlatformScoringService``: the gRPC face of :class:`PlatformScorer` (banks only).
+
+Hook it into the platform server with ``create_server(..., extra_services=[hook])``::
+
+    log = open_node_audit_log(data_dir, party, "platform")
+    registry = ConsentRegistry.in_data_dir(data_dir, log)
+    hook = lambda server: install(server, data_dir=data_dir, data_provider=data,
+                                  consent_registry=registry, audit_log=log, party=party)
+    create_server(..., audit_log=log, extra_services=[hook])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+
+from models.audit.log import AuditLog
+from models.federation.party import DataProvider
+from platform_node.consent.registry import ConsentRegistry
+from platform_node.scoring.scorer import PlatformScorer
+from proto.fedcredit.v1 import scoring_pb2, scoring_pb2_grpc
+from proto.transport.auth import current_caller
+from proto.transport.status import guard
+
+SERVICE_NAME = "fedcredit.v1.PlatformScoringService"
+_PREFIX = f"/{SERVICE_NAME}/"
+
+#: Only banks may ask the platform for its part of a score.
+POLICY: dict[str, tuple[str, ...]] = {_PREFIX + "Score": ("bank",)}
+
+
+class PlatformScoringServicer(scoring_pb2_grpc.PlatformScoringServiceServicer):
+    def __init__(self, scorer: PlatformScorer) -> None:
+        self.scorer = scorer
+
+    def Score(
+        self, request: scoring_pb2.PlatformScoreRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.PlatformScoreResponse:
+        return guard(context, lambda: self.scorer.score(current_caller(), request))
+
+
+def install(
+    server: grpc.Server,
+    *,
+    data_dir: Path,
+    data_provider: DataProvider,
+    consent_registry: ConsentRegistry,
+    audit_log: AuditLog,
+    party: str = "platform",
+) -> Mapping[str, tuple[str, ...]]:
+    """Add the service to ``server``; returns its role policy (banks only)."""
+    scorer = PlatformScorer(
+        data_dir=Path(data_dir),
+        data_provider=data_provider,
+        consent_registry=consent_registry,
+        audit_log=audit_log,
+        party=party,
+    )
+    scoring_pb2_grpc.add_PlatformScoringServiceServicer_to_server(
+        PlatformScoringServicer(scorer), server
+    )
+    return POLICY
