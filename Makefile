@@ -6,8 +6,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-all lint proto bench clean
 
+# System library: libsodium >= 1.0.18 (ristretto255 for PSI), from Debian if missing.
+SODIUM_OK := $(shell ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' && echo yes)
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+ifneq ($(SODIUM_OK),yes)
+	@echo "installing libsodium23 (ristretto255 for PSI)"
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsodium23; \
+	 else sudo apt-get update -qq && sudo apt-get install -y -qq libsodium23; fi
+endif
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,bench]'

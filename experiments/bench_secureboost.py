@@ -64,6 +64,26 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live and reaped children (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        procs = [d for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return float("nan")
+    for d in procs:
+        try:
+            fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid = int(fields[1])
+        if int(d) == pid or ppid == pid:
+            # utime, stime, cutime, cstime
+            total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
 def _self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -102,6 +122,10 @@ class Platform:
 
     def peak_rss_mb(self) -> float:
         return _vm_hwm_mb(self.pid) if self.pid is not None else _self_peak_mb()
+
+    def cpu_seconds(self) -> float:
+        """CPU used by the platform process tree (0 when it shares the bank's process)."""
+        return _tree_cpu_seconds(self.pid) if self.pid is not None else 0.0
 
 
 def make_peer(transport: str, workdir: Path, rows: int | None) -> Platform:
@@ -261,6 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         platform = make_peer(args.transport, Path(d), rows)
         try:
             per_tree: list[dict[str, Any]] = []
+            cpu_bank0, cpu_plat0 = _tree_cpu_seconds(os.getpid()), platform.cpu_seconds()
             t0 = time.perf_counter()
             clf = SecureBoostClassifier(**params, key_bits=args.key_bits).fit(
                 bank,
@@ -271,6 +296,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 job_id="bench-sb",
             )
             seconds_total = time.perf_counter() - t0
+            cpu_bank = _tree_cpu_seconds(os.getpid()) - cpu_bank0
+            cpu_plat = platform.cpu_seconds() - cpu_plat0
             sent = getattr(platform.peer, "bytes_sent", 0)
             received = getattr(platform.peer, "bytes_received", 0)
             t0 = time.perf_counter()
@@ -335,6 +362,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds_total": round(seconds_total, 3),
             "seconds_per_tree": round(float(np.mean([t["seconds"] for t in per_tree])), 3),
             "predict_seconds": round(predict_seconds, 3),
+            "cpu_seconds_bank": round(cpu_bank, 2),
+            "cpu_seconds_platform": round(cpu_plat, 2),
+            "cpu_seconds_per_tree": round((cpu_bank + cpu_plat) / max(1, len(per_tree)), 3),
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "bytes_to_platform": int(sent),
             "bytes_to_bank": int(received),
             "lightgbm_seconds": round(lightgbm_seconds, 3),
@@ -371,6 +402,7 @@ def write(result: dict[str, Any], out: Path) -> None:
         f"| trees identical to the reference | {r['identical_to_reference']} |",
         f"| seconds total (fit) | {r['seconds_total']} |",
         f"| seconds per tree | {r['seconds_per_tree']} |",
+        f"| CPU seconds per tree (bank + platform processes) | {r['cpu_seconds_per_tree']} |",
         f"| federated prediction of the test rows (s) | {r['predict_seconds']} |",
         f"| bytes to platform | {r['bytes_to_platform']:,} |",
         f"| bytes to bank | {r['bytes_to_bank']:,} |",
@@ -380,6 +412,9 @@ def write(result: dict[str, Any], out: Path) -> None:
         f"| XGBoost federated, plaintext column split (s) | {r['xgboost_federated_seconds']} |",
         f"| ratio vs LightGBM | {r['ratio_vs_lightgbm']} |",
         f"| ratio vs XGBoost federated | {r['ratio_vs_xgboost_federated']} |",
+        "",
+        f"Machine load average at the end of the run: {r['load_average_1min']} "
+        "(2 cores shared with other work; wall times scale with it, CPU seconds do not).",
         "",
         "Bank-side phase times (s): "
         + ", ".join(f"{k} {v}" for k, v in r["bank_phase_seconds"].items()),

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +19,8 @@ from models.federation.party import Caller
 from proto.fedcredit.v1 import scoring_pb2, scoring_pb2_grpc
 from proto.transport.auth import current_caller
 from proto.transport.status import guard, status_for
+
+log = logging.getLogger("fedcredit.bank.scoring")
 
 SERVICE_NAME = "fedcredit.v1.ScoringService"
 _PREFIX = f"/{SERVICE_NAME}/"
@@ -60,6 +63,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 )
             except Exception as err:  # each item fails on its own, with a safe message
                 code, message = status_for(err)
+                if code == grpc.StatusCode.INTERNAL:
+                    log.error("internal error in a batch item", exc_info=err)
                 return scoring_pb2.ScoreBatchItem(
                     index=index, error_code=code.name, error_message=message
                 )

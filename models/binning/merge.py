@@ -41,9 +41,10 @@ def _pav(events: np.ndarray, totals: np.ndarray, increasing: bool) -> list[list[
                 violates = r_last < r_prev if increasing else r_last > r_prev
             if not violates:
                 break
-            groups[-2].extend(groups.pop())
-            ge[-2] += ge.pop()
-            gn[-2] += gn.pop()
+            last_group, last_e, last_n = groups.pop(), ge.pop(), gn.pop()
+            groups[-1].extend(last_group)
+            ge[-1] += last_e
+            gn[-1] += last_n
     return groups
 
 

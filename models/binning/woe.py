@@ -58,6 +58,8 @@ def woe_iv(events: np.ndarray, totals: np.ndarray, smoothing: float = DEFAULT_SM
         raise InvalidArgument("WOE needs both classes (or smoothing)")
     p = (g[used] + a) / (G + a * k)
     q = (e[used] + a) / (E + a * k)
+    if np.any(p <= 0) or np.any(q <= 0):
+        raise InvalidArgument("a bin without events or non-events needs smoothing > 0")
     w = np.log(p / q)
     woe[used] = w
     iv_bins[used] = (p - q) * w

@@ -32,7 +32,10 @@ from models.errors import InvalidArgument
 
 
 def _check_inputs(
-    enc: EncryptedVector, bins: np.ndarray, rows: np.ndarray, n_bins: np.ndarray | int
+    enc: EncryptedVector,
+    bins: np.ndarray,
+    rows: np.ndarray,
+    n_bins: np.ndarray | Sequence[int] | int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     bins = np.asarray(bins)
     if bins.ndim != 2 or bins.shape[0] != len(enc):
@@ -167,7 +170,7 @@ def encrypted_histograms(
     enc: EncryptedVector,
     bins: np.ndarray,
     rows: np.ndarray,
-    n_bins: np.ndarray | int,
+    n_bins: np.ndarray | Sequence[int] | int,
     *,
     skip_bins: np.ndarray | None = None,
     workers: int | None = None,

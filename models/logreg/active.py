@@ -202,6 +202,7 @@ class FederatedLogisticRegression:
         self.intercept_ = result.intercept
         self.transform_ = std
         self.feature_names_in_ = list(bank_table.feature_names)
+        assert result.final is not None
         self.platform_digest_ = result.final.platform_digest
         self.n_platform_features_ = int(result.init.n_features)
         self.platform_feature_names_ = list(result.init.feature_names)

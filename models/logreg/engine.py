@@ -59,7 +59,7 @@ class TrainResult:
     coef: np.ndarray
     intercept: float
     init: LrInitResponse
-    final: LrFinalizeResponse
+    final: LrFinalizeResponse | None
     history: list[dict[str, Any]] = field(default_factory=list)
     kept_epoch: int = -1
     converged: bool = False
@@ -95,6 +95,8 @@ class LrTrainer:
         y: np.ndarray,
         train: np.ndarray,
         validation: np.ndarray | None = None,
+        *,
+        finalize: bool = True,
     ) -> TrainResult:
         """Train on ``train`` rows of the aligned table; ``Xb`` is the bank's design matrix
         for all aligned rows, ``y`` its labels (0/1)."""
@@ -174,7 +176,11 @@ class LrTrainer:
         last = history[-1]["epoch"]
         kept = best_epoch if (val is not None and val.size and best_epoch >= 0) else last
         w = snapshots[kept]
-        final = self.stub.finalize(LrFinalizeRequest(model_id=model_id, epoch=kept))
+        final = (
+            self.stub.finalize(LrFinalizeRequest(model_id=model_id, epoch=kept))
+            if finalize
+            else None
+        )
         coef = w[:-1] if p.fit_intercept else w
         intercept = float(w[-1]) if p.fit_intercept else 0.0
         return TrainResult(

@@ -181,3 +181,29 @@ class LrPredictResponse(WireMessage):
 
     n_rows: int
     enc_scores: CipherArray
+
+
+@dataclass(frozen=True)
+class LrScorecardRequest(WireMessage):
+    """Save the platform's part as a scorecard: weights of ``epoch`` (``-1``: current) and,
+    for each of its WOE features and bins, the points ``-factor * w_j * WOE_jk``.
+
+    Reveals to platform: the model id, the kept epoch and the scaling factor
+    ``PDO / ln 2`` (a public scorecard convention).
+    """
+
+    model_id: str
+    epoch: int
+    factor: float
+    round_points: bool = False
+
+
+@dataclass(frozen=True)
+class LrScorecardResponse(WireMessage):
+    """Reveals to bank: the part's digest and how many features and bins carry points (the
+    points themselves stay on the platform)."""
+
+    model_id: str
+    platform_digest: str
+    n_features: int
+    n_bins: list[int]

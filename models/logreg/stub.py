@@ -16,6 +16,8 @@ from models.logreg.messages import (
     LrInitResponse,
     LrPredictRequest,
     LrPredictResponse,
+    LrScorecardRequest,
+    LrScorecardResponse,
     LrScoresRequest,
     LrScoresResponse,
     LrUpdateRequest,
@@ -53,3 +55,6 @@ class LogRegStub:
 
     def predict(self, request: LrPredictRequest, chunk: int) -> LrPredictResponse:
         return self.peer.call(f"{self.prefix}/predict/{chunk}", request, LrPredictResponse)
+
+    def scorecard(self, request: LrScorecardRequest) -> LrScorecardResponse:
+        return self.peer.call(f"{self.prefix}/scorecard", request, LrScorecardResponse)

@@ -205,7 +205,7 @@ class FederatedBackend:
         )
         self.stats["platform_hist_s"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        plat = self._decode(resp.enc_hist, resp.value_count, resp.skipped_bins, nodes)
+        plat = self._decode(resp.enc_hist, resp.value_count, resp.skipped_bins, resp.present, nodes)
         self.stats["decrypt_s"] += time.perf_counter() - t0
         return [
             (np.vstack([bg, pg]), np.vstack([bh, ph]))
@@ -213,24 +213,42 @@ class FederatedBackend:
         ]
 
     def _decode(
-        self, enc_hist: Any, value_count: int, skipped: np.ndarray, nodes: list[NodeRows]
+        self,
+        enc_hist: Any,
+        value_count: int,
+        skipped: np.ndarray,
+        present: np.ndarray,
+        nodes: list[NodeRows],
     ) -> list[Hist]:
         pk = self.keypair.public_key
         feats = self._plat
+        slots = self.platform_bins[feats] + 1  # compact layout: slot K_f is the missing bin
+        width = int(slots.max())
         skipped = np.asarray(skipped, dtype=np.int64)
-        if skipped.shape != (len(nodes), feats.size):
-            raise InvalidArgument("skipped bins have the wrong shape")
-        slots = self.platform_bins[feats] + 1
+        present = np.asarray(present, dtype=bool)
+        if skipped.shape != (len(nodes), feats.size) or present.shape != (
+            len(nodes),
+            feats.size,
+            width,
+        ):
+            raise InvalidArgument("the histogram layout has the wrong shape")
         if np.any(skipped < -1) or np.any(skipped >= slots[None, :]):
             raise InvalidArgument("a skipped bin is out of range")
-        expected = int(len(nodes) * slots.sum() - (skipped >= 0).sum())
-        if value_count != expected:
+        present = present & (np.arange(width)[None, None, :] < slots[None, :, None])
+        sent = present.copy()
+        n_idx, f_idx = np.nonzero(skipped >= 0)
+        sent[n_idx, f_idx, skipped[n_idx, f_idx]] = False
+        if value_count != int(sent.sum()):
             raise InvalidArgument("the histogram has an unexpected number of values")
         enc = EncryptedVector.from_wire(enc_hist, pk)
         plain = self.keypair.decrypt(enc, workers=self.workers)
         self.stats["decrypted"] += len(plain)
         gv, hv = self.layout.unpack(self.layout.decompress(plain, value_count))
         nb = self.n_slots - 1
+        # compact slot -> padded column, per feature
+        target = np.where(
+            np.arange(width)[None, :] < (slots - 1)[:, None], np.arange(width)[None, :], nb
+        )
         out: list[Hist] = []
         pos = 0
         for i, node in enumerate(nodes):
@@ -239,16 +257,14 @@ class FederatedBackend:
             g_tot = int(self._gq[node.rows].sum())
             h_tot = int(self._hq[node.rows].sum())
             for j, f in enumerate(feats.tolist()):
-                k = int(slots[j]) - 1  # value bins; compact slot k is the missing bin
+                cols = target[j, np.flatnonzero(sent[i, j])]
+                G[f, cols] = gv[pos : pos + cols.size]
+                H[f, cols] = hv[pos : pos + cols.size]
+                pos += cols.size
                 s = int(skipped[i, j])
-                targets = [b if b < k else nb for b in range(k + 1) if b != s]
-                G[f, targets] = gv[pos : pos + len(targets)]
-                H[f, targets] = hv[pos : pos + len(targets)]
-                pos += len(targets)
                 if s >= 0:
-                    ts = s if s < k else nb
-                    G[f, ts] = g_tot - int(G[f].sum())
-                    H[f, ts] = h_tot - int(H[f].sum())
+                    G[f, target[j, s]] = g_tot - int(G[f].sum())
+                    H[f, target[j, s]] = h_tot - int(H[f].sum())
             out.append((G, H))
         if pos != value_count:
             raise InternalError("histogram decoding did not consume every value")

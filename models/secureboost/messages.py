@@ -100,15 +100,18 @@ class SbHistogramResponse(WireMessage):
     """Compressed, rerandomised encrypted histograms of the platform's features.
 
     Reveals to bank: after decryption, the sums of g and h per (platform feature, bin) for each
-    node (the SecureBoost disclosure: aggregates, never a per-row value), and for each feature
-    the index of the bin with the most rows in the node, which the platform skips and the bank
-    reconstructs from the node's totals (``-1``: nothing skipped).
+    node (the SecureBoost disclosure: aggregates, never a per-row value); which bins are empty
+    in the node (``present``, shape (nodes, features, slots); the bank could tell anyway, an
+    empty bin is the only one with a zero hessian sum); and for each feature the index of the
+    bin with the most rows in the node, which the platform skips and the bank reconstructs from
+    the node's totals (``-1``: nothing skipped). Only present, non-skipped bins are sent.
     """
 
     tree: int
     depth: int
     node_ids: list[int]
     skipped_bins: np.ndarray
+    present: np.ndarray
     value_count: int
     enc_hist: CipherArray
 

@@ -370,20 +370,21 @@ class SecureBoostPassive(PassiveParty):
             raise InvalidArgument("one size per node is required")
         feats = self.tree_features
         n_feat = feats.size
+        assert self.binner is not None
+        nbins = self.binner.n_value_bins[feats] + 1
+        width = int(nbins.max()) if n_feat else 1
         skipped = np.full((len(node_rows), n_feat), -1, dtype=np.int16)
+        present = np.zeros((len(node_rows), n_feat, width), dtype=bool)
         if enc is None or n_feat == 0:
-            empty = self.public_key.zeros(0).to_wire()
             return SbHistogramResponse(
                 tree=request.tree,
                 depth=request.depth,
                 node_ids=list(request.node_ids),
                 skipped_bins=skipped,
+                present=present,
                 value_count=0,
-                enc_hist=empty,
+                enc_hist=self.public_key.zeros(0).to_wire(),
             )
-        assert self.binner is not None
-        nbins = self.binner.n_value_bins[feats] + 1
-        width = int(nbins.max())
         values: list[Any] = []
         for i, nr in enumerate(node_rows):
             idx = self.pos_index[nr]
@@ -394,12 +395,13 @@ class SecureBoostPassive(PassiveParty):
             counts = np.bincount(flat.ravel(), minlength=n_feat * width).reshape(n_feat, width)
             skip = np.argmax(counts, axis=1)
             skipped[i] = skip
+            present[i] = counts > 0
             hists = encrypted_histograms(
                 enc, self.tree_bins, idx, nbins, skip_bins=skip, workers=self._workers
             )
             for j, hv in enumerate(hists):
-                keep = [b for b in range(int(nbins[j])) if b != int(skip[j])]
-                values.extend(hv.values[b] for b in keep)
+                keep = np.flatnonzero(present[i, j, : int(nbins[j])])
+                values.extend(hv.values[b] for b in keep.tolist() if b != int(skip[j]))
         vec = EncryptedVector(self.public_key, values)
         packed = compress_ciphertexts(
             self.public_key, vec, self.slot_bits, self.slots_per_ciphertext
@@ -413,6 +415,7 @@ class SecureBoostPassive(PassiveParty):
             depth=request.depth,
             node_ids=list(request.node_ids),
             skipped_bins=skipped,
+            present=present,
             value_count=len(values),
             enc_hist=packed.to_wire(),
         )

@@ -149,3 +149,27 @@ class LrPredictResponse(_message.Message):
     n_rows: int
     enc_scores: _common_pb2.CipherArray
     def __init__(self, n_rows: _Optional[int] = ..., enc_scores: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class LrScorecardRequest(_message.Message):
+    __slots__ = ("model_id", "epoch", "factor", "round_points")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    ROUND_POINTS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    epoch: int
+    factor: float
+    round_points: bool
+    def __init__(self, model_id: _Optional[str] = ..., epoch: _Optional[int] = ..., factor: _Optional[float] = ..., round_points: _Optional[bool] = ...) -> None: ...
+
+class LrScorecardResponse(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "n_features", "n_bins")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    N_BINS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    platform_digest: str
+    n_features: int
+    n_bins: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -82,20 +82,22 @@ class SbHistogramRequest(_message.Message):
     def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., node_sizes: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbHistogramResponse(_message.Message):
-    __slots__ = ("tree", "depth", "node_ids", "skipped_bins", "value_count", "enc_hist")
+    __slots__ = ("tree", "depth", "node_ids", "skipped_bins", "value_count", "enc_hist", "present")
     TREE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_BINS_FIELD_NUMBER: _ClassVar[int]
     VALUE_COUNT_FIELD_NUMBER: _ClassVar[int]
     ENC_HIST_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
     tree: int
     depth: int
     node_ids: _containers.RepeatedScalarFieldContainer[int]
     skipped_bins: _common_pb2.Tensor
     value_count: int
     enc_hist: _common_pb2.CipherArray
-    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., skipped_bins: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., value_count: _Optional[int] = ..., enc_hist: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+    present: _common_pb2.Tensor
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., skipped_bins: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., value_count: _Optional[int] = ..., enc_hist: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., present: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbSplitRequest(_message.Message):
     __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left", "node_sizes", "rows")

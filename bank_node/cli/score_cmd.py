@@ -1,0 +1,143 @@
+"""``fedcredit score``: an officer scores a company (or a file of companies) at its bank.
+
+Usage::
+
+    fedcredit score --config bank.toml --uscc CODE [--application-id ID] [--model NAME[@alias]]
+                    [--field NAME=VALUE ...] [--as-of YYYY-MM-DD] [--cert-dir PKI/alice] [--json]
+    fedcredit score batch --config bank.toml --in FILE --out FILE.csv|.parquet
+                    [--model NAME[@alias]] [--cert-dir PKI/alice] [--chunk N] [--no-progress]
+
+The command connects to the bank's own server (``listen`` in the config) over mutual TLS with
+the officer's certificate (``--cert-dir``; default: the bank's own identity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from models.errors import InvalidArgument
+
+
+def _common(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument("--config", type=Path, required=required, help="the bank's config (bank.toml)")
+    p.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=None,
+        help="the officer's certificate directory (cert.pem, key.pem; ca.pem in its parent)",
+    )
+    p.add_argument("--model", default="", help="NAME, NAME@alias or a model id (default model)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score a company (credit officers)")
+    _common(p, required=False)  # required in run_score; `score batch` has its own
+    p.add_argument("--uscc", default="", help="the company's unified social credit code")
+    p.add_argument("--application-id", default="", help="a loan application in the bank's records")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a bank-side field of the application (repeatable)",
+    )
+    p.add_argument("--as-of", default="", help="scoring date YYYY-MM-DD (default today)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_score)
+    ssub = p.add_subparsers(dest="score_cmd")
+    b = ssub.add_parser("batch", help="score a file of USCCs into a CSV or Parquet file")
+    _common(b, required=True)
+    b.add_argument("--in", dest="in_path", type=Path, required=True)
+    b.add_argument("--out", dest="out_path", type=Path, required=True)
+    b.add_argument("--chunk", type=int, default=50, help="companies per call")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=run_batch)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from bank_node.config import BankConfig
+    from bank_node.scoring.client import ScoringClient, connect_target, officer_tls
+
+    config = BankConfig.load(args.config)
+    if args.cert_dir is not None:
+        tls = officer_tls(args.cert_dir)
+    elif config.tls is not None:
+        tls = config.tls
+    else:
+        raise InvalidArgument("scoring needs TLS credentials")
+    return ScoringClient(
+        connect_target(config.listen), tls, server_name=config.party, timeout_s=args.timeout
+    )
+
+
+def _fields(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidArgument("fields are given as NAME=VALUE")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidArgument("field values must be numbers") from None
+    return out
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    from bank_node.scoring.client import ScoringClient
+
+    if args.config is None or not args.uscc:
+        raise InvalidArgument("give --config and --uscc (or use `fedcredit score batch`)")
+    request = ScoringClient.request(
+        args.uscc,
+        application_id=args.application_id,
+        model=args.model,
+        fields=_fields(args.field),
+        as_of=args.as_of,
+    )
+    with _client(args) as client:
+        reply = client.score(request)
+    if args.json:
+        doc = MessageToDict(reply, preserving_proto_field_name=True)
+        print(json.dumps(doc, indent=2, sort_keys=True))
+        return 0
+    print(f"probability of default  {reply.probability_of_default:.4f}")
+    print(f"score                   {reply.score:.0f}")
+    print(f"risk band               {reply.risk_band}")
+    version = f" v{reply.model_version}" if reply.model_version else ""
+    print(f"model                   {reply.model_name or '-'}{version} ({reply.model_id})")
+    print(f"as of                   {reply.as_of}   consent {reply.consent_id}")
+    print("reasons (most adverse first):")
+    for r in reply.reasons:
+        print(f"  {r.rank}. [{r.code}] {r.description}")
+    if not reply.reasons:
+        print("  (no adverse factor)")
+    return 0
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from bank_node.scoring.batch import score_file
+
+    with _client(args) as client:
+        summary = score_file(
+            client,
+            args.in_path,
+            args.out_path,
+            model=args.model,
+            chunk_size=args.chunk,
+            progress=not args.no_progress,
+        )
+    failed = ", ".join(f"{k}: {v}" for k, v in sorted(summary.failed.items())) or "none"
+    print(
+        f"scored {summary.ok} of {summary.total} companies -> {summary.out_path} "
+        f"(failures: {failed})",
+        file=sys.stdout,
+    )
+    return 0

@@ -1,0 +1,368 @@
+"""The bank's federated scorecard: binning -> WOE/IV -> selection -> WOE LR -> points.
+
+One ``scorecard`` session with the platform::
+
+    card = FederatedScorecard(binning_method="optimal", iv_threshold=0.02, mode="paillier")
+    card.fit(bank_table, peer, rows=train_rows)
+    scores = card.score(bank_table, peer, rows=test_rows)   # assembled at scoring time
+    card.points_table()                                     # the bank's part of the table
+
+The platform keeps the cut points, WOE tables, weights and points of its features; at scoring
+time it returns each row's platform points sum encrypted under the bank's key, and the bank
+adds its base points and its own features' points.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.binning.active import BinningStub, FederatedBinning
+from models.binning.transform import WoeTransform
+from models.crypto.paillier import PaillierKeypair
+from models.dataset import PartyTable
+from models.errors import FailedPrecondition, InvalidArgument
+from models.federation.peer import PassivePeer
+from models.federation.session import SessionSpec
+from models.logreg.active import PREDICT_CHUNK
+from models.logreg.engine import LrTrainer
+from models.logreg.he import ActiveCrypto
+from models.logreg.messages import LrPredictRequest, LrScorecardRequest
+from models.logreg.model_io import (
+    SCORECARD_BANK_FORMAT,
+    check_model_id,
+    ids_digest,
+    load_part,
+    save_part,
+)
+from models.logreg.optim import LrParams, sigmoid
+from models.logreg.stub import LogRegStub
+from models.scorecard.points import ScoreScaling, points_table, sum_points
+
+
+class FederatedScorecard:
+    """Credit scorecard trained with the platform (see module docstring).
+
+    Binning: ``binning_method`` (``quantile``, ``equal_width``, ``optimal``), ``n_bins``,
+    ``max_bins``, ``min_bin_fraction``. Selection: ``iv_threshold`` and/or ``top_k`` over both
+    parties' features. LR on WOE values: ``mode``, ``penalty``, ``C``, ``optimizer``,
+    ``learning_rate``, ``schedule``, ``batch_size``, ``max_epochs``, ``tol``. Scaling:
+    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``.
+    """
+
+    algorithm = "scorecard"
+
+    def __init__(
+        self,
+        binning_method: str = "optimal",
+        n_bins: int = 20,
+        max_bins: int = 6,
+        min_bin_fraction: float = 0.05,
+        iv_threshold: float | None = 0.02,
+        top_k: int | None = None,
+        mode: str = "paillier",
+        penalty: str = "l2",
+        C: float = 1.0,
+        optimizer: str = "precond",
+        learning_rate: float = 1.0,
+        schedule: str = "constant",
+        batch_size: int = 1 << 20,
+        max_epochs: int = 15,
+        tol: float = 1e-4,
+        base_score: float = 600.0,
+        pdo: float = 20.0,
+        base_odds: float = 50.0,
+        round_points: bool = False,
+        key_bits: int = 2048,
+        random_state: int | None = None,
+    ) -> None:
+        self.binning_method = binning_method
+        self.n_bins = n_bins
+        self.max_bins = max_bins
+        self.min_bin_fraction = min_bin_fraction
+        self.iv_threshold = iv_threshold
+        self.top_k = top_k
+        self.mode = mode
+        self.penalty = penalty
+        self.C = C
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.base_score = base_score
+        self.pdo = pdo
+        self.base_odds = base_odds
+        self.round_points = round_points
+        self.key_bits = key_bits
+        self.random_state = random_state
+
+    def scaling(self) -> ScoreScaling:
+        return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
+
+    def lr_params(self, n_train: int) -> LrParams:
+        out = LrParams(
+            mode=self.mode,
+            penalty=self.penalty,
+            C=float(self.C),
+            learning_rate=float(self.learning_rate),
+            schedule=self.schedule,
+            optimizer=self.optimizer,
+            batch_size=int(min(self.batch_size, n_train)),
+            max_epochs=int(self.max_epochs),
+            tol=float(self.tol),
+            fit_intercept=True,
+            standardize=False,
+        )
+        out.validate()
+        return out
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        rows: np.ndarray | None = None,
+        platform_dataset: str = "",
+        job_id: str | None = None,
+        model_id: str | None = None,
+    ) -> FederatedScorecard:
+        if bank_table.y is None:
+            raise InvalidArgument("the bank's table has no labels")
+        y = np.asarray(bank_table.y, dtype=np.float64)
+        train = (
+            np.arange(bank_table.n_rows, dtype=np.int64)
+            if rows is None
+            else np.asarray(rows, dtype=np.int64).reshape(-1)
+        )
+        model_id = model_id or f"sc-{secrets.token_hex(8)}"
+        check_model_id(model_id)
+        scaling = self.scaling()
+        params = self.lr_params(int(train.size))
+        spec = SessionSpec(
+            job_id=job_id or model_id,
+            algorithm=self.algorithm,
+            dataset=platform_dataset,
+            params={"model_id": model_id, "purpose": "train"},
+        )
+        kp = PaillierKeypair.generate(self.key_bits)
+        keys = (
+            ActiveCrypto("paillier", keypair=kp)
+            if params.mode == "paillier"
+            else ActiveCrypto.generate(params.mode)
+        )
+        peer.open_session(spec)
+        try:
+            binning = FederatedBinning(
+                method=self.binning_method,
+                n_bins=self.n_bins,
+                max_bins=self.max_bins,
+                min_bin_fraction=self.min_bin_fraction,
+                key_bits=self.key_bits,
+            ).run(BinningStub(peer), bank_table, rows=train, model_id=model_id, keypair=kp)
+            selected = binning.select(self.iv_threshold, self.top_k)
+            if not selected:
+                raise FailedPrecondition("no feature passes the IV selection")
+            binning.send_platform_woe()
+            bank_woe = binning.bank_transform()
+            Xb = bank_woe.transform(bank_table.X)
+            trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
+            result = trainer.run(model_id, bank_table.ids, Xb, y, train, finalize=False)
+            final = trainer.stub.scorecard(
+                LrScorecardRequest(
+                    model_id=model_id,
+                    epoch=result.kept_epoch,
+                    factor=scaling.factor,
+                    round_points=scaling.round_points,
+                )
+            )
+        finally:
+            peer.close_session("scorecard training finished")
+        self.model_id_ = model_id
+        self.platform_dataset_ = platform_dataset
+        self.binning_ = binning
+        self.iv_ = binning.iv()
+        self.bank_woe_ = bank_woe
+        self.coef_ = result.coef
+        self.intercept_ = result.intercept
+        self.bank_points_ = points_table(
+            result.coef, bank_woe.woe, scaling.factor, scaling.round_points
+        )
+        self.base_points_ = scaling.base_points(result.intercept)
+        self.platform_digest_ = final.platform_digest
+        self.bank_features_ = [f.name for f in binning.selected("bank")]
+        self.bank_bin_labels_ = [list(f.bin_labels) for f in binning.selected("bank")]
+        self.platform_features_ = [f.name for f in binning.selected("platform")]
+        self.platform_n_bins_ = list(final.n_bins)
+        self.feature_names_in_ = list(bank_table.feature_names)
+        self.history_ = result.history
+        self.keys_ = keys
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise FailedPrecondition("the scorecard is not fitted")
+
+    def bank_points(self, bank_table: PartyTable, rows: np.ndarray) -> np.ndarray:
+        """Per row: base points plus the points of the bank's selected features."""
+        codes = self.bank_woe_.coarse_codes(bank_table.X[rows])
+        return self.base_points_ + sum_points(codes, self.bank_points_)
+
+    def platform_points(
+        self, bank_table: PartyTable, peer: PassivePeer, rows: np.ndarray
+    ) -> np.ndarray:
+        """Per row, the platform's points sum, received encrypted and decrypted."""
+        self._check_fitted()
+        keys = getattr(self, "keys_", None)
+        if keys is None or not keys.can_receive_scores:
+            keys = ActiveCrypto.generate(self.mode, self.key_bits, scoring=True)
+            self.keys_ = keys
+        spec = SessionSpec(
+            job_id=f"{self.model_id_}-score-{secrets.token_hex(4)}",
+            algorithm=self.algorithm,
+            dataset=self.platform_dataset_,
+            params={"model_id": self.model_id_, "purpose": "score"},
+        )
+        stub = LogRegStub(peer)
+        out = np.zeros(rows.size)
+        peer.open_session(spec)
+        try:
+            for k, start in enumerate(range(0, rows.size, PREDICT_CHUNK)):
+                part = rows[start : start + PREDICT_CHUNK]
+                resp = stub.predict(
+                    LrPredictRequest(
+                        model_id=self.model_id_,
+                        platform_digest=self.platform_digest_,
+                        rows=part,
+                        ids_digest=ids_digest(bank_table.ids[part]),
+                        mode=self.mode,
+                        public_key=keys.public_bytes(),
+                    ),
+                    k,
+                )
+                out[start : start + part.size] = keys.decrypt_scores(resp.enc_scores, part.size)
+        finally:
+            peer.close_session("scoring finished")
+        return out
+
+    def score(
+        self, bank_table: PartyTable, peer: PassivePeer, *, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Total points per row (base + bank features + platform features)."""
+        self._check_fitted()
+        sel = (
+            np.arange(bank_table.n_rows, dtype=np.int64)
+            if rows is None
+            else np.asarray(rows, dtype=np.int64).reshape(-1)
+        )
+        return self.bank_points(bank_table, sel) + self.platform_points(bank_table, peer, sel)
+
+    def predict_proba(
+        self, bank_table: PartyTable, peer: PassivePeer, *, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Default probabilities implied by the (unrounded) score, shape (n, 2)."""
+        logit = self.scaling().logit_from_score(self.score(bank_table, peer, rows=rows))
+        p = sigmoid(logit)
+        return np.column_stack([1.0 - p, p])
+
+    # ------------------------------------------------------------------ tables and files
+    def points_table(self) -> Any:
+        """The bank's part of the points table (pandas): base points, then each selected bank
+        feature's bins with WOE and points. Platform features appear by name only; their
+        bins and points stay on the platform."""
+        import pandas as pd
+
+        self._check_fitted()
+        rows: list[dict[str, Any]] = [
+            {
+                "feature": "(base)",
+                "party": "bank",
+                "bin": "",
+                "woe": np.nan,
+                "points": self.base_points_,
+            }
+        ]
+        for j, pts in enumerate(self.bank_points_):
+            labels = self.bank_bin_labels_[j]
+            for k, p in enumerate(pts.tolist()):
+                rows.append(
+                    {
+                        "feature": self.bank_features_[j],
+                        "party": "bank",
+                        "bin": labels[k] if k < len(labels) else f"bin {k}",
+                        "woe": float(self.bank_woe_.woe[j][k]),
+                        "points": p,
+                    }
+                )
+        for name, nb in zip(self.platform_features_, self.platform_n_bins_, strict=True):
+            rows.append(
+                {
+                    "feature": name,
+                    "party": "platform",
+                    "bin": f"({nb} bins, held by platform)",
+                    "woe": np.nan,
+                    "points": np.nan,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "format": SCORECARD_BANK_FORMAT,
+            "format_version": 1,
+            "model_id": self.model_id_,
+            "mode": self.mode,
+            "scaling": self.scaling().to_dict(),
+            "platform_dataset": self.platform_dataset_,
+            "feature_names": self.feature_names_in_,
+            "woe_transform": self.bank_woe_.to_dict(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+            "base_points": self.base_points_,
+            "points": [p.tolist() for p in self.bank_points_],
+            "iv": self.iv_,
+            "platform_digest": self.platform_digest_,
+            "bank_features": self.bank_features_,
+            "bank_bin_labels": self.bank_bin_labels_,
+            "platform_features": self.platform_features_,
+            "platform_n_bins": self.platform_n_bins_,
+            "history": self.history_,
+        }
+
+    def save(self, path: Path) -> str:
+        return save_part(Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> FederatedScorecard:
+        body, _ = load_part(Path(path), SCORECARD_BANK_FORMAT)
+        sc = body["scaling"]
+        card = cls(
+            mode=body["mode"],
+            base_score=sc["base_score"],
+            pdo=sc["pdo"],
+            base_odds=sc["base_odds"],
+            round_points=sc["round_points"],
+        )
+        card.model_id_ = body["model_id"]
+        card.platform_dataset_ = body["platform_dataset"]
+        card.feature_names_in_ = list(body["feature_names"])
+        card.bank_woe_ = WoeTransform.from_dict(body["woe_transform"])
+        card.coef_ = np.asarray(body["coef"], dtype=np.float64)
+        card.intercept_ = float(body["intercept"])
+        card.base_points_ = float(body["base_points"])
+        card.bank_points_ = [np.asarray(p, dtype=np.float64) for p in body["points"]]
+        card.iv_ = dict(body["iv"])
+        card.platform_digest_ = body["platform_digest"]
+        card.bank_features_ = list(body["bank_features"])
+        card.bank_bin_labels_ = [list(v) for v in body["bank_bin_labels"]]
+        card.platform_features_ = list(body["platform_features"])
+        card.platform_n_bins_ = [int(v) for v in body["platform_n_bins"]]
+        card.history_ = list(body["history"])
+        return card
