@@ -34,8 +34,18 @@ from bank_node.tracking.run import JOB_ARTIFACT
 from bank_node.tracking.store import Tracking
 from models.audit import LogEntry, entry_authentic, matches_model
 from models.audit import events as ev
+from models.errors import InvalidArgument
 
 _SERVED_OUTCOMES = (None, ev.OUTCOME_OK)
+#: Detail keys of the platform's own entries that attest its side of a job.
+ATTESTED_KEYS = (
+    "dataset_digest",
+    "categories",
+    "n_rows",
+    "dataset",
+    "platform_cert_fingerprint",
+    "platform_part_digest",
+)
 
 
 @dataclass
@@ -54,9 +64,19 @@ class Lineage:
     scores: dict[str, Any]
     audit_trail: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cross_check: dict[str, Any] = field(default_factory=dict)
+    """Filled by a regulator who compared the platform trail with the platform's own log."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Lineage:
+        """Rebuild a lineage from :meth:`to_dict` output (e.g. received over gRPC)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(doc, dict) or not {"model", "job", "parties"} <= set(doc):
+            raise InvalidArgument("the lineage document is malformed")
+        return cls(**{k: v for k, v in doc.items() if k in names})
 
 
 def _load_job_record(tracking: Tracking, run_id: str) -> dict[str, Any]:
@@ -106,13 +126,26 @@ def _trail(node: str, entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
             "event": e.event,
             "actor": e.actor.party,
             "actor_cert_fingerprint": e.actor.cert_fingerprint,
+            "job_id": str(e.details.get("job_id", "")),
+            "hash": e.hash,
         }
         for e in entries
     ]
 
 
+def related_job_ids(job_id: str) -> tuple[str, ...]:
+    """The platform session ids of one training job: the job, its PSI and its describe.
+
+    The job runner (``bank_node/jobs/runner.py``) opens ``<job>-psi`` for PSI,
+    ``<job>-describe`` for the platform's dataset description, then ``<job>`` for training.
+    """
+    if not job_id:
+        return ()
+    return (job_id, f"{job_id}-psi", f"{job_id}-describe")
+
+
 def _concerns(entry: LogEntry, job_id: str, model_keys: Sequence[str]) -> bool:
-    if job_id and entry.details.get("job_id") == job_id:
+    if job_id and entry.details.get("job_id") in related_job_ids(job_id):
         return True
     return any(k and matches_model(entry, k) for k in model_keys)
 
@@ -214,14 +247,19 @@ def assemble_lineage(
     attested: dict[str, Any] = {}
     bank_name = job.get("bank", {}).get("party") or run_tags.get("fedcredit.bank.party", "")
     bank_cert_seen = ""
+    job_ids = related_job_ids(job_id)
     for e in plat_rel:
-        for key in ("dataset_digest", "categories", "n_rows", "dataset"):
+        for key in ATTESTED_KEYS:
             if key in e.details and key not in attested:
                 attested[key] = e.details[key]
-        if not bank_cert_seen and e.details.get("job_id") == job_id and e.actor.party == bank_name:
+        if not bank_cert_seen and e.details.get("job_id") in job_ids and e.actor.party == bank_name:
             bank_cert_seen = e.actor.cert_fingerprint
     bank_side = job.get("bank", {})
     plat_side = job.get("platform", {})
+    platform_cert_attested = str(attested.pop("platform_cert_fingerprint", "") or "")
+    part_attested = str(attested.pop("platform_part_digest", "") or "")
+    if part_attested and part_attested != tags.get(TAG_PLATFORM_DIGEST, part_attested):
+        warnings.append("the platform's saved model part differs from the registered one")
     platform_data = _side(plat_side)
     platform_data["attested_by_platform"] = attested
     if not plat_rel:
@@ -233,6 +271,11 @@ def assemble_lineage(
     )
     if bank_cert_seen and bank_cert and bank_cert_seen != bank_cert:
         warnings.append("the bank certificate the platform saw differs from the one recorded")
+    platform_cert = plat_side.get("cert_fingerprint") or run_tags.get(
+        "fedcredit.platform.cert_fingerprint", ""
+    )
+    if platform_cert_attested and platform_cert and platform_cert_attested != platform_cert:
+        warnings.append("the platform's own certificate differs from the one the bank recorded")
 
     params = dict(run.data.params)
     psi_info = job.get("psi") or {
@@ -260,6 +303,7 @@ def assemble_lineage(
             or parts.get("bank", {}).get("digest", ""),
             "platform_part_model_id": platform_model_id,
             "platform_part_digest": tags.get(TAG_PLATFORM_DIGEST, ""),
+            "platform_part_digest_attested_by_platform": part_attested,
         },
         job={
             "job_id": job_id,
@@ -280,8 +324,8 @@ def assemble_lineage(
             },
             "platform": {
                 "party": plat_side.get("party") or run_tags.get("fedcredit.platform.party", ""),
-                "cert_fingerprint": plat_side.get("cert_fingerprint")
-                or run_tags.get("fedcredit.platform.cert_fingerprint", ""),
+                "cert_fingerprint": platform_cert,
+                "cert_fingerprint_attested_by_platform": platform_cert_attested,
             },
         },
         data={"bank": _side(bank_side), "platform": platform_data},
@@ -339,6 +383,10 @@ def render_lineage(lineage: Lineage, as_json: bool = False) -> str:
                 "platform part",
                 f"{m['platform_part_model_id']} (digest {m['platform_part_digest']})",
             ),
+            (
+                "platform part attested by platform",
+                m.get("platform_part_digest_attested_by_platform", ""),
+            ),
         ],
     )
     section(
@@ -364,6 +412,10 @@ def render_lineage(lineage: Lineage, as_json: bool = False) -> str:
             (
                 "platform",
                 f"{p['platform']['party']} (cert {p['platform']['cert_fingerprint'] or '-'})",
+            ),
+            (
+                "platform cert attested by platform",
+                p["platform"].get("cert_fingerprint_attested_by_platform", ""),
             ),
         ],
     )
@@ -416,11 +468,18 @@ def render_lineage(lineage: Lineage, as_json: bool = False) -> str:
     section(
         "Audit trail",
         [
-            (f"{t['node']}#{t['seq']}", f"{t['ts']} {t['event']} by {t['actor']}")
+            (
+                f"{t['node']}#{t['seq']}",
+                f"{t['ts']} {t['event']}"
+                + (f" [{t['job_id']}]" if t.get("job_id") else "")
+                + f" by {t['actor']}",
+            )
             for t in lineage.audit_trail
         ]
         or [("none", "")],
     )
+    if lineage.cross_check:
+        section("Regulator cross-check", list(lineage.cross_check.items()))
     if lineage.warnings:
         section("Warnings", [(f"{i + 1}.", w) for i, w in enumerate(lineage.warnings)])
     return "\n".join(out).rstrip() + "\n"

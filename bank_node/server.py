@@ -14,7 +14,11 @@ from proto.transport.server import NodeServer, ServiceHook, build_server
 log = logging.getLogger("fedcredit.bank")
 
 #: Modules offering ``install(server, config) -> policy`` for the bank's services.
-SERVICE_MODULES = ("bank_node.scoring.service", "bank_node.audit_service")
+SERVICE_MODULES = (
+    "bank_node.scoring.service",
+    "bank_node.audit_service",
+    "bank_node.lineage_service",
+)
 
 
 def _hooks(config: BankConfig) -> tuple[list[ServiceHook], list[str]]:

@@ -11,15 +11,18 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from models.audit.entry import Actor
-from models.audit.events import SESSION_CLOSED, SESSION_OPENED
+from models.audit.events import DATASET_DESCRIBED, MODEL_PART_SAVED, SESSION_CLOSED, SESSION_OPENED
 from models.audit.log import AuditLog
+from models.errors import FedCreditError
 from models.federation.manager import SessionManager
+from models.federation.messages import WireMessage
 from models.federation.party import Caller, DataProvider
-from models.federation.session import SessionSpec
+from models.federation.session import DescribeResponse, SessionSpec
 from proto.fedcredit.v1 import federation_pb2_grpc
 from proto.transport.audit_servicer import SERVICE_NAME as AUDIT_SERVICE
 from proto.transport.audit_servicer import install_audit_service, open_node_audit_log
@@ -54,6 +57,57 @@ class RunningServer:
         self.node.stop(grace)
 
 
+class AuditedSessionManager(SessionManager):
+    """A session manager that reports the steps the platform attests to ``on_attest``.
+
+    Two kinds of answers are audited by the platform itself, so that a regulator reads the
+    platform's side of a job from the platform: a dataset description (digest, row count,
+    categories) and a saved model part (``*FinalizeResponse``: model id and part digest). A
+    step answered again from the step cache (a retry) is reported once.
+    """
+
+    on_attest: Callable[[Caller, SessionSpec, WireMessage], None] | None = None
+    _MAX_SEEN = 4096
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._attested: dict[tuple[str, str], None] = {}
+        self._attested_lock = threading.Lock()
+
+    @staticmethod
+    def attested(response: WireMessage) -> bool:
+        """Whether the platform audits this answer (see the class docstring)."""
+        if isinstance(response, DescribeResponse):
+            return True
+        return type(response).__name__.endswith("FinalizeResponse") and hasattr(
+            response, "platform_digest"
+        )
+
+    def handle(
+        self,
+        caller: Caller,
+        job_id: str,
+        step_id: str,
+        request: WireMessage,
+        request_digest: str = "",
+    ) -> WireMessage:
+        try:  # looked up before the step, so that a session closing meanwhile stays known
+            spec: SessionSpec | None = self.session_spec(job_id)
+        except FedCreditError:
+            spec = None  # handle() reports the problem with its own error
+        response = super().handle(caller, job_id, step_id, request, request_digest)
+        if spec is None or self.on_attest is None or not self.attested(response):
+            return response
+        with self._attested_lock:
+            first = (job_id, step_id) not in self._attested
+            self._attested[(job_id, step_id)] = None
+            while len(self._attested) > self._MAX_SEEN:
+                self._attested.pop(next(iter(self._attested)))
+        if first:
+            self.on_attest(caller, spec, response)
+        return response
+
+
 def create_server(
     *,
     listen: str,
@@ -79,6 +133,7 @@ def create_server(
 
     load_parties()
     log_ = audit_log or open_node_audit_log(data_dir, party, "platform")
+    platform_fp = _own_fingerprint(tls)
 
     def on_event(event: str, caller: Caller, spec: SessionSpec) -> None:
         log_.append(
@@ -90,12 +145,43 @@ def create_server(
                 "dataset": spec.dataset,
                 "action": event,
                 "subject_party": caller.party,
+                "platform_cert_fingerprint": platform_fp,
             },
         )
         if on_session_event is not None:
             on_session_event(event, caller, spec)
 
-    manager = SessionManager(
+    def on_attest(caller: Caller, spec: SessionSpec, reply: WireMessage) -> None:
+        common = {
+            "job_id": spec.job_id,
+            "algorithm": spec.algorithm,
+            "subject_party": caller.party,
+            "platform_cert_fingerprint": platform_fp,
+        }
+        if isinstance(reply, DescribeResponse):
+            event, details = (
+                DATASET_DESCRIBED,
+                {
+                    "dataset": reply.dataset or spec.dataset,
+                    "dataset_digest": reply.digest,
+                    "n_rows": reply.n_rows,
+                    "n_features": reply.n_features,
+                    "categories": list(reply.categories),
+                    "alignment": spec.params.get("alignment", ""),
+                },
+            )
+        else:
+            event, details = (
+                MODEL_PART_SAVED,
+                {
+                    "model_id": str(getattr(reply, "model_id", "")),
+                    "platform_part_digest": str(getattr(reply, "platform_digest", "")),
+                    "dataset": spec.dataset,
+                },
+            )
+        log_.append(event, Actor(party, "platform", platform_fp), {**common, **details})
+
+    manager = AuditedSessionManager(
         data_dir,
         data,
         idle_timeout_s=idle_timeout_s,
@@ -103,6 +189,7 @@ def create_server(
         on_event=on_event,
         context_extras={"share_feature_names": share_feature_names, "audit_log": log_},
     )
+    manager.on_attest = on_attest
 
     def federation(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
         federation_pb2_grpc.add_FederationServiceServicer_to_server(
@@ -128,6 +215,18 @@ def create_server(
         target=_reap, args=(manager, reaper, idle_timeout_s), daemon=True, name="session-reaper"
     ).start()
     return RunningServer(node, manager, reaper, log_)
+
+
+def _own_fingerprint(tls: TlsFiles | None) -> str:
+    """SHA-256 fingerprint of the platform's own certificate ("" in plaintext test mode)."""
+    if tls is None:
+        return ""
+    from proto.transport.tls import cert_fingerprint
+
+    try:
+        return cert_fingerprint(tls.cert)
+    except (OSError, FedCreditError):
+        return ""
 
 
 def _reap(manager: SessionManager, stop: threading.Event, idle_timeout_s: float) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import models.logreg.passive
+import models.scorecard.passive
 import models.secureboost.passive  # noqa: F401  (register the platform halves)
 from bank_node.config import BankConfig
 from bank_node.scoring.client import ScoringClient, officer_tls
@@ -26,6 +27,7 @@ from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.logreg.active import FederatedLogisticRegression
+from models.scorecard.active import FederatedScorecard
 from models.secureboost.active import SecureBoostClassifier
 from models.uscc import generate_usccs
 from platform_node.consent.registry import ConsentRegistry
@@ -40,6 +42,7 @@ PLATFORM_GROUPS = ("tax", "tax", "judicial", "judicial", "social_security", "uti
 KNOWN = {"platform": "platform", "bank-a": "bank", "bank-b": "bank", "regulator": "regulator"}
 SB_NAME = "sme-sb"
 LR_NAME = "sme-lr"
+CARD_NAME = "sme-card"
 
 
 class StaticProvider:
@@ -95,12 +98,23 @@ class Trained:
     lr_path: Path
     features_csv: Path
     peer: InProcessPeer
+    card: FederatedScorecard | None = None
+    card_path: Path | None = None
 
     def offline_pd(self, family: str, row: int) -> float:
         """The bank's offline federated prediction for one company (row of the bank table)."""
+        rows = np.asarray([row])
         if family == "secureboost":
-            return float(self.sb.predict_proba(self.bank.take(np.asarray([row])), self.peer)[0, 1])
-        return float(self.lr.predict_proba(self.bank, self.peer, rows=np.asarray([row]))[0, 1])
+            return float(self.sb.predict_proba(self.bank.take(rows), self.peer)[0, 1])
+        if family == "scorecard":
+            assert self.card is not None
+            return float(self.card.predict_proba(self.bank, self.peer, rows=rows)[0, 1])
+        return float(self.lr.predict_proba(self.bank, self.peer, rows=rows)[0, 1])
+
+    def offline_points(self, row: int) -> float:
+        """The scorecard's offline points total for one company."""
+        assert self.card is not None
+        return float(self.card.score(self.bank, self.peer, rows=np.asarray([row]))[0])
 
 
 def train_models(
@@ -113,6 +127,7 @@ def train_models(
     n_estimators: int = 4,
     max_depth: int = 3,
     lr_epochs: int = 4,
+    scorecard: bool = False,
 ) -> Trained:
     """Train SecureBoost and LR in-process; the platform parts land under
     ``platform_dir/models``, the bank parts under ``bank_dir/parts``."""
@@ -139,13 +154,29 @@ def train_models(
     frame = pd.DataFrame(bank.X, columns=bank.feature_names)
     frame.insert(0, "id", bank.ids)
     frame.to_csv(features_csv, index=False)
-    return Trained(bank, platform, sb, lr, sb_path, lr_path, features_csv, peer)
+    trained = Trained(bank, platform, sb, lr, sb_path, lr_path, features_csv, peer)
+    if scorecard:
+        card = FederatedScorecard(
+            binning_method="quantile",
+            n_bins=5,
+            iv_threshold=None,
+            top_k=6,
+            mode="paillier",
+            max_epochs=lr_epochs,
+            key_bits=key_bits,
+            random_state=0,
+        ).fit(bank, peer, model_id="card-scoring-test")
+        trained.card, trained.card_path = card, parts / "card-scoring-test.json"
+        card.save(trained.card_path)
+    return trained
 
 
 def register_models(trained: Trained, bank_dir: Path) -> ModelStore:
     store = ModelStore(bank_dir)
     features = {"kind": "table", "path": str(trained.features_csv), "id_column": "id"}
     store.register(LR_NAME, trained.lr_path, version="1", features=features)
+    if trained.card_path is not None:
+        store.register(CARD_NAME, trained.card_path, version="1", features=features)
     store.register(SB_NAME, trained.sb_path, version="1", features=features)  # default
     return store
 

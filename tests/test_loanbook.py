@@ -33,7 +33,7 @@ def test_one_row_per_company_first_application(city: Path) -> None:
     table = load_bank_table(city / "bank", as_of="2022-01-01")
     loans = pd.read_parquet(city / "bank" / "loans.parquet")
     dates = pd.to_datetime(loans["application_date"])
-    window = loans[(dates >= "2022-01-01") & (dates < "2023-01-01")]
+    window = loans[(dates >= pd.Timestamp("2022-01-01")) & (dates < pd.Timestamp("2023-01-01"))]
     first = window.sort_values(["application_date", "application_id"]).groupby("uscc").head(1)
     expected = dict(zip(first["uscc"], first["outcome_dpd90_12m"], strict=True))
     assert table.n_rows == len(expected) == len(set(table.ids.tolist()))
@@ -97,6 +97,8 @@ def test_loanbook_needs_as_of_and_a_book(city: Path, tmp_path: Path) -> None:
         load_bank_table(city / "bank", as_of="01/01/2022")
     with pytest.raises(NotFound):
         load_bank_table(tmp_path, as_of="2022-01-01")
+    with pytest.raises(InvalidArgument):
+        bank_features(city / "bank", ["91350100M000100Y44"], AS_OF)
 
 
 def test_labelled_csv_default_credit_guest(shared_data: Path) -> None:

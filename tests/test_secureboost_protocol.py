@@ -12,7 +12,7 @@ import pytest
 
 import models.secureboost.passive  # registers the platform half
 from models.dataset import PartyTable
-from models.errors import Cancelled, DataLoss
+from models.errors import Cancelled, DataLoss, FailedPrecondition
 from models.federation.recording import RecordingPeer, iter_values
 from models.secureboost import checkpoint as checkpoint_mod
 from models.secureboost.active import SecureBoostClassifier
@@ -207,6 +207,15 @@ def test_model_files_roundtrip_and_tamper(
     path.write_text(text.replace('"learning_rate":0.1', '"learning_rate":0.2'))
     with pytest.raises(DataLoss):
         SecureBoostClassifier.load_model(path)
+
+
+def test_misaligned_platform_rows_are_refused(make_peer: PeerFactory, shared_data: Path) -> None:
+    bank, plat = load_hetero(shared_data, "breast")
+    shuffled = plat.take(np.random.default_rng(0).permutation(plat.n_rows))
+    with pytest.raises(FailedPrecondition):
+        SecureBoostClassifier(n_estimators=1, key_bits=KEY_BITS).fit(
+            bank, make_peer(StaticProvider(shuffled)), job_id="sb-misaligned"
+        )
 
 
 class Boom(Exception):

@@ -6,9 +6,15 @@ Usage::
                     [--field NAME=VALUE ...] [--as-of YYYY-MM-DD] [--cert-dir PKI/alice] [--json]
     fedcredit score batch --config bank.toml --in FILE --out FILE.csv|.parquet
                     [--model NAME[@alias]] [--cert-dir PKI/alice] [--chunk N] [--no-progress]
+    fedcredit score register --config bank.toml --name NAME --part BANK_PART.json
+                    [--alias champion] [--version V] [--as-of DATE]
+                    [--loanbook DIR | --features-table FILE [--id-column id]]
+    fedcredit score models --config bank.toml
 
-The command connects to the bank's own server (``listen`` in the config) over mutual TLS with
-the officer's certificate (``--cert-dir``; default: the bank's own identity).
+``score`` and ``score batch`` connect to the bank's own server (``listen`` in the config) over
+mutual TLS with the officer's certificate (``--cert-dir``; default: the bank's own identity).
+``register`` and ``models`` edit / read the bank's served-model registry
+(``<data_dir>/scoring/models.json``).
 """
 
 from __future__ import annotations
@@ -57,6 +63,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--chunk", type=int, default=50, help="companies per call")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_batch)
+    r = ssub.add_parser("register", help="serve a model part for scoring (bank operator)")
+    r.add_argument("--config", type=Path, required=True)
+    r.add_argument("--name", required=True, help="model name officers use")
+    r.add_argument("--part", type=Path, required=True, help="the bank's model part (JSON)")
+    r.add_argument("--alias", default="champion")
+    r.add_argument("--version", default="")
+    r.add_argument("--as-of", default="", help="scoring date when a request names none")
+    src = r.add_mutually_exclusive_group()
+    src.add_argument("--loanbook", type=Path, help="bank data dir with the loan book")
+    src.add_argument("--features-table", type=Path, help="CSV/Parquet of bank features")
+    r.add_argument("--id-column", default="id", help="id column of --features-table")
+    r.add_argument("--no-default", action="store_true", help="do not make it the default")
+    r.set_defaults(func=run_register)
+    m = ssub.add_parser("models", help="list the models served for scoring")
+    m.add_argument("--config", type=Path, required=True)
+    m.set_defaults(func=run_models)
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -119,6 +141,44 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"  {r.rank}. [{r.code}] {r.description}")
     if not reply.reasons:
         print("  (no adverse factor)")
+    return 0
+
+
+def run_register(args: argparse.Namespace) -> int:
+    from bank_node.config import BankConfig
+    from bank_node.scoring.model_store import ModelStore
+
+    config = BankConfig.load(args.config)
+    features: dict[str, str] = {}
+    if args.loanbook is not None:
+        features = {"kind": "loanbook", "dir": str(args.loanbook.resolve())}
+    elif args.features_table is not None:
+        features = {
+            "kind": "table",
+            "path": str(args.features_table.resolve()),
+            "id_column": args.id_column,
+        }
+    entry = ModelStore(config.data_dir).register(
+        args.name,
+        args.part,
+        alias=args.alias,
+        version=args.version,
+        features=features,
+        make_default=not args.no_default,
+        as_of=args.as_of,
+    )
+    print(f"serving {entry.name}@{args.alias} -> {entry.model_id} ({entry.family})")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from bank_node.config import BankConfig
+    from bank_node.scoring.model_store import ModelStore
+
+    store = ModelStore(BankConfig.load(args.config).data_dir)
+    for e in store.entries():
+        version = f" v{e.version}" if e.version else ""
+        print(f"{e.model_id}  {e.name}{version}  {e.family}  as_of={e.as_of or 'request'}")
     return 0
 
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from bank_node.loanbook.schema import BANK_TABLES
 from models.errors import InternalError, InvalidArgument
+from models.uscc import valid_mask
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def bank_features(
     """
     codes = np.asarray(usccs, dtype=str)
     n = codes.size
+    if n and not valid_mask(codes).all():
+        raise InvalidArgument("bank feature request contains an invalid USCC")
     if isinstance(as_of, dt.date):
         dates = np.full(n, np.datetime64(as_of, "D"))
     else:

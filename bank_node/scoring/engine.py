@@ -132,9 +132,9 @@ class BankScoringEngine:
     ) -> scoring_pb2.ScoreResponse:
         uscc = normalize_uscc(request.uscc)
         details["uscc"] = uscc
-        as_of = self._as_of(request.as_of)
         loaded = self.store.load(request.model)
         model, entry = loaded.model, loaded.entry
+        as_of = self._as_of(request.as_of or entry.as_of)
         details.update(model_id=entry.model_id, model_name=entry.name, model_version=entry.version)
         x_bank = feature_vector(
             model.bank_features,

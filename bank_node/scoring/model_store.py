@@ -5,16 +5,20 @@
     {
       "format": "fedcredit.scoring.models", "version": 1,
       "default": "sme-pd@champion",
-      "aliases": {"sme-pd@champion": "sb-2025-01"},
+      "aliases": {"sme-pd@champion": "sme-pd:sb-2025-01"},
       "models": {
-        "sb-2025-01": {"name": "sme-pd", "version": "3", "family": "secureboost",
-                       "path": "parts/sb-2025-01.json",
-                       "features": {"kind": "loanbook", "dir": "../bank-a"}}
+        "sme-pd:sb-2025-01": {
+          "model_id": "sb-2025-01", "name": "sme-pd", "version": "3", "family": "secureboost",
+          "path": "/srv/bank-a/parts/sb-2025-01.json", "as_of": "",
+          "features": {"kind": "loanbook", "dir": "/srv/bank-a/loanbook"}}
       }
     }
 
+Entries are keyed by ``NAME:MODEL_ID`` (one part may be served under several names, each with
+its own feature source and scoring date); aliases point at entries.
+
 A request names a model as ``NAME@alias``, ``NAME`` (alias ``champion``), a model id, or
-nothing (the default). ``path`` and feature paths are relative to the registry's directory.
+nothing (the default). Relative paths are taken from the registry's directory.
 The file is re-read when it changes, so registering or promoting a model (by the CLI, or by
 the MLflow registry's aliases, see :meth:`ModelStore.register`) takes effect without a
 restart. Loaded models are cached by model id and file modification time.
@@ -22,6 +26,7 @@ restart. Loaded models are cached by model id and file modification time.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
@@ -45,12 +50,14 @@ DEFAULT_ALIAS = "champion"
 class ServedModel:
     """A registry entry resolved for one request."""
 
+    key: str
     model_id: str
     name: str
     version: str
     family: str
     path: Path
     features: dict[str, Any] = field(default_factory=dict)
+    as_of: str = ""  # scoring date when the request names none ("" = the request date)
 
 
 @dataclass
@@ -104,12 +111,20 @@ class ModelStore:
         version: str = "",
         features: Mapping[str, Any] | None = None,
         make_default: bool = True,
+        as_of: str = "",
     ) -> ServedModel:
         """Serve the bank part at ``part_path`` as ``name@alias`` (and by its model id).
 
         The part is loaded once here to check it (family, model id); the registry keeps its
-        path (absolute, or relative to the registry directory).
+        absolute path. ``features`` names the bank feature source (see
+        :mod:`bank_node.scoring.features`); ``as_of`` fixes the scoring date for requests that
+        name none (e.g. a synthetic city frozen at its as-of date; default: the request date).
         """
+        if as_of:
+            try:
+                dt.date.fromisoformat(as_of)
+            except ValueError:
+                raise InvalidArgument("as_of must be a date in YYYY-MM-DD form") from None
         if not name or "@" in name or not alias or "@" in alias:
             raise InvalidArgument("model names and aliases are non-empty and contain no '@'")
         model = load_bank_model(Path(part_path))
@@ -123,36 +138,42 @@ class ModelStore:
             "family": model.family,
             "path": str(path),
             "features": dict(features or {}),
+            "as_of": as_of,
         }
-        doc["models"][model.model_id] = entry
-        doc["aliases"][f"{name}@{alias}"] = model.model_id
+        key = f"{name}:{model.model_id}"
+        entry["model_id"] = model.model_id
+        doc["models"][key] = entry
+        doc["aliases"][f"{name}@{alias}"] = key
         if make_default or not doc.get("default"):
             doc["default"] = f"{name}@{alias}"
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path, doc)
-        return self._entry(model.model_id, entry)
+        return self._entry(key, entry)
 
     def set_alias(self, name: str, alias: str, model_id: str) -> None:
-        """Point ``name@alias`` at a registered model id (a promotion)."""
+        """Point ``name@alias`` at the model id registered under ``name`` (a promotion)."""
         doc = json.loads(json.dumps(self._read()))
-        if model_id not in doc["models"]:
+        key = f"{name}:{model_id}"
+        if key not in doc["models"]:
             raise NotFound("unknown model")
-        doc["aliases"][f"{name}@{alias}"] = model_id
+        doc["aliases"][f"{name}@{alias}"] = key
         write_json_atomic(self.path, doc)
 
     def entries(self) -> list[ServedModel]:
         doc = self._read()
-        return [self._entry(mid, e) for mid, e in sorted(doc["models"].items())]
+        return [self._entry(key, e) for key, e in sorted(doc["models"].items())]
 
-    def _entry(self, model_id: str, e: Mapping[str, Any]) -> ServedModel:
+    def _entry(self, key: str, e: Mapping[str, Any]) -> ServedModel:
         path = Path(str(e["path"]))
         return ServedModel(
-            model_id=model_id,
+            key=key,
+            model_id=str(e["model_id"]),
             name=str(e.get("name", "")),
             version=str(e.get("version", "")),
             family=str(e.get("family", "")),
             path=path if path.is_absolute() else self.dir / path,
             features=dict(e.get("features") or {}),
+            as_of=str(e.get("as_of", "")),
         )
 
     def resolve(self, spec: str) -> ServedModel:
@@ -162,12 +183,14 @@ class ModelStore:
         if not spec:
             raise NotFound("no model is served for scoring")
         models, aliases = doc["models"], doc["aliases"]
-        model_id = aliases.get(spec) or aliases.get(f"{spec}@{DEFAULT_ALIAS}")
-        if model_id is None and spec in models:
-            model_id = spec
-        if model_id is None or model_id not in models:
+        key = aliases.get(spec) or aliases.get(f"{spec}@{DEFAULT_ALIAS}")
+        if key is None:  # a model id: the default's entry if it serves it, else the first
+            default = aliases.get(str(doc.get("default", "")))
+            keys = sorted(k for k, e in models.items() if e.get("model_id") == spec)
+            key = default if default in keys else (keys[0] if keys else None)
+        if key is None or key not in models:
             raise NotFound("unknown model")
-        return self._entry(model_id, models[model_id])
+        return self._entry(key, models[key])
 
     # ------------------------------------------------------------------ loaded models
     def load(self, spec: str) -> LoadedModel:
@@ -178,7 +201,7 @@ class ModelStore:
         except FileNotFoundError:
             raise NotFound("the served model's part file is missing") from None
         with self._lock:
-            hit = self._loaded.get(entry.model_id)
+            hit = self._loaded.get(entry.key)
         if hit is not None and hit.mtime_ns == mtime and hit.entry == entry:
             return hit
         model = load_bank_model(entry.path)
@@ -186,5 +209,5 @@ class ModelStore:
             raise DataLoss("the served model's part holds another model")
         loaded = LoadedModel(entry, model, make_source(entry.features, self.dir), mtime)
         with self._lock:
-            self._loaded[entry.model_id] = loaded
+            self._loaded[entry.key] = loaded
         return loaded

@@ -33,6 +33,8 @@ CONSENT_GRANTED = "consent_granted"
 CONSENT_REVOKED = "consent_revoked"
 SCORE_REQUEST = "score_request"
 AUDIT_READ = "audit_read"
+DATASET_DESCRIBED = "dataset_described"
+MODEL_PART_SAVED = "model_part_saved"
 
 ALL_EVENTS = (
     SESSION_OPENED,
@@ -48,6 +50,8 @@ ALL_EVENTS = (
     CONSENT_REVOKED,
     SCORE_REQUEST,
     AUDIT_READ,
+    DATASET_DESCRIBED,
+    MODEL_PART_SAVED,
 )
 
 OUTCOME_OK = "ok"

@@ -261,7 +261,9 @@ class FederatedLogisticRegression:
                 )
                 if resp.n_rows != part.size:
                     raise FailedPrecondition("the platform scored a different number of rows")
-                out[start : start + part.size] = keys.decrypt_scores(resp.enc_scores, part.size)
+                out[start : start + part.size] = keys.decrypt_scores(
+                    resp.enc_scores, part.size, resp.slot_bits, resp.slots_per_ciphertext
+                )
         finally:
             peer.close_session("scoring finished")
         return out

@@ -31,6 +31,7 @@ from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierKeypair, PaillierPublicKey
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument, OverflowDetected
+from models.logreg.ckks_parallel import masked_xt_d
 
 RESIDUAL_FRAC_BITS = 32
 FEATURE_FRAC_BITS = 16
@@ -120,13 +121,28 @@ class ActiveCrypto:
             raise CryptoError("masked gradient has the wrong number of entries")
         return [], self.ckks.decrypt_sums(sums)
 
-    def decrypt_scores(self, enc: CipherArray, n_rows: int) -> np.ndarray:
-        """Decrypt the platform's encrypted partial scores."""
+    def decrypt_scores(
+        self, enc: CipherArray, n_rows: int, slot_bits: int = 0, slots_per_ciphertext: int = 0
+    ) -> np.ndarray:
+        """Decrypt the platform's encrypted partial scores (Paillier: packed, see
+        :meth:`PassiveCrypto.encrypt_scores`)."""
         if self.keypair is not None:
-            vec = EncryptedVector.from_wire(enc, self.keypair.public_key)
-            if len(vec) != n_rows:
-                raise CryptoError("encrypted scores have the wrong length")
-            return decode_fixed(self.keypair.decrypt(vec), SCORE_FRAC_BITS)
+            pk = self.keypair.public_key
+            vec = EncryptedVector.from_wire(enc, pk)
+            per_ct = slots_per_ciphertext
+            if (
+                slot_bits < 3
+                or per_ct < 1
+                or slot_bits * per_ct > pk.key_bits - KEY_MARGIN_BITS
+                or len(vec) != -(-n_rows // per_ct)
+            ):
+                raise CryptoError("encrypted scores have an invalid packing layout")
+            plain = self.keypair.decrypt_unsigned(vec)
+            if any(v >> (slot_bits * per_ct) for v in plain):
+                raise CryptoError("a packed score plaintext is out of range")
+            offset = 1 << (slot_bits - 2)
+            slots = decompress_plaintexts(plain, slot_bits, per_ct, n_rows)
+            return decode_fixed([v - offset for v in slots], SCORE_FRAC_BITS)
         assert self.ckks is not None
         return self.ckks.decrypt(self.ckks.vector_from_wire(enc, n_rows))
 
@@ -158,15 +174,14 @@ class PassiveCrypto:
     ) -> tuple[CipherArray, MaskState]:
         """``X^T d`` under encryption, masked; returns (ciphertexts, what unmasking needs)."""
         X = np.asarray(X, dtype=np.float64)
-        n, f = X.shape
+        f = X.shape[1]
         if self.public_key is not None:
             return self._paillier_gradient(X, enc_residual)
         assert self.ckks is not None
-        enc_d = self.ckks.vector_from_wire(enc_residual, n)
-        sums = self.ckks.xt_d(X, enc_d)
-        rng = np.random.default_rng(secrets.randbits(128))
-        totals = sums.add_masks(rng, DEFAULT_MASK_SIGMA)
-        return sums.to_wire(), MaskState(n_values=f, mask_totals=totals)
+        wire, totals = masked_xt_d(
+            self.ckks, X, enc_residual, sigma=DEFAULT_MASK_SIGMA, workers=self.workers
+        )
+        return wire, MaskState(n_values=f, mask_totals=totals)
 
     def _paillier_gradient(
         self, X: np.ndarray, enc_residual: CipherArray
@@ -230,10 +245,30 @@ class PassiveCrypto:
             g_int.append(g)
         return decode_fixed(g_int, FEATURE_FRAC_BITS + RESIDUAL_FRAC_BITS)
 
-    def encrypt_scores(self, values: np.ndarray) -> CipherArray:
-        """Encrypt partial scores under the bank's key (for scoring)."""
+    def encrypt_scores(self, values: np.ndarray) -> tuple[CipherArray, int, int]:
+        """Encrypt partial scores under the bank's key (for scoring).
+
+        Paillier: ``v = round(s * 2^SCORE_FRAC_BITS)`` plus ``2^(b-2)`` (``|v| < 2^(b-2)``)
+        packed several per plaintext, so the bank decrypts one ciphertext per group (Paillier
+        decryption, ~300/s per core at 2048 bits, would otherwise dominate scoring). Returns
+        (ciphertexts, slot_bits, slots_per_ciphertext); CKKS returns zeros for the layout.
+        """
         values = np.asarray(values, dtype=np.float64)
-        if self.public_key is not None:
-            return self.public_key.encrypt(encode_fixed(values, SCORE_FRAC_BITS)).to_wire()
+        pk = self.public_key
+        if pk is not None:
+            ints = encode_fixed(values, SCORE_FRAC_BITS)
+            bound = max((abs(v) for v in ints), default=0)
+            slot_bits = max(3, bound.bit_length() + 2)
+            per_ct = (pk.key_bits - KEY_MARGIN_BITS) // slot_bits
+            if per_ct < 1:
+                raise OverflowDetected("scores do not fit in the plaintext space")
+            offset = 1 << (slot_bits - 2)
+            packed: list[int] = []
+            for start in range(0, len(ints), per_ct):
+                acc = 0
+                for v in reversed(ints[start : start + per_ct]):
+                    acc = (acc << slot_bits) | (v + offset)
+                packed.append(acc)
+            return pk.encrypt(packed).to_wire(), slot_bits, per_ct
         assert self.ckks is not None
-        return self.ckks.vector_to_wire(self.ckks.encrypt_vector(values))
+        return self.ckks.vector_to_wire(self.ckks.encrypt_vector(values)), 0, 0

@@ -175,12 +175,17 @@ class LrPredictRequest(WireMessage):
 class LrPredictResponse(WireMessage):
     """Partial scores (log-odds contribution ``wx_p`` per row) encrypted under the bank's key.
 
-    Reveals to bank: after decryption, ``wx_p`` of each scored row (needed to assemble the
-    score; it follows from the final score anyway).
+    Paillier: fixed-point scores, offset to be non-negative and packed ``slots_per_ciphertext``
+    per plaintext of ``slot_bits`` bits each (one decryption per packed group); CKKS: one
+    vector (both layout fields 0). Reveals to bank: after decryption, ``wx_p`` of each scored
+    row (needed to assemble the score; it follows from the final score anyway) and a power of
+    two bounding their magnitude (the slot size).
     """
 
     n_rows: int
     enc_scores: CipherArray
+    slot_bits: int = 0
+    slots_per_ciphertext: int = 0
 
 
 @dataclass(frozen=True)

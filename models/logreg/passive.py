@@ -68,7 +68,7 @@ def check_rows(rows: np.ndarray, n_rows: int, *, unique: bool = True) -> np.ndar
     out = np.asarray(rows, dtype=np.int64).reshape(-1)
     if out.size and (out.min() < 0 or out.max() >= n_rows):
         raise InvalidArgument("row positions are out of range")
-    if unique and np.unique(out).size != out.size:
+    if unique and out.size and np.bincount(out, minlength=n_rows).max() > 1:
         raise InvalidArgument("row positions repeat")
     return out
 
@@ -348,4 +348,10 @@ class LogRegPassive(PassiveParty):
             raise FailedPrecondition("the platform's features changed since training")
         crypto = PassiveCrypto(request.mode, request.public_key, workers=self._workers)
         scores = self.partial_scores(body, table.X[rows])
-        return LrPredictResponse(n_rows=int(rows.size), enc_scores=crypto.encrypt_scores(scores))
+        enc, slot_bits, per_ct = crypto.encrypt_scores(scores)
+        return LrPredictResponse(
+            n_rows=int(rows.size),
+            enc_scores=enc,
+            slot_bits=slot_bits,
+            slots_per_ciphertext=per_ct,
+        )

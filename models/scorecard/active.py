@@ -246,7 +246,9 @@ class FederatedScorecard:
                     ),
                     k,
                 )
-                out[start : start + part.size] = keys.decrypt_scores(resp.enc_scores, part.size)
+                out[start : start + part.size] = keys.decrypt_scores(
+                    resp.enc_scores, part.size, resp.slot_bits, resp.slots_per_ciphertext
+                )
         finally:
             peer.close_session("scoring finished")
         return out

@@ -78,10 +78,15 @@ class BoostParams:
         return asdict(self)
 
 
+#: Finest fixed-point scale used: 2**-32 is far below float32 gradient precision (LightGBM's),
+#: and every extra bit widens the packed sums the platform shifts and the bank decrypts.
+FRAC_BITS_MAX = 32
+
+
 def frac_bits_for(n_rows: int, max_row_weight: float = 1.0) -> int:
     """Fixed-point scale keeping every histogram sum an exact float64 (< 2**52 in magnitude)."""
     bound = max(2.0, float(n_rows) * float(max_row_weight))
-    return int(min(52, 52 - math.ceil(math.log2(bound))))
+    return int(min(FRAC_BITS_MAX, 52 - math.ceil(math.log2(bound))))
 
 
 @dataclass

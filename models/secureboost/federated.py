@@ -3,9 +3,11 @@ through the encrypted protocol. Plugged into the same grower and engine as the r
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from models.secureboost.plain_hist import plain_histograms
 from models.secureboost.stub import SecureBoostStub
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree, bin_decision
 
-PRECOMPUTE_BATCH = 1024
+PRECOMPUTE_BATCH = 256
 
 
 def _concat_rows(rows: list[np.ndarray]) -> np.ndarray:
@@ -98,6 +100,7 @@ class FederatedBackend:
         self._pre_stop = threading.Event()
         self._pool_lock = threading.Lock()
         self._zeros: list[Any] = []  # precomputed encryptions of zero (each used once)
+        self._waiting = threading.Event()  # set while a platform call is in flight
 
     # ------------------------------------------------------------------ precomputation
     def _start_precompute(self, count: int) -> None:
@@ -112,12 +115,15 @@ class FederatedBackend:
         def work() -> None:
             done = 0
             while done < count and not self._pre_stop.is_set():
+                if not self._waiting.wait(0.05):  # only while the bank waits on the platform
+                    continue
                 step = min(PRECOMPUTE_BATCH, count - done)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 zeros = self.keypair.encrypt(np.zeros(step, dtype=np.int64), workers=1)
                 with self._pool_lock:
                     self._zeros.extend(zeros.values)
                 self.stats["precompute_s"] += time.perf_counter() - t0
+                self.stats["precompute_cpu_s"] += time.thread_time() - c0
                 done += step
 
         self._pre_thread = threading.Thread(target=work, name="sb-precompute", daemon=True)
@@ -142,6 +148,16 @@ class FederatedBackend:
         if take < len(packed):
             parts.append(self.keypair.encrypt(packed[take:], workers=self.workers))
         return parts[0] if len(parts) == 1 else EncryptedVector.concat(parts)
+
+    @contextlib.contextmanager
+    def _platform_call(self) -> Iterator[None]:
+        """Mark a call to the platform in flight: the background precomputation runs only then,
+        so it never competes with the bank's own work (decryption, split finding)."""
+        self._waiting.set()
+        try:
+            yield
+        finally:
+            self._waiting.clear()
 
     def close(self) -> None:
         """Stop background work (call when training ends, normally or not)."""
@@ -194,15 +210,16 @@ class FederatedBackend:
             zeros = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
             return [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
         t0 = time.perf_counter()
-        resp = self.stub.histograms(
-            SbHistogramRequest(
-                tree=t,
-                depth=depth,
-                node_ids=[n.node_id for n in nodes],
-                node_sizes=[int(n.rows.size) for n in nodes],
-                rows=_concat_rows([n.rows for n in nodes]),
+        with self._platform_call():
+            resp = self.stub.histograms(
+                SbHistogramRequest(
+                    tree=t,
+                    depth=depth,
+                    node_ids=[n.node_id for n in nodes],
+                    node_sizes=[int(n.rows.size) for n in nodes],
+                    rows=_concat_rows([n.rows for n in nodes]),
+                )
             )
-        )
         self.stats["platform_hist_s"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         plat = self._decode(resp.enc_hist, resp.value_count, resp.skipped_bins, resp.present, nodes)
@@ -284,19 +301,20 @@ class FederatedBackend:
                 plat.append((i, s))
         if plat:
             t0 = time.perf_counter()
-            resp = self.stub.split(
-                SbSplitRequest(
-                    tree=t,
-                    depth=depth,
-                    node_ids=[s.node_id for _, s in plat],
-                    split_ids=[s.split_id for _, s in plat],
-                    features=[s.feature - nb for _, s in plat],
-                    bins=[s.bin for _, s in plat],
-                    missing_left=[s.missing_left for _, s in plat],
-                    node_sizes=[int(s.rows.size) for _, s in plat],
-                    rows=_concat_rows([s.rows for _, s in plat]),
+            with self._platform_call():
+                resp = self.stub.split(
+                    SbSplitRequest(
+                        tree=t,
+                        depth=depth,
+                        node_ids=[s.node_id for _, s in plat],
+                        split_ids=[s.split_id for _, s in plat],
+                        features=[s.feature - nb for _, s in plat],
+                        bins=[s.bin for _, s in plat],
+                        missing_left=[s.missing_left for _, s in plat],
+                        node_sizes=[int(s.rows.size) for _, s in plat],
+                        rows=_concat_rows([s.rows for _, s in plat]),
+                    )
                 )
-            )
             self.stats["platform_split_s"] += time.perf_counter() - t0
             total = sum(int(s.rows.size) for _, s in plat)
             bits = np.unpackbits(np.asarray(resp.left, dtype=np.uint8))
@@ -314,7 +332,9 @@ class FederatedBackend:
         decisions = np.zeros((0, rows.size), dtype=bool)
         if ids:
             t0 = time.perf_counter()
-            resp = self.stub.route(t, SbRouteRequest(split_ids=ids, rows=rows.astype(np.int32)))
+            request = SbRouteRequest(split_ids=ids, rows=rows.astype(np.int32))
+            with self._platform_call():
+                resp = self.stub.route(t, request)
             self.stats["platform_route_s"] += time.perf_counter() - t0
             decisions = unpack_decisions(resp.decisions, len(ids), rows.size)
         index = {sid: i for i, sid in enumerate(ids)}

@@ -24,6 +24,7 @@ from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
+from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.messages import (
@@ -127,6 +128,16 @@ class SecureBoostPassive(PassiveParty):
         self._pre_stop = threading.Event()
         self._pool_lock = threading.Lock()
         self._rerand: list[Any] = []  # uniform r^n computed ahead, each used once
+        self._idle = threading.Event()  # set between requests
+        self._idle.set()
+
+    def dispatch(self, request: WireMessage) -> WireMessage:
+        """Run a step; background precomputation pauses while a step runs."""
+        self._idle.clear()
+        try:
+            return super().dispatch(request)
+        finally:
+            self._idle.set()
 
     def close(self) -> None:
         self._stop_precompute()
@@ -149,7 +160,9 @@ class SecureBoostPassive(PassiveParty):
         def work() -> None:
             done = 0
             while done < count and not self._pre_stop.is_set():
-                step = min(16, count - done)
+                if not self._idle.wait(0.05):  # only between the bank's requests
+                    continue
+                step = min(4, count - done)
                 fresh = pk.random_nth_residues(step, workers=1)
                 with self._pool_lock:
                     self._rerand.extend(fresh)
@@ -368,6 +381,8 @@ class SecureBoostPassive(PassiveParty):
         node_rows = _split_rows(rows, list(request.node_sizes))
         if len(node_rows) != len(request.node_ids):
             raise InvalidArgument("one size per node is required")
+        if np.unique(rows).size != rows.size:
+            raise InvalidArgument("nodes of one level must not share rows")
         feats = self.tree_features
         n_feat = feats.size
         assert self.binner is not None

@@ -128,7 +128,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
            "enterprise age in years at the as-of date", "at as-of"),
     latest("reg_capital", "licence", "t.registered_capital", "registered capital, 10k CNY"),
     custom("reg_deregistered", "licence",
-           "max(CASE WHEN t.status <> 'active' AND t.status_date < q.as_of THEN 1 ELSE 0 END)",
+           "max(CASE WHEN t.uscc IS NULL THEN NULL "
+           "WHEN t.status <> 'active' AND t.status_date < q.as_of THEN 1 ELSE 0 END)",
            "1 if deregistered or revoked before the as-of date", "at as-of"),
     latest("reg_industry_section", "licence", "ascii(substr(t.industry_code, 1, 1)) - 64",
            "GB/T 4754 industry section as a number (A=1, B=2, ...)"),

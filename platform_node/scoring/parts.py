@@ -14,15 +14,16 @@ from pathlib import Path
 
 from models.errors import InvalidArgument, NotFound
 from models.secureboost.model_io import check_model_id
-from platform_node.scoring import linear, trees
+from platform_node.scoring import linear, scorecard, trees
 
-PlatformPart = trees.TreePart | linear.LinearPart
+PlatformPart = trees.TreePart | linear.LinearPart | scorecard.ScorecardPart
 
 
 #: family -> (sub-directory of ``<data_dir>/models``, loader)
 FAMILIES: dict[str, tuple[str, Callable[[Path], PlatformPart]]] = {
     trees.FAMILY: (trees.PART_DIR, trees.TreePart.load),
     linear.FAMILY: (linear.PART_DIR, linear.LinearPart.load),
+    scorecard.FAMILY: (scorecard.PART_DIR, scorecard.ScorecardPart.load),
 }
 
 

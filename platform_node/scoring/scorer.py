@@ -40,7 +40,7 @@ from models.errors import (
 from models.federation.party import Caller, DataProvider
 from models.uscc import validate_uscc
 from platform_node.consent.registry import ConsentRegistry
-from platform_node.scoring import linear, trees
+from platform_node.scoring import linear, scorecard, trees
 from platform_node.scoring.features import FeatureRows
 from platform_node.scoring.parts import PartStore
 from proto.fedcredit.v1 import scoring_pb2
@@ -162,7 +162,7 @@ class PlatformScorer:
             split_ids, bits = part.decisions(table, uscc)
             reply.split_ids.extend(split_ids)
             reply.decisions = bits
-        elif isinstance(part, linear.LinearPart):
+        elif isinstance(part, linear.LinearPart | scorecard.ScorecardPart):
             key = self.keys.get(request.public_key)
             partial, terms = part.partial(table, uscc)
             limit = min(max(int(request.max_reasons), 0), MAX_REASONS)

@@ -65,4 +65,8 @@ def load_bank_model(path: Path) -> BankModel:
         from bank_node.scoring.families.logreg import LogRegScoring
 
         return LogRegScoring.load(path)
+    if fmt == "fedcredit.scorecard.bank":
+        from bank_node.scoring.families.scorecard import ScorecardScoring
+
+        return ScorecardScoring.load(path)
     raise InvalidArgument("this model family cannot be served for scoring")

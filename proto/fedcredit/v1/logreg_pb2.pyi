@@ -143,12 +143,16 @@ class LrPredictRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., ids_digest: _Optional[str] = ..., mode: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class LrPredictResponse(_message.Message):
-    __slots__ = ("n_rows", "enc_scores")
+    __slots__ = ("n_rows", "enc_scores", "slot_bits", "slots_per_ciphertext")
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     ENC_SCORES_FIELD_NUMBER: _ClassVar[int]
+    SLOT_BITS_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_PER_CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
     n_rows: int
     enc_scores: _common_pb2.CipherArray
-    def __init__(self, n_rows: _Optional[int] = ..., enc_scores: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+    slot_bits: int
+    slots_per_ciphertext: int
+    def __init__(self, n_rows: _Optional[int] = ..., enc_scores: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ...) -> None: ...
 
 class LrScorecardRequest(_message.Message):
     __slots__ = ("model_id", "epoch", "factor", "round_points")

@@ -1,0 +1,67 @@
+"""Federated scorecards (``models/scorecard``): base + bank points + decrypted platform points.
+
+The score is the scorecard's own points total; the probability of default is the one those
+points imply (``logit = (offset - points) / factor``), exactly as the scorecard's offline
+``predict_proba``. Reason codes: a feature whose points are below zero (worse than average
+odds) contributes ``-points / factor`` to the log-odds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from bank_node.scoring.assembler import BANK_SOURCE, Assembled, sigmoid
+from bank_node.scoring.keys import ScoringKeys
+from models.crypto.wire import CipherArray
+from models.scorecard.active import FederatedScorecard
+from models.scorecard.points import sum_points
+from proto.fedcredit.v1 import scoring_pb2
+from proto.transport.codec import from_proto
+
+
+class ScorecardScoring:
+    family = "scorecard"
+    needs_key = True
+
+    def __init__(self, card: FederatedScorecard) -> None:
+        self.model_id: str = card.model_id_
+        self.platform_digest: str = card.platform_digest_
+        self.dataset: str = card.platform_dataset_
+        self.bank_features: list[str] = list(card.feature_names_in_)
+        self.describe: dict[str, str] = {}
+        self.woe = card.bank_woe_
+        self.points = list(card.bank_points_)
+        self.base_points = float(card.base_points_)
+        self.selected = list(card.bank_features_)
+        self.scaling = card.scaling()
+
+    @classmethod
+    def load(cls, path: Path) -> ScorecardScoring:
+        return cls(FederatedScorecard.load(path))
+
+    def assemble(
+        self, x_bank: np.ndarray, reply: scoring_pb2.PlatformScoreResponse, keys: ScoringKeys
+    ) -> Assembled:
+        platform_points = float(
+            keys.decrypt_values(from_proto(reply.enc_values, CipherArray), 1)[0]
+        )
+        codes = self.woe.coarse_codes(np.asarray(x_bank, dtype=np.float64)[None, :])
+        bank_points = self.base_points + sum_points(codes, self.points)
+        total = float((bank_points + platform_points)[0])
+        logit = float(self.scaling.logit_from_score(np.asarray([total]))[0])
+        factor = self.scaling.factor
+        contrib = {
+            (BANK_SOURCE, name): -float(pts[codes[0, k]]) / factor
+            for k, (name, pts) in enumerate(zip(self.selected, self.points, strict=True))
+        }
+        return Assembled(
+            log_odds=logit,
+            pd=sigmoid(logit),
+            contributions=contrib,
+            platform_categories=list(reply.adverse_categories),
+            platform_weight=-platform_points / factor if math.isfinite(factor) else 0.0,
+            points=total,
+        )
