@@ -115,16 +115,29 @@ def run(work: Path) -> int:
 
     say("Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a")
     init_pki(work / "pki", ["bank-a"], officers=[("alice", "bank-a")])
-    say(f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
-        "and bank-a's loan book")
-    fedcredit("data", "generate", "--enterprises", str(ENTERPRISES), "--seed", str(SEED),
-              "--out", "city", cwd=work)
+    say(
+        f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
+        "and bank-a's loan book"
+    )
+    fedcredit(
+        "data",
+        "generate",
+        "--enterprises",
+        str(ENTERPRISES),
+        "--seed",
+        str(SEED),
+        "--out",
+        "city",
+        cwd=work,
+    )
     import json
 
     card = json.loads((work / "city" / "data_card.json").read_text())
-    print(f"data card: {card['modelling_rows']} loan applications, default rate "
-          f"{card['default_rate']:.1%}; reference LightGBM AUC bank-only "
-          f"{card['auc_bank_only']:.3f} vs joined {card['auc_joint']:.3f}")
+    print(
+        f"data card: {card['modelling_rows']} loan applications, default rate "
+        f"{card['default_rate']:.1%}; reference LightGBM AUC bank-only "
+        f"{card['auc_bank_only']:.3f} vs joined {card['auc_joint']:.3f}"
+    )
     platform_port, bank_port = free_port(), free_port()
     platform_cfg, bank_cfg = write_configs(work, platform_port, bank_port)
 
@@ -157,7 +170,9 @@ def run(work: Path) -> int:
         peer = config.platform_peer()
         info = peer.open_session(
             SessionSpec(
-                job_id="demo-hello", algorithm="describe", dataset="catalogue",
+                job_id="demo-hello",
+                algorithm="describe",
+                dataset="catalogue",
                 params={"as_of": card["as_of"]},
             )
         )
@@ -176,6 +191,64 @@ def run(work: Path) -> int:
         )
         job = write_job(work, card["as_of"])
         fedcredit("train", str(job.name), cwd=work)
+
+        say("The bank's head of risk promotes version 1 to champion (approval recorded)")
+        fedcredit(
+            "model",
+            "promote",
+            "sme-default",
+            "1",
+            "--alias",
+            "champion",
+            "--approver",
+            "bank-a/head-of-risk",
+            "--config",
+            "bank.toml",
+            cwd=work,
+        )
+
+        say(
+            "A regulator reads the model's lineage from the bank (and cross-checks the "
+            "platform's own audit entries) with its own certificate"
+        )
+        fedcredit(
+            "audit",
+            "lineage",
+            "sme-default@champion",
+            "--remote",
+            f"127.0.0.1:{bank_port}",
+            "--cert-dir",
+            "pki/regulator",
+            "--server-name",
+            "bank-a",
+            "--platform",
+            f"127.0.0.1:{platform_port}",
+            cwd=work,
+        )
+
+        say("Verifying both nodes' hash-chained, signed audit logs (as the regulator)")
+        fedcredit(
+            "audit",
+            "verify",
+            "--remote",
+            f"127.0.0.1:{bank_port}",
+            "--cert-dir",
+            "pki/regulator",
+            "--server-name",
+            "bank-a",
+            cwd=work,
+        )
+        fedcredit(
+            "audit",
+            "verify",
+            "--remote",
+            f"127.0.0.1:{platform_port}",
+            "--cert-dir",
+            "pki/regulator",
+            "--server-name",
+            "platform",
+            cwd=work,
+        )
     finally:
         say("Shutting both nodes down gracefully (SIGTERM)")
         codes = {n.name: n.stop() for n in reversed(nodes)}
@@ -184,6 +257,13 @@ def run(work: Path) -> int:
         print("a node did not stop cleanly; logs in", work / "logs", file=sys.stderr)
         return 1
     say(f"Demo finished in {time.monotonic() - t0:.1f} s. Workspace: {work}")
+    db = (work / "bank-data" / "mlflow" / "mlflow.db").resolve()
+    print(f"MLflow store (runs, metrics, plots, model registry): sqlite:///{db}")
+    print(
+        f"Open its UI with:\n  .venv/bin/mlflow ui --backend-store-uri sqlite:///{db} "
+        "--port 5000\nthen browse http://127.0.0.1:5000 (experiment fedcredit-training, "
+        "registered model sme-default)."
+    )
     return 0
 
 

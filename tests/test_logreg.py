@@ -144,7 +144,8 @@ def test_l1_penalty_matches_sklearn(breast: VerticalData) -> None:
     peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     C = 0.02
     model = FederatedLogisticRegression(
-        mode="ckks",
+        mode="paillier",
+        key_bits=1024,
         penalty="l1",
         C=C,
         learning_rate=0.5,

@@ -23,6 +23,7 @@ from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.errors import (
     FedCreditError,
+    InternalError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -323,6 +324,36 @@ def test_platform_learns_no_bank_data_and_returns_no_plain_score(
     assert lr_reply.enc_values.count == 1 and not lr_reply.decisions
     assert lr_reply.enc_values.scheme == "paillier"
     assert set(lr_reply.adverse_categories) <= set(PLATFORM_GROUPS)
+
+
+class FailingAudit:
+    def append(self, *args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+
+def test_no_answer_leaves_the_platform_unaudited(
+    setup: tuple[Trained, Nodes, Path],
+) -> None:
+    from platform_node.scoring.scorer import PlatformScorer
+
+    trained, nodes, root = setup
+    scorer = PlatformScorer(
+        data_dir=root / "platform",
+        data_provider=nodes.provider,
+        consent_registry=nodes.consent,
+        audit_log=FailingAudit(),  # type: ignore[arg-type]
+    )
+    ok, refused = _uscc(trained, 80), _uscc(trained, 81)
+    nodes.grant(ok)
+    bank = Caller("bank-a", "bank")
+    request = scoring_pb2.PlatformScoreRequest(
+        uscc=ok, model_id=trained.sb.model_id_, family="secureboost"
+    )
+    with pytest.raises(InternalError):
+        scorer.score(bank, request)
+    request.uscc = refused
+    with pytest.raises(PermissionDenied):  # the original error, not the audit failure
+        scorer.score(bank, request)
 
 
 def test_batch_file_to_csv_and_parquet(trained: Trained, nodes: Nodes, tmp_path: Path) -> None:

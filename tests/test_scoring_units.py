@@ -155,6 +155,12 @@ def test_model_store_resolution(tmp_path: Path) -> None:
     assert store.resolve("pd").family == "logreg"
     with pytest.raises(InvalidArgument):
         store.register("a@b", trained.sb_path)
+    # one part served under another name keeps its own settings; the first entry is unchanged
+    store.register("pd-frozen", trained.sb_path, as_of="2022-01-01", make_default=False)
+    assert store.resolve("pd-frozen").as_of == "2022-01-01"
+    assert store.resolve("pd@challenger").as_of == ""
+    with pytest.raises(InvalidArgument):
+        store.register("x", trained.sb_path, as_of="2022/01/01")
 
 
 def test_bank_feature_vector(tmp_path: Path) -> None:
@@ -224,3 +230,27 @@ def test_adverse_categories_names_only() -> None:
     assert adverse_categories(groups, terms, 1) == ["tax"]
     assert adverse_categories(groups, -terms, 5) == ["utilities"]
     assert adverse_categories(groups, terms, 0) == []
+
+
+def test_loanbook_source_matches_the_training_table(tmp_path: Path) -> None:
+    from bank_node.loanbook.loader import load_loanbook_table, window_applications
+    from bank_node.scoring.features import LoanBookSource
+    from experiments.synthetic_city import generate_city
+
+    generate_city(400, seed=5, out_dir=tmp_path / "city")
+    bank_dir = tmp_path / "city" / "bank"
+    day = dt.date(2022, 1, 1)
+    apps, _ = window_applications(bank_dir, day)
+    table = load_loanbook_table(bank_dir, day)
+    assert table.n_rows == len(apps) > 3
+    src = LoanBookSource(bank_dir)
+    for i in range(min(6, table.n_rows)):
+        uscc, app = str(apps["uscc"][i]), str(apps["application_id"][i])
+        got = feature_vector(table.feature_names, src, uscc, app, {}, day)
+        np.testing.assert_allclose(got, table.X[i], rtol=0, atol=1e-12, equal_nan=True)
+    # without an application: the company's own features, application terms missing
+    uscc = str(apps["uscc"][0])
+    no_app = feature_vector(table.feature_names, src, uscc, "", {}, day)
+    assert np.isnan(no_app[table.feature_names.index("app_amount")])
+    with pytest.raises(NotFound):  # an application of another company
+        feature_vector(table.feature_names, src, uscc, str(apps["application_id"][1]), {}, day)

@@ -7,7 +7,8 @@
 4. ask the platform for its part (consent is checked there; ``PERMISSION_DENIED``,
    ``NOT_FOUND``, ``UNAVAILABLE`` after retries come back as domain errors);
 5. assemble probability of default, points, risk band and reason codes;
-6. audit the request in the bank's own log, whatever the outcome.
+6. audit the request in the bank's own log, whatever the outcome (a score is returned only
+   once its entry is written).
 
 Reveals to platform: the company's USCC, the model id (and the bank's scoring public key for
 linear models). Nothing of the bank's features, the application or the score.
@@ -30,7 +31,7 @@ from bank_node.scoring.platform_client import PlatformScoringClient
 from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.audit.log import AuditLog
-from models.errors import ErrorKind, FedCreditError, InvalidArgument
+from models.errors import ErrorKind, FedCreditError, InternalError, InvalidArgument
 from models.federation.party import Caller
 from models.uscc import normalize_uscc
 from proto.fedcredit.v1 import scoring_pb2
@@ -112,20 +113,27 @@ class BankScoringEngine:
             "consent_id": "",
             "outcome": ev.OUTCOME_ERROR,
         }
-        err: BaseException | None = None
         try:
-            return self._score(request, request_id, details)
+            reply = self._score(request, request_id, details)
         except BaseException as exc:
-            err = exc
+            self._record(caller, details, exc)
             raise
-        finally:
-            details["outcome"], kind = _outcome(err)
-            if kind:
-                details["error"] = kind
-            try:
-                self.audit.append(ev.SCORE_REQUEST, caller, details)
-            except Exception:
-                log.exception("could not audit a score request")
+        self._record(caller, details, None)  # no answer leaves unless it is on record
+        return reply
+
+    def _record(self, caller: Caller, details: dict[str, Any], err: BaseException | None) -> None:
+        """Append the request's audit entry. A failed request's entry is best effort (the
+        original error goes back); a successful one must be recorded or the answer is withheld.
+        """
+        details["outcome"], kind = _outcome(err)
+        if kind:
+            details["error"] = kind
+        try:
+            self.audit.append(ev.SCORE_REQUEST, caller, details)
+        except Exception as exc:
+            log.exception("could not audit a score request")
+            if err is None:
+                raise InternalError("the score request could not be audited") from exc
 
     def _score(
         self, request: scoring_pb2.ScoreRequest, request_id: str, details: dict[str, Any]

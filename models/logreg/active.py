@@ -64,7 +64,9 @@ class FederatedLogisticRegression:
         (``alpha = 1 / (C n_train)``) unless ``alpha`` is given.
     learning_rate, schedule, decay, step_epochs, optimizer, momentum:
         Initial learning rate and its schedule (see :class:`~models.logreg.optim.LrParams`);
-        optimiser ``"sgd"``, ``"momentum"`` or ``"adam"``.
+        optimiser ``"sgd"``, ``"momentum"``, ``"adam"`` or ``"precond"`` (block-preconditioned,
+        see :mod:`models.logreg.optim`); ``momentum`` defaults to 0.3 for ``precond`` and 0.9
+        for ``momentum``.
     batch_size, max_epochs, tol, n_iter_no_change:
         Mini-batch size, epoch limit and stopping rules (see :mod:`models.logreg.engine`).
     fit_intercept, standardize:
@@ -88,7 +90,7 @@ class FederatedLogisticRegression:
         decay: float = 0.05,
         step_epochs: int = 5,
         optimizer: str = "sgd",
-        momentum: float = 0.9,
+        momentum: float | None = None,
         batch_size: int = 4096,
         max_epochs: int = 20,
         tol: float = 1e-4,
@@ -130,6 +132,12 @@ class FederatedLogisticRegression:
             setattr(self, k, v)
         return self
 
+    def resolved_momentum(self) -> float:
+        """``momentum``, or its default: 0.3 for ``precond``, 0.9 otherwise."""
+        if self.momentum is not None:
+            return float(self.momentum)
+        return 0.3 if self.optimizer == "precond" else 0.9
+
     def lr_params(self) -> LrParams:
         out = LrParams(
             mode=self.mode,
@@ -141,7 +149,7 @@ class FederatedLogisticRegression:
             decay=float(self.decay),
             step_epochs=int(self.step_epochs),
             optimizer=self.optimizer,
-            momentum=float(self.momentum),
+            momentum=self.resolved_momentum(),
             batch_size=int(self.batch_size),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),

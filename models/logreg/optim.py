@@ -15,7 +15,9 @@ block by ``P = (X_k^T X_k / (4 n) + alpha I)^-1`` computed from ITS OWN training
 (``1/4`` bounds the logistic curvature), i.e. a block-Jacobi Newton step with a fixed curvature
 bound. It removes the ill-conditioning within each party's (often strongly correlated) features
 and needs no extra exchange. Since ``X^T X <= 2 blockdiag(X_b^T X_b, X_p^T X_p)`` for two
-blocks, the full-batch objective decreases for learning rates up to 1.
+blocks, the full-batch objective decreases for learning rates up to 1 without momentum; a
+heavy-ball momentum (``momentum``, 0.3 by default for this optimiser) speeds up the slow tail
+that the correlation between the two parties' blocks leaves.
 """
 
 from __future__ import annotations
@@ -195,6 +197,9 @@ class Optimizer:
             if self.precond is None:
                 raise InvalidArgument("the preconditioner was not computed")
             direction = self.precond @ g
+            if self.params.momentum > 0:  # heavy ball on the preconditioned direction
+                self.m = self.params.momentum * self.m + direction
+                direction = self.m
         elif opt == "momentum":
             self.m = self.params.momentum * self.m + g
             direction = self.m

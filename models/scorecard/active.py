@@ -112,6 +112,7 @@ class FederatedScorecard:
             learning_rate=float(self.learning_rate),
             schedule=self.schedule,
             optimizer=self.optimizer,
+            momentum=0.3 if self.optimizer == "precond" else 0.9,
             batch_size=int(min(self.batch_size, n_train)),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),

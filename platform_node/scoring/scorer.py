@@ -11,7 +11,8 @@ Order of checks (each failure is a domain error with a fixed message that names 
 4. the company is in the platform's data as of the scoring date (``NOT_FOUND``).
 
 Every request, whatever its outcome, is appended to the platform's audit log as a
-``score_request`` entry (request id, USCC, bank, model id, consent id, outcome).
+``score_request`` entry (request id, USCC, bank, model id, consent id, outcome); an answer
+leaves the platform only once its entry is written (otherwise ``INTERNAL``).
 
 Reveals to bank: for trees, the go-left bit of the company at every platform split of the
 model; for linear models, its partial log-odds (encrypted under the bank's key, which the bank
@@ -34,6 +35,7 @@ from models.errors import (
     ErrorKind,
     FailedPrecondition,
     FedCreditError,
+    InternalError,
     InvalidArgument,
     NotFound,
 )
@@ -122,20 +124,27 @@ class PlatformScorer:
             "consent_id": "",
             "outcome": ev.OUTCOME_ERROR,
         }
-        err: BaseException | None = None
         try:
-            return self._score(caller, request, details)
+            reply = self._score(caller, request, details)
         except BaseException as exc:
-            err = exc
+            self._record(caller, details, exc)
             raise
-        finally:
-            details["outcome"], kind = _outcome(err)
-            if kind:
-                details["error"] = kind
-            try:
-                self.audit.append(ev.SCORE_REQUEST, caller, details)
-            except Exception:  # the answer still goes out; the failure is in the node's log
-                log.exception("could not audit a score request")
+        self._record(caller, details, None)  # no answer leaves unless it is on record
+        return reply
+
+    def _record(self, caller: Caller, details: dict[str, Any], err: BaseException | None) -> None:
+        """Append the request's audit entry. A failed request's entry is best effort (the
+        original error goes back); a successful one must be recorded or the answer is withheld.
+        """
+        details["outcome"], kind = _outcome(err)
+        if kind:
+            details["error"] = kind
+        try:
+            self.audit.append(ev.SCORE_REQUEST, caller, details)
+        except Exception as exc:
+            log.exception("could not audit a score request")
+            if err is None:
+                raise InternalError("the score request could not be audited") from exc
 
     def _score(
         self, caller: Caller, request: scoring_pb2.PlatformScoreRequest, details: dict[str, Any]
