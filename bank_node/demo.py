@@ -28,12 +28,13 @@ ENTERPRISES = 20000
 SEED = 7
 
 
-def fedcredit(*args: str, cwd: Path) -> None:
+def fedcredit(*args: str, cwd: Path, check: bool = True) -> int:
     """Run one ``fedcredit`` command as a user would (output streams to the terminal)."""
     import subprocess
 
     print("$ fedcredit " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "bank_node.cli.main", *args], cwd=cwd, check=True)
+    done = subprocess.run([sys.executable, "-m", "bank_node.cli.main", *args], cwd=cwd, check=check)
+    return int(done.returncode)
 
 
 def write_job(work: Path, as_of: str) -> Path:
@@ -192,6 +193,30 @@ def run(work: Path) -> int:
         job = write_job(work, card["as_of"])
         fedcredit("train", str(job.name), cwd=work)
 
+        say("Three companies authorise bank-a to use their public credit data for scoring")
+        import numpy as np
+
+        aligned = np.load(work / "bank-data" / "jobs" / "sme-default-001" / "aligned_ids.npy")
+        consenting, refusing = [str(u) for u in aligned[:3]], str(aligned[3])
+        for uscc in consenting:
+            fedcredit(
+                "consent",
+                "grant",
+                "--config",
+                "platform.toml",
+                "--uscc",
+                uscc,
+                "--bank",
+                "bank-a",
+                "--scope",
+                "scoring",
+                "--days",
+                "365",
+                "--evidence",
+                "signed-form",
+                cwd=work,
+            )
+
         say("The bank's head of risk promotes version 1 to champion (approval recorded)")
         fedcredit(
             "model",
@@ -206,6 +231,41 @@ def run(work: Path) -> int:
             "bank.toml",
             cwd=work,
         )
+
+        say(
+            "Credit officer alice scores them with her own certificate (the platform never "
+            "sees the score; its part comes back as node decisions)"
+        )
+        for uscc in consenting:
+            fedcredit(
+                "score",
+                "--config",
+                "bank.toml",
+                "--cert-dir",
+                "pki/alice",
+                "--model",
+                "sme-default@champion",
+                "--uscc",
+                uscc,
+                cwd=work,
+            )
+        say("A company that never consented is refused (PERMISSION_DENIED, no data leaves)")
+        refused = fedcredit(
+            "score",
+            "--config",
+            "bank.toml",
+            "--cert-dir",
+            "pki/alice",
+            "--model",
+            "sme-default@champion",
+            "--uscc",
+            refusing,
+            cwd=work,
+            check=False,
+        )
+        print(f"(exit code {refused}: refused as expected)")
+        if refused == 0:
+            raise RuntimeError("a company without consent was scored")
 
         say(
             "A regulator reads the model's lineage from the bank (and cross-checks the "

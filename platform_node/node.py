@@ -1,10 +1,15 @@
-"""Assemble the platform node from its config: data, sessions, services."""
+"""Assemble the platform node from its config: data, audit, consent, sessions, services."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
 
 from models.federation.party import DataProvider
 from platform_node.config import PlatformConfig
 from platform_node.server import RunningServer, create_server
+from proto.transport.audit_servicer import open_node_audit_log
 
 
 def data_provider(config: PlatformConfig) -> DataProvider:
@@ -18,15 +23,35 @@ def data_provider(config: PlatformConfig) -> DataProvider:
 
 
 def start_platform_node(config: PlatformConfig) -> RunningServer:
+    """Start the platform: federation (training), scoring (consent-checked), audit, health."""
+    from platform_node.consent.registry import ConsentRegistry
+    from platform_node.scoring import service as scoring
+
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    data = data_provider(config)
+    audit = open_node_audit_log(config.data_dir, config.party, "platform")
+    consent = ConsentRegistry.in_data_dir(config.data_dir, audit)
+
+    def scoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        return scoring.install(
+            server,
+            data_dir=config.data_dir,
+            data_provider=data,
+            consent_registry=consent,
+            audit_log=audit,
+            party=config.party,
+        )
+
     return create_server(
         listen=config.listen,
         data_dir=config.data_dir,
-        data=data_provider(config),
+        data=data,
         tls=config.tls,
         known_parties=config.known_parties,
         party=config.party,
         idle_timeout_s=config.idle_timeout_s,
         max_workers=config.max_workers,
         share_feature_names=config.share_feature_names,
+        audit_log=audit,
+        extra_services=[scoring_hook],
     )

@@ -191,7 +191,7 @@ class Nodes:
     bank_config: BankConfig
     platform_audit: AuditLog
     consent: ConsentRegistry
-    provider: StaticProvider
+    provider: Any
     clients: list[ScoringClient] = field(default_factory=list)
 
     @property
@@ -275,15 +275,19 @@ def start_nodes(
     pki: Path,
     platform_dir: Path,
     bank_dir: Path,
-    platform_table: PartyTable,
+    platform_table: PartyTable | None = None,
     *,
+    provider: Any = None,
     settings: ScoringSettings | None = None,
     max_workers: int = 16,
 ) -> Nodes:
-    """Start the platform (with scoring) and the bank (its server reads the settings file)."""
+    """Start the platform (with scoring; serving ``platform_table`` or ``provider``) and the
+    bank (its server reads the settings file)."""
     from bank_node.server import create_bank_server
 
-    provider = StaticProvider(platform_table)
+    if provider is None:
+        assert platform_table is not None
+        provider = StaticProvider(platform_table)
     running, audit, consent = start_platform(pki, platform_dir, provider, max_workers=max_workers)
     (settings or ScoringSettings()).save(bank_dir)
     config = bank_config(pki, bank_dir, running.port, max_workers=max_workers)

@@ -162,7 +162,8 @@ def test_l1_penalty_matches_sklearn(breast: VerticalData) -> None:
 
 
 def test_model_parts_save_load_and_link(breast: VerticalData, tmp_path: Path) -> None:
-    manager = SessionManager(tmp_path / "platform", TableProvider(breast.platform))
+    provider = TableProvider(breast.platform)
+    manager = SessionManager(tmp_path / "platform", provider)
     peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     model = FederatedLogisticRegression(
         mode="paillier",
@@ -173,8 +174,19 @@ def test_model_parts_save_load_and_link(breast: VerticalData, tmp_path: Path) ->
         key_bits=1024,
         random_state=0,
     )
-    model.fit(breast.bank, peer, rows=breast.train, model_id="lr-test-1")
+    model.fit(
+        breast.bank,
+        peer,
+        rows=breast.train,
+        model_id="lr-test-1",
+        platform_dataset="catalogue",
+        session_params={"categories": "tax,court"},
+    )
     before = model.decision_function(breast.bank, peer, rows=breast.test)
+    # the data provider saw the job's dataset and parameters in training and scoring sessions
+    assert [c[0] for c in provider.calls] == ["catalogue", "catalogue"]
+    assert all(c[1]["categories"] == "tax,court" for c in provider.calls)
+    assert [c[1]["purpose"] for c in provider.calls] == ["train", "score"]
     digest = model.save(tmp_path / "bank.json")
     assert digest.startswith("sha256:")
     bank_part = read_json(tmp_path / "bank.json")

@@ -33,8 +33,10 @@ class TableProvider:
 
     def __init__(self, table: PartyTable) -> None:
         self.table = table
+        self.calls: list[tuple[str, dict[str, str]]] = []
 
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
+        self.calls.append((dataset, dict(params)))
         return self.table
 
 

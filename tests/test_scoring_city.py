@@ -40,8 +40,11 @@ class AlignedCatalogue:
         return table.align_to(self.ids)
 
 
+City = tuple[Nodes, PartyTable, Path, SecureBoostClassifier, InProcessPeer]
+
+
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nodes, PartyTable, Path]]:
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     from experiments.synthetic_city import generate_city
 
     root = tmp_path_factory.mktemp("city-scoring")
@@ -64,16 +67,19 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nodes, Part
         "city-pd", part, version="1", features={"kind": "loanbook", "dir": str(bank_dir)}
     )
     nodes = start_nodes(
-        shared_pki(), root / "city" / "platform", root / "bank-node", bank, settings=SETTINGS
+        shared_pki(),
+        root / "city" / "platform",
+        root / "bank-node",
+        provider=provider,  # the real catalogue, point in time
+        settings=SETTINGS,
     )
-    # the platform node serves the real catalogue, not a static table
-    nodes.provider.table = None  # type: ignore[assignment]
-    yield nodes, bank, bank_dir, clf, peer  # type: ignore[misc]
+    yield nodes, bank, bank_dir, clf, peer
     nodes.stop()
 
 
-def test_city_score_with_application_equals_offline_prediction(city) -> None:  # type: ignore[no-untyped-def]
+def test_city_score_with_application_equals_offline_prediction(city: City) -> None:
     nodes, bank, bank_dir, clf, peer = city
+    assert clf.platform_split_ids()  # the platform's catalogue features matter to the model
     apps, _ = window_applications(bank_dir, dt.date.fromisoformat(AS_OF))
     app_of = dict(zip(apps["uscc"], apps["application_id"], strict=True))
     client = nodes.client()

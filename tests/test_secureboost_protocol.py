@@ -79,6 +79,10 @@ def _reference(
             },
         ),
         ("credit", {"n_estimators": 2, "max_depth": 2, "goss": True, "n_bins": 16}),
+        (
+            "credit",
+            {"n_estimators": 12, "max_depth": 2, "learning_rate": 0.8, "early_stopping_rounds": 1},
+        ),
     ],
 )
 def test_federated_model_equals_reference(
@@ -101,11 +105,15 @@ def test_federated_model_equals_reference(
     assert abs(auc(y, p_fed) - auc(y, p_ref)) < AUC_TOL
     np.testing.assert_allclose(p_fed, p_ref, rtol=0, atol=1e-12)
     # federated prediction equals the scores the bank tracked during training
-    np.testing.assert_array_equal(
-        clf.decision_function(bank.take(te), peer), clf.training_valid_raw_
-    )
+    if not params.get("early_stopping_rounds"):  # (those include the trees after the best)
+        np.testing.assert_array_equal(
+            clf.decision_function(bank.take(te), peer), clf.training_valid_raw_
+        )
     if data == "credit":
         assert any(n.owner == PLATFORM for t in clf.trees_ for n in t.split_nodes())
+    if params.get("early_stopping_rounds"):
+        assert len(clf.trees_) < clf.n_trees_trained_ < params["n_estimators"]
+        assert clf.platform_n_splits_ == len(clf.platform_split_ids())
 
 
 def _floats_in(message: Any) -> list[str]:
@@ -187,7 +195,7 @@ def test_model_files_roundtrip_and_tamper(
         loaded.decision_function(test_table, peer), clf.training_valid_raw_
     )
     # the platform's part: saved under its data dir with the digest the bank part records
-    platform_part = tmp_path / "platform" / "models" / "secureboost" / "sb-model.json"
+    platform_part = tmp_path / "platform" / "models" / "secureboost" / "bank-a" / "sb-model.json"
     body, pdigest = models.secureboost.passive.load_platform_part(platform_part)
     assert pdigest == clf.platform_digest_ == loaded.platform_digest_
     assert body["trees_digest"] == clf.trees_digest_

@@ -222,6 +222,20 @@ class JobRunner:
         )
         return outcome
 
+    def _serve(self, outcome: FitOutcome, version: str) -> None:
+        """Make the new version available to the scoring service as ``NAME@latest``."""
+        from bank_node.scoring.model_store import ModelStore
+
+        ModelStore(self.config.data_dir).register(
+            self.spec.name,
+            outcome.model_path,
+            alias="latest",
+            version=str(version),
+            features=_feature_source(self.spec),
+            make_default=True,
+            as_of=self.spec.platform_data.as_of,
+        )
+
     def run(self) -> JobResult:
         state = self.store.load()
         if not state.launched_at:
@@ -250,9 +264,21 @@ class JobRunner:
                 np.asarray(bank_aligned.y)[valid_rows],
                 self.audit,
             )
+            self._serve(outcome, state.registry.get("model_version", ""))
             state.phase = "registered"
             self.store.save(state)
         return JobResult(self.spec.job_id, state, outcome, dict(state.metrics))
+
+
+def _feature_source(spec: JobSpec) -> dict[str, str]:
+    """Where the scoring service finds the bank's features for this model."""
+    if spec.bank_data.source == "loanbook":
+        return {"kind": "loanbook", "dir": str(spec.bank_data.path.resolve())}
+    return {
+        "kind": "table",
+        "path": str(spec.bank_data.path.resolve()),
+        "id_column": spec.bank_data.id_column,
+    }
 
 
 def _whoami(config: BankConfig) -> str:

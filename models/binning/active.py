@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,7 @@ class FederatedBinning:
         job_id: str | None = None,
         model_id: str | None = None,
         keypair: PaillierKeypair | None = None,
+        session_params: Mapping[str, str] | None = None,
     ) -> FederatedBinning:
         """Open a ``binning`` session, compute every feature's WOE/IV, close the session."""
         model_id = model_id or f"bin-{secrets.token_hex(8)}"
@@ -176,7 +178,7 @@ class FederatedBinning:
             job_id=job_id or model_id,
             algorithm="binning",
             dataset=platform_dataset,
-            params={"model_id": model_id, "purpose": "binning"},
+            params={**dict(session_params or {}), "model_id": model_id, "purpose": "binning"},
         )
         peer.open_session(spec)
         try:

@@ -9,6 +9,7 @@ Modules
 optim        hyper-parameters, learning-rate schedules, per-party optimisers
 transform    per-party standardisation
 he           the homomorphic part for both modes (residuals, masked gradients, scores)
+ckks_parallel the platform's masked CKKS X^T d on two processes
 messages     wire messages of the protocol
 stub         typed client of the platform's steps
 engine       the bank's training loop

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,13 @@ class FederatedLogisticRegression:
         job_id: str | None = None,
         model_id: str | None = None,
         keys: ActiveCrypto | None = None,
+        session_params: Mapping[str, str] | None = None,
     ) -> FederatedLogisticRegression:
-        """Train with the platform over ``peer`` (opens and closes one session)."""
+        """Train with the platform over ``peer`` (opens and closes one session).
+
+        ``session_params`` go to the platform with the session (e.g. the catalogue categories
+        and as-of date its data provider needs); they are kept for scoring sessions.
+        """
         params = self.lr_params()
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
@@ -195,7 +201,7 @@ class FederatedLogisticRegression:
             job_id=job_id or model_id,
             algorithm=self.algorithm,
             dataset=platform_dataset,
-            params={"model_id": model_id, "purpose": "train"},
+            params={**dict(session_params or {}), "model_id": model_id, "purpose": "train"},
         )
         peer.open_session(spec)
         try:
@@ -206,6 +212,7 @@ class FederatedLogisticRegression:
             peer.close_session("training finished")
         self.model_id_ = model_id
         self.platform_dataset_ = platform_dataset
+        self.session_params_ = dict(session_params or {})
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.transform_ = std
@@ -248,7 +255,11 @@ class FederatedLogisticRegression:
             job_id=job_id or f"{self.model_id_}-score-{secrets.token_hex(4)}",
             algorithm=self.algorithm,
             dataset=dataset,
-            params={"model_id": self.model_id_, "purpose": "score"},
+            params={
+                **getattr(self, "session_params_", {}),
+                "model_id": self.model_id_,
+                "purpose": "score",
+            },
         )
         stub = LogRegStub(peer)
         out = np.zeros(rows.size)
@@ -329,6 +340,7 @@ class FederatedLogisticRegression:
             "mode": self.mode,
             "params": self.get_params(),
             "platform_dataset": self.platform_dataset_,
+            "session_params": getattr(self, "session_params_", {}),
             "feature_names": self.feature_names_in_,
             "transform": self.transform_.to_dict(),
             "coef": self.coef_.tolist(),
@@ -351,6 +363,7 @@ class FederatedLogisticRegression:
         model = cls(**body["params"])
         model.model_id_ = body["model_id"]
         model.platform_dataset_ = body["platform_dataset"]
+        model.session_params_ = dict(body.get("session_params", {}))
         model.feature_names_in_ = list(body["feature_names"])
         model.transform_ = Standardizer.from_dict(body["transform"])
         model.coef_ = np.asarray(body["coef"], dtype=np.float64)

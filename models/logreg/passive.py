@@ -292,6 +292,7 @@ class LogRegPassive(PassiveParty):
             "format_version": 1,
             "model_id": self.model_id,
             "bank_party": self.context.caller.party,
+            "dataset": self.context.spec.dataset,
             "mode": params.mode,
             "epoch": int(request.epoch),
             "feature_names": self.feature_names(),

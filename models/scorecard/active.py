@@ -14,7 +14,9 @@ adds its base points and its own features' points.
 
 from __future__ import annotations
 
+import inspect
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,18 @@ class FederatedScorecard:
         self.key_bits = key_bits
         self.random_state = random_state
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params: Any) -> FederatedScorecard:
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise InvalidArgument("unknown parameter")
+            setattr(self, k, v)
+        return self
+
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
 
@@ -132,7 +146,10 @@ class FederatedScorecard:
         platform_dataset: str = "",
         job_id: str | None = None,
         model_id: str | None = None,
+        session_params: Mapping[str, str] | None = None,
     ) -> FederatedScorecard:
+        """Run the whole scorecard job in one ``scorecard`` session (see module docstring);
+        ``session_params`` go to the platform's data provider (kept for scoring)."""
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
@@ -149,7 +166,7 @@ class FederatedScorecard:
             job_id=job_id or model_id,
             algorithm=self.algorithm,
             dataset=platform_dataset,
-            params={"model_id": model_id, "purpose": "train"},
+            params={**dict(session_params or {}), "model_id": model_id, "purpose": "train"},
         )
         kp = PaillierKeypair.generate(self.key_bits)
         keys = (
@@ -186,6 +203,7 @@ class FederatedScorecard:
             peer.close_session("scorecard training finished")
         self.model_id_ = model_id
         self.platform_dataset_ = platform_dataset
+        self.session_params_ = dict(session_params or {})
         self.binning_ = binning
         self.iv_ = binning.iv()
         self.bank_woe_ = bank_woe
@@ -228,7 +246,11 @@ class FederatedScorecard:
             job_id=f"{self.model_id_}-score-{secrets.token_hex(4)}",
             algorithm=self.algorithm,
             dataset=self.platform_dataset_,
-            params={"model_id": self.model_id_, "purpose": "score"},
+            params={
+                **getattr(self, "session_params_", {}),
+                "model_id": self.model_id_,
+                "purpose": "score",
+            },
         )
         stub = LogRegStub(peer)
         out = np.zeros(rows.size)
@@ -324,6 +346,7 @@ class FederatedScorecard:
             "mode": self.mode,
             "scaling": self.scaling().to_dict(),
             "platform_dataset": self.platform_dataset_,
+            "session_params": getattr(self, "session_params_", {}),
             "feature_names": self.feature_names_in_,
             "woe_transform": self.bank_woe_.to_dict(),
             "coef": self.coef_.tolist(),
@@ -355,6 +378,7 @@ class FederatedScorecard:
         )
         card.model_id_ = body["model_id"]
         card.platform_dataset_ = body["platform_dataset"]
+        card.session_params_ = dict(body.get("session_params", {}))
         card.feature_names_in_ = list(body["feature_names"])
         card.bank_woe_ = WoeTransform.from_dict(body["woe_transform"])
         card.coef_ = np.asarray(body["coef"], dtype=np.float64)

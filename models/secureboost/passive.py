@@ -66,7 +66,7 @@ def models_dir(context: PassiveContext) -> Path:
     """Where the platform keeps its SecureBoost model parts.
 
     ``context.extras["models_dir"]`` if the node sets it, else ``<data_dir>/models/secureboost``
-    (``state_dir`` is ``<data_dir>/jobs/<job_id>``).
+    (``state_dir`` is ``<data_dir>/jobs/<job_id>``); parts are stored per bank party.
     """
     extra = context.extras.get("models_dir")
     if extra:
@@ -75,8 +75,11 @@ def models_dir(context: PassiveContext) -> Path:
 
 
 def platform_part_path(context: PassiveContext, model_id: str) -> Path:
+    """``<models_dir>/<bank party>/<model_id>.json``: each bank's models apart."""
     check_model_id(model_id)
-    return models_dir(context) / f"{model_id}.json"
+    party = context.caller.party
+    check_model_id(party)
+    return models_dir(context) / party / f"{model_id}.json"
 
 
 def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:

@@ -35,18 +35,27 @@ class PartStore:
         self._cache: dict[tuple[str, str], tuple[int, PlatformPart]] = {}
         self._lock = threading.Lock()
 
-    def get(self, family: str, model_id: str) -> PlatformPart:
+    def get(self, family: str, model_id: str, bank_party: str = "") -> PlatformPart:
+        """The part of ``model_id``: ``<family>/<bank party>/<id>.json`` (per-bank layout)
+        or ``<family>/<id>.json``."""
         entry = FAMILIES.get(family)
         if entry is None:
             raise InvalidArgument("unknown model family")
         check_model_id(model_id)
         sub, loader = entry
-        path = self.models_dir / sub / f"{model_id}.json"
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
-            raise NotFound("no platform model part with that id") from None
-        key = (family, model_id)
+        candidates = [self.models_dir / sub / f"{model_id}.json"]
+        if bank_party:
+            check_model_id(bank_party)
+            candidates.insert(0, self.models_dir / sub / bank_party / f"{model_id}.json")
+        for path in candidates:
+            try:
+                mtime = os.stat(path).st_mtime_ns
+                break
+            except FileNotFoundError:
+                continue
+        else:
+            raise NotFound("no platform model part with that id")
+        key = (family, str(path))
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == mtime:

@@ -154,7 +154,7 @@ class PlatformScorer:
         as_of = parse_as_of(request.as_of, self._today)
         consent = self.consent.check(uscc, caller.party, SCOPE, now=self._clock())
         details["consent_id"] = consent.consent_id
-        part = self.parts.get(request.family, request.model_id)
+        part = self.parts.get(request.family, request.model_id, caller.party)
         if part.bank_party and part.bank_party != caller.party:
             raise NotFound("no platform model part with that id")
         if request.platform_digest and request.platform_digest != part.digest:
