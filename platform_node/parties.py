@@ -13,6 +13,7 @@ PARTY_MODULES = (
     "models.psi.passive",
     "models.secureboost.passive",
     "models.logreg.passive",
+    "models.binning.passive",
     "models.scorecard.passive",
 )
 

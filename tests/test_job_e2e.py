@@ -77,3 +77,34 @@ def test_secureboost_job_end_to_end(tmp_path: Path, shared_data: Path, breast_pl
     # the aligned order is stored with the job
     aligned = np.load(tmp_path / "bank" / "jobs" / "breast-sb-1" / "aligned_ids.npy")
     assert aligned.size == 569
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "scheme", "params"),
+    [
+        ("logreg", "paillier", {"max_epochs": 3}),
+        ("logreg", "ckks", {"max_epochs": 3}),
+        ("scorecard", "paillier", {"max_epochs": 3}),
+    ],
+)
+def test_linear_jobs_end_to_end(
+    tmp_path: Path, shared_data: Path, breast_platform, algorithm, scheme, params
+) -> None:
+    config = _bank_config(tmp_path, breast_platform.port)
+    spec = JobSpec.from_dict(
+        {
+            "job": {"name": f"breast-{algorithm}", "algorithm": algorithm, "id": f"b-{scheme}"},
+            "bank_data": {"source": "table", "path": str(shared_data / "breast_hetero_guest.csv")},
+            "platform_data": {"dataset": "breast"},
+            "split": {"valid_fraction": 0.25, "seed": 7},
+            "crypto": {"key_bits": 1024, "scheme": scheme},
+            "params": params,
+        },
+        base=tmp_path,
+    )
+    peer = config.platform_peer()
+    result = JobRunner(spec, config, peer, audit=bank_audit_log(config)).run()
+    peer.close()
+    assert result.state.phase == "registered"
+    assert result.metrics["valid_auc"] > 0.95
+    assert Path(result.state.model["bank_part"]).exists()

@@ -109,7 +109,149 @@ def fit_secureboost(
     )
 
 
-ADAPTERS: dict[str, Adapter] = {"secureboost": fit_secureboost}
+def _linear_importance(est: Any) -> dict[str, float]:
+    """|weight| of standardised features: bank features by name, platform ones by category."""
+    out: dict[str, float] = {}
+    names = list(getattr(est, "feature_names_in_", getattr(est, "bank_features_", [])))
+    coef = np.asarray(getattr(est, "coef_", np.zeros(0)), dtype=float).ravel()
+    for name, w in zip(names, coef[: len(names)], strict=False):
+        out[f"bank:{name}"] = abs(float(w))
+    return out
+
+
+def _fit_linear(
+    est: Any,
+    params: Mapping[str, Any],
+    bank_table: PartyTable,
+    peer: PassivePeer,
+    *,
+    job_id: str,
+    dataset: str,
+    session_params: Mapping[str, str],
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    model_dir: Path,
+    callbacks: list[Callback],
+    with_validation: bool,
+) -> FitOutcome:
+    try:
+        est.set_params(**dict(params))
+    except (InvalidArgument, ValueError, TypeError):
+        raise InvalidArgument(
+            "the job names a hyper-parameter the estimator does not have"
+        ) from None
+    kwargs: dict[str, Any] = {
+        "rows": train_rows,
+        "platform_dataset": dataset,
+        "job_id": job_id,
+        "model_id": job_id,
+        "session_params": session_params,
+    }
+    if with_validation:
+        kwargs["validation_rows"] = valid_rows
+    est.fit(bank_table, peer, **kwargs)
+    history = [
+        dict(h) if isinstance(h, Mapping) else dict(vars(h)) for h in getattr(est, "history_", [])
+    ]
+    for i, h in enumerate(history):
+        h.setdefault("tree", i)
+        for cb in callbacks:
+            cb(h)
+    valid_scores = None
+    if valid_rows.size:
+        valid_scores = est.predict_proba(bank_table, peer, rows=valid_rows)[:, 1]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / "bank_part.json"
+    digest = est.save(path)
+    return FitOutcome(
+        estimator=est,
+        model_id=est.model_id_,
+        model_path=path,
+        model_digest=str(digest),
+        history=history,
+        valid_scores=valid_scores,
+        importance=_linear_importance(est),
+        platform_digest=str(getattr(est, "platform_digest_", "")),
+    )
+
+
+def fit_logreg(
+    params: Mapping[str, Any],
+    key_bits: int,
+    scheme: str,
+    bank_table: PartyTable,
+    peer: PassivePeer,
+    *,
+    job_id: str,
+    dataset: str,
+    session_params: Mapping[str, str],
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    checkpoint_dir: Path,
+    model_dir: Path,
+    callbacks: list[Callback],
+    should_stop: Callable[[], bool] | None,
+) -> FitOutcome:
+    from models.logreg.active import FederatedLogisticRegression
+
+    est = FederatedLogisticRegression(mode=scheme, key_bits=key_bits)
+    return _fit_linear(
+        est,
+        params,
+        bank_table,
+        peer,
+        job_id=job_id,
+        dataset=dataset,
+        session_params=session_params,
+        train_rows=train_rows,
+        valid_rows=valid_rows,
+        model_dir=model_dir,
+        callbacks=callbacks,
+        with_validation=True,
+    )
+
+
+def fit_scorecard(
+    params: Mapping[str, Any],
+    key_bits: int,
+    scheme: str,
+    bank_table: PartyTable,
+    peer: PassivePeer,
+    *,
+    job_id: str,
+    dataset: str,
+    session_params: Mapping[str, str],
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    checkpoint_dir: Path,
+    model_dir: Path,
+    callbacks: list[Callback],
+    should_stop: Callable[[], bool] | None,
+) -> FitOutcome:
+    from models.scorecard.active import FederatedScorecard
+
+    est = FederatedScorecard(mode=scheme, key_bits=key_bits)
+    return _fit_linear(
+        est,
+        params,
+        bank_table,
+        peer,
+        job_id=job_id,
+        dataset=dataset,
+        session_params=session_params,
+        train_rows=train_rows,
+        valid_rows=valid_rows,
+        model_dir=model_dir,
+        callbacks=callbacks,
+        with_validation=False,
+    )
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "secureboost": fit_secureboost,
+    "logreg": fit_logreg,
+    "scorecard": fit_scorecard,
+}
 
 
 def adapter_for(algorithm: str) -> Adapter:

@@ -24,7 +24,7 @@ Example::
     seed = 42
 
     [crypto]
-    scheme = "paillier"             # paillier | ckks (logreg only)
+    scheme = "paillier"             # paillier | ckks (logreg and scorecard)
     key_bits = 2048
 
     [params]                        # the estimator's hyper-parameters
