@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,10 @@ def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def cert_identity(pem: bytes) -> Caller:
-    """Party name (CN), role (OU) and SHA-256 fingerprint of a PEM certificate."""
+    """Party name (CN), role (OU) and SHA-256 fingerprint of a PEM certificate (cached: every
+    RPC presents the same few certificates)."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
