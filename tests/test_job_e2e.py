@@ -22,7 +22,7 @@ def _bank_config(tmp_path: Path, port: int) -> BankConfig:
     cfg.write_text(
         f"""[bank]
 party = "bank-a"
-data_dir = "{tmp_path / 'bank'}"
+data_dir = "{tmp_path / "bank"}"
 pki_dir = "{pki}"
 platform_target = "127.0.0.1:{port}"
 """

@@ -67,21 +67,27 @@ def run_train(args: argparse.Namespace) -> int:
             audit=bank_audit_log(config),
             register=not args.no_register,
         )
-        print(f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
-              f"({spec.platform_data.dataset})")
+        print(
+            f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
+            f"({spec.platform_data.dataset})"
+        )
         result = runner.run()
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
         peer.close()
     state = result.state
-    print(f"PSI: bank {state.psi.get('n_bank')} x platform {state.psi.get('n_platform')} -> "
-          f"{state.psi.get('n_intersection')} aligned companies")
+    print(
+        f"PSI: bank {state.psi.get('n_bank')} x platform {state.psi.get('n_platform')} -> "
+        f"{state.psi.get('n_intersection')} aligned companies"
+    )
     for key, value in result.metrics.items():
         print(f"{key}: {value:.4f}")
     if state.registry:
-        print(f"registered {state.registry['model_name']} version "
-              f"{state.registry['model_version']} (run {state.registry['run_id']})")
+        print(
+            f"registered {state.registry['model_name']} version "
+            f"{state.registry['model_version']} (run {state.registry['run_id']})"
+        )
         print(f"MLflow store: {state.registry['tracking_uri']}")
         print(f"open the UI:  {state.registry['ui']}")
     return 0

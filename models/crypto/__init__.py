@@ -1,1 +1,1 @@
-"""Homomorphic encryption for fedcredit: vectorised Paillier over gmpy2 and a TenSEAL CKKS wrapper."""
+"""Homomorphic encryption for fedcredit: vectorised Paillier (gmpy2) and a TenSEAL CKKS wrapper."""

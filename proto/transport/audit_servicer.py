@@ -32,9 +32,7 @@ def open_node_audit_log(data_dir: Path, party: str, role: str, *, fsync: bool = 
     """The node's audit log under ``<data_dir>/audit`` with its Ed25519 signing key."""
     audit_dir = data_dir / "audit"
     key = load_or_create_signing_key(audit_dir / "audit_signing_key.pem")
-    return AuditLog(
-        audit_dir / "audit.jsonl", key, actor=Actor(party, role, ""), fsync=fsync
-    )
+    return AuditLog(audit_dir / "audit.jsonl", key, actor=Actor(party, role, ""), fsync=fsync)
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
