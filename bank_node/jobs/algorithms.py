@@ -175,76 +175,50 @@ def _fit_linear(
     )
 
 
-def fit_logreg(
-    params: Mapping[str, Any],
-    key_bits: int,
-    scheme: str,
-    bank_table: PartyTable,
-    peer: PassivePeer,
-    *,
-    job_id: str,
-    dataset: str,
-    session_params: Mapping[str, str],
-    train_rows: np.ndarray,
-    valid_rows: np.ndarray,
-    checkpoint_dir: Path,
-    model_dir: Path,
-    callbacks: list[Callback],
-    should_stop: Callable[[], bool] | None,
-) -> FitOutcome:
-    from models.logreg.active import FederatedLogisticRegression
+def _linear_adapter(family: str, *, with_validation: bool) -> Adapter:
+    """The adapter of a linear family (``logreg`` or ``scorecard``): the scheme is its mode."""
 
-    est = FederatedLogisticRegression(mode=scheme, key_bits=key_bits)
-    return _fit_linear(
-        est,
-        params,
-        bank_table,
-        peer,
-        job_id=job_id,
-        dataset=dataset,
-        session_params=session_params,
-        train_rows=train_rows,
-        valid_rows=valid_rows,
-        model_dir=model_dir,
-        callbacks=callbacks,
-        with_validation=True,
-    )
+    def fit(
+        params: Mapping[str, Any],
+        key_bits: int,
+        scheme: str,
+        bank_table: PartyTable,
+        peer: PassivePeer,
+        *,
+        job_id: str,
+        dataset: str,
+        session_params: Mapping[str, str],
+        train_rows: np.ndarray,
+        valid_rows: np.ndarray,
+        checkpoint_dir: Path,
+        model_dir: Path,
+        callbacks: list[Callback],
+        should_stop: Callable[[], bool] | None,
+    ) -> FitOutcome:
+        if family == "logreg":
+            from models.logreg.active import FederatedLogisticRegression as Estimator
+        else:
+            from models.scorecard.active import FederatedScorecard as Estimator  # type: ignore[assignment]
+        return _fit_linear(
+            Estimator(mode=scheme, key_bits=key_bits),
+            params,
+            bank_table,
+            peer,
+            job_id=job_id,
+            dataset=dataset,
+            session_params=session_params,
+            train_rows=train_rows,
+            valid_rows=valid_rows,
+            model_dir=model_dir,
+            callbacks=callbacks,
+            with_validation=with_validation,
+        )
+
+    return fit
 
 
-def fit_scorecard(
-    params: Mapping[str, Any],
-    key_bits: int,
-    scheme: str,
-    bank_table: PartyTable,
-    peer: PassivePeer,
-    *,
-    job_id: str,
-    dataset: str,
-    session_params: Mapping[str, str],
-    train_rows: np.ndarray,
-    valid_rows: np.ndarray,
-    checkpoint_dir: Path,
-    model_dir: Path,
-    callbacks: list[Callback],
-    should_stop: Callable[[], bool] | None,
-) -> FitOutcome:
-    from models.scorecard.active import FederatedScorecard
-
-    est = FederatedScorecard(mode=scheme, key_bits=key_bits)
-    return _fit_linear(
-        est,
-        params,
-        bank_table,
-        peer,
-        job_id=job_id,
-        dataset=dataset,
-        session_params=session_params,
-        train_rows=train_rows,
-        valid_rows=valid_rows,
-        model_dir=model_dir,
-        callbacks=callbacks,
-        with_validation=False,
-    )
+fit_logreg = _linear_adapter("logreg", with_validation=True)
+fit_scorecard = _linear_adapter("scorecard", with_validation=False)
 
 
 ADAPTERS: dict[str, Adapter] = {
