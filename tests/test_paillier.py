@@ -265,3 +265,20 @@ def test_small_and_large_batches_agree_in_distribution_of_plaintexts(
     pub = PaillierPublicKey.from_bytes(keypair.public_key.to_bytes())
     assert keypair.decrypt(pub.encrypt([4])) == [4]
     assert keypair.decrypt(pub.encrypt(big)) == big
+
+
+def test_precompute_adds_fresh_values_to_the_pools() -> None:
+    kp = PaillierKeypair.generate(1024)
+    kp.precompute(5)
+    kp.precompute(5)
+    assert kp.pool_size == 10  # a second call adds, it does not recycle the pool
+    pooled = list(kp._pool)
+    assert len({int(v) for v in pooled}) == 10
+    enc = kp.encrypt([1, 2, 3])
+    assert kp.pool_size == 7 and kp.decrypt(enc) == [1, 2, 3]
+    pk = kp.public_key
+    pk.precompute(3)
+    pk.precompute(3)
+    assert len(pk._pool) == 6
+    again = pk.rerandomize(enc)
+    assert len(pk._pool) == 3 and kp.decrypt(again) == [1, 2, 3]

@@ -187,6 +187,12 @@ class PaillierPublicKey:
         rest = k - take
         if rest <= 0:
             return out
+        out.extend(self._fresh_nth_residues(rest, workers))
+        return out
+
+    def _fresh_nth_residues(self, rest: int, workers: int | None) -> list[mpz]:
+        """``rest`` newly computed uniform ``r^n mod n^2`` (never from the pool)."""
+        out: list[mpz] = []
         n, n2 = self.n, self.n2
         rs = [mpz(secrets.randbelow(int(n) - 1) + 1) for _ in range(rest)]
         n_workers = resolve_workers(workers, rest * 1000)
@@ -205,7 +211,7 @@ class PaillierPublicKey:
         """Fill the pool of uniform ``r^n`` used by :meth:`rerandomize` (e.g. while waiting on
         the other party). Thread-safe: may run in a background thread."""
         if count > 0:
-            fresh = self.random_nth_residues(count, workers=workers)
+            fresh = self._fresh_nth_residues(count, workers)
             with self._lock:
                 self._pool.extend(fresh)
 
@@ -313,19 +319,22 @@ class PaillierKeypair:
                 del self._pool[-take:]
         rest = k - take
         if rest:
-            n_workers = resolve_workers(workers, rest * 8)
-            if n_workers > 1 and rest >= 64 * n_workers:
-                out.extend(_parallel_obfuscators(self, rest, n_workers))
-            else:
-                out.extend(self._obf.obfuscators(rest))
+            out.extend(self._fresh_obfuscators(rest, workers))
         return out
+
+    def _fresh_obfuscators(self, rest: int, workers: int | None) -> list[mpz]:
+        """``rest`` newly computed obfuscators (never from the pool)."""
+        n_workers = resolve_workers(workers, rest * 8)
+        if n_workers > 1 and rest >= 64 * n_workers:
+            return list(_parallel_obfuscators(self, rest, n_workers))
+        return list(self._obf.obfuscators(rest))
 
     def precompute(self, count: int, *, workers: int | None = None) -> None:
         """Fill the pool of obfuscators ahead of use (e.g. while waiting on the other party);
         :meth:`encrypt` then costs one multiplication per value. Thread-safe: may run in a
         background thread."""
         if count > 0:
-            fresh = self._obfuscators(count, workers)
+            fresh = self._fresh_obfuscators(count, workers)
             with self._lock:
                 self._pool.extend(fresh)
 
