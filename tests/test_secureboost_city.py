@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+import models.secureboost.passive  # noqa: F401 - registers the platform half
 from bank_node.loanbook.loader import load_bank_table
 from experiments.synthetic_city.city import generate_city
 from models.dataset import PartyTable
