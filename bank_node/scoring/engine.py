@@ -31,21 +31,13 @@ from bank_node.scoring.platform_client import PlatformScoringClient
 from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.audit.log import AuditLog
-from models.errors import ErrorKind, FedCreditError, InternalError, InvalidArgument
+from models.audit.outcome import run_audited
+from models.errors import InvalidArgument
 from models.federation.party import Caller
 from models.uscc import normalize_uscc
 from proto.fedcredit.v1 import scoring_pb2
 
 log = logging.getLogger("fedcredit.bank.scoring")
-
-
-def _outcome(err: BaseException | None) -> tuple[str, str]:
-    if err is None:
-        return ev.OUTCOME_OK, ""
-    kind = err.kind if isinstance(err, FedCreditError) else ErrorKind.INTERNAL
-    return (ev.OUTCOME_DENIED if kind is ErrorKind.PERMISSION_DENIED else ev.OUTCOME_ERROR), (
-        kind.value
-    )
 
 
 class BankScoringEngine:
@@ -113,27 +105,13 @@ class BankScoringEngine:
             "consent_id": "",
             "outcome": ev.OUTCOME_ERROR,
         }
-        try:
-            reply = self._score(request, request_id, details)
-        except BaseException as exc:
-            self._record(caller, details, exc)
-            raise
-        self._record(caller, details, None)  # no answer leaves unless it is on record
-        return reply
-
-    def _record(self, caller: Caller, details: dict[str, Any], err: BaseException | None) -> None:
-        """Append the request's audit entry. A failed request's entry is best effort (the
-        original error goes back); a successful one must be recorded or the answer is withheld.
-        """
-        details["outcome"], kind = _outcome(err)
-        if kind:
-            details["error"] = kind
-        try:
-            self.audit.append(ev.SCORE_REQUEST, caller, details)
-        except Exception as exc:
-            log.exception("could not audit a score request")
-            if err is None:
-                raise InternalError("the score request could not be audited") from exc
+        return run_audited(
+            self.audit,
+            ev.SCORE_REQUEST,
+            caller,
+            details,
+            lambda: self._score(request, request_id, details),
+        )
 
     def _score(
         self, request: scoring_pb2.ScoreRequest, request_id: str, details: dict[str, Any]

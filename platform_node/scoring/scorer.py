@@ -31,11 +31,9 @@ from typing import Any
 
 from models.audit import events as ev
 from models.audit.log import AuditLog
+from models.audit.outcome import run_audited
 from models.errors import (
-    ErrorKind,
     FailedPrecondition,
-    FedCreditError,
-    InternalError,
     InvalidArgument,
     NotFound,
 )
@@ -62,14 +60,6 @@ def parse_as_of(value: str, today: Callable[[], dt.date]) -> str:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         raise InvalidArgument("as_of must be a date in YYYY-MM-DD form") from None
-
-
-def _outcome(err: BaseException | None) -> tuple[str, str]:
-    if err is None:
-        return ev.OUTCOME_OK, ""
-    kind = err.kind if isinstance(err, FedCreditError) else ErrorKind.INTERNAL
-    outcome = ev.OUTCOME_DENIED if kind is ErrorKind.PERMISSION_DENIED else ev.OUTCOME_ERROR
-    return outcome, kind.value
 
 
 class PlatformScorer:
@@ -124,27 +114,13 @@ class PlatformScorer:
             "consent_id": "",
             "outcome": ev.OUTCOME_ERROR,
         }
-        try:
-            reply = self._score(caller, request, details)
-        except BaseException as exc:
-            self._record(caller, details, exc)
-            raise
-        self._record(caller, details, None)  # no answer leaves unless it is on record
-        return reply
-
-    def _record(self, caller: Caller, details: dict[str, Any], err: BaseException | None) -> None:
-        """Append the request's audit entry. A failed request's entry is best effort (the
-        original error goes back); a successful one must be recorded or the answer is withheld.
-        """
-        details["outcome"], kind = _outcome(err)
-        if kind:
-            details["error"] = kind
-        try:
-            self.audit.append(ev.SCORE_REQUEST, caller, details)
-        except Exception as exc:
-            log.exception("could not audit a score request")
-            if err is None:
-                raise InternalError("the score request could not be audited") from exc
+        return run_audited(
+            self.audit,
+            ev.SCORE_REQUEST,
+            caller,
+            details,
+            lambda: self._score(caller, request, details),
+        )
 
     def _score(
         self, caller: Caller, request: scoring_pb2.PlatformScoreRequest, details: dict[str, Any]
