@@ -108,3 +108,70 @@ def test_linear_jobs_end_to_end(
     assert result.state.phase == "registered"
     assert result.metrics["valid_auc"] > 0.95
     assert Path(result.state.model["bank_part"]).exists()
+
+
+class _Crash(Exception):
+    """Stands in for the bank process dying mid-job."""
+
+
+def _breast_spec(tmp_path: Path, shared_data: Path, algorithm: str, job_id: str, params: dict):
+    return JobSpec.from_dict(
+        {
+            "job": {"name": f"breast-{algorithm}", "algorithm": algorithm, "id": job_id},
+            "bank_data": {"source": "table", "path": str(shared_data / "breast_hetero_guest.csv")},
+            "platform_data": {"dataset": "breast"},
+            "split": {"valid_fraction": 0.25, "seed": 7},
+            "crypto": {"key_bits": 1024},
+            "params": params,
+        },
+        base=tmp_path,
+    )
+
+
+def test_secureboost_job_resumes_after_a_bank_crash(
+    tmp_path: Path, shared_data: Path, breast_platform
+) -> None:
+    config = _bank_config(tmp_path, breast_platform.port)
+    spec = _breast_spec(
+        tmp_path, shared_data, "secureboost", "sb-resume", {"n_estimators": 4, "max_depth": 2}
+    )
+
+    def crash_after_two(info: dict) -> None:
+        if info["tree"] >= 1:
+            raise _Crash
+
+    peer = config.platform_peer()
+    with pytest.raises(_Crash):
+        JobRunner(spec, config, peer, callbacks=[crash_after_two], register=False).run()
+    peer.close()
+    trees_seen: list[int] = []
+    peer = config.platform_peer()
+    result = JobRunner(
+        spec, config, peer, callbacks=[lambda i: trees_seen.append(i["tree"])], register=False
+    ).run()
+    peer.close()
+    assert result.state.phase == "trained" and result.state.psi["n_intersection"] == 569
+    assert trees_seen == [2, 3]  # trees 0 and 1 were checkpointed, none is trained twice
+    assert len(result.outcome.estimator.trees_) == 4
+
+
+def test_linear_job_retrains_in_a_fresh_session_after_a_crash(
+    tmp_path: Path, shared_data: Path, breast_platform
+) -> None:
+    config = _bank_config(tmp_path, breast_platform.port)
+    spec = _breast_spec(tmp_path, shared_data, "logreg", "lr-retry", {"max_epochs": 2})
+    peer = config.platform_peer()
+    first = JobRunner(spec, config, peer, register=False).run()
+    peer.close()
+    # the bank died after training but before recording it: its state still says "aligned",
+    # while the platform's live session holds the first attempt's steps
+    store = JobRunner(spec, config, config.platform_peer()).store
+    state = store.load()
+    state.phase = "aligned"
+    store.save(state)
+    peer = config.platform_peer()
+    second = JobRunner(spec, config, peer, register=False).run()
+    peer.close()
+    assert second.state.phase == "trained" and second.state.attempts == 2
+    assert second.outcome.model_id == "lr-retry-r2" != first.outcome.model_id
+    assert abs(second.metrics["valid_auc"] - first.metrics["valid_auc"]) < 1e-6

@@ -178,6 +178,8 @@ class JobRunner:
             {"algorithm": spec.algorithm, "n_rows": bank.n_rows, "dataset_digest": bank.digest()},
         )
         session_params = {**spec.platform_params(), "alignment": self.psi_job_id}
+        state.attempts += 1
+        self.store.save(state)
         try:
             outcome = adapter(
                 spec.params,
@@ -185,7 +187,7 @@ class JobRunner:
                 spec.scheme,
                 bank,
                 self.peer,
-                job_id=spec.job_id,
+                job_id=self._training_session_id(state),
                 dataset=spec.platform_data.dataset,
                 session_params=session_params,
                 train_rows=train_rows,
@@ -235,6 +237,14 @@ class JobRunner:
             make_default=True,
             as_of=self.spec.platform_data.as_of,
         )
+
+    def _training_session_id(self, state: JobState) -> str:
+        """SecureBoost checkpoints per tree and resumes in the same session; the linear
+        algorithms restart training, so a new attempt gets a new session (and model) id and
+        never collides with the platform's step cache of an interrupted attempt."""
+        if self.spec.algorithm == "secureboost" or state.attempts <= 1:
+            return self.spec.job_id
+        return f"{self.spec.job_id}-r{state.attempts}"
 
     def run(self) -> JobResult:
         state = self.store.load()
