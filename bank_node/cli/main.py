@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bank_node.cli.train_cmd",
     "bank_node.cli.model_cmd",
     "bank_node.cli.consent_cmd",
+    "bank_node.cli.company_cmd",
     "bank_node.cli.audit_cmd",
     "bank_node.cli.score_cmd",
 )
