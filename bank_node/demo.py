@@ -267,6 +267,11 @@ def run(work: Path) -> int:
         if refused == 0:
             raise RuntimeError("a company without consent was scored")
 
+        say("A company checks what the platform holds about it and who used its data")
+        fedcredit(
+            "company", "report", "--config", "platform.toml", "--uscc", consenting[0], cwd=work
+        )
+
         say(
             "A regulator reads the model's lineage from the bank (and cross-checks the "
             "platform's own audit entries) with its own certificate"
