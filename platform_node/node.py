@@ -54,4 +54,5 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         share_feature_names=config.share_feature_names,
         audit_log=audit,
         extra_services=[scoring_hook],
+        context_extras={"consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring")},
     )

@@ -122,6 +122,7 @@ def create_server(
     on_session_event: Callable[[str, Caller, SessionSpec], None] | None = None,
     extra_services: list[ServiceHook] | None = None,
     audit_log: AuditLog | None = None,
+    context_extras: Mapping[str, object] | None = None,
 ) -> RunningServer:
     """Build, bind and start the platform server. ``tls=None`` is the test-only plaintext mode.
 
@@ -187,7 +188,11 @@ def create_server(
         idle_timeout_s=idle_timeout_s,
         platform_party=party,
         on_event=on_event,
-        context_extras={"share_feature_names": share_feature_names, "audit_log": log_},
+        context_extras={
+            "share_feature_names": share_feature_names,
+            "audit_log": log_,
+            **dict(context_extras or {}),
+        },
     )
     manager.on_attest = on_attest
 

@@ -597,11 +597,13 @@ class SecureBoostPassive(PassiveParty):
         """Decisions at every (asked) split of a saved model for companies named by id.
 
         Reveals to bank: the go-left bit of each id at each split. Unknown ids are answered
-        as all-missing, which does not reveal whether the platform holds them.
+        as all-missing, which does not reveal whether the platform holds them. Outside a
+        PSI-aligned session every company needs its consent for this bank (``check_use``).
         """
         body, digest = self._part(request.model_id)
         if body.get("bank_party") not in ("", self.context.caller.party):
             raise NotFound("model part not found")
+        self.context.check_use(request.ids)
         table = self._load()
         splits: dict[str, Any] = body["splits"]
         ids = [int(s) for s in request.split_ids] or sorted(int(s) for s in splits)
