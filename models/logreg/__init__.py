@@ -10,6 +10,7 @@ optim        hyper-parameters, learning-rate schedules, per-party optimisers
 transform    per-party standardisation
 he           the homomorphic part for both modes (residuals, masked gradients, scores)
 ckks_parallel the platform's masked CKKS X^T d on two processes
+ckks_columns the same on SEAL's low-level API, encoded feature columns cached
 messages     wire messages of the protocol
 stub         typed client of the platform's steps
 engine       the bank's training loop

@@ -8,7 +8,10 @@ mask seed and sigma; it returns its masked, serialised column sums and their mas
 Messages are a JSON header plus length-prefixed byte frames: nothing is pickled. The helper is
 the platform's own process and sees only what the platform holds (public context, its own
 features, ciphertexts). Small inputs, one worker (``FEDCREDIT_CRYPTO_WORKERS=1``) or a failed
-helper fall back to the serial path, with identical results up to CKKS noise.
+helper fall back to the serial path, with identical results up to CKKS noise. Each process
+computes its share with :mod:`models.logreg.ckks_columns` (SEAL low-level API, plaintext
+columns encoded once per batch matrix), or with :meth:`CkksContext.xt_d` where the SEAL
+bindings are missing.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import numpy as np
 from models.crypto.ckks import DEFAULT_MASK_SIGMA, CkksContext, CkksSlotSums
 from models.crypto.parallel import resolve_workers
 from models.crypto.wire import CipherArray
-from models.errors import InternalError
+from models.errors import CryptoError, InternalError, InvalidArgument
+from models.logreg import ckks_columns
 
 #: Parallelise only from this many plaintext products (chunks x columns).
 MIN_PRODUCTS = 12
@@ -64,6 +68,12 @@ class _Channel:
 def _masked_part(
     ctx: CkksContext, X: np.ndarray, blobs: list[bytes], n: int, sigma: float, seed: int
 ) -> tuple[list[bytes], np.ndarray]:
+    """Masked column sums of one share of the columns (SEAL fast path when available)."""
+    rng = np.random.default_rng(seed)
+    if ckks_columns.AVAILABLE:
+        ev = ckks_columns.evaluator_for(ctx)
+        with ev.lock:
+            return ev.masked_xt_d(X, blobs, rng, sigma)
     array = CipherArray(
         scheme="ckks",
         key_fingerprint=ctx.fingerprint,
@@ -74,7 +84,7 @@ def _masked_part(
     )
     enc_d = ctx.vector_from_wire(array, n)
     sums: CkksSlotSums = ctx.xt_d(X, enc_d)
-    totals = sums.add_masks(np.random.default_rng(seed), sigma)
+    totals = sums.add_masks(rng, sigma)
     return [ct.serialize() for ct in sums.ciphertexts], totals
 
 
@@ -170,13 +180,15 @@ def masked_xt_d(
     plus the mask totals the caller keeps."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, f = X.shape
-    enc_d = ctx.vector_from_wire(enc_residual, n)  # validates key, sizes and bytes
-    products = len(enc_d.chunks) * f
+    enc_residual.check("ckks", ctx.fingerprint)
+    blobs = enc_residual.split()
+    if n < 0 or len(blobs) != -(-n // ctx.slot_count) or enc_residual.width != 0:
+        raise CryptoError("encrypted vector has the wrong number of chunks for its length")
+    products = len(blobs) * f
     n_workers = resolve_workers(workers, products * 2000)
     if n_workers < 2 or products < MIN_PRODUCTS or f < 2:
-        sums = ctx.xt_d(X, enc_d)
-        totals = sums.add_masks(np.random.default_rng(secrets.randbits(128)), sigma)
-        return sums.to_wire(), totals
+        mine, totals = _masked_part(ctx, X, blobs, n, sigma, secrets.randbits(128))
+        return _wire(ctx, mine), totals
     half = math.ceil(f / 2)
     helper = _helper()
     try:
@@ -196,20 +208,29 @@ def masked_xt_d(
                     "sigma": sigma,
                     "seed": secrets.randbits(128),
                 },
-                [theirs.astype("<f8").tobytes(), *enc_residual.split()],
+                [theirs.astype("<f8").tobytes(), *blobs],
             )
-            sums = ctx.xt_d(X[:, :half], enc_d)
-            totals = sums.add_masks(np.random.default_rng(secrets.randbits(128)), sigma)
-            mine = [ct.serialize() for ct in sums.ciphertexts]
+            failure: Exception | None = None
+            try:
+                mine, totals = _masked_part(
+                    ctx, np.ascontiguousarray(X[:, :half]), blobs, n, sigma, secrets.randbits(128)
+                )
+            except (CryptoError, InvalidArgument) as exc:  # still collect the helper's reply
+                failure = exc
             reply, frames = helper.chan.recv()
+            if failure is not None:
+                raise failure
     except (EOFError, OSError, InternalError):
         helper.close()
         return masked_xt_d(ctx, X, enc_residual, sigma=sigma, workers=1)
     if not reply.get("ok"):
         return masked_xt_d(ctx, X, enc_residual, sigma=sigma, workers=1)
     their_totals = np.frombuffer(frames[0], dtype="<f8")
-    blobs = mine + frames[1:]
-    wire = CipherArray(
+    return _wire(ctx, mine + frames[1:]), np.concatenate([totals, their_totals])
+
+
+def _wire(ctx: CkksContext, blobs: list[bytes]) -> CipherArray:
+    return CipherArray(
         scheme="ckks",
         key_fingerprint=ctx.fingerprint,
         count=len(blobs),
@@ -217,4 +238,3 @@ def masked_xt_d(
         data=b"".join(blobs),
         lengths=[len(b) for b in blobs],
     )
-    return wire, np.concatenate([totals, their_totals])

@@ -1,6 +1,8 @@
 """The bank's training loop of vertical LR (shared by the LR and scorecard estimators).
 
-Per epoch the training rows are shuffled (bank's seed) and cut into mini-batches. Per batch:
+Per epoch the training rows are shuffled (bank's seed) and cut into mini-batches (a single
+batch of all rows keeps its order: the platform then reuses its encoded CKKS columns). Per
+batch:
 
 1. ``scores``: the platform returns ``wx_p`` for the batch rows;
 2. the bank forms ``z = wx_b + b + wx_p`` and the residuals ``d = sigmoid(z) - y``;
@@ -123,7 +125,9 @@ class LrTrainer:
         for epoch in range(p.max_epochs):
             t0 = time.perf_counter()
             sent0, recv0 = traffic(self.peer)
-            perm = self.rng.permutation(train)
+            # One batch of all rows: the order does not change the gradient, and a fixed
+            # order lets the platform reuse its encoded CKKS plaintext columns.
+            perm = train if p.batch_size >= train.size else self.rng.permutation(train)
             batches = [perm[s : s + p.batch_size] for s in range(0, perm.size, p.batch_size)]
             eta = learning_rate(p, epoch)
             loss_sum, max_delta = 0.0, 0.0
