@@ -335,7 +335,8 @@ class LogRegPassive(PassiveParty):
     def predict(self, request: LrPredictRequest) -> LrPredictResponse:
         """Encrypted partial scores of the listed rows under the bank's key.
 
-        Reveals to bank: see :class:`LrPredictResponse`.
+        Reveals to bank: see :class:`LrPredictResponse`. Outside a PSI-aligned session every
+        company needs its consent for this bank (``PassiveContext.check_use``).
         """
         check_model_id(request.model_id)
         body = self.load_part(request.model_id, request.platform_digest)
@@ -345,6 +346,7 @@ class LogRegPassive(PassiveParty):
         rows = check_rows(request.rows, table.n_rows, unique=False)
         if request.ids_digest != ids_digest(table.ids[rows]):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
+        self.context.check_use(table.ids[rows])
         if list(body["source_feature_names"]) != list(table.feature_names):
             raise FailedPrecondition("the platform's features changed since training")
         crypto = PassiveCrypto(request.mode, request.public_key, workers=self._workers)
