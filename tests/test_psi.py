@@ -280,10 +280,10 @@ def test_a_wrong_intersection_is_refused(started) -> None:
                 chunk=0, n_chunks=1, n_intersection=1, count=1, points=returned[0][:32]
             )
         )
-    with pytest.raises(FailedPrecondition):  # right size, wrong values
+    with pytest.raises(FailedPrecondition):  # right size, wrong values (never in the set)
         stub.finish(
             PsiFinishRequest(
-                chunk=0, n_chunks=1, n_intersection=2, count=2, points=returned[1][:64]
+                chunk=0, n_chunks=1, n_intersection=2, count=2, points=_blind_points(2)
             )
         )
 
