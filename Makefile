@@ -1,5 +1,5 @@
 # fedcredit: two commands on a fresh machine with Python 3.11 -- `make demo` and `make test`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 SODIUM_OK := $(shell ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' && echo yes)
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "need Python >= 3.11 (python3.11)"; exit 1; }
 ifneq ($(SODIUM_OK),yes)
 	@echo "installing libsodium23 (ristretto255 for PSI)"
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsodium23; \
