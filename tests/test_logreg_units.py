@@ -15,7 +15,8 @@ from models.logreg.he import (
     ActiveCrypto,
     PassiveCrypto,
 )
-from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss, sigmoid
+from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss
+from models.numerics import sigmoid
 
 
 @pytest.fixture(scope="module")

@@ -36,9 +36,10 @@ from models.logreg.model_io import (
     load_part,
     save_part,
 )
-from models.logreg.optim import LrParams, sigmoid
+from models.logreg.optim import LrParams
 from models.logreg.stub import LogRegStub
 from models.logreg.transform import Standardizer
+from models.numerics import sigmoid
 
 #: Rows per scoring request (bounds message size: ~512 bytes per row at 2048-bit Paillier).
 PREDICT_CHUNK = 8192

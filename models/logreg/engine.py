@@ -37,8 +37,9 @@ from models.logreg.messages import (
     LrUpdateRequest,
 )
 from models.logreg.model_io import ids_digest
-from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss, sigmoid
+from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss
 from models.logreg.stub import LogRegStub
+from models.numerics import sigmoid
 
 
 def traffic(peer: Any) -> tuple[int, int]:

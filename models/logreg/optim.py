@@ -232,17 +232,6 @@ class Optimizer:
         self.t = int(state["t"])
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
 def log_loss(y: np.ndarray, z: np.ndarray) -> float:
     """Mean logistic loss from labels and log-odds (stable)."""
     y = np.asarray(y, dtype=np.float64)

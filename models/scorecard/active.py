@@ -40,8 +40,9 @@ from models.logreg.model_io import (
     load_part,
     save_part,
 )
-from models.logreg.optim import LrParams, sigmoid
+from models.logreg.optim import LrParams
 from models.logreg.stub import LogRegStub
+from models.numerics import sigmoid
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 
 

@@ -6,19 +6,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from models.errors import InvalidArgument
+from models.numerics import sigmoid
 
 EPS = 1e-15
-
-
-def sigmoid(raw: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    raw = np.asarray(raw, dtype=np.float64)
-    out = np.empty_like(raw)
-    pos = raw >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-raw[pos]))
-    ez = np.exp(raw[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
 
 
 def base_score(y: np.ndarray) -> float:
