@@ -16,42 +16,20 @@ The key holder (the bank) creates the context. Only :meth:`CkksContext.public_by
 it: the public key and parameters, without the secret key, relinearisation or Galois keys (the
 protocols here need none: no ciphertext-ciphertext products, no rotations).
 
-``X^T d`` without rotations
----------------------------
-An encrypted vector of ``n`` values is a list of ciphertexts of ``slot_count`` (N/2) slots each
-(the last one zero-padded). :meth:`CkksContext.xt_d` multiplies chunk ``c`` of ``enc(d)`` by the
-matching rows of column ``j`` (one plaintext product per chunk and column) and adds the chunks
-up: column ``j`` becomes ONE ciphertext whose slots sum to ``(X^T d)_j`` (a
-:class:`CkksSlotSums`). The final slot sum is done by the key holder after decryption
-(:meth:`CkksContext.decrypt_sums`). TenSEAL's ``dot``/``sum`` would do that sum under
-encryption with 12 rotations per column (about 12 ms each here, and 35 MB of Galois keys), and
-its ``matmul`` is ~57x slower still. Because the key holder would otherwise see per-slot partial
-sums, an evaluator that is not the key holder must call :meth:`CkksSlotSums.add_masks` before
-sending the result: every slot gets an independent Gaussian mask, and the evaluator keeps the
-mask totals to remove from the decrypted sums (see ``docs/logreg.md`` for the disclosure).
-
-Exactness of the rescale: TenSEAL rescales after each plaintext product and then declares the
-result's scale to be the initial scale ``Delta``, although the true scale is ``Delta^2 / q``
-(``q`` the dropped 40-bit prime, ``q / Delta ~ 1 - 1.3e-7``). We pre-multiply the plaintext
-by ``q / Delta`` so that decrypted values carry no such relative bias; ``q`` is recomputed with
-SEAL's own prime selection and checked against the low 64 bits of the modulus product that
-TenSEAL exposes.
+Inner products
+--------------
+The vertical-LR gradient ``X^T enc(d)`` does not use these slot vectors: see
+:mod:`models.crypto.ckks_inner` (coefficient encoding, two inner products per ciphertext,
+results rerandomised and flooded before they reach the key holder). Slot-wise products of a
+key holder's ciphertext with a third party's plaintext must not be returned to the key holder
+as they are: the product's second component and the imaginary parts of its slots reveal the
+plaintext factor.
 
 Error bounds
 ------------
-For ``R = X^T d`` computed by :meth:`CkksContext.xt_d` and decrypted by
-:meth:`CkksContext.decrypt_sums`, with ``C`` chunks and ``S = slot_count``::
-
-    |R_j - (X^T d)_j| <= 2^-20 * ||x_j||_1 + 2^-20 * ||d||_1 + 2^-24 * C * S
-
-The first term is the fresh-encryption noise of ``enc(d)`` (the high-probability canonical
-embedding bound ``B_clean = 8*sqrt(2)*sigma*N + 6*sigma*sqrt(N) + 16*sigma*sqrt(h*N)``
-~ ``2^19.3`` at ``N = 8192``, divided by ``Delta = 2^40``) scaled by each plaintext value; the
-second the rounding of the encoded plaintext column; the third the rescale rounding per slot.
-With masks of standard deviation ``sigma_m`` the decrypted slots are of size ~``sigma_m`` and
-their float64 decoding adds at most ``C_m = S * 8 * sigma_m * 2^-45`` (see
-:meth:`CkksSlotSums.mask_error_bound`). ``tests/test_ckks.py`` checks these bounds; measured
-errors are 2-4 orders of magnitude below them.
+A fresh encryption decrypts with a per-slot error below ``2^-20`` relative to the values
+(canonical-embedding bound ``B_clean ~ 2^19.3`` at ``N = 8192``, divided by ``Delta = 2^40``)
+plus encoding rounding below ``2^-24``; ``tests/test_ckks.py`` checks it.
 """
 
 from __future__ import annotations
@@ -90,8 +68,6 @@ HE_STANDARD_128_MAX_BITS = {8192: 218, 16384: 438, 32768: 881}
 FRESH_NOISE_BOUND = 2.0**-20
 #: Per-slot absolute bound of rescale and encoding rounding.
 ROUNDING_BOUND = 2.0**-24
-#: Default standard deviation of the per-slot masks of :meth:`CkksSlotSums.add_masks`.
-DEFAULT_MASK_SIGMA = 2.0**24
 #: Largest absolute plaintext value accepted for encryption or as a plaintext factor.
 MAX_ABS_VALUE = 2.0**30
 #: A decrypted slot beyond this is refused: a corrupted or foreign ciphertext decrypts to
@@ -149,11 +125,6 @@ class CkksParams:
     @property
     def slot_count(self) -> int:
         return self.poly_modulus_degree // 2
-
-    @property
-    def rescale_compensation(self) -> float:
-        """``q / Delta`` for the prime dropped by the first rescale (see module docstring)."""
-        return self.primes[len(self.primes) - 2] / self.global_scale
 
 
 def _params_of(context: ts.Context) -> CkksParams:
@@ -237,52 +208,6 @@ class CkksVector:
 
     def serialized_size(self) -> int:
         return sum(len(c.serialize()) for c in self.chunks)
-
-
-@dataclass
-class CkksSlotSums:
-    """Encrypted scalars, each represented by one ciphertext whose used slots sum to it.
-
-    ``masked`` records whether :meth:`add_masks` was applied (a passive party must mask before
-    sending: unmasked slots reveal partial sums of the plaintext product).
-    """
-
-    context: CkksContext
-    ciphertexts: list[Any]
-    slots: int
-    masked: bool = False
-    maskable: bool = True
-
-    def __len__(self) -> int:
-        return len(self.ciphertexts)
-
-    def add_masks(self, rng: np.random.Generator, sigma: float = DEFAULT_MASK_SIGMA) -> np.ndarray:
-        """Add an independent N(0, sigma^2) mask to every used slot, in place.
-
-        Returns the exact (``math.fsum``) mask total per scalar; the evaluator keeps it and
-        subtracts it from the decrypted, masked sums it gets back.
-        """
-        if not 0.0 < sigma <= 2.0**28:
-            raise InvalidArgument("mask sigma must be in (0, 2^28]")
-        if not self.maskable:
-            raise InvalidArgument("these sums were computed with maskable=False")
-        totals = np.empty(len(self.ciphertexts))
-        for j, ct in enumerate(self.ciphertexts):
-            mask = rng.normal(0.0, sigma, size=self.slots)
-            ct.add_plain_(mask.tolist())
-            totals[j] = math.fsum(mask.tolist())
-        self.masked = True
-        return totals
-
-    def mask_error_bound(self, sigma: float = DEFAULT_MASK_SIGMA) -> float:
-        """Extra absolute error of a masked sum from float64 decoding of large slot values."""
-        return self.slots * 8.0 * sigma * 2.0**-45
-
-    def to_wire(self) -> CipherArray:
-        return self.context._to_wire(self.ciphertexts)
-
-    def serialized_size(self) -> int:
-        return sum(len(c.serialize()) for c in self.ciphertexts)
 
 
 class CkksContext:
@@ -375,6 +300,11 @@ class CkksContext:
         return self._fingerprint
 
     @property
+    def native(self) -> ts.Context:
+        """The TenSEAL context (for SEAL-level code in :mod:`models.crypto.ckks_inner`)."""
+        return self._ctx
+
+    @property
     def has_secret_key(self) -> bool:
         return bool(self._ctx.has_secret_key())
 
@@ -404,75 +334,6 @@ class CkksContext:
         out = np.concatenate([_checked(c.decrypt()) for c in enc.chunks])
         return out[: enc.length]
 
-    # -- linear algebra ------------------------------------------------------------------------
-    def xt_d(self, X: np.ndarray, enc_d: CkksVector, *, maskable: bool = True) -> CkksSlotSums:
-        """``X^T d`` for a plaintext ``X`` of shape (n, f) and ``enc(d)`` of length n.
-
-        One plaintext product per chunk and column, summed over chunks (no rotations, no
-        rescale). The result holds one ciphertext per column whose slots sum to ``(X^T d)_j``.
-
-        ``maskable=True`` (the default, needed before sending the result to the key holder)
-        then rescales each column once, by multiplying with the constant polynomial 1 (the
-        plaintext ``1 / Delta`` encodes exactly to it) under TenSEAL's auto-rescale, so that
-        :meth:`CkksSlotSums.add_masks` can add plaintext masks at the initial scale;
-        ``maskable=False`` leaves the sums at scale ``Delta^2`` (for results that the key
-        holder itself computes and decrypts).
-        """
-        self._check_owner(enc_d.context)
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] != enc_d.length:
-            raise InvalidArgument("X must have one row per encrypted value")
-        if not np.all(np.isfinite(X)) or (X.size and np.abs(X).max() > MAX_ABS_VALUE):
-            raise InvalidArgument("X must be finite and within the CKKS value range")
-        n, f = X.shape
-        if n == 0:
-            raise InvalidArgument("no rows to multiply")
-        slots = self.slot_count
-        chunks = enc_d.chunks
-        comp = self.params.rescale_compensation if maskable else 1.0
-        Xc = np.zeros((f, len(chunks) * slots))
-        Xc[:, :n] = X.T * comp
-        sums: list[Any] = []
-        native_ctx = enc_d.context._ctx  # the context the chunks are linked to
-        native_ctx.auto_rescale = False
-        try:
-            for c, chunk in enumerate(chunks):
-                block = Xc[:, c * slots : (c + 1) * slots]
-                for j in range(f):
-                    prod = chunk.mul_plain(block[j].tolist())
-                    if c == 0:
-                        sums.append(prod)
-                    else:
-                        sums[j].add_(prod)
-            if maskable:
-                native_ctx.auto_rescale = True
-                one = 1.0 / self.params.global_scale
-                for ct in sums:
-                    ct.mul_plain_(one)
-        finally:
-            native_ctx.auto_rescale = True
-        return CkksSlotSums(self, sums, slots, maskable=maskable)
-
-    def decrypt_sums(self, sums: CkksSlotSums) -> np.ndarray:
-        """Decrypt each scalar of a :class:`CkksSlotSums` (exactly-rounded float sum of slots)."""
-        self._require_secret()
-        self._check_owner(sums.context)
-        return np.array(
-            [math.fsum(_checked(ct.decrypt())[: sums.slots].tolist()) for ct in sums.ciphertexts]
-        )
-
-    @staticmethod
-    def xt_d_error_bound(X: np.ndarray, d: np.ndarray, slot_count: int) -> np.ndarray:
-        """The documented bound on ``|xt_d(X, enc(d)) - X^T d|`` per column (no masks)."""
-        X = np.asarray(X, dtype=np.float64)
-        d = np.asarray(d, dtype=np.float64)
-        chunks = max(1, -(-X.shape[0] // slot_count))
-        return (
-            FRESH_NOISE_BOUND * np.abs(X).sum(axis=0)
-            + FRESH_NOISE_BOUND * float(np.abs(d).sum())
-            + ROUNDING_BOUND * chunks * slot_count
-        )
-
     # -- wire --------------------------------------------------------------------------------
     def vector_to_wire(self, enc: CkksVector) -> CipherArray:
         self._check_owner(enc.context)
@@ -484,9 +345,6 @@ class CkksContext:
         if length < 0 or len(chunks) != -(-length // self.slot_count):
             raise CryptoError("encrypted vector has the wrong number of chunks for its length")
         return CkksVector(self, chunks, length)
-
-    def sums_from_wire(self, array: CipherArray, *, masked: bool = True) -> CkksSlotSums:
-        return CkksSlotSums(self, self._from_wire(array), self.slot_count, masked=masked)
 
     def _to_wire(self, cts: Sequence[Any]) -> CipherArray:
         blobs = [ct.serialize() for ct in cts]

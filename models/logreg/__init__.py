@@ -9,8 +9,7 @@ Modules
 optim        hyper-parameters, learning-rate schedules, per-party optimisers
 transform    per-party standardisation
 he           the homomorphic part for both modes (residuals, masked gradients, scores)
-ckks_parallel the platform's masked CKKS X^T d on two processes
-ckks_columns the same on SEAL's low-level API, encoded feature columns cached
+ckks_parallel the platform's flooded CKKS X^T d, off the request path in a helper process
 messages     wire messages of the protocol
 stub         typed client of the platform's steps
 engine       the bank's training loop

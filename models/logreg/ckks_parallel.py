@@ -1,17 +1,15 @@
-"""The platform's CKKS hot loop (masked ``X^T enc(d)``) on two cores.
+"""The platform's CKKS hot loop (flooded, rerandomised ``X^T enc(d)``) off the request path.
 
-TenSEAL holds the GIL, so threads do not help: the columns of ``X`` are split between this
-process and one helper process (a fresh interpreter started with ``subprocess``, safe next to
-gRPC threads). The helper gets the public CKKS context once, then per call the raw ciphertext
-bytes of ``enc(d)`` (as received from the bank), its columns of ``X`` as a float64 buffer, a
-mask seed and sigma; it returns its masked, serialised column sums and their mask totals.
+TenSEAL holds the GIL, so threads do not help. The work goes to one helper process (a fresh
+interpreter started with ``subprocess``, safe next to gRPC threads) that keeps the public CKKS
+context, the platform's feature matrix (sent once per matrix, then named by its SHA-256) and
+its encoded column plaintexts. After each reply the helper encrypts the floods for the next
+call (:meth:`InnerProductEvaluator.prepare`): they do not depend on the data, so that work
+overlaps the bank's decryption and its next encryption instead of the platform's response.
 Messages are a JSON header plus length-prefixed byte frames: nothing is pickled. The helper is
 the platform's own process and sees only what the platform holds (public context, its own
-features, ciphertexts). Small inputs, one worker (``FEDCREDIT_CRYPTO_WORKERS=1``) or a failed
-helper fall back to the serial path, with identical results up to CKKS noise. Each process
-computes its share with :mod:`models.logreg.ckks_columns` (SEAL low-level API, plaintext
-columns encoded once per batch matrix), or with :meth:`CkksContext.xt_d` where the SEAL
-bindings are missing.
+features, ciphertexts, its floods). Small inputs, one worker (``FEDCREDIT_CRYPTO_WORKERS=1``)
+or a failed helper fall back to the same computation in the calling process.
 """
 
 from __future__ import annotations
@@ -19,9 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import math
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -30,14 +26,18 @@ from typing import IO, Any
 
 import numpy as np
 
-from models.crypto.ckks import DEFAULT_MASK_SIGMA, CkksContext, CkksSlotSums
+from models.crypto.ckks import CkksContext
+from models.crypto.ckks_inner import (
+    DEFAULT_FLOOD_SIGMA,
+    InnerProductEvaluator,
+    matrix_digest,
+)
 from models.crypto.parallel import resolve_workers
 from models.crypto.wire import CipherArray
-from models.errors import CryptoError, InternalError, InvalidArgument
-from models.logreg import ckks_columns
+from models.errors import CryptoError, InternalError
 
-#: Parallelise only from this many plaintext products (chunks x columns).
-MIN_PRODUCTS = 12
+#: Use the helper from this many plaintext products (chunks x column pairs).
+MIN_PRODUCTS = 4
 
 
 class _Channel:
@@ -65,27 +65,19 @@ class _Channel:
         return header, [self._recv_one() for _ in range(int(header.get("frames", 0)))]
 
 
-def _masked_part(
-    ctx: CkksContext, X: np.ndarray, blobs: list[bytes], n: int, sigma: float, seed: int
-) -> tuple[list[bytes], np.ndarray]:
-    """Masked column sums of one share of the columns (SEAL fast path when available)."""
-    rng = np.random.default_rng(seed)
-    if ckks_columns.AVAILABLE:
-        ev = ckks_columns.evaluator_for(ctx)
-        with ev.lock:
-            return ev.masked_xt_d(X, blobs, rng, sigma)
-    array = CipherArray(
-        scheme="ckks",
-        key_fingerprint=ctx.fingerprint,
-        count=len(blobs),
-        width=0,
-        data=b"".join(blobs),
-        lengths=[len(b) for b in blobs],
-    )
-    enc_d = ctx.vector_from_wire(array, n)
-    sums: CkksSlotSums = ctx.xt_d(X, enc_d)
-    totals = sums.add_masks(rng, sigma)
-    return [ct.serialize() for ct in sums.ciphertexts], totals
+_EVALUATORS: dict[str, InnerProductEvaluator] = {}
+_EVALUATORS_LOCK = threading.Lock()
+
+
+def evaluator_for(ctx: CkksContext) -> InnerProductEvaluator:
+    """This process's evaluator for a public context (one kept; a new key replaces it)."""
+    with _EVALUATORS_LOCK:
+        ev = _EVALUATORS.get(ctx.fingerprint)
+        if ev is None:
+            _EVALUATORS.clear()
+            ev = InnerProductEvaluator(ctx)
+            _EVALUATORS[ctx.fingerprint] = ev
+        return ev
 
 
 def serve() -> None:
@@ -94,7 +86,8 @@ def serve() -> None:
     writer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     chan = _Channel(reader, writer)
-    contexts: dict[str, CkksContext] = {}
+    ev: InnerProductEvaluator | None = None
+    matrix: tuple[bytes, np.ndarray] | None = None
     while True:
         try:
             header, frames = chan.recv()
@@ -104,18 +97,26 @@ def serve() -> None:
             return
         try:
             if header["op"] == "context":
-                ctx = CkksContext.from_bytes(frames[0])
-                contexts.clear()
-                contexts[ctx.fingerprint] = ctx
+                ev = InnerProductEvaluator(CkksContext.from_bytes(frames[0]))
+                matrix = None
                 chan.send({"ok": True}, [])
                 continue
-            ctx = contexts[header["fingerprint"]]
-            n, f = int(header["n"]), int(header["f"])
-            X = np.frombuffer(frames[0], dtype="<f8").reshape(n, f)
-            blobs, totals = _masked_part(
-                ctx, X, frames[1:], n, float(header["sigma"]), int(header["seed"])
-            )
+            if ev is None or header["fingerprint"] != ev.ctx.fingerprint:
+                raise CryptoError("no context for this key")
+            digest = bytes.fromhex(header["digest"])
+            if frames[0]:
+                n, f = int(header["n"]), int(header["f"])
+                X = np.frombuffer(frames[0], dtype="<f8").reshape(n, f)
+                if matrix_digest(X) != digest:
+                    raise CryptoError("feature matrix does not match its digest")
+                matrix = (digest, X)
+            if matrix is None or matrix[0] != digest:
+                chan.send({"ok": False, "error": "matrix"}, [])
+                continue
+            sigma = float(header["sigma"])
+            blobs, totals = ev.masked_xt_d(matrix[1], frames[1:], sigma=sigma, key=digest)
             chan.send({"ok": True}, [totals.astype("<f8").tobytes(), *blobs])
+            ev.prepare(len(blobs), sigma)  # the next call's floods, while the bank works
         except Exception as exc:  # reported to the caller, which falls back to serial
             chan.send({"ok": False, "error": type(exc).__name__}, [])
 
@@ -135,6 +136,7 @@ class _Helper:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.chan = _Channel(self.proc.stdout, self.proc.stdin)
         self.context = ""
+        self.digest = b""
         self.lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -162,10 +164,15 @@ def _helper() -> _Helper:
         return _HELPER
 
 
-@atexit.register
-def _shutdown() -> None:
-    if _HELPER is not None:
-        _HELPER.close()
+def _close_helper() -> None:
+    global _HELPER
+    with _HELPER_LOCK:
+        if _HELPER is not None:
+            _HELPER.close()
+            _HELPER = None
+
+
+atexit.register(_close_helper)
 
 
 def masked_xt_d(
@@ -173,60 +180,67 @@ def masked_xt_d(
     X: np.ndarray,
     enc_residual: CipherArray,
     *,
-    sigma: float = DEFAULT_MASK_SIGMA,
+    sigma: float = DEFAULT_FLOOD_SIGMA,
     workers: int | None = None,
 ) -> tuple[CipherArray, np.ndarray]:
-    """``X^T d`` masked per slot (see :meth:`CkksSlotSums.add_masks`), as wire ciphertexts
-    plus the mask totals the caller keeps."""
+    """``X^T d`` as flooded, rerandomised ciphertexts (two columns each) plus the flood values
+    the caller keeps to unmask (see :mod:`models.crypto.ckks_inner`)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    n, f = X.shape
     enc_residual.check("ckks", ctx.fingerprint)
+    if enc_residual.width != 0:
+        raise CryptoError("CKKS ciphertexts are variable-width")
     blobs = enc_residual.split()
-    if n < 0 or len(blobs) != -(-n // ctx.slot_count) or enc_residual.width != 0:
-        raise CryptoError("encrypted vector has the wrong number of chunks for its length")
-    products = len(blobs) * f
-    n_workers = resolve_workers(workers, products * 2000)
-    if n_workers < 2 or products < MIN_PRODUCTS or f < 2:
-        mine, totals = _masked_part(ctx, X, blobs, n, sigma, secrets.randbits(128))
-        return _wire(ctx, mine), totals
-    half = math.ceil(f / 2)
+    f = X.shape[1] if X.ndim == 2 else 0
+    products = len(blobs) * -(-f // 2)
+    n_workers = resolve_workers(workers, products * 4000)
+    if n_workers >= 2 and products >= MIN_PRODUCTS:
+        try:
+            return _on_helper(ctx, X, blobs, sigma)
+        except (EOFError, OSError, InternalError):
+            _close_helper()
+        except _HelperDeclined:
+            pass
+    ev = evaluator_for(ctx)
+    with _EVALUATORS_LOCK:
+        out, totals = ev.masked_xt_d(X, blobs, sigma=sigma)
+    return _wire(ctx, out), totals
+
+
+class _HelperDeclined(Exception):
+    """The helper could not do this call; the caller computes it itself."""
+
+
+def _on_helper(
+    ctx: CkksContext, X: np.ndarray, blobs: list[bytes], sigma: float
+) -> tuple[CipherArray, np.ndarray]:
     helper = _helper()
-    try:
-        with helper.lock:
-            if helper.context != ctx.fingerprint:
-                helper.chan.send({"op": "context"}, [ctx.public_bytes()])
-                if not helper.chan.recv()[0].get("ok"):
-                    raise InternalError("the CKKS helper refused the context")
-                helper.context = ctx.fingerprint
-            theirs = np.ascontiguousarray(X[:, half:])
-            helper.chan.send(
-                {
-                    "op": "xtd",
-                    "fingerprint": ctx.fingerprint,
-                    "n": n,
-                    "f": f - half,
-                    "sigma": sigma,
-                    "seed": secrets.randbits(128),
-                },
-                [theirs.astype("<f8").tobytes(), *blobs],
-            )
-            failure: Exception | None = None
-            try:
-                mine, totals = _masked_part(
-                    ctx, np.ascontiguousarray(X[:, :half]), blobs, n, sigma, secrets.randbits(128)
-                )
-            except (CryptoError, InvalidArgument) as exc:  # still collect the helper's reply
-                failure = exc
+    n, f = X.shape
+    digest = matrix_digest(X)
+    with helper.lock:
+        if helper.context != ctx.fingerprint:
+            helper.chan.send({"op": "context"}, [ctx.public_bytes()])
+            if not helper.chan.recv()[0].get("ok"):
+                raise InternalError("the CKKS helper refused the context")
+            helper.context, helper.digest = ctx.fingerprint, b""
+        for attempt in range(2):
+            fresh = helper.digest != digest or attempt == 1
+            header = {
+                "op": "xtd",
+                "fingerprint": ctx.fingerprint,
+                "digest": digest.hex(),
+                "n": n,
+                "f": f,
+                "sigma": sigma,
+            }
+            helper.chan.send(header, [X.astype("<f8").tobytes() if fresh else b"", *blobs])
             reply, frames = helper.chan.recv()
-            if failure is not None:
-                raise failure
-    except (EOFError, OSError, InternalError):
-        helper.close()
-        return masked_xt_d(ctx, X, enc_residual, sigma=sigma, workers=1)
-    if not reply.get("ok"):
-        return masked_xt_d(ctx, X, enc_residual, sigma=sigma, workers=1)
-    their_totals = np.frombuffer(frames[0], dtype="<f8")
-    return _wire(ctx, mine + frames[1:]), np.concatenate([totals, their_totals])
+            if reply.get("ok"):
+                helper.digest = digest
+                totals = np.frombuffer(frames[0], dtype="<f8").copy()
+                return _wire(ctx, frames[1:]), totals
+            if reply.get("error") != "matrix":
+                raise _HelperDeclined()
+    raise _HelperDeclined()
 
 
 def _wire(ctx: CkksContext, blobs: list[bytes]) -> CipherArray:

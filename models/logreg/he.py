@@ -13,8 +13,10 @@ non-negative, below ``2^(v+2+MASK_KAPPA)``, and hides ``g_j`` with statistical d
 rerandomisation per batch instead of one per feature). Unmasking checks every slot: a value
 outside its range means tampering or overflow and raises.
 
-CKKS: ``enc(d)`` in slot chunks; :meth:`CkksContext.xt_d` and Gaussian per-slot masks (see
-``models/crypto/ckks.py``). The masks' totals stay with the platform.
+CKKS: ``enc(d)`` coefficient-encoded in chunks of ``N/2``; the platform returns two inner
+products per ciphertext, rerandomised under the bank's public key and flooded with Gaussian
+noise on every coefficient (see ``models/crypto/ckks_inner.py``). The floods' values at the
+read-out coefficients stay with the platform.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.crypto.ckks import DEFAULT_MASK_SIGMA, CkksContext
+from models.crypto.ckks import CkksContext
+from models.crypto.ckks_inner import (
+    DEFAULT_FLOOD_SIGMA,
+    INNER_COEFF_MOD_BIT_SIZES,
+    InnerProductKey,
+)
 from models.crypto.fixedpoint import decode_fixed, encode_fixed
 from models.crypto.histogram import compress_ciphertexts, decompress_plaintexts
 from models.crypto.packing import KEY_MARGIN_BITS
@@ -71,16 +78,26 @@ class ActiveCrypto:
         self.mode = mode
         self.keypair = keypair
         self.ckks = ckks
+        self._inner: InnerProductKey | None = None
+
+    def _inner_key(self) -> InnerProductKey:
+        assert self.ckks is not None
+        if self._inner is None:
+            self._inner = InnerProductKey(self.ckks)
+        return self._inner
 
     @classmethod
     def generate(cls, mode: str, key_bits: int = 2048, *, scoring: bool = False) -> ActiveCrypto:
-        """New keys. CKKS training contexts are symmetric (the bank encrypts with its secret
-        key, 2x faster; the platform gets parameters only); scoring contexts are asymmetric
-        because the platform encrypts its partial scores."""
+        """New keys. CKKS training contexts use the inner-product parameters of
+        :mod:`models.crypto.ckks_inner` (the platform gets the public key to rerandomise its
+        results; the bank still encrypts with its secret key); scoring contexts use the
+        default slot parameters (the platform encrypts its partial scores)."""
         if mode == "paillier":
             return cls(mode, keypair=PaillierKeypair.generate(key_bits))
         if mode == "ckks":
-            return cls(mode, ckks=CkksContext.create(symmetric=not scoring))
+            if scoring:
+                return cls(mode, ckks=CkksContext.create())
+            return cls(mode, ckks=CkksContext.create(coeff_mod_bit_sizes=INNER_COEFF_MOD_BIT_SIZES))
         raise InvalidArgument("mode must be 'paillier' or 'ckks'")
 
     @property
@@ -104,8 +121,7 @@ class ActiveCrypto:
         if self.keypair is not None:
             ints = encode_fixed(d, RESIDUAL_FRAC_BITS)
             return self.keypair.encrypt(ints).to_wire()
-        assert self.ckks is not None
-        return self.ckks.vector_to_wire(self.ckks.encrypt_vector(d))
+        return self._inner_key().encrypt_residual(d)
 
     def decrypt_masked(self, enc: CipherArray, n_values: int) -> tuple[list[bytes], np.ndarray]:
         """Decrypt a masked gradient: (packed plaintexts, []) or ([], masked sums)."""
@@ -115,11 +131,7 @@ class ActiveCrypto:
             width = (pk.key_bits + 7) // 8
             plain = self.keypair.decrypt_unsigned(vec)
             return [int(v).to_bytes(width, "big") for v in plain], np.zeros(0)
-        assert self.ckks is not None
-        sums = self.ckks.sums_from_wire(enc)
-        if len(sums) != n_values:
-            raise CryptoError("masked gradient has the wrong number of entries")
-        return [], self.ckks.decrypt_sums(sums)
+        return [], self._inner_key().decrypt_pairs(enc, n_values)
 
     def decrypt_scores(
         self, enc: CipherArray, n_rows: int, slot_bits: int = 0, slots_per_ciphertext: int = 0
@@ -179,7 +191,7 @@ class PassiveCrypto:
             return self._paillier_gradient(X, enc_residual)
         assert self.ckks is not None
         wire, totals = masked_xt_d(
-            self.ckks, X, enc_residual, sigma=DEFAULT_MASK_SIGMA, workers=self.workers
+            self.ckks, X, enc_residual, sigma=DEFAULT_FLOOD_SIGMA, workers=self.workers
         )
         return wire, MaskState(n_values=f, mask_totals=totals)
 
