@@ -139,10 +139,8 @@ def column_pair_poly(a: np.ndarray, b: np.ndarray | None, degree: int) -> np.nda
 def pair_coefficients(slots: np.ndarray) -> tuple[float, float]:
     """Coefficients 0 and ``N/2`` of the polynomial with these slots (same units)."""
     degree = 2 * slots.shape[0]
-    return (
-        2.0 / degree * math.fsum(slots.real.tolist()),
-        2.0 / degree * math.fsum(slots.imag.tolist()),
-    )
+    total = np.sum(slots)  # pairwise summation: error ~2^-40 of the slots' size, far below noise
+    return 2.0 / degree * float(total.real), 2.0 / degree * float(total.imag)
 
 
 # -- SEAL plumbing -----------------------------------------------------------------------------

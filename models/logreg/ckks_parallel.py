@@ -106,10 +106,7 @@ def serve() -> None:
             digest = bytes.fromhex(header["digest"])
             if frames[0]:
                 n, f = int(header["n"]), int(header["f"])
-                X = np.frombuffer(frames[0], dtype="<f8").reshape(n, f)
-                if matrix_digest(X) != digest:
-                    raise CryptoError("feature matrix does not match its digest")
-                matrix = (digest, X)
+                matrix = (digest, np.frombuffer(frames[0], dtype="<f8").reshape(n, f))
             if matrix is None or matrix[0] != digest:
                 chan.send({"ok": False, "error": "matrix"}, [])
                 continue
@@ -182,9 +179,11 @@ def masked_xt_d(
     *,
     sigma: float = DEFAULT_FLOOD_SIGMA,
     workers: int | None = None,
+    key: bytes | None = None,
 ) -> tuple[CipherArray, np.ndarray]:
     """``X^T d`` as flooded, rerandomised ciphertexts (two columns each) plus the flood values
-    the caller keeps to unmask (see :mod:`models.crypto.ckks_inner`)."""
+    the caller keeps to unmask (see :mod:`models.crypto.ckks_inner`). ``key`` names ``X`` for
+    the plaintext caches (default: its SHA-256); a different ``X`` needs a different key."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     enc_residual.check("ckks", ctx.fingerprint)
     if enc_residual.width != 0:
@@ -195,14 +194,14 @@ def masked_xt_d(
     n_workers = resolve_workers(workers, products * 4000)
     if n_workers >= 2 and products >= MIN_PRODUCTS:
         try:
-            return _on_helper(ctx, X, blobs, sigma)
+            return _on_helper(ctx, X, blobs, sigma, key or matrix_digest(X))
         except (EOFError, OSError, InternalError):
             _close_helper()
         except _HelperDeclined:
             pass
     ev = evaluator_for(ctx)
     with _EVALUATORS_LOCK:
-        out, totals = ev.masked_xt_d(X, blobs, sigma=sigma)
+        out, totals = ev.masked_xt_d(X, blobs, sigma=sigma, key=key)
     return _wire(ctx, out), totals
 
 
@@ -211,11 +210,10 @@ class _HelperDeclined(Exception):
 
 
 def _on_helper(
-    ctx: CkksContext, X: np.ndarray, blobs: list[bytes], sigma: float
+    ctx: CkksContext, X: np.ndarray, blobs: list[bytes], sigma: float, digest: bytes
 ) -> tuple[CipherArray, np.ndarray]:
     helper = _helper()
     n, f = X.shape
-    digest = matrix_digest(X)
     with helper.lock:
         if helper.context != ctx.fingerprint:
             helper.chan.send({"op": "context"}, [ctx.public_bytes()])

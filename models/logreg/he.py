@@ -182,16 +182,20 @@ class PassiveCrypto:
         return self.ckks.fingerprint
 
     def masked_gradient(
-        self, X: np.ndarray, enc_residual: CipherArray
+        self, X: np.ndarray, enc_residual: CipherArray, *, key: bytes | None = None
     ) -> tuple[CipherArray, MaskState]:
-        """``X^T d`` under encryption, masked; returns (ciphertexts, what unmasking needs)."""
+        """``X^T d`` under encryption, masked; returns (ciphertexts, what unmasking needs).
+
+        ``key`` names ``X`` for the CKKS plaintext cache (default: a digest of ``X``); the
+        caller must give a different key whenever ``X`` differs.
+        """
         X = np.asarray(X, dtype=np.float64)
         f = X.shape[1]
         if self.public_key is not None:
             return self._paillier_gradient(X, enc_residual)
         assert self.ckks is not None
         wire, totals = masked_xt_d(
-            self.ckks, X, enc_residual, sigma=DEFAULT_FLOOD_SIGMA, workers=self.workers
+            self.ckks, X, enc_residual, sigma=DEFAULT_FLOOD_SIGMA, workers=self.workers, key=key
         )
         return wire, MaskState(n_values=f, mask_totals=totals)
 

@@ -95,10 +95,12 @@ class LrGradientResponse(WireMessage):
     """The platform's gradient block ``X_p[batch]^T d``, encrypted and masked.
 
     Paillier: the masked gradient entries packed several per ciphertext and rerandomised.
-    CKKS: one ciphertext per platform feature whose slots (each masked) sum to the entry.
+    CKKS: one ciphertext per pair of platform features, the two entries at coefficients 0 and
+    ``N/2``, rerandomised under the bank's public key and flooded on every coefficient.
     Reveals to bank: after decryption, ``g_j + m_j`` for uniform (Paillier, 80 bits of
-    statistical hiding) or Gaussian (CKKS) masks ``m_j`` the platform keeps: nothing about the
-    platform gradient. CKKS additionally shows masked per-slot partial sums.
+    statistical hiding) or Gaussian (CKKS, standard deviation 2^36) masks ``m_j`` the platform
+    keeps: nothing about the platform gradient. CKKS additionally shows the other coefficients
+    of the product, each under its own Gaussian flood.
     """
 
     epoch: int
@@ -112,9 +114,9 @@ class LrUpdateRequest(WireMessage):
     """The decrypted masked gradient; the platform unmasks it and updates its weights.
 
     ``masked_packed`` (Paillier): the decrypted packed plaintexts, big-endian bytes.
-    ``masked_sums`` (CKKS): the decrypted slot sums. Reveals to platform: ``g_j + m_j`` whose
-    mask it knows, i.e. its own gradient block ``X_p^T d`` for the batch (the standard
-    disclosure: a projection of the batch residuals on its own features).
+    ``masked_sums`` (CKKS): the decrypted read-out coefficients. Reveals to platform:
+    ``g_j + m_j`` whose mask it knows, i.e. its own gradient block ``X_p^T d`` for the batch
+    (the standard disclosure: a projection of the batch residuals on its own features).
     """
 
     epoch: int

@@ -14,11 +14,13 @@ values.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from models.crypto.ckks_inner import matrix_digest
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
@@ -89,6 +91,7 @@ class LogRegPassive(PassiveParty):
         self.params: LrParams | None = None
         self.crypto: PassiveCrypto | None = None
         self.X = np.zeros((0, 0))
+        self.x_digest = b""
         self.train_mask = np.zeros(0, dtype=bool)
         self.opt: Optimizer | None = None
         self.snapshots: dict[int, list[float]] = {}
@@ -191,6 +194,7 @@ class LogRegPassive(PassiveParty):
         self.model_id = request.model_id
         self.params, self.crypto, self.opt = params, crypto, opt
         self.X = X
+        self.x_digest = matrix_digest(X)
         self.train_mask = np.zeros(table.n_rows, dtype=bool)
         self.train_mask[train] = True
         self.transform_meta = meta
@@ -242,7 +246,8 @@ class LogRegPassive(PassiveParty):
         """
         crypto, _, _ = self._require_ready()
         rows = self._require_pending(int(request.epoch), int(request.batch))
-        enc, state = crypto.masked_gradient(self.X[rows], request.enc_residual)
+        key = hashlib.sha256(self.x_digest + np.ascontiguousarray(rows, "<i8").tobytes()).digest()
+        enc, state = crypto.masked_gradient(self.X[rows], request.enc_residual, key=key)
         self.mask_state = state
         return LrGradientResponse(
             epoch=request.epoch, batch=request.batch, n_values=state.n_values, enc_masked=enc
