@@ -347,15 +347,7 @@ class CkksContext:
         return CkksVector(self, chunks, length)
 
     def _to_wire(self, cts: Sequence[Any]) -> CipherArray:
-        blobs = [ct.serialize() for ct in cts]
-        return CipherArray(
-            scheme=SCHEME,
-            key_fingerprint=self.fingerprint,
-            count=len(blobs),
-            width=0,
-            data=b"".join(blobs),
-            lengths=[len(b) for b in blobs],
-        )
+        return CipherArray.of_blobs(SCHEME, self.fingerprint, [ct.serialize() for ct in cts])
 
     def _from_wire(self, array: CipherArray) -> list[Any]:
         array.check(SCHEME, self.fingerprint)

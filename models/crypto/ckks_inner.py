@@ -199,14 +199,7 @@ class SealIO:
         return pt
 
     def wire(self, blobs: list[bytes]) -> CipherArray:
-        return CipherArray(
-            scheme=SCHEME,
-            key_fingerprint=self.ctx.fingerprint,
-            count=len(blobs),
-            width=0,
-            data=b"".join(blobs),
-            lengths=[len(b) for b in blobs],
-        )
+        return CipherArray.of_blobs(SCHEME, self.ctx.fingerprint, blobs)
 
 
 class InnerProductKey(SealIO):

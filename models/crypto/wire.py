@@ -37,6 +37,18 @@ class CipherArray(WireMessage):
     data: bytes
     lengths: list[int] = field(default_factory=list)
 
+    @classmethod
+    def of_blobs(cls, scheme: str, key_fingerprint: str, blobs: list[bytes]) -> CipherArray:
+        """A variable-width batch (``width`` 0) of these ciphertexts, in order."""
+        return cls(
+            scheme=scheme,
+            key_fingerprint=key_fingerprint,
+            count=len(blobs),
+            width=0,
+            data=b"".join(blobs),
+            lengths=[len(b) for b in blobs],
+        )
+
     def check(self, scheme: str, key_fingerprint: str) -> None:
         """Refuse a batch of the wrong scheme, under the wrong key, or of inconsistent size."""
         if self.scheme != scheme:

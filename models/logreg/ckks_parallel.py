@@ -202,7 +202,7 @@ def masked_xt_d(
     ev = evaluator_for(ctx)
     with _EVALUATORS_LOCK:
         out, totals = ev.masked_xt_d(X, blobs, sigma=sigma, key=key)
-    return _wire(ctx, out), totals
+    return CipherArray.of_blobs("ckks", ctx.fingerprint, out), totals
 
 
 class _HelperDeclined(Exception):
@@ -235,18 +235,7 @@ def _on_helper(
             if reply.get("ok"):
                 helper.digest = digest
                 totals = np.frombuffer(frames[0], dtype="<f8").copy()
-                return _wire(ctx, frames[1:]), totals
+                return CipherArray.of_blobs("ckks", ctx.fingerprint, frames[1:]), totals
             if reply.get("error") != "matrix":
                 raise _HelperDeclined()
     raise _HelperDeclined()
-
-
-def _wire(ctx: CkksContext, blobs: list[bytes]) -> CipherArray:
-    return CipherArray(
-        scheme="ckks",
-        key_fingerprint=ctx.fingerprint,
-        count=len(blobs),
-        width=0,
-        data=b"".join(blobs),
-        lengths=[len(b) for b in blobs],
-    )
