@@ -18,6 +18,7 @@ from models.crypto.ckks_inner import (
     embed,
     flood_error_bound,
     residual_poly,
+    scratch_dir,
 )
 from models.errors import CryptoError, InvalidArgument
 from models.logreg.ckks_parallel import masked_xt_d
@@ -176,3 +177,9 @@ def test_bad_inputs_refused(parties: tuple[InnerProductKey, InnerProductEvaluato
         other_key.decrypt_pairs(key.wire(out), 2)
     with pytest.raises(CryptoError):  # relabelled: decrypts to noise far out of range
         other_key.decrypt_pairs(other_key.wire(out), 2)
+
+
+def test_scratch_directory_is_private(
+    parties: tuple[InnerProductKey, InnerProductEvaluator],
+) -> None:
+    assert scratch_dir().stat().st_mode & 0o777 == 0o700
