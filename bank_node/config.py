@@ -9,6 +9,7 @@ Example::
     pki_dir = "var/pki"
     platform_target = "127.0.0.1:50051"
     platform_name = "platform"          # the name the platform's certificate must carry
+    platform_audit_key = ""             # its audit key fingerprint (empty: pinned on first use)
     tracking_uri = ""                   # empty: sqlite:///<data_dir>/mlflow/mlflow.db
     log_level = "info"
 
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "pki_dir": "var/pki",
     "platform_target": "127.0.0.1:50051",
     "platform_name": "platform",
+    "platform_audit_key": "",
     "tracking_uri": "",
     "log_level": "info",
     "max_workers": 16,
@@ -57,6 +59,7 @@ class BankConfig:
     grace_s: float
     step_timeout_s: float
     known_parties: dict[str, str] = field(default_factory=dict)
+    platform_audit_key: str = ""
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
@@ -90,6 +93,7 @@ class BankConfig:
             grace_s=float(raw["grace_s"]),
             step_timeout_s=float(raw["step_timeout_s"]),
             known_parties=known,
+            platform_audit_key=str(raw["platform_audit_key"]),
         )
 
     def platform_peer(self) -> Any:

@@ -31,11 +31,15 @@ from models.audit import LogEntry, entry_authentic, key_fingerprint, load_public
 from models.audit import events as ev
 from models.audit.messages import ListAuditRequest, ListAuditResponse, VerifyLogResponse
 from models.audit.service import entry_from_wire
-from models.errors import FedCreditError, InvalidArgument
+from models.errors import FailedPrecondition, FedCreditError, InvalidArgument
 from proto.transport.tls import TlsFiles
 
 DEFAULT_TIMEOUT_S = 30.0
 PAGE = 1000
+
+
+class AuditKeyMismatch(FailedPrecondition):
+    """The node signs with another audit key than the one pinned for it."""
 
 
 def tls_from_cert_dir(cert_dir: Path, ca: Path | None = None) -> TlsFiles:
@@ -136,11 +140,14 @@ class AuditClient(_Client):
         job_id: str = "",
         party: str = "",
         public_key: Ed25519PublicKey | None = None,
+        pin: str = "",
     ) -> FetchedEntries:
         """Every entry matching the filters that the caller may see (all pages).
 
-        Entries whose signature does not check out against ``public_key`` (pinned), or else
-        against the key the node sends, are refused with :class:`InvalidArgument`.
+        Entries whose signature does not check out against ``public_key``, or else against
+        the key the node sends, are refused with :class:`InvalidArgument`. With ``pin`` (a key
+        fingerprint) a node that sends no key or another key is refused with
+        :class:`AuditKeyMismatch`.
         """
         from proto.transport.codec import from_proto, to_proto
 
@@ -159,7 +166,7 @@ class AuditClient(_Client):
                 self._call("audit.list", self._stub.ListEntries, to_proto(request)),
                 ListAuditResponse,
             )
-            page = _entries(reply, public_key)
+            page = _entries(reply, public_key, pin)
             out.merge(page)
             if not reply.has_more or not page.entries:
                 return out
@@ -178,10 +185,16 @@ class AuditClient(_Client):
         return from_proto(reply, VerifyLogResponse)
 
 
-def _entries(reply: ListAuditResponse, pinned: Ed25519PublicKey | None) -> FetchedEntries:
+def _entries(
+    reply: ListAuditResponse, pinned: Ed25519PublicKey | None, pin: str = ""
+) -> FetchedEntries:
     key = pinned
+    if pin and not reply.public_key_pem:
+        raise AuditKeyMismatch("the node sent no audit key to check against the pinned one")
     if reply.public_key_pem:
         sent = load_public_key(reply.public_key_pem.encode())
+        if pin and key_fingerprint(sent) != pin:
+            raise AuditKeyMismatch("the node's audit key is not the pinned one")
         if pinned is not None and key_fingerprint(sent) != key_fingerprint(pinned):
             raise InvalidArgument("the node's audit key is not the pinned one")
         key = key or sent
@@ -234,13 +247,16 @@ def lineage_keys(tracking: Any, spec: str) -> tuple[str, list[str]]:
     return job_id, keys
 
 
-def fetch_related(client: AuditClient, job_id: str, model_ids: Iterable[str]) -> FetchedEntries:
-    """A node's entries about a job (its PSI, describe and training sessions) and models."""
+def fetch_related(
+    client: AuditClient, job_id: str, model_ids: Iterable[str], *, pin: str = ""
+) -> FetchedEntries:
+    """A node's entries about a job (its PSI, describe and training sessions) and models,
+    signed with the key of fingerprint ``pin`` if given (see :class:`AuditKeyMismatch`)."""
     out = FetchedEntries()
     for jid in related_job_ids(job_id):
-        out.merge(client.list_entries(job_id=jid, public_key=out.public_key))
+        out.merge(client.list_entries(job_id=jid, public_key=out.public_key, pin=pin))
     for mid in model_ids:
-        out.merge(client.list_entries(model_id=mid, public_key=out.public_key))
+        out.merge(client.list_entries(model_id=mid, public_key=out.public_key, pin=pin))
     return out
 
 
@@ -264,8 +280,12 @@ def bank_lineage(
 ) -> Lineage:
     """The lineage of ``spec`` from the bank's store and log and the platform's entries.
 
-    The platform being unreachable is not fatal: the lineage then says so in ``warnings``.
+    The platform's entries must be signed with its pinned audit key (:mod:`bank_node.audit_pin`;
+    the first key seen is pinned when none is configured). The platform being unreachable or
+    signing with another key is not fatal: its entries are then left out and ``warnings`` says
+    why.
     """
+    from bank_node.audit_pin import pinned_platform_key, remember_platform_key
     from bank_node.jobs.tracking_glue import bank_tracking
 
     # reading the job record is a tiny download: no progress bar on the operator's terminal
@@ -275,11 +295,19 @@ def bank_lineage(
     bank_entries = read_entries(config.data_dir / "audit" / "audit.jsonl")
     fetched = FetchedEntries()
     problem = ""
+    pin = pinned_platform_key(config)
     client = platform or platform_audit_client(config, timeout_s)
     try:
-        fetched = fetch_related(client, job_id, model_ids)
+        fetched = fetch_related(client, job_id, model_ids, pin=pin)
+    except AuditKeyMismatch:
+        problem = (
+            f"the platform's audit key is not the pinned one ({pin[:16]}...): "
+            "its entries are left out"
+        )
     except FedCreditError as err:
         problem = f"the platform's audit entries could not be read ({err.kind.value})"
+    else:
+        remember_platform_key(config, fetched.key_fingerprint)
     finally:
         if platform is None:
             client.close()

@@ -482,3 +482,43 @@ def test_remote_verify_names_a_changed_byte_on_the_platform(world: dict[str, Any
     finally:
         log.write_bytes(original)
     assert code == 1 and f"FAILED: entry {k} modified" in out
+
+
+def test_bank_pins_the_platform_audit_key(
+    world: dict[str, Any], promoted: None, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bank_node.audit_pin import pin_file
+
+    platform_fp = world["platform"].audit_log.key_fingerprint
+    code, out, _ = _run(capsys, "audit", "lineage", MODEL, "--json", "--config", world["bank_toml"])
+    assert code == 0
+    # trust on first use: the key the bank saw is now pinned
+    assert pin_file(world["config"]).read_text().strip() == platform_fp
+    assert json.loads(out)["parties"]["platform"]["audit_key_fingerprint"] == platform_fp
+    # a configured pin that the platform's key does not match: its entries are left out
+    monkeypatch.setenv("FEDCREDIT_BANK_PLATFORM_AUDIT_KEY", "ab" * 32)
+    code, out, _ = _run(capsys, "audit", "lineage", MODEL, "--json", "--config", world["bank_toml"])
+    assert code == 0
+    doc = json.loads(out)
+    assert any("not the pinned one" in w for w in doc["warnings"])
+    assert not [t for t in doc["audit_trail"] if t.get("node") == "platform"]
+    monkeypatch.setenv("FEDCREDIT_BANK_PLATFORM_AUDIT_KEY", "not-hex")
+    code, _, err = _run(capsys, "audit", "lineage", MODEL, "--config", world["bank_toml"])
+    assert code != 0 and "fingerprint" in err
+
+
+def test_regulator_pins_the_platform_key_in_the_cross_check(
+    world: dict[str, Any], promoted: None, capsys
+) -> None:
+    pki = world["pki"]
+    args = [
+        "audit", "lineage", f"{MODEL}@champion", "--json",
+        "--remote", f"127.0.0.1:{world['bank'].port}", "--cert-dir", pki / "regulator",
+        "--server-name", "bank-a",
+        "--platform", f"127.0.0.1:{world['platform'].port}", "--platform-name", "platform",
+    ]  # fmt: skip
+    platform_fp = world["platform"].audit_log.key_fingerprint
+    code, _, err = _run(capsys, *args, "--pin-platform", platform_fp)
+    assert code == 0, err
+    code, _, err = _run(capsys, *args, "--pin-platform", "cd" * 32)
+    assert code != 0 and "not the pinned one" in err

@@ -10,12 +10,14 @@ Usage::
     # the regulator, remotely, with its own certificate (PKI/regulator/{cert,key}.pem)
     fedcredit audit verify --remote HOST:PORT --cert-dir PKI/regulator --server-name platform
     fedcredit audit lineage NAME[@VERSION] --remote BANKHOST:PORT --cert-dir PKI/regulator \\
-        --server-name bank-a [--platform HOST:PORT --platform-name platform] [--json]
+        --server-name bank-a [--platform HOST:PORT --platform-name platform \\
+        --pin-platform FINGERPRINT] [--json]
     fedcredit audit entries --remote HOST:PORT --cert-dir PKI/regulator --server-name bank-a
 
 ``verify`` prints OK or names the first modified, deleted or reordered entry and exits 0 or 1.
 ``lineage --platform`` also reads the platform's own entries about the job (as the regulator)
-and cross-checks them against the platform trail the bank reported; it exits 1 if they differ.
+and cross-checks them against the platform trail the bank reported; it exits 1 if they differ,
+or if the platform signs with another key than ``--pin-platform``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--platform", default="", metavar="HOST:PORT", help="with --remote: cross-check there"
     )
     lin.add_argument("--platform-name", default="platform")
+    lin.add_argument(
+        "--pin-platform",
+        default="",
+        metavar="FINGERPRINT",
+        help="with --platform: the platform's audit key fingerprint you expect",
+    )
     _remote_args(lin, "the bank's lineage")
     lin.set_defaults(func=run_lineage)
 
@@ -246,7 +254,12 @@ def run_lineage(args: argparse.Namespace) -> int:
                 if m
             ]
             with _audit_client(args, args.platform, args.platform_name) as platform:
-                own = fetch_related(platform, str(lineage.job.get("job_id", "")), model_ids)
+                own = fetch_related(
+                    platform,
+                    str(lineage.job.get("job_id", "")),
+                    model_ids,
+                    pin=args.pin_platform.strip().lower(),
+                )
             lineage.cross_check = cross_check(lineage, own)
             ok = bool(lineage.cross_check["ok"])
         sys.stdout.write(render_lineage(lineage, as_json=args.json))
