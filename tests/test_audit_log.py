@@ -266,3 +266,52 @@ def test_timestamps_come_from_the_clock(tmp_path: Path) -> None:
     entry = log.append("psi_run", details={"intersection_size": 10})
     assert entry.ts == "2025-03-01T09:30:00.000000Z"
     assert LogEntry.from_json_line(entry.to_json_line()) == entry
+
+
+def test_head_has_two_slots_written_in_place(tmp_path: Path) -> None:
+    from models.audit.log import HEAD_SLOT, read_head
+
+    log, path = _make_log(tmp_path)
+    head = head_path(path)
+    inode = head.stat().st_ino
+    data = head.read_bytes()
+    assert len(data) == 2 * HEAD_SLOT
+    slots = [json.loads(data[:HEAD_SLOT]), json.loads(data[HEAD_SLOT:])]
+    assert sorted(s["seq"] for s in slots) == [N - 1, N]
+    log.append("score_request")
+    assert head.stat().st_ino == inode  # no rewrite of the file
+    assert read_head(path)["seq"] == N + 1 and verify(path).ok
+    # a crash that tore the newest slot leaves the other one: the log still verifies
+    raw = bytearray(head.read_bytes())
+    newest = ((N + 1) % 2) * HEAD_SLOT
+    raw[newest : newest + 40] = b"\x00" * 40
+    head.write_bytes(bytes(raw))
+    assert read_head(path)["seq"] == N
+    report = verify(path)
+    assert report.ok and report.n_entries == N + 1
+    # ... and the next append restores both
+    log.append("score_request")
+    assert read_head(path)["seq"] == N + 2 and verify(path).ok
+    # both slots unreadable: verification fails
+    head.write_bytes(b"x" * (2 * HEAD_SLOT))
+    report = verify(path)
+    assert not report.ok and report.problem == "bad_signature"
+
+
+def test_head_of_the_first_format_is_read_and_converted(tmp_path: Path) -> None:
+    from models.audit.log import HEAD_SLOT, read_head
+
+    log, path = _make_log(tmp_path)
+    head = head_path(path)
+    newest = read_head(path)
+    assert newest is not None
+    log.close()
+    head.write_text(json.dumps(newest))  # a single JSON object, as written before
+    assert read_head(path) == newest and verify(path).ok
+    log.append("score_request")
+    assert len(head.read_bytes()) == 2 * HEAD_SLOT
+    assert read_head(path)["seq"] == N + 1 and verify(path).ok
+    # another process replacing the head file is noticed (fresh descriptor)
+    head.unlink()
+    log.append("score_request")
+    assert read_head(path)["seq"] == N + 2 and verify(path).ok

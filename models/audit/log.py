@@ -4,8 +4,12 @@ Files, all in one directory (``audit.jsonl`` is the usual log name):
 
 - ``audit.jsonl``: one entry per line (:mod:`models.audit.entry`), appended, never rewritten;
 - ``audit.pub``: the node's Ed25519 public key (PEM) for verifiers;
-- ``audit.head``: the signed sequence number and hash of the last entry, rewritten atomically
-  after each append; it lets :func:`models.audit.verify.verify` detect a log cut short.
+- ``audit.head``: the signed sequence number and hash of the last entry; it lets
+  :func:`models.audit.verify.verify` detect a log cut short. Two fixed-size slots of
+  ``HEAD_SLOT`` bytes (a padded JSON line each); entry ``seq`` goes to slot ``seq % 2``,
+  written in place (one ``pwrite`` under the log's lock, not a file rewrite per append), so a
+  write torn by a crash leaves the other slot, one entry older, intact. The reader takes the
+  newest slot that parses. (A single JSON object, the first format, is still read.)
 
 Appends are serialised by a thread lock and an exclusive ``flock`` on the log file, so several
 processes of one node (the server and its CLI) may append to the same log safely.
@@ -13,6 +17,7 @@ processes of one node (the server and its CLI) may append to the same log safely
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -45,24 +50,38 @@ from models.audit.keys import (
 from models.errors import DataLoss, FailedPrecondition
 
 HEAD_CONTEXT = b"fedcredit-audit-head-v1\x00"
+HEAD_SLOT = 256
 _TAIL_CHUNK = 65536
+_BAD_HEAD: dict[str, Any] = {"seq": -1, "hash": "", "signature": ""}
 
 
 def _head_bytes(seq: int, hash_hex: str) -> bytes:
     return HEAD_CONTEXT + seq.to_bytes(8, "big") + bytes.fromhex(hash_hex)
 
 
-def read_head(log_path: PathLike) -> dict[str, Any] | None:
-    """The head record ``{"seq", "hash", "signature"}``, or ``None`` if there is none."""
+def _parse_head(raw: bytes) -> dict[str, Any] | None:
     try:
-        obj = json.loads(head_path(log_path).read_text(encoding="utf-8"))
+        obj = json.loads(raw.decode("utf-8"))
+        int(obj["seq"])
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_head(log_path: PathLike) -> dict[str, Any] | None:
+    """The newest head record ``{"seq", "hash", "signature"}``, or ``None`` if there is none.
+
+    A head file that holds no readable record gives ``seq`` -1 (verification then fails).
+    """
+    try:
+        data = head_path(log_path).read_bytes()
     except FileNotFoundError:
         return None
-    except (ValueError, UnicodeDecodeError):
-        return {"seq": -1, "hash": "", "signature": ""}
-    if not isinstance(obj, dict):
-        return {"seq": -1, "hash": "", "signature": ""}
-    return obj
+    if len(data) == 2 * HEAD_SLOT:
+        slots = [_parse_head(data[i * HEAD_SLOT : (i + 1) * HEAD_SLOT]) for i in (0, 1)]
+        found = [h for h in slots if h is not None]
+        return max(found, key=lambda h: int(h["seq"])) if found else dict(_BAD_HEAD)
+    return _parse_head(data) or dict(_BAD_HEAD)
 
 
 def head_ok(head: Mapping[str, Any], public_key: Ed25519PublicKey) -> bool:
@@ -139,6 +158,7 @@ class AuditLog:
         self._size = -1  # log size after our last append (-1: unknown, re-read the tail)
         self._seq = 0
         self._hash = GENESIS_HASH
+        self._head_fd = -1
         self._install_public_key()
 
     @property
@@ -223,11 +243,50 @@ class AuditLog:
         return entry.seq, entry.hash
 
     def _write_head(self, seq: int, hash_hex: str) -> None:
+        """Sign the head and write it to slot ``seq % 2`` (caller holds the log's flock)."""
         sig = self._key.sign(_head_bytes(seq, hash_hex)).hex()
+        record = json.dumps({"seq": seq, "hash": hash_hex, "signature": sig}, separators=(",", ":"))
+        slot = record.encode("ascii").ljust(HEAD_SLOT - 1) + b"\n"
+        if len(slot) != HEAD_SLOT:
+            raise FailedPrecondition("audit head record does not fit its slot")
+        fd = self._head_file(slot)
+        os.pwrite(fd, slot, (seq % 2) * HEAD_SLOT)
+        if self._fsync:
+            os.fsync(fd)
+
+    def _head_file(self, slot: bytes) -> int:
+        """An open descriptor on a two-slot head file (created, or converted from the first
+        format, atomically with ``slot`` in both slots)."""
         path = head_path(self.path)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"seq": seq, "hash": hash_hex, "signature": sig}))
-        os.replace(tmp, path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if self._head_fd >= 0:
+            mine = os.fstat(self._head_fd)
+            if st is not None and (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+                return self._head_fd
+            os.close(self._head_fd)
+            self._head_fd = -1
+        if st is None or st.st_size != 2 * HEAD_SLOT:
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(slot + slot)
+            os.replace(tmp, path)
+        self._head_fd = os.open(path, os.O_RDWR)
+        return self._head_fd
+
+    def close(self) -> None:
+        """Release the head file descriptor (appending again reopens it)."""
+        with self._lock:
+            if self._head_fd >= 0:
+                os.close(self._head_fd)
+                self._head_fd = -1
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_head_fd", -1)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- reading ------------------------------------------------------------------------------
     def entries(self) -> list[LogEntry]:
