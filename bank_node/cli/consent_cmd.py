@@ -149,9 +149,7 @@ def _uses(audit: Any, uscc: str) -> list[dict[str, Any]]:
     from models.audit import events as ev
 
     out = []
-    for e in audit.query(event=ev.SCORE_REQUEST):
-        if e.details.get("uscc") != uscc:
-            continue
+    for e in audit.query(event=ev.SCORE_REQUEST, uscc=uscc):
         out.append(
             {
                 "seq": e.seq,

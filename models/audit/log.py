@@ -38,6 +38,7 @@ from models.audit.entry import (
     seal,
     utc_timestamp,
 )
+from models.audit.index import AuditIndex
 from models.audit.keys import (
     PathLike,
     head_path,
@@ -159,6 +160,7 @@ class AuditLog:
         self._seq = 0
         self._hash = GENESIS_HASH
         self._head_fd = -1
+        self._index: AuditIndex | None = None
         self._install_public_key()
 
     @property
@@ -276,11 +278,13 @@ class AuditLog:
         return self._head_fd
 
     def close(self) -> None:
-        """Release the head file descriptor (appending again reopens it)."""
+        """Release the head file descriptor and the index (using the log again reopens them)."""
         with self._lock:
             if self._head_fd >= 0:
                 os.close(self._head_fd)
                 self._head_fd = -1
+            if self._index is not None:
+                self._index.close()
 
     def __del__(self) -> None:
         fd = getattr(self, "_head_fd", -1)
@@ -293,8 +297,13 @@ class AuditLog:
         """Every entry currently in the log (unverified; see ``verify``)."""
         return read_entries(self.path)
 
-    def query(self, **filters: Any) -> list[LogEntry]:
-        """Entries matching :func:`models.audit.query.query` filters."""
-        from models.audit.query import query
+    @property
+    def index(self) -> AuditIndex:
+        """The log's SQLite index (:mod:`models.audit.index`), brought up to date on use."""
+        if self._index is None:
+            self._index = AuditIndex(self.path)
+        return self._index
 
-        return query(self.entries(), **filters)
+    def query(self, **filters: Any) -> list[LogEntry]:
+        """Entries matching :func:`models.audit.query.query` filters (through the index)."""
+        return self.index.query(**filters)

@@ -60,13 +60,14 @@ def query(
     party: str = "",
     model_id: str = "",
     job_id: str = "",
+    uscc: str = "",
     after_seq: int = 0,
     limit: int = 0,
 ) -> list[LogEntry]:
     """Entries in log order matching every non-empty filter.
 
     ``event`` matches exactly, or as a prefix when it ends with ``*``; ``model_id`` is a model
-    id or ``NAME@VERSION``; ``limit`` 0 means no limit.
+    id or ``NAME@VERSION``; ``uscc`` the company an entry names; ``limit`` 0 means no limit.
     """
     out: list[LogEntry] = []
     prefix = event[:-1] if event.endswith("*") else None
@@ -80,6 +81,8 @@ def query(
         if model_id and not matches_model(e, model_id):
             continue
         if job_id and e.details.get("job_id") != job_id:
+            continue
+        if uscc and e.details.get("uscc") != uscc:
             continue
         out.append(e)
         if limit and len(out) >= limit:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -22,7 +23,7 @@ from models.audit.messages import (
     VerifyLogRequest,
     VerifyLogResponse,
 )
-from models.audit.query import query, visible_entries
+from models.audit.query import REGULATOR_ROLE, query, visible_entries
 from models.audit.verify import verify
 from models.errors import InvalidArgument, PermissionDenied
 
@@ -92,22 +93,27 @@ def list_entries(
     if request.limit < 0 or request.after_seq < 0:
         raise InvalidArgument("limit and after_seq must not be negative")
     limit = min(request.limit or DEFAULT_LIMIT, MAX_LIMIT)
-    all_entries = list(entries) if entries is not None else log.entries()
-    seen = visible_entries(all_entries, caller_party, caller_role)
-    matched = query(
-        seen,
-        event=request.event,
-        party=request.party,
-        model_id=request.model_id,
-        job_id=request.job_id,
-        after_seq=request.after_seq,
-        limit=limit + 1,
-    )
+    filters: dict[str, Any] = {
+        "event": request.event,
+        "party": request.party,
+        "model_id": request.model_id,
+        "job_id": request.job_id,
+        "after_seq": request.after_seq,
+        "limit": limit + 1,
+    }
+    if entries is None:  # the log's index: reads only the matching lines
+        head_seq = log.index.last_seq()
+        visible_to = None if caller_role == REGULATOR_ROLE else caller_party
+        matched = log.index.query(**filters, visible_to=visible_to)
+    else:
+        all_entries = list(entries)
+        head_seq = all_entries[-1].seq if all_entries else 0
+        matched = query(visible_entries(all_entries, caller_party, caller_role), **filters)
     return ListAuditResponse(
         entries=[entry_to_wire(e) for e in matched[:limit]],
         node_party=node_party,
         public_key_pem=public_key_pem(log.public_key).decode(),
-        head_seq=all_entries[-1].seq if all_entries else 0,
+        head_seq=head_seq,
         has_more=len(matched) > limit,
     )
 
