@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proto.transport.config import apply_env, load_toml, resolve
+from proto.transport.config import load_node_section
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -63,20 +63,14 @@ class BankConfig:
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
-        doc = load_toml(path)
-        base = path.parent if path is not None else Path.cwd()
-        raw = dict(DEFAULTS)
-        section = doc.get("bank", {})
-        raw.update({k: v for k, v in section.items() if not isinstance(v, dict)})
-        raw = apply_env(raw, "FEDCREDIT_BANK")
-        known = dict(section.get("known_parties", {})) or {
+        node = load_node_section(path, "bank", DEFAULTS)
+        raw = node.settings
+        known = dict(node.section.get("known_parties", {})) or {
             str(raw["party"]): "bank",
             "regulator": "regulator",
         }
-        data_dir = resolve(base, raw["data_dir"])
-        tls = (
-            None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
-        )
+        data_dir = node.path("data_dir")
+        tls = node.tls(plaintext=plaintext)
         tracking = (
             str(raw["tracking_uri"]) or f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
         )

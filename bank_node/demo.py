@@ -107,6 +107,23 @@ regulator = "regulator"
     return platform_cfg, bank_cfg
 
 
+def officer_score(work: Path, uscc: str, *, check: bool = True) -> int:
+    """Officer alice scores ``uscc`` with the champion model, with her own certificate."""
+    return fedcredit(
+        "score",
+        "--config",
+        "bank.toml",
+        "--cert-dir",
+        "pki/alice",
+        "--model",
+        "sme-default@champion",
+        "--uscc",
+        uscc,
+        cwd=work,
+        check=check,
+    )
+
+
 def run(work: Path) -> int:
     t0 = time.monotonic()
     if work.exists():
@@ -237,32 +254,9 @@ def run(work: Path) -> int:
             "sees the score; its part comes back as node decisions)"
         )
         for uscc in consenting:
-            fedcredit(
-                "score",
-                "--config",
-                "bank.toml",
-                "--cert-dir",
-                "pki/alice",
-                "--model",
-                "sme-default@champion",
-                "--uscc",
-                uscc,
-                cwd=work,
-            )
+            officer_score(work, uscc)
         say("A company that never consented is refused (PERMISSION_DENIED, no data leaves)")
-        refused = fedcredit(
-            "score",
-            "--config",
-            "bank.toml",
-            "--cert-dir",
-            "pki/alice",
-            "--model",
-            "sme-default@champion",
-            "--uscc",
-            refusing,
-            cwd=work,
-            check=False,
-        )
+        refused = officer_score(work, refusing, check=False)
         print(f"(exit code {refused}: refused as expected)")
         if refused == 0:
             raise RuntimeError("a company without consent was scored")

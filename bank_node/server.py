@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 
 import grpc
 
 from bank_node.config import BankConfig
+from models.optional_modules import import_optional
 from proto.transport.server import NodeServer, ServiceHook, build_server
 
 log = logging.getLogger("fedcredit.bank")
@@ -25,12 +25,9 @@ def _hooks(config: BankConfig) -> tuple[list[ServiceHook], list[str]]:
     hooks: list[ServiceHook] = []
     names: list[str] = []
     for name in SERVICE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue
-            raise
+        module = import_optional(name)
+        if module is None:
+            continue
 
         def hook(server: grpc.Server, m=module) -> Mapping[str, tuple[str, ...]]:  # type: ignore[no-untyped-def]
             policy: Mapping[str, tuple[str, ...]] = m.install(server, config)

@@ -74,6 +74,15 @@ class PartyTable:
             h.update(np.ascontiguousarray(self.y).tobytes())
         return h.hexdigest()
 
+    def row_positions(self, rows: np.ndarray | None) -> np.ndarray:
+        """``rows`` as a flat int64 array of positions, or every row for ``None``.
+
+        The positions are not range-checked here; callers that take them from outside check.
+        """
+        if rows is None:
+            return np.arange(self.n_rows, dtype=np.int64)
+        return np.asarray(rows, dtype=np.int64).reshape(-1)
+
     def take(self, rows: np.ndarray) -> PartyTable:
         """Return the rows at integer positions ``rows`` (in that order)."""
         return PartyTable(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from proto.transport.cli_options import add_serve_options
 from proto.transport.logs import setup_logging
 
 
@@ -12,12 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("platform", help="the city's credit platform node (passive party)")
     psub = p.add_subparsers(dest="platform_cmd", required=True)
     serve = psub.add_parser("serve", help="run the platform gRPC server")
-    serve.add_argument("--config", type=Path, required=True, help="platform TOML config")
-    serve.add_argument(
-        "--insecure-plaintext-for-tests",
-        action="store_true",
-        help="serve WITHOUT TLS, identities from test headers (tests only, never deploy)",
-    )
+    add_serve_options(serve, "platform")
     serve.set_defaults(func=run_serve)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidArgument
-from proto.transport.config import apply_env, load_toml, resolve
+from proto.transport.config import load_node_section, resolve
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -68,27 +68,20 @@ class PlatformConfig:
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
-        doc = load_toml(path)
-        base = path.parent if path is not None else Path.cwd()
-        raw = dict(DEFAULTS)
-        raw.update({k: v for k, v in doc.get("platform", {}).items() if not isinstance(v, dict)})
-        raw = apply_env(raw, "FEDCREDIT_PLATFORM")
-        section = doc.get("platform", {})
-        known = dict(section.get("known_parties", {}))
+        node = load_node_section(path, "platform", DEFAULTS)
+        raw = node.settings
+        known = dict(node.section.get("known_parties", {}))
         if not known:
             raise InvalidArgument("config lists no known parties")
         tables = {
-            name: ServedTableConfig(resolve(base, t["path"]), str(t.get("id_column", "id")))
-            for name, t in section.get("tables", {}).items()
+            name: ServedTableConfig(resolve(node.base, t["path"]), str(t.get("id_column", "id")))
+            for name, t in node.section.get("tables", {}).items()
         }
-        tls = (
-            None if plaintext else TlsFiles.in_pki_dir(resolve(base, raw["pki_dir"]), raw["party"])
-        )
         return cls(
             party=str(raw["party"]),
             listen=str(raw["listen"]),
-            data_dir=resolve(base, raw["data_dir"]),
-            tls=tls,
+            data_dir=node.path("data_dir"),
+            tls=node.tls(plaintext=plaintext),
             idle_timeout_s=float(raw["idle_timeout_s"]),
             max_workers=int(raw["max_workers"]),
             share_feature_names=bool(raw["share_feature_names"]),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
+
+from models.optional_modules import import_optional
 
 log = logging.getLogger("fedcredit.platform")
 
@@ -21,11 +22,6 @@ PARTY_MODULES = (
 def load_parties() -> list[str]:
     loaded = []
     for name in PARTY_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue
-            raise
-        loaded.append(name)
+        if import_optional(name) is not None:
+            loaded.append(name)
     return loaded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from proto.transport.cli_options import add_serve_options
 from proto.transport.logs import setup_logging
 
 
@@ -12,8 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bank", help="the bank node (active party)")
     bsub = p.add_subparsers(dest="bank_cmd", required=True)
     serve = bsub.add_parser("serve", help="run the bank's gRPC server (scoring, audit)")
-    serve.add_argument("--config", type=Path, required=True)
-    serve.add_argument("--insecure-plaintext-for-tests", action="store_true")
+    add_serve_options(serve, "bank")
     serve.set_defaults(func=run_serve)
     ping = bsub.add_parser("ping", help="check that the platform answers (health + describe)")
     ping.add_argument("--config", type=Path, required=True)

@@ -7,10 +7,10 @@ feature is not installed is skipped.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from models.errors import FedCreditError
+from models.optional_modules import import_optional
 
 COMMAND_MODULES = (
     "bank_node.cli.pki_cmd",
@@ -34,13 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue
-            raise
-        module.add_parser(sub)
+        module = import_optional(name)
+        if module is not None:
+            module.add_parser(sub)
     return parser
 
 

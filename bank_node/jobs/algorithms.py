@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -34,65 +34,64 @@ class FitOutcome:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-class Adapter(Protocol):
-    def __call__(
-        self,
-        params: Mapping[str, Any],
-        key_bits: int,
-        scheme: str,
-        bank_table: PartyTable,
-        peer: PassivePeer,
-        *,
-        job_id: str,
-        dataset: str,
-        session_params: Mapping[str, str],
-        train_rows: np.ndarray,
-        valid_rows: np.ndarray,
-        checkpoint_dir: Path,
-        model_dir: Path,
-        callbacks: list[Callback],
-        should_stop: Callable[[], bool] | None,
-    ) -> FitOutcome: ...
+@dataclass(frozen=True)
+class FitJob:
+    """One training job as the runner hands it to an adapter.
+
+    Parameters
+    ----------
+    params, key_bits, scheme:
+        The algorithm's hyper-parameters and the job's crypto settings.
+    job_id, dataset, session_params:
+        The training session's id, the platform's dataset and what its data provider needs.
+    train_rows, valid_rows:
+        Positions in the bank's aligned table.
+    checkpoint_dir, model_dir:
+        Where the estimator checkpoints (if it does) and where the bank's part is saved.
+    callbacks, should_stop:
+        Called with each history entry; polled to stop early (if the estimator supports it).
+    """
+
+    params: Mapping[str, Any]
+    key_bits: int
+    scheme: str
+    job_id: str
+    dataset: str
+    session_params: Mapping[str, str]
+    train_rows: np.ndarray
+    valid_rows: np.ndarray
+    checkpoint_dir: Path
+    model_dir: Path
+    callbacks: list[Callback]
+    should_stop: Callable[[], bool] | None
 
 
-def fit_secureboost(
-    params: Mapping[str, Any],
-    key_bits: int,
-    scheme: str,
-    bank_table: PartyTable,
-    peer: PassivePeer,
-    *,
-    job_id: str,
-    dataset: str,
-    session_params: Mapping[str, str],
-    train_rows: np.ndarray,
-    valid_rows: np.ndarray,
-    checkpoint_dir: Path,
-    model_dir: Path,
-    callbacks: list[Callback],
-    should_stop: Callable[[], bool] | None,
-) -> FitOutcome:
+#: Fits one algorithm's estimator on the bank's table with the platform behind the peer.
+Adapter = Callable[[FitJob, PartyTable, PassivePeer], FitOutcome]
+
+
+def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
     from models.secureboost.active import SecureBoostClassifier
 
-    est = SecureBoostClassifier(key_bits=key_bits)
+    est = SecureBoostClassifier(key_bits=job.key_bits)
     try:
-        est.set_params(**dict(params))
+        est.set_params(**dict(job.params))
     except InvalidArgument:
         raise InvalidArgument("the job names a hyper-parameter SecureBoost does not have") from None
     est.fit(
         bank_table,
         peer,
-        train_rows=train_rows,
-        valid_rows=valid_rows,
-        checkpoint_dir=checkpoint_dir,
-        callbacks=callbacks,
-        should_stop=should_stop,
-        job_id=job_id,
-        dataset=dataset,
-        session_params=session_params,
+        train_rows=job.train_rows,
+        valid_rows=job.valid_rows,
+        checkpoint_dir=job.checkpoint_dir,
+        callbacks=job.callbacks,
+        should_stop=job.should_stop,
+        job_id=job.job_id,
+        dataset=job.dataset,
+        session_params=job.session_params,
     )
-    model_dir.mkdir(parents=True, exist_ok=True)
-    path = model_dir / "bank_part.json"
+    job.model_dir.mkdir(parents=True, exist_ok=True)
+    path = job.model_dir / "bank_part.json"
     digest = est.save_model(path)
     valid_raw = getattr(est, "training_valid_raw_", None)
     valid_scores = None if valid_raw is None else 1.0 / (1.0 + np.exp(-np.asarray(valid_raw)))
@@ -121,47 +120,40 @@ def _linear_importance(est: Any) -> dict[str, float]:
 
 def _fit_linear(
     est: Any,
-    params: Mapping[str, Any],
+    job: FitJob,
     bank_table: PartyTable,
     peer: PassivePeer,
     *,
-    job_id: str,
-    dataset: str,
-    session_params: Mapping[str, str],
-    train_rows: np.ndarray,
-    valid_rows: np.ndarray,
-    model_dir: Path,
-    callbacks: list[Callback],
     with_validation: bool,
 ) -> FitOutcome:
     try:
-        est.set_params(**dict(params))
+        est.set_params(**dict(job.params))
     except (InvalidArgument, ValueError, TypeError):
         raise InvalidArgument(
             "the job names a hyper-parameter the estimator does not have"
         ) from None
     kwargs: dict[str, Any] = {
-        "rows": train_rows,
-        "platform_dataset": dataset,
-        "job_id": job_id,
-        "model_id": job_id,
-        "session_params": session_params,
+        "rows": job.train_rows,
+        "platform_dataset": job.dataset,
+        "job_id": job.job_id,
+        "model_id": job.job_id,
+        "session_params": job.session_params,
     }
     if with_validation:
-        kwargs["validation_rows"] = valid_rows
+        kwargs["validation_rows"] = job.valid_rows
     est.fit(bank_table, peer, **kwargs)
     history = [
         dict(h) if isinstance(h, Mapping) else dict(vars(h)) for h in getattr(est, "history_", [])
     ]
     for i, h in enumerate(history):
         h.setdefault("tree", i)
-        for cb in callbacks:
+        for cb in job.callbacks:
             cb(h)
     valid_scores = None
-    if valid_rows.size:
-        valid_scores = est.predict_proba(bank_table, peer, rows=valid_rows)[:, 1]
-    model_dir.mkdir(parents=True, exist_ok=True)
-    path = model_dir / "bank_part.json"
+    if job.valid_rows.size:
+        valid_scores = est.predict_proba(bank_table, peer, rows=job.valid_rows)[:, 1]
+    job.model_dir.mkdir(parents=True, exist_ok=True)
+    path = job.model_dir / "bank_part.json"
     digest = est.save(path)
     return FitOutcome(
         estimator=est,
@@ -175,50 +167,20 @@ def _fit_linear(
     )
 
 
-def _linear_adapter(family: str, *, with_validation: bool) -> Adapter:
-    """The adapter of a linear family (``logreg`` or ``scorecard``): the scheme is its mode."""
+def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
+    """Logistic regression (the job's scheme is its mode), checked on the validation rows."""
+    from models.logreg.active import FederatedLogisticRegression
 
-    def fit(
-        params: Mapping[str, Any],
-        key_bits: int,
-        scheme: str,
-        bank_table: PartyTable,
-        peer: PassivePeer,
-        *,
-        job_id: str,
-        dataset: str,
-        session_params: Mapping[str, str],
-        train_rows: np.ndarray,
-        valid_rows: np.ndarray,
-        checkpoint_dir: Path,
-        model_dir: Path,
-        callbacks: list[Callback],
-        should_stop: Callable[[], bool] | None,
-    ) -> FitOutcome:
-        if family == "logreg":
-            from models.logreg.active import FederatedLogisticRegression as Estimator
-        else:
-            from models.scorecard.active import FederatedScorecard as Estimator  # type: ignore[assignment]
-        return _fit_linear(
-            Estimator(mode=scheme, key_bits=key_bits),
-            params,
-            bank_table,
-            peer,
-            job_id=job_id,
-            dataset=dataset,
-            session_params=session_params,
-            train_rows=train_rows,
-            valid_rows=valid_rows,
-            model_dir=model_dir,
-            callbacks=callbacks,
-            with_validation=with_validation,
-        )
-
-    return fit
+    est = FederatedLogisticRegression(mode=job.scheme, key_bits=job.key_bits)
+    return _fit_linear(est, job, bank_table, peer, with_validation=True)
 
 
-fit_logreg = _linear_adapter("logreg", with_validation=True)
-fit_scorecard = _linear_adapter("scorecard", with_validation=False)
+def fit_scorecard(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
+    """A scorecard (the job's scheme is its LR mode); it has no validation-based stopping."""
+    from models.scorecard.active import FederatedScorecard
+
+    est = FederatedScorecard(mode=job.scheme, key_bits=job.key_bits)
+    return _fit_linear(est, job, bank_table, peer, with_validation=False)
 
 
 ADAPTERS: dict[str, Adapter] = {

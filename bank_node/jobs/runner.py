@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bank_node.config import BankConfig
-from bank_node.jobs.algorithms import FitOutcome, adapter_for
+from bank_node.jobs.algorithms import FitJob, FitOutcome, adapter_for
 from bank_node.jobs.spec import JobSpec
 from bank_node.jobs.state import JobState, JobStore
 from models.audit.entry import Actor
@@ -181,12 +181,10 @@ class JobRunner:
         state.attempts += 1
         self.store.save(state)
         try:
-            outcome = adapter(
-                spec.params,
-                spec.key_bits,
-                spec.scheme,
-                bank,
-                self.peer,
+            job = FitJob(
+                params=spec.params,
+                key_bits=spec.key_bits,
+                scheme=spec.scheme,
                 job_id=self._training_session_id(state),
                 dataset=spec.platform_data.dataset,
                 session_params=session_params,
@@ -197,6 +195,7 @@ class JobRunner:
                 callbacks=self.callbacks,
                 should_stop=self.should_stop,
             )
+            outcome = adapter(job, bank, self.peer)
         except Exception as err:
             self._audit(TRAINING_FAILED, {"algorithm": spec.algorithm, "error": type(err).__name__})
             raise

@@ -43,8 +43,8 @@ from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
-from models.federation.session import SessionSpec
 from models.logreg.model_io import check_model_id, ids_digest
+from models.logreg.sessions import model_session_spec
 
 METHODS = ("quantile", "equal_width", "optimal")
 
@@ -174,11 +174,13 @@ class FederatedBinning:
     ) -> FederatedBinning:
         """Open a ``binning`` session, compute every feature's WOE/IV, close the session."""
         model_id = model_id or f"bin-{secrets.token_hex(8)}"
-        spec = SessionSpec(
+        spec = model_session_spec(
             job_id=job_id or model_id,
             algorithm="binning",
             dataset=platform_dataset,
-            params={**dict(session_params or {}), "model_id": model_id, "purpose": "binning"},
+            session_params=session_params,
+            model_id=model_id,
+            purpose="binning",
         )
         peer.open_session(spec)
         try:
@@ -201,11 +203,7 @@ class FederatedBinning:
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
-        train = (
-            np.arange(bank_table.n_rows, dtype=np.int64)
-            if rows is None
-            else np.asarray(rows, dtype=np.int64).reshape(-1)
-        )
+        train = bank_table.row_positions(rows)
         if train.size == 0 or np.unique(y[train]).size < 2:
             raise InvalidArgument("training rows must hold both classes")
         min_size = self.min_bin_fraction * train.size

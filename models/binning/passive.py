@@ -30,16 +30,11 @@ from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
+from models.federation.passive_env import names_allowed, session_table
 from models.logreg.model_io import check_model_id, ids_digest, read_json, write_json_atomic
 
 BIN_STATE_FILE = "binning_state.json"
-_TRUE = {"1", "true", "yes", "allow"}
 METHODS = ("quantile", "equal_width", "optimal")
-
-
-def table_of(context: PassiveContext) -> PartyTable:
-    aligned = getattr(context, "aligned_table", None)
-    return aligned() if callable(aligned) else context.load_table()
 
 
 @register_party
@@ -63,7 +58,7 @@ class BinningPassive(PassiveParty):
     # ------------------------------------------------------------------ helpers
     def bin_table(self) -> PartyTable:
         if self._bin_table is None:
-            self._bin_table = table_of(self.context)
+            self._bin_table = session_table(self.context)
         return self._bin_table
 
     def _bin_state_path(self) -> Path:
@@ -95,12 +90,6 @@ class BinningPassive(PassiveParty):
     def _train_digest(train: np.ndarray) -> str:
         return hashlib.sha256(np.sort(train).astype(np.int64).tobytes()).hexdigest()
 
-    def _allow_bin_names(self, table: PartyTable) -> bool:
-        flag = self.context.extras.get("allow_feature_names")
-        if flag is None:
-            flag = table.meta.get("allow_feature_names", "")
-        return str(flag).lower() in _TRUE
-
     # ------------------------------------------------------------------ steps
     @handles
     def bin_init(self, request: BinInitRequest) -> BinInitResponse:
@@ -127,7 +116,7 @@ class BinningPassive(PassiveParty):
         self.bin_codes = binner.transform(table.X)
         self.bin_model_id = request.model_id
         self._bin_persist(self._train_digest(train))
-        allow = self._allow_bin_names(table)
+        allow = names_allowed(self.context, table)
         return BinInitResponse(
             n_features=table.n_features,
             n_bins=[int(v) for v in binner.n_total_bins],

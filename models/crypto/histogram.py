@@ -23,9 +23,9 @@ from models.crypto.parallel import (
     bytes_to_mpz,
     frame_to_array,
     handler,
-    helpers,
     ints_to_bytes,
     loaded_vector,
+    reserved_helpers,
     resolve_workers,
 )
 from models.errors import InvalidArgument
@@ -122,11 +122,8 @@ def _histogram_parallel(
     pk = enc.public_key
     n2, width = pk.n2, pk.width
     shares = np.array_split(rows, workers)
-    team = helpers(workers - 1)
     token = enc.token()
-    for h in team:
-        h.lock.acquire()
-    try:
+    with reserved_helpers(workers - 1) as team:
         for h, share in zip(team, shares[1:], strict=True):
             h.ensure_loaded(token, n2, width, enc.values)
             bdesc, bdata = array_to_frame(bins[share])
@@ -160,9 +157,6 @@ def _histogram_parallel(
                 for k, c in enumerate(other):
                     if c != 1:
                         hist[k] = hist[k] * c % n2
-    finally:
-        for h in team:
-            h.lock.release()
     return total
 
 

@@ -52,9 +52,9 @@ from models.crypto.parallel import (
     frame_to_array,
     handler,
     helper_state,
-    helpers,
     ints_to_bytes,
     loaded_vector,
+    reserved_helpers,
     resolve_workers,
 )
 from models.crypto.wire import CipherArray
@@ -411,11 +411,8 @@ def _parallel_obfuscators(keypair: PaillierKeypair, count: int, n_workers: int) 
     """Obfuscators computed by this process and ``n_workers - 1`` helpers."""
     pk = keypair.public_key
     shares = [count // n_workers + (1 if i < count % n_workers else 0) for i in range(n_workers)]
-    team = helpers(n_workers - 1)
     key_id = f"{pk.fingerprint}:{keypair.exponent_bits}"
-    for h in team:
-        h.lock.acquire()
-    try:
+    with reserved_helpers(n_workers - 1) as team:
         for h, share in zip(team, shares[1:], strict=True):
             if key_id not in h.setups:
                 w = pk.width
@@ -430,9 +427,6 @@ def _parallel_obfuscators(keypair: PaillierKeypair, count: int, n_workers: int) 
         for h in team:
             _, frames = h.result()
             out.extend(bytes_to_mpz(frames[0], pk.width))
-    finally:
-        for h in team:
-            h.lock.release()
     return out
 
 
@@ -688,10 +682,7 @@ def _parallel_mul(
     w = pk.width
     kw = max(1, (max(ks).bit_length() + 7) // 8)
     step = -(-len(vals) // n_workers)
-    team = helpers(n_workers - 1)
-    for h in team:
-        h.lock.acquire()
-    try:
+    with reserved_helpers(n_workers - 1) as team:
         for i, h in enumerate(team, start=1):
             sl = slice(i * step, (i + 1) * step)
             h.submit(
@@ -704,9 +695,6 @@ def _parallel_mul(
         for h in team:
             _, frames = h.result()
             out.extend(bytes_to_mpz(frames[0], w))
-    finally:
-        for h in team:
-            h.lock.release()
     return out
 
 
@@ -727,10 +715,7 @@ def _parallel_dot(enc: EncryptedVector, mat: np.ndarray, n_workers: int) -> list
     n2, w = pk.n2, pk.width
     bounds = np.linspace(0, mat.shape[0], n_workers + 1).astype(int).tolist()
     token = enc.token()
-    team = helpers(n_workers - 1)
-    for h in team:
-        h.lock.acquire()
-    try:
+    with reserved_helpers(n_workers - 1) as team:
         for i, h in enumerate(team, start=1):
             h.ensure_loaded(token, n2, w, enc.values)
             desc, data = array_to_frame(mat[bounds[i] : bounds[i + 1]])
@@ -746,9 +731,6 @@ def _parallel_dot(enc: EncryptedVector, mat: np.ndarray, n_workers: int) -> list
             else:
                 part = bytes_to_mpz(frames[0], w)
             out = [a * b % n2 for a, b in zip(out, part, strict=True)]
-    finally:
-        for h in team:
-            h.lock.release()
     return out
 
 

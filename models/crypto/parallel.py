@@ -23,7 +23,7 @@ import sys
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -278,6 +278,23 @@ def helpers(count: int) -> list[Helper]:
         while len(_POOL) < count:
             _POOL.append(Helper())
         return _POOL[:count]
+
+
+@contextlib.contextmanager
+def reserved_helpers(count: int) -> Iterator[list[Helper]]:
+    """``count`` live helpers, each locked for the caller until the block ends.
+
+    Use for a request/reply exchange with several helpers at once: submit to each, then
+    collect each result, inside the block.
+    """
+    team = helpers(count)
+    for h in team:
+        h.lock.acquire()
+    try:
+        yield team
+    finally:
+        for h in team:
+            h.lock.release()
 
 
 def warm_up(workers: int = 2) -> None:

@@ -14,7 +14,6 @@ The platform's weights never leave the platform; see ``docs/logreg.md``.
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,37 +23,29 @@ import numpy as np
 
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
+from models.estimator_params import ConstructorParams
 from models.federation.peer import PassivePeer
-from models.federation.session import SessionSpec
+from models.logreg.bank_model import LinearBankModel
 from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
-from models.logreg.messages import LrPredictRequest
-from models.logreg.model_io import (
-    BANK_FORMAT,
-    check_model_id,
-    ids_digest,
-    load_part,
-    save_part,
-)
-from models.logreg.optim import LrParams
-from models.logreg.stub import LogRegStub
+from models.logreg.model_io import BANK_FORMAT, check_model_id, load_part
+from models.logreg.optim import LrParams, default_momentum
+from models.logreg.partial_scores import PREDICT_CHUNK
+from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
 from models.numerics import sigmoid
 
-#: Rows per scoring request (bounds message size: ~512 bytes per row at 2048-bit Paillier).
-PREDICT_CHUNK = 8192
+__all__ = ["PREDICT_CHUNK", "FederatedLogisticRegression"]
 
 
 def _rows(table: PartyTable, rows: np.ndarray | None) -> np.ndarray:
-    if rows is None:
-        return np.arange(table.n_rows, dtype=np.int64)
-    out = np.asarray(rows, dtype=np.int64).reshape(-1)
+    out = table.row_positions(rows)
     if out.size and (out.min() < 0 or out.max() >= table.n_rows):
         raise InvalidArgument("row positions are out of range")
     return out
 
 
-class FederatedLogisticRegression:
+class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
     """Vertical logistic regression between the bank (labels, key) and the platform.
 
     Parameters
@@ -121,24 +112,12 @@ class FederatedLogisticRegression:
         self.key_bits = key_bits
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> FederatedLogisticRegression:
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise InvalidArgument("unknown parameter")
-            setattr(self, k, v)
-        return self
-
+    # ------------------------------------------------------------------ hyper-parameters
     def resolved_momentum(self) -> float:
         """``momentum``, or its default: 0.3 for ``precond``, 0.9 otherwise."""
         if self.momentum is not None:
             return float(self.momentum)
-        return 0.3 if self.optimizer == "precond" else 0.9
+        return default_momentum(self.optimizer)
 
     def lr_params(self) -> LrParams:
         out = LrParams(
@@ -198,11 +177,13 @@ class FederatedLogisticRegression:
             raise InvalidArgument("keys do not match the mode")
         std = Standardizer(params.standardize).fit(bank_table.X[train])
         Xb = std.transform(bank_table.X)
-        spec = SessionSpec(
+        spec = model_session_spec(
             job_id=job_id or model_id,
             algorithm=self.algorithm,
             dataset=platform_dataset,
-            params={**dict(session_params or {}), "model_id": model_id, "purpose": "train"},
+            session_params=session_params,
+            model_id=model_id,
+            purpose="train",
         )
         peer.open_session(spec)
         try:
@@ -247,46 +228,8 @@ class FederatedLogisticRegression:
     ) -> np.ndarray:
         """The platform's partial log-odds of ``rows``, received encrypted and decrypted."""
         self._check_fitted()
-        keys = getattr(self, "keys_", None)
-        if keys is None or keys.mode != self.mode or not keys.can_receive_scores:
-            keys = ActiveCrypto.generate(self.mode, self.key_bits, scoring=True)
-            self.keys_ = keys
         dataset = self.platform_dataset_ if platform_dataset is None else platform_dataset
-        spec = SessionSpec(
-            job_id=job_id or f"{self.model_id_}-score-{secrets.token_hex(4)}",
-            algorithm=self.algorithm,
-            dataset=dataset,
-            params={
-                **getattr(self, "session_params_", {}),
-                "model_id": self.model_id_,
-                "purpose": "score",
-            },
-        )
-        stub = LogRegStub(peer)
-        out = np.zeros(rows.size)
-        peer.open_session(spec)
-        try:
-            for k, start in enumerate(range(0, rows.size, PREDICT_CHUNK)):
-                part = rows[start : start + PREDICT_CHUNK]
-                resp = stub.predict(
-                    LrPredictRequest(
-                        model_id=self.model_id_,
-                        platform_digest=self.platform_digest_,
-                        rows=part,
-                        ids_digest=ids_digest(bank_table.ids[part]),
-                        mode=self.mode,
-                        public_key=keys.public_bytes(),
-                    ),
-                    k,
-                )
-                if resp.n_rows != part.size:
-                    raise FailedPrecondition("the platform scored a different number of rows")
-                out[start : start + part.size] = keys.decrypt_scores(
-                    resp.enc_scores, part.size, resp.slot_bits, resp.slots_per_ciphertext
-                )
-        finally:
-            peer.close_session("scoring finished")
-        return out
+        return self.platform_part_scores(bank_table, peer, rows, dataset=dataset, job_id=job_id)
 
     def decision_function(
         self,
@@ -335,45 +278,24 @@ class FederatedLogisticRegression:
         """The bank's part (no key material, no platform weights)."""
         self._check_fitted()
         return {
-            "format": BANK_FORMAT,
-            "format_version": 1,
-            "model_id": self.model_id_,
-            "mode": self.mode,
+            **self.common_part(BANK_FORMAT),
             "params": self.get_params(),
-            "platform_dataset": self.platform_dataset_,
-            "session_params": getattr(self, "session_params_", {}),
-            "feature_names": self.feature_names_in_,
             "transform": self.transform_.to_dict(),
-            "coef": self.coef_.tolist(),
-            "intercept": self.intercept_,
-            "platform_digest": self.platform_digest_,
             "n_platform_features": self.n_platform_features_,
             "platform_feature_names": self.platform_feature_names_,
             "platform_feature_groups": self.platform_feature_groups_,
             "kept_epoch": self.kept_epoch_,
-            "history": self.history_,
         }
-
-    def save(self, path: Path) -> str:
-        """Write the bank's part (canonical JSON with digest); returns the digest."""
-        return save_part(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> FederatedLogisticRegression:
         body, _ = load_part(Path(path), BANK_FORMAT)
         model = cls(**body["params"])
-        model.model_id_ = body["model_id"]
-        model.platform_dataset_ = body["platform_dataset"]
-        model.session_params_ = dict(body.get("session_params", {}))
-        model.feature_names_in_ = list(body["feature_names"])
+        model.restore_common_part(body)
         model.transform_ = Standardizer.from_dict(body["transform"])
-        model.coef_ = np.asarray(body["coef"], dtype=np.float64)
-        model.intercept_ = float(body["intercept"])
-        model.platform_digest_ = body["platform_digest"]
         model.n_platform_features_ = int(body["n_platform_features"])
         model.platform_feature_names_ = list(body["platform_feature_names"])
         model.platform_feature_groups_ = list(body["platform_feature_groups"])
         model.kept_epoch_ = int(body["kept_epoch"])
-        model.history_ = list(body["history"])
         model.n_epochs_ = len(model.history_)
         return model

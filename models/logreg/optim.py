@@ -38,6 +38,11 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "precond")
 CURVATURE_BOUND = 0.25
 
 
+def default_momentum(optimizer: str) -> float:
+    """The momentum used when none is given: 0.3 for ``precond``, 0.9 otherwise."""
+    return 0.3 if optimizer == "precond" else 0.9
+
+
 @dataclass(frozen=True)
 class LrParams:
     """Training hyper-parameters shared by both parties (sent to the platform in the clear).

@@ -24,6 +24,7 @@ from models.crypto.ckks_inner import matrix_digest
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
+from models.federation.passive_env import models_dir, names_allowed, session_table
 from models.logreg.he import MaskState, PassiveCrypto
 from models.logreg.messages import (
     LrFinalizeRequest,
@@ -40,6 +41,7 @@ from models.logreg.messages import (
     LrUpdateResponse,
 )
 from models.logreg.model_io import (
+    FORMAT_VERSION,
     PLATFORM_FORMAT,
     check_model_id,
     ids_digest,
@@ -54,16 +56,6 @@ from models.logreg.transform import Standardizer
 STATE_FILE = "logreg_state.json"
 KEY_FILE = "logreg_public.bin"
 STATE_VERSION = 1
-_TRUE = {"1", "true", "yes", "allow"}
-
-
-def models_dir(context: PassiveContext, kind: str = "logreg") -> Path:
-    """``context.extras["models_dir"]/<kind>`` if the node sets it, else
-    ``<data_dir>/models/<kind>`` (``state_dir`` is ``<data_dir>/jobs/<job_id>``)."""
-    extra = context.extras.get("models_dir")
-    if extra:
-        return Path(extra) / kind
-    return Path(context.state_dir).parent.parent / "models" / kind
 
 
 def check_rows(rows: np.ndarray, n_rows: int, *, unique: bool = True) -> np.ndarray:
@@ -120,15 +112,8 @@ class LogRegPassive(PassiveParty):
     # ------------------------------------------------------------------ helpers
     def _load(self) -> PartyTable:
         if self._table is None:
-            aligned = getattr(self.context, "aligned_table", None)
-            self._table = aligned() if callable(aligned) else self.context.load_table()
+            self._table = session_table(self.context)
         return self._table
-
-    def _allow_names(self, table: PartyTable) -> bool:
-        flag = self.context.extras.get("allow_feature_names")
-        if flag is None:
-            flag = table.meta.get("allow_feature_names", "")
-        return str(flag).lower() in _TRUE
 
     def _state_path(self) -> Path:
         return Path(self.context.state_dir) / STATE_FILE
@@ -154,6 +139,47 @@ class LogRegPassive(PassiveParty):
     def part_path(self, model_id: str) -> Path:
         check_model_id(model_id)
         return models_dir(self.context, self.part_kind) / f"{model_id}.json"
+
+    def kept_weights(self, epoch: int, opt: Optimizer) -> np.ndarray:
+        """The weights kept at the end of ``epoch``, or the current ones for ``-1``."""
+        if epoch >= 0:
+            if epoch not in self.snapshots:
+                raise NotFound("no weights were kept for that epoch")
+            return np.asarray(self.snapshots[int(epoch)], dtype=np.float64)
+        return opt.weights.copy()
+
+    def save_model_part(
+        self, params: LrParams, epoch: int, weights: np.ndarray, fields: dict[str, Any]
+    ) -> str:
+        """Save the platform's part of ``self.model_id``; returns its digest.
+
+        Parameters
+        ----------
+        params, epoch, weights:
+            The training hyper-parameters, the epoch the weights were kept at (``-1``: the
+            last update) and the weights.
+        fields:
+            What the part kind adds (its transform; a scorecard's points).
+        """
+        table = self._load()
+        body: dict[str, Any] = {
+            "format": self.part_format,
+            "format_version": FORMAT_VERSION,
+            "model_id": self.model_id,
+            "bank_party": self.context.caller.party,
+            "dataset": self.context.spec.dataset,
+            "mode": params.mode,
+            "epoch": int(epoch),
+            "feature_names": self.feature_names(),
+            "feature_groups": self.feature_groups(),
+            "source_feature_names": list(table.feature_names),
+            "weights": weights.tolist(),
+            "params": params.to_params(),
+            **fields,
+        }
+        digest = save_part(self.part_path(self.model_id), body)
+        self._parts.pop(self.model_id, None)
+        return digest
 
     # ------------------------------------------------------------------ training steps
     @handles
@@ -201,7 +227,7 @@ class LogRegPassive(PassiveParty):
         self.snapshots, self.applied = snapshots, applied
         self.pending, self.mask_state = None, None
         self._persist()
-        allow = self._allow_names(table)
+        allow = names_allowed(self.context, table)
         return LrInitResponse(
             n_features=int(X.shape[1]),
             feature_names=self.feature_names() if allow else [],
@@ -285,31 +311,13 @@ class LogRegPassive(PassiveParty):
         check_model_id(request.model_id)
         if request.model_id != self.model_id:
             raise FailedPrecondition("finalize names another model")
-        if request.epoch >= 0:
-            if request.epoch not in self.snapshots:
-                raise NotFound("no weights were kept for that epoch")
-            weights = self.snapshots[int(request.epoch)]
-        else:
-            weights = opt.weights.tolist()
-        table = self._load()
-        body: dict[str, Any] = {
-            "format": self.part_format,
-            "format_version": 1,
-            "model_id": self.model_id,
-            "bank_party": self.context.caller.party,
-            "dataset": self.context.spec.dataset,
-            "mode": params.mode,
-            "epoch": int(request.epoch),
-            "feature_names": self.feature_names(),
-            "feature_groups": self.feature_groups(),
-            "source_feature_names": list(table.feature_names),
-            "transform": self.transform_meta,
-            "weights": list(weights),
-            "params": params.to_params(),
-            **self.part_extra(),
-        }
-        digest = save_part(self.part_path(self.model_id), body)
-        self._parts.pop(self.model_id, None)
+        weights = self.kept_weights(int(request.epoch), opt)
+        digest = self.save_model_part(
+            params,
+            int(request.epoch),
+            weights,
+            {"transform": self.transform_meta, **self.part_extra()},
+        )
         return LrFinalizeResponse(
             model_id=self.model_id, platform_digest=digest, n_features=len(weights)
         )

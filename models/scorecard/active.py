@@ -14,7 +14,6 @@ adds its base points and its own features' points.
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,26 +26,20 @@ from models.binning.transform import WoeTransform
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
+from models.estimator_params import ConstructorParams
 from models.federation.peer import PassivePeer
-from models.federation.session import SessionSpec
-from models.logreg.active import PREDICT_CHUNK
+from models.logreg.bank_model import LinearBankModel
 from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
-from models.logreg.messages import LrPredictRequest, LrScorecardRequest
-from models.logreg.model_io import (
-    SCORECARD_BANK_FORMAT,
-    check_model_id,
-    ids_digest,
-    load_part,
-    save_part,
-)
-from models.logreg.optim import LrParams
-from models.logreg.stub import LogRegStub
+from models.logreg.messages import LrScorecardRequest
+from models.logreg.model_io import SCORECARD_BANK_FORMAT, check_model_id, load_part
+from models.logreg.optim import LrParams, default_momentum
+from models.logreg.sessions import model_session_spec
 from models.numerics import sigmoid
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 
 
-class FederatedScorecard:
+class FederatedScorecard(ConstructorParams, LinearBankModel):
     """Credit scorecard trained with the platform (see module docstring).
 
     Binning: ``binning_method`` (``quantile``, ``equal_width``, ``optimal``), ``n_bins``,
@@ -104,18 +97,6 @@ class FederatedScorecard:
         self.key_bits = key_bits
         self.random_state = random_state
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> FederatedScorecard:
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise InvalidArgument("unknown parameter")
-            setattr(self, k, v)
-        return self
-
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
 
@@ -127,7 +108,7 @@ class FederatedScorecard:
             learning_rate=float(self.learning_rate),
             schedule=self.schedule,
             optimizer=self.optimizer,
-            momentum=0.3 if self.optimizer == "precond" else 0.9,
+            momentum=default_momentum(self.optimizer),
             batch_size=int(min(self.batch_size, n_train)),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),
@@ -154,20 +135,18 @@ class FederatedScorecard:
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
-        train = (
-            np.arange(bank_table.n_rows, dtype=np.int64)
-            if rows is None
-            else np.asarray(rows, dtype=np.int64).reshape(-1)
-        )
+        train = bank_table.row_positions(rows)
         model_id = model_id or f"sc-{secrets.token_hex(8)}"
         check_model_id(model_id)
         scaling = self.scaling()
         params = self.lr_params(int(train.size))
-        spec = SessionSpec(
+        spec = model_session_spec(
             job_id=job_id or model_id,
             algorithm=self.algorithm,
             dataset=platform_dataset,
-            params={**dict(session_params or {}), "model_id": model_id, "purpose": "train"},
+            session_params=session_params,
+            model_id=model_id,
+            purpose="train",
         )
         kp = PaillierKeypair.generate(self.key_bits)
         keys = (
@@ -239,54 +218,14 @@ class FederatedScorecard:
     ) -> np.ndarray:
         """Per row, the platform's points sum, received encrypted and decrypted."""
         self._check_fitted()
-        keys = getattr(self, "keys_", None)
-        if keys is None or not keys.can_receive_scores:
-            keys = ActiveCrypto.generate(self.mode, self.key_bits, scoring=True)
-            self.keys_ = keys
-        spec = SessionSpec(
-            job_id=f"{self.model_id_}-score-{secrets.token_hex(4)}",
-            algorithm=self.algorithm,
-            dataset=self.platform_dataset_,
-            params={
-                **getattr(self, "session_params_", {}),
-                "model_id": self.model_id_,
-                "purpose": "score",
-            },
-        )
-        stub = LogRegStub(peer)
-        out = np.zeros(rows.size)
-        peer.open_session(spec)
-        try:
-            for k, start in enumerate(range(0, rows.size, PREDICT_CHUNK)):
-                part = rows[start : start + PREDICT_CHUNK]
-                resp = stub.predict(
-                    LrPredictRequest(
-                        model_id=self.model_id_,
-                        platform_digest=self.platform_digest_,
-                        rows=part,
-                        ids_digest=ids_digest(bank_table.ids[part]),
-                        mode=self.mode,
-                        public_key=keys.public_bytes(),
-                    ),
-                    k,
-                )
-                out[start : start + part.size] = keys.decrypt_scores(
-                    resp.enc_scores, part.size, resp.slot_bits, resp.slots_per_ciphertext
-                )
-        finally:
-            peer.close_session("scoring finished")
-        return out
+        return self.platform_part_scores(bank_table, peer, rows, dataset=self.platform_dataset_)
 
     def score(
         self, bank_table: PartyTable, peer: PassivePeer, *, rows: np.ndarray | None = None
     ) -> np.ndarray:
         """Total points per row (base + bank features + platform features)."""
         self._check_fitted()
-        sel = (
-            np.arange(bank_table.n_rows, dtype=np.int64)
-            if rows is None
-            else np.asarray(rows, dtype=np.int64).reshape(-1)
-        )
+        sel = bank_table.row_positions(rows)
         return self.bank_points(bank_table, sel) + self.platform_points(bank_table, peer, sel)
 
     def predict_proba(
@@ -341,30 +280,17 @@ class FederatedScorecard:
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
         return {
-            "format": SCORECARD_BANK_FORMAT,
-            "format_version": 1,
-            "model_id": self.model_id_,
-            "mode": self.mode,
+            **self.common_part(SCORECARD_BANK_FORMAT),
             "scaling": self.scaling().to_dict(),
-            "platform_dataset": self.platform_dataset_,
-            "session_params": getattr(self, "session_params_", {}),
-            "feature_names": self.feature_names_in_,
             "woe_transform": self.bank_woe_.to_dict(),
-            "coef": self.coef_.tolist(),
-            "intercept": self.intercept_,
             "base_points": self.base_points_,
             "points": [p.tolist() for p in self.bank_points_],
             "iv": self.iv_,
-            "platform_digest": self.platform_digest_,
             "bank_features": self.bank_features_,
             "bank_bin_labels": self.bank_bin_labels_,
             "platform_features": self.platform_features_,
             "platform_n_bins": self.platform_n_bins_,
-            "history": self.history_,
         }
-
-    def save(self, path: Path) -> str:
-        return save_part(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: Path) -> FederatedScorecard:
@@ -377,20 +303,13 @@ class FederatedScorecard:
             base_odds=sc["base_odds"],
             round_points=sc["round_points"],
         )
-        card.model_id_ = body["model_id"]
-        card.platform_dataset_ = body["platform_dataset"]
-        card.session_params_ = dict(body.get("session_params", {}))
-        card.feature_names_in_ = list(body["feature_names"])
+        card.restore_common_part(body)
         card.bank_woe_ = WoeTransform.from_dict(body["woe_transform"])
-        card.coef_ = np.asarray(body["coef"], dtype=np.float64)
-        card.intercept_ = float(body["intercept"])
         card.base_points_ = float(body["base_points"])
         card.bank_points_ = [np.asarray(p, dtype=np.float64) for p in body["points"]]
         card.iv_ = dict(body["iv"])
-        card.platform_digest_ = body["platform_digest"]
         card.bank_features_ = list(body["bank_features"])
         card.bank_bin_labels_ = [list(v) for v in body["bank_bin_labels"]]
         card.platform_features_ = list(body["platform_features"])
         card.platform_n_bins_ = [int(v) for v in body["platform_n_bins"]]
-        card.history_ = list(body["history"])
         return card

@@ -16,10 +16,10 @@ import numpy as np
 from models.binning.passive import BinningPassive
 from models.binning.transform import WoeTransform
 from models.dataset import PartyTable
-from models.errors import FailedPrecondition, NotFound
+from models.errors import FailedPrecondition
 from models.federation.party import handles, register_party
 from models.logreg.messages import LrScorecardRequest, LrScorecardResponse
-from models.logreg.model_io import SCORECARD_PLATFORM_FORMAT, check_model_id, save_part
+from models.logreg.model_io import SCORECARD_PLATFORM_FORMAT, check_model_id
 from models.logreg.optim import LrParams
 from models.logreg.passive import LogRegPassive
 from models.scorecard.points import points_table, sum_points
@@ -75,37 +75,22 @@ class ScorecardPassive(BinningPassive, LogRegPassive):
         check_model_id(request.model_id)
         if request.model_id != self.model_id or self.woe_transform is None:
             raise FailedPrecondition("scorecard finalisation names another model")
-        if request.epoch >= 0:
-            if request.epoch not in self.snapshots:
-                raise NotFound("no weights were kept for that epoch")
-            weights = np.asarray(self.snapshots[int(request.epoch)])
-        else:
-            weights = opt.weights.copy()
+        weights = self.kept_weights(int(request.epoch), opt)
         if not request.factor > 0:
             raise FailedPrecondition("the scaling factor must be positive")
         pts = points_table(
             weights, self.woe_transform.woe, float(request.factor), bool(request.round_points)
         )
-        table = self._load()
-        body: dict[str, Any] = {
-            "format": self.part_format,
-            "format_version": 1,
-            "model_id": self.model_id,
-            "bank_party": self.context.caller.party,
-            "dataset": self.context.spec.dataset,
-            "mode": params.mode,
-            "epoch": int(request.epoch),
-            "feature_names": self.feature_names(),
-            "feature_groups": self.feature_groups(),
-            "source_feature_names": list(table.feature_names),
-            "woe_transform": self.woe_transform.to_dict(),
-            "weights": weights.tolist(),
-            "factor": float(request.factor),
-            "points": [p.tolist() for p in pts],
-            "params": params.to_params(),
-        }
-        digest = save_part(self.part_path(self.model_id), body)
-        self._parts.pop(self.model_id, None)
+        digest = self.save_model_part(
+            params,
+            int(request.epoch),
+            weights,
+            {
+                "woe_transform": self.woe_transform.to_dict(),
+                "factor": float(request.factor),
+                "points": [p.tolist() for p in pts],
+            },
+        )
         return LrScorecardResponse(
             model_id=self.model_id,
             platform_digest=digest,

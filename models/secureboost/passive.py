@@ -26,6 +26,7 @@ from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
+from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.messages import (
     SbFinalizeRequest,
@@ -59,27 +60,15 @@ from models.secureboost.tree import bin_decision, make_split_id, value_decision
 
 STATE_FILE = "secureboost_state.json"
 STATE_VERSION = 1
-_TRUE = {"1", "true", "yes", "allow"}
-
-
-def models_dir(context: PassiveContext) -> Path:
-    """Where the platform keeps its SecureBoost model parts.
-
-    ``context.extras["models_dir"]`` if the node sets it, else ``<data_dir>/models/secureboost``
-    (``state_dir`` is ``<data_dir>/jobs/<job_id>``); parts are stored per bank party.
-    """
-    extra = context.extras.get("models_dir")
-    if extra:
-        return Path(extra) / "secureboost"
-    return Path(context.state_dir).parent.parent / "models" / "secureboost"
 
 
 def platform_part_path(context: PassiveContext, model_id: str) -> Path:
-    """``<models_dir>/<bank party>/<model_id>.json``: each bank's models apart."""
+    """``<models_dir>/secureboost/<bank party>/<model_id>.json``: each bank's models apart
+    (see :func:`~models.federation.passive_env.models_dir`)."""
     check_model_id(model_id)
     party = context.caller.party
     check_model_id(party)
-    return models_dir(context) / party / f"{model_id}.json"
+    return models_dir(context, "secureboost") / party / f"{model_id}.json"
 
 
 def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:
@@ -188,8 +177,7 @@ class SecureBoostPassive(PassiveParty):
 
     def _load(self) -> PartyTable:
         if self._table is None:
-            aligned = getattr(self.context, "aligned_table", None)
-            self._table = aligned() if callable(aligned) else self.context.load_table()
+            self._table = session_table(self.context)
         return self._table
 
     def _allow_names(self, table: PartyTable) -> bool:
@@ -200,8 +188,8 @@ class SecureBoostPassive(PassiveParty):
             self.context.extras.get("allow_feature_names"),
         ):
             if flag:
-                return str(flag).lower() in _TRUE
-        return str(table.meta.get("allow_feature_names", "")).lower() in _TRUE
+                return str(flag).lower() in TRUE_FLAGS
+        return str(table.meta.get("allow_feature_names", "")).lower() in TRUE_FLAGS
 
     def _state_path(self) -> Path:
         return Path(self.context.state_dir) / STATE_FILE

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidArgument
+from proto.transport.tls import TlsFiles
 
 
 def load_toml(path: Path | None) -> dict[str, Any]:
@@ -49,3 +51,48 @@ def resolve(base: Path, value: str | Path) -> Path:
     """A path from the config, relative to the config file's directory."""
     p = Path(value)
     return p if p.is_absolute() else (base / p)
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    """A node's ``[<node>]`` table, read by :func:`load_node_section`.
+
+    Attributes
+    ----------
+    settings:
+        The top-level scalar keys: defaults, then the file, then the environment.
+    section:
+        The table as written in the file (its sub-tables, e.g. ``known_parties``).
+    base:
+        The config file's directory (the working directory without a file).
+    """
+
+    settings: dict[str, Any]
+    section: dict[str, Any]
+    base: Path
+
+    def path(self, key: str) -> Path:
+        """The setting ``key`` as a path, relative to the config file's directory."""
+        return resolve(self.base, self.settings[key])
+
+    def tls(self, *, plaintext: bool) -> TlsFiles | None:
+        """The node's identity in ``pki_dir`` under its ``party`` (``None`` in plaintext mode)."""
+        if plaintext:
+            return None
+        return TlsFiles.in_pki_dir(self.path("pki_dir"), self.settings["party"])
+
+
+def load_node_section(path: Path | None, node: str, defaults: Mapping[str, Any]) -> NodeSection:
+    """Read ``[<node>]`` of the TOML file at ``path`` (``None``: defaults only).
+
+    Scalar keys override ``defaults`` and are overridden in turn by
+    ``FEDCREDIT_<NODE>_<KEY>`` environment variables (:func:`apply_env`).
+    """
+    section = dict(load_toml(path).get(node, {}))
+    settings = dict(defaults)
+    settings.update({k: v for k, v in section.items() if not isinstance(v, dict)})
+    return NodeSection(
+        settings=apply_env(settings, f"FEDCREDIT_{node.upper()}"),
+        section=section,
+        base=path.parent if path is not None else Path.cwd(),
+    )
