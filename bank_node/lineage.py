@@ -32,8 +32,9 @@ from bank_node.tracking.registry import (
 )
 from bank_node.tracking.run import JOB_ARTIFACT
 from bank_node.tracking.store import Tracking
-from models.audit import LogEntry, entry_authentic, matches_model
+from models.audit import LogEntry, matches_model
 from models.audit import events as ev
+from models.audit.keychain import KeyChain
 from models.errors import InvalidArgument
 
 _SERVED_OUTCOMES = (None, ev.OUTCOME_OK)
@@ -156,6 +157,7 @@ def assemble_lineage(
     bank_entries: Sequence[LogEntry] = (),
     platform_entries: Sequence[LogEntry] = (),
     *,
+    platform_keys: KeyChain | None = None,
     platform_public_key: Ed25519PublicKey | None = None,
     bank_party: str = "",
 ) -> Lineage:
@@ -169,9 +171,12 @@ def assemble_lineage(
         Model name with an optional ``@version`` or ``@alias``.
     bank_entries, platform_entries
         The two nodes' audit entries (all of them, or those about this job and model).
+    platform_keys
+        The platform's audit keys (root key and rotations); when given, platform entries with
+        a bad signature are ignored and reported in ``warnings``.
     platform_public_key
-        The platform's audit key; when given, platform entries with a bad signature are
-        ignored and reported in ``warnings``.
+        The platform's root key alone (for a log without rotations), if ``platform_keys`` is
+        not given.
     bank_party
         Only count score requests this bank's node logged (default: any).
     """
@@ -192,8 +197,10 @@ def assemble_lineage(
     job_id = job.get("job_id") or run_tags.get("fedcredit.job_id", "")
     model_keys = (f"{name}@{version}", model_id, platform_model_id)
 
-    if platform_public_key is not None:
-        good = [e for e in platform_entries if entry_authentic(e, platform_public_key)]
+    if platform_keys is None and platform_public_key is not None:
+        platform_keys = KeyChain(platform_public_key)
+    if platform_keys is not None:
+        good = [e for e in platform_entries if platform_keys.authentic(e)]
         if len(good) != len(platform_entries):
             warnings.append(
                 f"{len(platform_entries) - len(good)} platform audit entries failed their "

@@ -27,10 +27,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bank_node.config import BankConfig
 from bank_node.lineage import Lineage, assemble_lineage, related_job_ids
-from models.audit import LogEntry, entry_authentic, key_fingerprint, load_public_key, read_entries
+from models.audit import LogEntry, key_fingerprint, load_public_key, read_entries
 from models.audit import events as ev
+from models.audit.keychain import KeyChain
 from models.audit.messages import ListAuditRequest, ListAuditResponse, VerifyLogResponse
-from models.audit.service import entry_from_wire
+from models.audit.service import entry_from_wire, key_chain_of
 from models.errors import FailedPrecondition, FedCreditError, InvalidArgument
 from proto.transport.tls import TlsFiles
 
@@ -76,15 +77,21 @@ class FetchedEntries:
     public_key: Ed25519PublicKey | None = None
     entries: list[LogEntry] = field(default_factory=list)
     head_seq: int = 0
+    keys: KeyChain | None = None
 
     @property
     def key_fingerprint(self) -> str:
+        """The node's root audit key (the one pinned; stable across rotations)."""
         return key_fingerprint(self.public_key) if self.public_key is not None else ""
 
     def merge(self, other: FetchedEntries) -> None:
         """Add another answer's entries (deduplicated by sequence number, in log order)."""
         self.node_party = self.node_party or other.node_party
         self.public_key = self.public_key or other.public_key
+        if other.keys is not None and (
+            self.keys is None or len(other.keys.steps) > len(self.keys.steps)
+        ):
+            self.keys = other.keys
         self.head_seq = max(self.head_seq, other.head_seq)
         by_seq = {e.seq: e for e in self.entries}
         by_seq.update({e.seq: e for e in other.entries})
@@ -199,9 +206,10 @@ def _entries(
             raise InvalidArgument("the node's audit key is not the pinned one")
         key = key or sent
     entries = [entry_from_wire(m) for m in reply.entries]
-    if key is not None and not all(entry_authentic(e, key) for e in entries):
+    chain = key_chain_of(reply, key)
+    if chain is not None and not all(chain.authentic(e) for e in entries):
         raise InvalidArgument("an audit entry does not carry the node's valid signature")
-    return FetchedEntries(reply.node_party, key, entries, reply.head_seq)
+    return FetchedEntries(reply.node_party, key, entries, reply.head_seq, chain)
 
 
 class LineageClient(_Client):
@@ -316,7 +324,7 @@ def bank_lineage(
         spec,
         bank_entries,
         fetched.entries,
-        platform_public_key=fetched.public_key,
+        platform_keys=fetched.keys,
         bank_party=config.party,
     )
     if problem:

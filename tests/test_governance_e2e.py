@@ -522,3 +522,30 @@ def test_regulator_pins_the_platform_key_in_the_cross_check(
     assert code == 0, err
     code, _, err = _run(capsys, *args, "--pin-platform", "cd" * 32)
     assert code != 0 and "not the pinned one" in err
+
+
+def test_platform_key_rotation_keeps_pins_and_lineage(
+    world: dict[str, Any], promoted: None, capsys
+) -> None:
+    """Runs last: rotates the platform's audit key while its server runs."""
+    pki, platform_log = world["pki"], world["platform"].audit_log
+    root_fp = platform_log.key_fingerprint
+    code, out, err = _run(
+        capsys, "audit", "rotate-key", "--config", world["platform_toml"], "--reason", "test"
+    )
+    assert code == 0, err
+    assert root_fp in out
+    remote = [
+        "audit", "verify", "--remote", f"127.0.0.1:{world['platform'].port}",
+        "--cert-dir", pki / "regulator", "--server-name", "platform", "--pin", root_fp, "--json",
+    ]  # fmt: skip
+    code, out, err = _run(capsys, *remote)  # the server appends with the new key meanwhile
+    assert code == 0, err
+    code, out, err = _run(capsys, *remote)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["rotations"] == 1, err
+    assert doc["current_key_fingerprint"] != root_fp == doc["key_fingerprint"]
+    code, out, _ = _run(capsys, "audit", "lineage", MODEL, "--json", "--config", world["bank_toml"])
+    lineage = json.loads(out)
+    assert code == 0 and not [w for w in lineage["warnings"] if "signature" in w or "pinned" in w]
+    assert lineage["parties"]["platform"]["audit_key_fingerprint"] == root_fp

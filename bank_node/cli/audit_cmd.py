@@ -6,6 +6,7 @@ Usage::
     fedcredit audit verify --config bank.toml [--log PATH] [--pin FINGERPRINT]
     fedcredit audit lineage NAME[@VERSION|@alias] [--json] --config bank.toml
     fedcredit audit entries --config platform.toml [--event E] [--job-id J] [--model M]
+    fedcredit audit rotate-key --config platform.toml [--reason TEXT]
 
     # the regulator, remotely, with its own certificate (PKI/regulator/{cert,key}.pem)
     fedcredit audit verify --remote HOST:PORT --cert-dir PKI/regulator --server-name platform
@@ -15,6 +16,9 @@ Usage::
     fedcredit audit entries --remote HOST:PORT --cert-dir PKI/regulator --server-name bank-a
 
 ``verify`` prints OK or names the first modified, deleted or reordered entry and exits 0 or 1.
+``rotate-key`` retires the node's audit signing key (see ``models/audit/keychain.py``): the
+root key fingerprint that verifiers pin stays valid; the running node picks up the new key on
+its next append.
 ``lineage --platform`` also reads the platform's own entries about the job (as the regulator)
 and cross-checks them against the platform trail the bank reported; it exits 1 if they differ,
 or if the platform signs with another key than ``--pin-platform``.
@@ -73,6 +77,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     _remote_args(lin, "the bank's lineage")
     lin.set_defaults(func=run_lineage)
+
+    rot = asub.add_parser("rotate-key", help="retire the node's audit signing key for a new one")
+    rot.add_argument("--config", type=Path, required=True, help="the node's config")
+    rot.add_argument("--reason", default="", help="recorded in the rotation entry")
+    rot.add_argument("--operator", default="", help="who rotates (recorded as the actor)")
+    rot.set_defaults(func=run_rotate)
 
     ent = asub.add_parser("entries", help="list audit entries (all of them, or filtered)")
     ent.add_argument("--config", type=Path, default=None)
@@ -190,6 +200,8 @@ def run_verify(args: argparse.Namespace) -> int:
             "head_seq": report.head_seq,
             "head_hash": report.head_hash,
             "key_fingerprint": fp,
+            "current_key_fingerprint": report.current_key_fingerprint,
+            "rotations": report.rotations,
         }
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
@@ -200,6 +212,11 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  entry {report.first_bad_seq} as written: {where}")
         elif report.ok:
             print(f"head hash: {report.head_hash or '-'}")
+            if report.rotations:
+                print(
+                    f"key rotated {report.rotations} time(s); "
+                    f"current key: {report.current_key_fingerprint}"
+                )
     return 0 if report.ok else 1
 
 
@@ -226,6 +243,26 @@ def _verify_remote(args: argparse.Namespace) -> int:
         else:
             print(f"FAILED: entry {reply.first_bad_seq} {reply.problem}: {reply.detail}")
     return 0 if reply.ok and pinned_ok else 1
+
+
+# -- rotate-key --------------------------------------------------------------------------------
+def run_rotate(args: argparse.Namespace) -> int:
+    from models.audit import Actor
+    from proto.transport.audit_servicer import open_node_audit_log
+
+    node = local_node(args.config)
+    log = open_node_audit_log(node.data_dir, node.party, node.kind)
+    before = log.public_key
+    actor = Actor(f"{node.party}/{args.operator}", "operator", "") if args.operator else None
+    entry = log.rotate(actor, reason=args.reason)
+    from models.audit import key_fingerprint
+
+    print(f"audit key of {node.party} ({node.kind}) rotated at entry {entry.seq}")
+    print(f"retired key:  {key_fingerprint(before)}")
+    print(f"current key:  {log.chain.current_fingerprint}")
+    print(f"root key (pin this one): {log.key_fingerprint}")
+    log.close()
+    return 0
 
 
 # -- lineage -----------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ Detail keys (all optional, JSON values only, never rows of data):
 ``dataset_digest``    SHA-256 of a party's dataset; ``categories``: feature categories used
 ``n_rows``            row count; ``psi_protocol``, ``intersection_size``: PSI summary
 ``approver``          who approved a promotion; ``alias``: champion / challenger
+``new_key_pem``, ``new_key_fingerprint``: the next audit key (``audit_key_rotated`` only;
+                      see :mod:`models.audit.keychain`); ``reason``: why it was rotated
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SCORE_REQUEST = "score_request"
 AUDIT_READ = "audit_read"
 DATASET_DESCRIBED = "dataset_described"
 MODEL_PART_SAVED = "model_part_saved"
+AUDIT_KEY_ROTATED = "audit_key_rotated"
 
 ALL_EVENTS = (
     SESSION_OPENED,
@@ -52,6 +55,7 @@ ALL_EVENTS = (
     AUDIT_READ,
     DATASET_DESCRIBED,
     MODEL_PART_SAVED,
+    AUDIT_KEY_ROTATED,
 )
 
 OUTCOME_OK = "ok"

@@ -26,19 +26,23 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def generate_signing_key(path: PathLike) -> Ed25519PrivateKey:
-    """Create a new Ed25519 key at ``path`` (mode 0600); refuses to overwrite one."""
-    path = Path(path)
-    key = Ed25519PrivateKey.generate()
+def write_private_key(path: PathLike, key: Ed25519PrivateKey) -> None:
+    """Write ``key`` to a new file at ``path`` (PKCS#8 PEM, mode 0600); refuses to overwrite."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     try:
-        _write_private(path, pem)
+        _write_private(Path(path), pem)
     except FileExistsError:
         raise AlreadyExists("an audit signing key already exists at that path") from None
+
+
+def generate_signing_key(path: PathLike) -> Ed25519PrivateKey:
+    """Create a new Ed25519 key at ``path`` (mode 0600); refuses to overwrite one."""
+    key = Ed25519PrivateKey.generate()
+    write_private_key(path, key)
     return key
 
 

@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ from models.audit.entry import (
     seal,
     utc_timestamp,
 )
+from models.audit.events import AUDIT_KEY_ROTATED
 from models.audit.index import AuditIndex
+from models.audit.keychain import KeyChain, rotation_details
 from models.audit.keys import (
     PathLike,
     head_path,
@@ -47,13 +49,18 @@ from models.audit.keys import (
     load_signing_key,
     public_key_path,
     public_key_pem,
+    write_private_key,
 )
-from models.errors import DataLoss, FailedPrecondition
+from models.errors import DataLoss, FailedPrecondition, InvalidArgument
 
 HEAD_CONTEXT = b"fedcredit-audit-head-v1\x00"
 HEAD_SLOT = 256
 _TAIL_CHUNK = 65536
 _BAD_HEAD: dict[str, Any] = {"seq": -1, "hash": "", "signature": ""}
+
+
+def _next_key_path(key_path: Path) -> Path:
+    return key_path.with_name(key_path.name + ".next")
 
 
 def _head_bytes(seq: int, hash_hex: str) -> bytes:
@@ -144,14 +151,13 @@ class AuditLog:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        key = (
+        self._key_path = None if isinstance(signing_key, Ed25519PrivateKey) else Path(signing_key)
+        self._key = (
             signing_key
             if isinstance(signing_key, Ed25519PrivateKey)
             else load_signing_key(signing_key)
         )
-        self._key = key
-        self.public_key: Ed25519PublicKey = key.public_key()
-        self.key_fingerprint = key_fingerprint(key)
+        self._key_stamp = self._stamp()
         self.actor = Actor.of(actor) if actor is not None else None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._fsync = fsync
@@ -161,23 +167,73 @@ class AuditLog:
         self._hash = GENESIS_HASH
         self._head_fd = -1
         self._index: AuditIndex | None = None
-        self._install_public_key()
+        self.chain = self._install_public_key()
 
     @property
     def public_key_path(self) -> Path:
         return public_key_path(self.path)
 
-    def _install_public_key(self) -> None:
+    @property
+    def root_key(self) -> Ed25519PublicKey:
+        """The key the log started under (``audit.pub``): the one verifiers pin."""
+        return self.chain.root
+
+    @property
+    def key_fingerprint(self) -> str:
+        """Fingerprint of the root key (stable across rotations)."""
+        return self.chain.root_fingerprint
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The key that signs new entries (the root key until the first rotation)."""
+        return self._key.public_key()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self._key_path is None:
+            return None
+        try:
+            st = os.stat(self._key_path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _install_public_key(self) -> KeyChain:
+        """The root key (``audit.pub``, written for a new log) and the chain of rotations; the
+        loaded signing key must be the chain's current key."""
         pub_path = self.public_key_path
-        pem = public_key_pem(self._key)
-        if pub_path.exists():
-            if key_fingerprint(load_public_key(pub_path)) == self.key_fingerprint:
-                return
-            if self.path.exists() and self.path.stat().st_size > 0:
-                raise FailedPrecondition("the audit signing key does not match the log's key")
-        tmp = pub_path.with_name(pub_path.name + ".tmp")
-        tmp.write_bytes(pem)
-        os.replace(tmp, pub_path)
+        if not pub_path.exists():
+            tmp = pub_path.with_name(pub_path.name + ".tmp")
+            tmp.write_bytes(public_key_pem(self._key))
+            os.replace(tmp, pub_path)
+        chain = KeyChain(load_public_key(pub_path))
+        if self.path.exists() and self.path.stat().st_size > 0:
+            try:
+                chain = KeyChain.of(chain.root, self.rotation_entries())
+            except InvalidArgument:
+                raise FailedPrecondition("the audit log's key rotations do not verify") from None
+        if chain.current_fingerprint != key_fingerprint(self._key):
+            self._finish_rotation(chain)
+        return chain
+
+    def _finish_rotation(self, chain: KeyChain) -> None:
+        """Load the chain's current key: from the key file, or from a rotation that was cut
+        short after its entry was written (``<key>.next``)."""
+        if self._key_path is not None:
+            pending = _next_key_path(self._key_path)
+            for candidate in (self._key_path, pending):
+                if not candidate.exists():
+                    continue
+                key = load_signing_key(candidate)
+                if key_fingerprint(key) == chain.current_fingerprint:
+                    if candidate == pending:
+                        os.replace(pending, self._key_path)
+                    self._key, self._key_stamp = key, self._stamp()
+                    return
+        raise FailedPrecondition("the audit signing key is not the log's current key")
+
+    def rotation_entries(self) -> list[LogEntry]:
+        """The ``audit_key_rotated`` entries, in log order (through the index)."""
+        return self.index.query(event=AUDIT_KEY_ROTATED)
 
     # -- appending ----------------------------------------------------------------------------
     def append(
@@ -194,33 +250,94 @@ class AuditLog:
         who = actor if actor is not None else self.actor
         if who is None:
             raise FailedPrecondition("an audit entry needs an actor")
-        with self._lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
-                if size != self._size:
-                    self._seq, self._hash = self._read_tail(fd, size)
-                entry = seal(
-                    self._seq + 1,
-                    utc_timestamp(self._clock()),
-                    who,
-                    event,
-                    details,
-                    self._hash,
-                    self._key,
-                )
-                data = entry.to_json_line().encode("utf-8")
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                if self._fsync:
-                    os.fsync(fd)
-                self._write_head(entry.seq, entry.hash)
-                self._seq, self._hash, self._size = entry.seq, entry.hash, size + len(data)
-            finally:
-                os.close(fd)  # also releases the flock
+        with self._lock, self._locked_file() as (fd, size):
+            return self._append_locked(fd, size, event, who, details)
+
+    def rotate(self, actor: ActorLike | None = None, reason: str = "") -> LogEntry:
+        """Retire the signing key: append an ``audit_key_rotated`` entry, signed by the current
+        key and naming a new one, and sign everything after it with the new key.
+
+        The new private key replaces the key file (the old one is gone: a key that leaks after
+        its retirement cannot sign entries that verify). Needs the log to have been opened with
+        the key's path. Crash-safe: the new key is written to ``<key>.next`` first, renamed
+        over the key file after the entry is written, and a cut-short rotation is completed the
+        next time the log is opened.
+        """
+        if self._key_path is None:
+            raise FailedPrecondition("rotating the audit key needs the path of its file")
+        who = actor if actor is not None else self.actor
+        if who is None:
+            raise FailedPrecondition("an audit entry needs an actor")
+        new = Ed25519PrivateKey.generate()
+        pending = _next_key_path(self._key_path)
+        with self._lock, self._locked_file() as (fd, size):
+            pending.unlink(missing_ok=True)
+            write_private_key(pending, new)
+            return self._append_locked(
+                fd, size, AUDIT_KEY_ROTATED, who, rotation_details(new, reason), next_key=new
+            )
+
+    @contextlib.contextmanager
+    def _locked_file(self) -> Iterator[tuple[int, int]]:
+        """The log open for appending under an exclusive ``flock``, and its size, with the tail
+        (and any key rotation by another process) caught up."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size != self._size:
+                self._seq, self._hash = self._read_tail(fd, size)
+                self._catch_up_rotations()
+            yield fd, size
+        finally:
+            os.close(fd)  # also releases the flock
+
+    def _catch_up_rotations(self) -> None:
+        """Another process appended: follow any rotation it made (and load its new key)."""
+        after = self.chain.steps[-1][0] if self.chain.steps else 0
+        new = self.index.query(event=AUDIT_KEY_ROTATED, after_seq=after)
+        if not new and self._stamp() == self._key_stamp:
+            return
+        try:
+            chain = KeyChain.of(self.chain.root, self.rotation_entries())
+        except InvalidArgument:
+            raise FailedPrecondition("the audit log's key rotations do not verify") from None
+        if chain.current_fingerprint != key_fingerprint(self._key):
+            self._finish_rotation(chain)
+        self.chain = chain
+
+    def _append_locked(
+        self,
+        fd: int,
+        size: int,
+        event: str,
+        who: ActorLike,
+        details: Mapping[str, Any] | None,
+        next_key: Ed25519PrivateKey | None = None,
+    ) -> LogEntry:
+        entry = seal(
+            self._seq + 1,
+            utc_timestamp(self._clock()),
+            who,
+            event,
+            details,
+            self._hash,
+            self._key,
+        )
+        data = entry.to_json_line().encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if self._fsync:
+            os.fsync(fd)
+        if next_key is not None:  # the rotation entry is written: hand over to the new key
+            assert self._key_path is not None
+            os.replace(_next_key_path(self._key_path), self._key_path)
+            self._key, self._key_stamp = next_key, self._stamp()
+            self.chain = self.chain.extended(entry)
+        self._write_head(entry.seq, entry.hash)  # signed by the key in force after the entry
+        self._seq, self._hash, self._size = entry.seq, entry.hash, size + len(data)
         return entry
 
     def _read_tail(self, fd: int, size: int) -> tuple[int, str]:

@@ -53,7 +53,8 @@ class ListAuditResponse(WireMessage):
     """The entries the caller may see, in log order.
 
     Reveals to caller: the entries its role allows (regulator: all; others: the entries about
-    their own party), the node's audit public key and the sequence number of its last entry.
+    their own party), the node's root audit public key, its key rotation entries (each naming
+    only the next public key) and the sequence number of its last entry.
     """
 
     entries: list[AuditEntry] = field(default_factory=list)
@@ -61,6 +62,7 @@ class ListAuditResponse(WireMessage):
     public_key_pem: str = ""
     head_seq: int = 0
     has_more: bool = False
+    key_rotations: list[AuditEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,5 @@ class VerifyLogResponse(WireMessage):
     head_hash: str = ""
     key_fingerprint: str = ""
     node_party: str = ""
+    current_key_fingerprint: str = ""
+    rotations: int = 0

@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from models.audit.entry import Actor, LogEntry, canonical_json
+from models.audit.keychain import KeyChain
 from models.audit.keys import PathLike, key_fingerprint, load_public_key, public_key_pem
 from models.audit.log import AuditLog, read_entries
 from models.audit.messages import (
@@ -66,17 +67,26 @@ def entry_from_wire(msg: AuditEntry) -> LogEntry:
     )
 
 
+def key_chain_of(
+    response: ListAuditResponse, root: Ed25519PublicKey | None = None
+) -> KeyChain | None:
+    """The node's keys: ``root`` (pinned) or the root key it sent, and the rotations it sent
+    (each checked against the key before it; :class:`InvalidArgument` if one is not)."""
+    if root is None and response.public_key_pem:
+        root = load_public_key(response.public_key_pem.encode())
+    if root is None:
+        return None
+    return KeyChain.of(root, [entry_from_wire(m) for m in response.key_rotations])
+
+
 def entries_from_response(
     response: ListAuditResponse, public_key: Ed25519PublicKey | None = None
 ) -> list[LogEntry]:
-    """Entries of a response; with ``public_key`` (pinned), unauthentic entries are refused."""
-    from models.audit.entry import entry_authentic
-
+    """Entries of a response, each checked against the key in force when it was signed (from
+    ``public_key``, the pinned root key, or the one the node sent, through its rotations)."""
     entries = [entry_from_wire(m) for m in response.entries]
-    key = public_key
-    if key is None and response.public_key_pem:
-        key = load_public_key(response.public_key_pem.encode())
-    if key is not None and not all(entry_authentic(e, key) for e in entries):
+    chain = key_chain_of(response, public_key)
+    if chain is not None and not all(chain.authentic(e) for e in entries):
         raise InvalidArgument("an audit entry does not carry the node's valid signature")
     return entries
 
@@ -112,9 +122,10 @@ def list_entries(
     return ListAuditResponse(
         entries=[entry_to_wire(e) for e in matched[:limit]],
         node_party=node_party,
-        public_key_pem=public_key_pem(log.public_key).decode(),
+        public_key_pem=public_key_pem(log.root_key).decode(),
         head_seq=head_seq,
         has_more=len(matched) > limit,
+        key_rotations=[entry_to_wire(e) for e in log.rotation_entries()],
     )
 
 
@@ -140,6 +151,8 @@ def verify_log(
         head_hash=report.head_hash,
         key_fingerprint=report.key_fingerprint,
         node_party=node_party,
+        current_key_fingerprint=report.current_key_fingerprint,
+        rotations=report.rotations,
     )
 
 

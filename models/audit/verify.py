@@ -6,7 +6,9 @@ Problems reported (the first one in file order wins):
     a line is not a valid entry, its hash is not the hash of its content, or it does not chain
     to the entry before it;
 ``bad_signature``
-    the content matches its hash but the signature is not the node key's;
+    the content matches its hash but the signature is not the node key's (the root key, or the
+    key named by the last ``audit_key_rotated`` entry before it, see
+    :mod:`models.audit.keychain`), or a rotation entry names an unreadable key;
 ``deleted``
     one or more sequence numbers are missing at this point (``first_bad_seq`` is the first);
 ``reordered``
@@ -23,9 +25,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from models.audit import events as ev
 from models.audit.entry import GENESIS_HASH, LogEntry, hash_ok, signature_ok
+from models.audit.keychain import rotated_key
 from models.audit.keys import PathLike, key_fingerprint, load_public_key, public_key_path
 from models.audit.log import head_ok, read_head
+from models.errors import InvalidArgument
 
 PROBLEMS = ("modified", "deleted", "reordered", "bad_signature", "truncated")
 
@@ -36,7 +41,8 @@ class VerifyReport:
 
     ``first_bad_seq`` is the sequence number of the first bad entry (the position's expected
     number when the entry itself cannot be trusted); ``None`` when ``ok``. ``n_entries`` counts
-    the complete lines of the log.
+    the complete lines of the log. ``key_fingerprint`` is the root key's (the one to pin);
+    ``current_key_fingerprint`` the key in force at the end of the log, after ``rotations``.
     """
 
     ok: bool
@@ -47,6 +53,8 @@ class VerifyReport:
     head_seq: int = 0
     head_hash: str = ""
     key_fingerprint: str = ""
+    current_key_fingerprint: str = ""
+    rotations: int = 0
 
     def summary(self) -> str:
         if self.ok:
@@ -69,7 +77,8 @@ def _resolve_key(
 def verify(
     path: PathLike, public_key: Ed25519PublicKey | PathLike | bytes | None = None
 ) -> VerifyReport:
-    """Verify the log at ``path`` against ``public_key`` (default: the ``.pub`` next to it).
+    """Verify the log at ``path`` against its root ``public_key`` (default: the ``.pub`` next to
+    it), following key rotations.
 
     A verifier that does not trust the directory should pass the public key it pinned.
     """
@@ -98,6 +107,8 @@ def verify(
         if e is not None:
             later_seqs[e.seq] = i
 
+    root = key
+    steps: list[tuple[int, Ed25519PublicKey]] = []  # (rotation seq, key in force after it)
     expected, prev_hash = 1, GENESIS_HASH
     for i, entry in enumerate(parsed):
         line = i + 1
@@ -124,6 +135,12 @@ def verify(
             )
         if entry.prev_hash != prev_hash:
             return bad(expected, "modified", f"line {line} does not chain to the entry before")
+        if entry.event == ev.AUDIT_KEY_ROTATED:
+            try:
+                key = rotated_key(entry)
+            except InvalidArgument:
+                return bad(entry.seq, "bad_signature", f"line {line} hands over to no valid key")
+            steps.append((entry.seq, key))
         expected, prev_hash = entry.seq + 1, entry.hash
 
     last_seq = expected - 1
@@ -134,7 +151,11 @@ def verify(
         if last_seq == 0:
             return VerifyReport(True, n, key_fingerprint=fp)
         return bad(last_seq + 1, "truncated", "the signed head record is missing")
-    if not head_ok(head, key):
+    # the head of entry s is signed by the key in force after s
+    claim = head.get("seq")
+    head_claim = claim if isinstance(claim, int) else -1
+    head_key = next((k for at, k in reversed(steps) if at <= head_claim), None)
+    if not head_ok(head, head_key or root):
         return bad(last_seq + 1, "bad_signature", "the head record is not signed by the node")
     head_seq, head_hash = int(head["seq"]), str(head["hash"])
     if head_seq > last_seq:
@@ -148,4 +169,12 @@ def verify(
         at_head = next((e for e in parsed if e is not None and e.seq == head_seq), None)
         if head_seq > 0 and (at_head is None or at_head.hash != head_hash):
             return bad(head_seq, "modified", "the entry the head signed is not in the chain")
-    return VerifyReport(True, n, head_seq=last_seq, head_hash=prev_hash, key_fingerprint=fp)
+    return VerifyReport(
+        True,
+        n,
+        head_seq=last_seq,
+        head_hash=prev_hash,
+        key_fingerprint=fp,
+        current_key_fingerprint=key_fingerprint(key),
+        rotations=len(steps),
+    )

@@ -29,10 +29,13 @@ _PREFIX = f"/{SERVICE_NAME}/"
 
 
 def open_node_audit_log(data_dir: Path, party: str, role: str, *, fsync: bool = False) -> AuditLog:
-    """The node's audit log under ``<data_dir>/audit`` with its Ed25519 signing key."""
+    """The node's audit log under ``<data_dir>/audit`` with its Ed25519 signing key (opened by
+    path, so that a key rotation by another process is followed)."""
     audit_dir = data_dir / "audit"
-    key = load_or_create_signing_key(audit_dir / "audit_signing_key.pem")
-    return AuditLog(audit_dir / "audit.jsonl", key, actor=Actor(party, role, ""), fsync=fsync)
+    key_path = audit_dir / "audit_signing_key.pem"
+    if not key_path.exists() and not key_path.with_name(key_path.name + ".next").exists():
+        load_or_create_signing_key(key_path)
+    return AuditLog(audit_dir / "audit.jsonl", key_path, actor=Actor(party, role, ""), fsync=fsync)
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproto/fedcredit/v1/audit.proto\x12\x0c\x66\x65\x64\x63redit.v1\"C\n\nAuditActor\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x03 \x01(\t\"\xa7\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02ts\x18\x02 \x01(\t\x12\'\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x18.fedcredit.v1.AuditActor\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x05 \x01(\t\x12\x11\n\tprev_hash\x18\x06 \x01(\t\x12\x0c\n\x04hash\x18\x07 \x01(\t\x12\x11\n\tsignature\x18\x08 \x01(\t\"t\n\x10ListAuditRequest\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06job_id\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x11\n\tafter_seq\x18\x05 \x01(\x03\x12\r\n\x05party\x18\x06 \x01(\t\"\x8e\x01\n\x11ListAuditResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.AuditEntry\x12\x12\n\nnode_party\x18\x02 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x03 \x01(\t\x12\x10\n\x08head_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\"4\n\x10VerifyLogRequest\x12 \n\x18\x65xpected_key_fingerprint\x18\x01 \x01(\t\"\xbc\x01\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x11\n\tn_entries\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x10\n\x08head_seq\x18\x06 \x01(\x03\x12\x11\n\thead_hash\x18\x07 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x08 \x01(\t\x12\x12\n\nnode_party\x18\t \x01(\t2\xac\x01\n\x0c\x41uditService\x12N\n\x0bListEntries\x12\x1e.fedcredit.v1.ListAuditRequest\x1a\x1f.fedcredit.v1.ListAuditResponse\x12L\n\tVerifyLog\x12\x1e.fedcredit.v1.VerifyLogRequest\x1a\x1f.fedcredit.v1.VerifyLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproto/fedcredit/v1/audit.proto\x12\x0c\x66\x65\x64\x63redit.v1\"C\n\nAuditActor\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x03 \x01(\t\"\xa7\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02ts\x18\x02 \x01(\t\x12\'\n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x18.fedcredit.v1.AuditActor\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x05 \x01(\t\x12\x11\n\tprev_hash\x18\x06 \x01(\t\x12\x0c\n\x04hash\x18\x07 \x01(\t\x12\x11\n\tsignature\x18\x08 \x01(\t\"t\n\x10ListAuditRequest\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06job_id\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x11\n\tafter_seq\x18\x05 \x01(\x03\x12\r\n\x05party\x18\x06 \x01(\t\"\xbf\x01\n\x11ListAuditResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.AuditEntry\x12\x12\n\nnode_party\x18\x02 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x03 \x01(\t\x12\x10\n\x08head_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\x12/\n\rkey_rotations\x18\x06 \x03(\x0b\x32\x18.fedcredit.v1.AuditEntry\"4\n\x10VerifyLogRequest\x12 \n\x18\x65xpected_key_fingerprint\x18\x01 \x01(\t\"\xf0\x01\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x11\n\tn_entries\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x10\n\x08head_seq\x18\x06 \x01(\x03\x12\x11\n\thead_hash\x18\x07 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x08 \x01(\t\x12\x12\n\nnode_party\x18\t \x01(\t\x12\x1f\n\x17\x63urrent_key_fingerprint\x18\n \x01(\t\x12\x11\n\trotations\x18\x0b \x01(\x03\x32\xac\x01\n\x0c\x41uditService\x12N\n\x0bListEntries\x12\x1e.fedcredit.v1.ListAuditRequest\x1a\x1f.fedcredit.v1.ListAuditResponse\x12L\n\tVerifyLog\x12\x1e.fedcredit.v1.VerifyLogRequest\x1a\x1f.fedcredit.v1.VerifyLogResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAUDITREQUEST']._serialized_start=287
   _globals['_LISTAUDITREQUEST']._serialized_end=403
   _globals['_LISTAUDITRESPONSE']._serialized_start=406
-  _globals['_LISTAUDITRESPONSE']._serialized_end=548
-  _globals['_VERIFYLOGREQUEST']._serialized_start=550
-  _globals['_VERIFYLOGREQUEST']._serialized_end=602
-  _globals['_VERIFYLOGRESPONSE']._serialized_start=605
-  _globals['_VERIFYLOGRESPONSE']._serialized_end=793
-  _globals['_AUDITSERVICE']._serialized_start=796
-  _globals['_AUDITSERVICE']._serialized_end=968
+  _globals['_LISTAUDITRESPONSE']._serialized_end=597
+  _globals['_VERIFYLOGREQUEST']._serialized_start=599
+  _globals['_VERIFYLOGREQUEST']._serialized_end=651
+  _globals['_VERIFYLOGRESPONSE']._serialized_start=654
+  _globals['_VERIFYLOGRESPONSE']._serialized_end=894
+  _globals['_AUDITSERVICE']._serialized_start=897
+  _globals['_AUDITSERVICE']._serialized_end=1069
 # @@protoc_insertion_point(module_scope)

@@ -53,18 +53,20 @@ class ListAuditRequest(_message.Message):
     def __init__(self, event: _Optional[str] = ..., model_id: _Optional[str] = ..., job_id: _Optional[str] = ..., limit: _Optional[int] = ..., after_seq: _Optional[int] = ..., party: _Optional[str] = ...) -> None: ...
 
 class ListAuditResponse(_message.Message):
-    __slots__ = ("entries", "node_party", "public_key_pem", "head_seq", "has_more")
+    __slots__ = ("entries", "node_party", "public_key_pem", "head_seq", "has_more", "key_rotations")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     NODE_PARTY_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ROTATIONS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     node_party: str
     public_key_pem: str
     head_seq: int
     has_more: bool
-    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., node_party: _Optional[str] = ..., public_key_pem: _Optional[str] = ..., head_seq: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...
+    key_rotations: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., node_party: _Optional[str] = ..., public_key_pem: _Optional[str] = ..., head_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., key_rotations: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
 
 class VerifyLogRequest(_message.Message):
     __slots__ = ("expected_key_fingerprint",)
@@ -73,7 +75,7 @@ class VerifyLogRequest(_message.Message):
     def __init__(self, expected_key_fingerprint: _Optional[str] = ...) -> None: ...
 
 class VerifyLogResponse(_message.Message):
-    __slots__ = ("ok", "n_entries", "first_bad_seq", "problem", "detail", "head_seq", "head_hash", "key_fingerprint", "node_party")
+    __slots__ = ("ok", "n_entries", "first_bad_seq", "problem", "detail", "head_seq", "head_hash", "key_fingerprint", "node_party", "current_key_fingerprint", "rotations")
     OK_FIELD_NUMBER: _ClassVar[int]
     N_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +85,8 @@ class VerifyLogResponse(_message.Message):
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
     KEY_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     NODE_PARTY_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_KEY_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ROTATIONS_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     n_entries: int
     first_bad_seq: int
@@ -92,4 +96,6 @@ class VerifyLogResponse(_message.Message):
     head_hash: str
     key_fingerprint: str
     node_party: str
-    def __init__(self, ok: _Optional[bool] = ..., n_entries: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., detail: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., node_party: _Optional[str] = ...) -> None: ...
+    current_key_fingerprint: str
+    rotations: int
+    def __init__(self, ok: _Optional[bool] = ..., n_entries: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., detail: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., node_party: _Optional[str] = ..., current_key_fingerprint: _Optional[str] = ..., rotations: _Optional[int] = ...) -> None: ...
