@@ -112,10 +112,12 @@ def serve() -> None:
                 continue
             sigma = float(header["sigma"])
             blobs, totals = ev.masked_xt_d(matrix[1], frames[1:], sigma=sigma, key=digest)
-            chan.send({"ok": True}, [totals.astype("<f8").tobytes(), *blobs])
-            ev.prepare(len(blobs), sigma)  # the next call's floods, while the bank works
         except Exception as exc:  # reported to the caller, which falls back to serial
             chan.send({"ok": False, "error": type(exc).__name__}, [])
+            continue
+        chan.send({"ok": True}, [totals.astype("<f8").tobytes(), *blobs])
+        with contextlib.suppress(Exception):  # exactly one reply per request, even if this fails
+            ev.prepare(len(blobs), sigma)  # the next call's floods, while the bank works
 
 
 class _Helper:
