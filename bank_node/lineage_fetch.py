@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bank_node.config import BankConfig
 from bank_node.lineage import Lineage, assemble_lineage, related_job_ids
-from models.audit import LogEntry, key_fingerprint, load_public_key, read_entries
+from models.audit import LogEntry, key_fingerprint, load_public_key
 from models.audit import events as ev
 from models.audit.keychain import KeyChain
 from models.audit.messages import ListAuditRequest, ListAuditResponse, VerifyLogResponse
@@ -255,6 +255,24 @@ def lineage_keys(tracking: Any, spec: str) -> tuple[str, list[str]]:
     return job_id, keys
 
 
+def bank_related(config: BankConfig, tracking: Any, spec: str, job_id: str) -> list[LogEntry]:
+    """The bank's own entries about a job and a registered version, through the log's index
+    (the same entries :func:`bank_node.lineage.assemble_lineage` would select from the whole
+    log)."""
+    from bank_node.tracking.registry import get_version, parse_model_spec
+    from models.audit.index import AuditIndex
+
+    name, version = parse_model_spec(spec)
+    ref = f"{name}@{get_version(tracking, name, version).version}"
+    index = AuditIndex(config.data_dir / "audit" / "audit.jsonl")
+    try:
+        found = [e for jid in related_job_ids(job_id) for e in index.query(job_id=jid)]
+        found += index.query(model_id=ref)
+    finally:
+        index.close()
+    return sorted({e.seq: e for e in found}.values(), key=lambda e: e.seq)
+
+
 def fetch_related(
     client: AuditClient, job_id: str, model_ids: Iterable[str], *, pin: str = ""
 ) -> FetchedEntries:
@@ -300,7 +318,7 @@ def bank_lineage(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     tracking = bank_tracking(config)
     job_id, model_ids = lineage_keys(tracking, spec)
-    bank_entries = read_entries(config.data_dir / "audit" / "audit.jsonl")
+    bank_entries = bank_related(config, tracking, spec, job_id)
     fetched = FetchedEntries()
     problem = ""
     pin = pinned_platform_key(config)

@@ -484,6 +484,25 @@ def test_remote_verify_names_a_changed_byte_on_the_platform(world: dict[str, Any
     assert code == 1 and f"FAILED: entry {k} modified" in out
 
 
+def test_bank_lineage_reads_its_own_entries_through_the_index(
+    world: dict[str, Any], promoted: None
+) -> None:
+    from bank_node.jobs.tracking_glue import bank_tracking
+    from bank_node.lineage import _concerns
+    from bank_node.lineage_fetch import bank_related, lineage_keys
+
+    config = world["config"]
+    tracking = bank_tracking(config)
+    job_id, _ = lineage_keys(tracking, f"{MODEL}@1")
+    want = [
+        e.seq
+        for e in read_entries(config.data_dir / "audit" / "audit.jsonl")
+        if _concerns(e, job_id, (f"{MODEL}@1",))
+    ]
+    got = [e.seq for e in bank_related(config, tracking, f"{MODEL}@1", job_id)]
+    assert got == want and len(got) >= 3
+
+
 def test_bank_pins_the_platform_audit_key(
     world: dict[str, Any], promoted: None, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
