@@ -8,6 +8,7 @@ platform weights or points), and scoring the platform's half of the model.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ from models.logreg.model_io import FORMAT_VERSION, save_part
 from models.logreg.partial_scores import fetch_platform_scores, scoring_keys
 
 
-class LinearBankModel:
+class LinearBankModel(ABC):
     """Shared state and behaviour of the bank's linear estimators.
 
     Subclasses set ``algorithm``, the constructor arguments ``mode`` and ``key_bits``, and the
@@ -71,9 +72,9 @@ class LinearBankModel:
         )
 
     # ------------------------------------------------------------------ persistence
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
         """The bank's part of the model (subclasses add their fields to :meth:`common_part`)."""
-        raise NotImplementedError
 
     def save(self, path: Path) -> str:
         """Write the bank's part (canonical JSON with digest); returns the digest."""
