@@ -8,7 +8,7 @@ creates one instance per session and dispatches each request to the method for i
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
@@ -49,22 +49,23 @@ class PassiveContext:
     platform_party: str = "platform"
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def check_use(self, ids: Sequence[str]) -> None:
-        """Refuse to compute on companies the caller may not use outside training.
+    def check_use(self, ids: Sequence[str], population: Collection[str] | None = None) -> None:
+        """Refuse to compute on companies the caller may not use without their consent.
 
-        A session aligned by PSI (``params["alignment"]``) works on the population both parties
-        matched for the job; any other session (e.g. batch prediction over the whole
-        catalogue) needs each company's consent for this bank. The node supplies the check as
-        ``extras["consent_check"]`` (``(uscc, bank_party) -> None``, raising
+        Prediction for a company outside the model's training population (``population``: the
+        ids of the rows the model was trained and validated on) needs that company's consent
+        for this bank, whatever the session (a PSI-aligned session included: alignment says
+        which companies both parties hold, not that they may be scored). The node supplies the
+        check as ``extras["consent_check"]`` (``(uscc, bank_party) -> None``, raising
         :class:`PermissionDenied`); without one (a bare library setup) nothing is checked.
         """
-        if self.spec.params.get("alignment"):
-            return
         check = self.extras.get("consent_check")
         if check is None:
             return
+        members = population if population is not None else ()
         for uscc in ids:
-            check(str(uscc), self.caller.party)
+            if str(uscc) not in members:
+                check(str(uscc), self.caller.party)
 
     def load_table(self) -> PartyTable:
         """Load the dataset named in the session spec, aligned if the spec names a PSI job.
