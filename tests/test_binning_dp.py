@@ -34,6 +34,7 @@ from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
+from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
 from models.logreg.model_io import ids_digest, read_json
 from models.scorecard.active import FederatedScorecard
@@ -127,20 +128,20 @@ def test_default_noise_source_is_the_os_csprng(monkeypatch: pytest.MonkeyPatch) 
 # ---------------------------------------------------------------------- the protocol
 def test_dp_counts_have_the_stated_noise_and_woe_still_works(
     credit: VerticalData,
-    make_peer: Callable[..., object],
+    make_peer: Callable[..., PassivePeer],
     keypair: PaillierKeypair,
     tmp_path: Path,
 ) -> None:
     peer = make_peer(
         TableProvider(credit.platform), context_extras={"binning_dp_rng": SeededRandomSource(11)}
     )
-    kw = {"method": "equal_width", "n_bins": 20, "key_bits": 1024}
-    exact = FederatedBinning(**kw).fit(  # type: ignore[arg-type]
+    kw: dict[str, Any] = {"method": "equal_width", "n_bins": 20, "key_bits": 1024}
+    exact = FederatedBinning(**kw).fit(
         credit.bank, peer, rows=credit.train, keypair=keypair, model_id="bin-exact"
     )
-    peer.open_session(SessionSpec(job_id="bin-dp", algorithm="binning"))  # type: ignore[attr-defined]
-    noisy = FederatedBinning(**kw, dp_epsilon=EPS).run(  # type: ignore[arg-type]
-        BinningStub(peer),  # type: ignore[arg-type]
+    peer.open_session(SessionSpec(job_id="bin-dp", algorithm="binning"))
+    noisy = FederatedBinning(**kw, dp_epsilon=EPS).run(
+        BinningStub(peer),
         credit.bank,
         rows=credit.train,
         keypair=keypair,
@@ -180,7 +181,7 @@ def test_dp_counts_have_the_stated_noise_and_woe_still_works(
     assert len(top) == 6 and any(f.party == "platform" for f in top)
     resp = noisy.send_platform_woe()
     assert list(resp.features) == [f.index for f in noisy.selected("platform")]
-    peer.close_session()  # type: ignore[attr-defined]
+    peer.close_session()
     # epsilon recorded by both parties, and charged to the bank in the platform's ledger
     rec = noisy.dp_record_
     assert rec is not None and rec["epsilon"] == EPS and rec["n_features"] == d
@@ -196,13 +197,17 @@ def test_dp_counts_have_the_stated_noise_and_woe_still_works(
 
 def test_bad_epsilon_is_refused(
     credit: VerticalData,
-    make_peer: Callable[..., object],
+    make_peer: Callable[..., PassivePeer],
     keypair: PaillierKeypair,
     tmp_path: Path,
 ) -> None:
     for bad in (0, 0.0, -1.0, float("nan"), float("inf"), "1", True):
         with pytest.raises(InvalidArgument, match="dp_epsilon"):
             FederatedBinning(dp_epsilon=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"range \[0.01, 5\]"):  # the default range
+        dpmod.check_epsilon(8.0, 10)
+    with pytest.raises(InvalidArgument, match="too small"):
+        dpmod.check_epsilon(0.01, 10**8)  # the noise would not fit its slots
     peer = make_peer(
         TableProvider(credit.platform),
         context_extras={
@@ -232,7 +237,12 @@ def test_one_release_per_job_budget_and_required_dp(
 ) -> None:
     calls = []
     real = dpmod.secrets.randbelow
-    monkeypatch.setattr(dpmod.secrets, "randbelow", lambda n: calls.append(n) or real(n))
+
+    def counting(n: int) -> int:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(dpmod.secrets, "randbelow", counting)
     manager = _manager(tmp_path, credit, binning_dp_budget=3.0)  # no injected source
     peer = _peer(manager)
     peer.open_session(SessionSpec(job_id="bin-a", algorithm="binning"))

@@ -72,7 +72,10 @@ class BinCountsResponse(WireMessage):
     and rerandomised. Reveals to bank: per platform feature and bin, the number of training
     rows and, after decryption, the number of events (defaults) -- aggregates over bins, the
     input of WOE/IV. Sending the totals encrypted would reveal the same after decryption, so
-    they travel in the clear.
+    they travel in the clear. Over a whole job (and across jobs), the bank chooses the
+    training rows and knows their labels: with exact counts it can place a chosen company in
+    its bin of every platform feature (train on that defaulter and non-defaulters only: the bin
+    with one event is the company's; or difference two jobs that differ in one row).
 
     With ``dp_epsilon > 0`` (the epsilon the platform applied, :mod:`models.binning.dp`) the
     platform adds discrete Laplace noise ``Z_e`` to each encrypted event count (homomorphically,
@@ -99,9 +102,11 @@ class BinWoeRequest(WireMessage):
     the coarse bin of each of its value bins (identity unless ``optimal`` merged them),
     concatenated. ``woe``: for each selected feature, the WOE of each coarse bin and then of
     the missing bin, concatenated. Reveals to platform: which of its features the bank selected
-    and their WOE per bin. With the per-bin row counts it holds, the WOE values let the
-    platform derive each bin's default rate relative to the average (aggregate label
-    statistics per bin; never a row's label).
+    and their WOE per bin. With the per-bin row counts it holds, the WOE values of a feature
+    let the platform solve for each bin's number of defaults: aggregate label statistics per
+    bin, and the label itself of a company alone in a bin (a rare value, or the only one with
+    the feature missing). Noise on the counts (``dp_epsilon``) does not hide this from the
+    platform, which knows the noise it added.
     """
 
     features: list[int]
