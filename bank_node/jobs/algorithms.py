@@ -180,7 +180,11 @@ def fit_scorecard(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> Fit
     from models.scorecard.active import FederatedScorecard
 
     est = FederatedScorecard(mode=job.scheme, key_bits=job.key_bits)
-    return _fit_linear(est, job, bank_table, peer, with_validation=False)
+    outcome = _fit_linear(est, job, bank_table, peer, with_validation=False)
+    applied = getattr(est, "binning_dp_", None)  # the DP the platform applied to the counts
+    if applied:
+        outcome.stats["privacy"] = {"binning_counts": dict(applied)}
+    return outcome
 
 
 ADAPTERS: dict[str, Adapter] = {

@@ -46,7 +46,10 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
     ``max_bins``, ``min_bin_fraction``. Selection: ``iv_threshold`` and/or ``top_k`` over both
     parties' features. LR on WOE values: ``mode``, ``penalty``, ``C``, ``optimizer``,
     ``learning_rate``, ``schedule``, ``batch_size``, ``max_epochs``, ``tol``. Scaling:
-    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``.
+    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``. Privacy of the
+    platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
+    :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
+    ``binning_dp_`` and in the bank's part.
     """
 
     algorithm = "scorecard"
@@ -74,6 +77,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         round_points: bool = False,
         key_bits: int = 2048,
         random_state: int | None = None,
+        dp_epsilon: float | None = None,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
@@ -96,6 +100,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self.round_points = round_points
         self.key_bits = key_bits
         self.random_state = random_state
+        self.dp_epsilon = dp_epsilon
 
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
@@ -163,6 +168,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
                 max_bins=self.max_bins,
                 min_bin_fraction=self.min_bin_fraction,
                 key_bits=self.key_bits,
+                dp_epsilon=self.dp_epsilon,
             ).run(BinningStub(peer), bank_table, rows=train, model_id=model_id, keypair=kp)
             selected = binning.select(self.iv_threshold, self.top_k)
             if not selected:
@@ -187,6 +193,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self.session_params_ = dict(session_params or {})
         self.binning_ = binning
         self.iv_ = binning.iv()
+        self.binning_dp_ = binning.dp_record_
         self.bank_woe_ = bank_woe
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -291,6 +298,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             "bank_bin_labels": self.bank_bin_labels_,
             "platform_features": self.platform_features_,
             "platform_n_bins": self.platform_n_bins_,
+            **({"binning_dp": self.binning_dp_} if getattr(self, "binning_dp_", None) else {}),
         }
 
     @classmethod
@@ -313,4 +321,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         card.bank_bin_labels_ = [list(v) for v in body["bank_bin_labels"]]
         card.platform_features_ = list(body["platform_features"])
         card.platform_n_bins_ = [int(v) for v in body["platform_n_bins"]]
+        card.binning_dp_ = body.get("binning_dp")
+        if card.binning_dp_:
+            card.dp_epsilon = float(card.binning_dp_["epsilon"])
         return card
