@@ -131,13 +131,16 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         peer: PassivePeer,
         *,
         rows: np.ndarray | None = None,
+        validation_rows: np.ndarray | None = None,
         platform_dataset: str = "",
         job_id: str | None = None,
         model_id: str | None = None,
         session_params: Mapping[str, str] | None = None,
     ) -> FederatedScorecard:
         """Run the whole scorecard job in one ``scorecard`` session (see module docstring);
-        ``session_params`` go to the platform's data provider (kept for scoring)."""
+        ``session_params`` go to the platform's data provider (kept for scoring).
+        ``validation_rows`` are not used in training; the platform counts them in the model's
+        population, so that scoring them (the job's validation metrics) needs no consent."""
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
@@ -177,7 +180,8 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             bank_woe = binning.bank_transform()
             Xb = bank_woe.transform(bank_table.X)
             trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
-            result = trainer.run(model_id, bank_table.ids, Xb, y, train, finalize=False)
+            val = None if validation_rows is None else bank_table.row_positions(validation_rows)
+            result = trainer.run(model_id, bank_table.ids, Xb, y, train, val, finalize=False)
             final = trainer.stub.scorecard(
                 LrScorecardRequest(
                     model_id=model_id,
