@@ -430,6 +430,25 @@ class CoeffEvaluator(_CoeffBase):
             raise InvalidArgument("an inner product needs at least one term")
         return acc if acc is not None else self._zero()
 
+    def accumulate(self, acc: Any, ct: Any, pt: Any) -> Any:
+        """``acc + ct * pt`` (``acc`` None: start), skipping a zero plaintext; returns the
+        accumulator (``None`` while every product so far was zero). For streaming large
+        inner products without holding every plaintext."""
+        if pt.is_zero():
+            return acc
+        if acc is None:
+            out = seal.Ciphertext()
+            self._evaluator.multiply_plain(ct, pt, out)
+            return out
+        tmp = seal.Ciphertext()
+        self._evaluator.multiply_plain(ct, pt, tmp)
+        self._evaluator.add_inplace(acc, tmp)
+        return acc
+
+    def finish(self, acc: Any) -> Any:
+        """An accumulator as a ciphertext (a fresh encryption of zero if nothing was added)."""
+        return acc if acc is not None else self._zero()
+
     def prepare(self, count: int) -> None:
         """Encrypt zeros ahead of use (they depend on no data) until ``count`` are ready."""
         while len(self._zeros) < count:

@@ -18,6 +18,8 @@ hands the raw read-outs back and the platform removes its masks. Scales: bank ve
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from models.crypto.ckks_coeff import CoeffEvaluator, CoeffKey, forward_poly, pair_poly
@@ -90,8 +92,8 @@ def combine(
     if len(blobs) != len(chunks) * K * per_term:
         raise CryptoError("the encrypted terms do not match the batch")
     plat_pairs = _pairs(Xp.shape[1])
-    plat_terms: list[list[tuple[object, object]]] = [[] for _ in plat_pairs]
-    bank_terms: list[list[tuple[object, object]]] = [[] for _ in bank_pairs]
+    plat_acc: list[Any] = [None] * len(plat_pairs)
+    bank_acc: list[Any] = [None] * len(bank_pairs)
     i = 0
     for sl in chunks:
         for k in range(K):
@@ -100,17 +102,17 @@ def combine(
             for m, (a, b) in enumerate(plat_pairs):
                 col_b = p * Xp[sl, b] if b is not None else None
                 pt = ev.encode(pair_poly(p * Xp[sl, a], col_b, PLATFORM_SCALE_BITS, deg))
-                plat_terms[m].append((d_ct, pt))
+                plat_acc[m] = ev.accumulate(plat_acc[m], d_ct, pt)
             psi_pt = ev.encode(pair_poly(p, None, PLATFORM_SCALE_BITS, deg))
             for m in range(len(bank_pairs)):
-                bank_terms[m].append((ev.load(blobs[i + 1 + m]), psi_pt))
+                bank_acc[m] = ev.accumulate(bank_acc[m], ev.load(blobs[i + 1 + m]), psi_pt)
             i += per_term
     ev.prepare(len(bank_pairs) + len(plat_pairs))
-    bank_out = [ev.seal(ev.dot(terms), reveal=(0, half))[0] for terms in bank_terms]
+    bank_out = [ev.seal(ev.finish(acc), reveal=(0, half))[0] for acc in bank_acc]
     kept: list[int] = []
     plat_out = []
     for m, (_, b) in enumerate(plat_pairs):
-        blob, masks = ev.seal(ev.dot(plat_terms[m]), keep=(0, half))
+        blob, masks = ev.seal(ev.finish(plat_acc[m]), keep=(0, half))
         plat_out.append(blob)
         kept.append(masks[0])
         if b is not None:

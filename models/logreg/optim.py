@@ -45,7 +45,7 @@ MAX_EPOCHS = 200
 MAX_SIGMOID_TERMS = 8
 #: Expansion terms used when ``sigmoid_terms = 0``: each Paillier term costs one encryption per
 #: row and epoch, a CKKS term is nearly free.
-DEFAULT_SIGMOID_TERMS = {"paillier": 3, "ckks": 5}
+DEFAULT_SIGMOID_TERMS = {"paillier": 3, "ckks": 4}
 #: Smallest batch the platform accepts (unless the training set is smaller).
 MIN_BATCH_FLOOR = 256
 

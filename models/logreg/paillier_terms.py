@@ -43,8 +43,8 @@ from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument, OverflowDetected
 
 F_COEF = 24
-F_PSI = 16
-F_X = 16
+F_PSI = 12
+F_X = 12
 #: Largest |coefficient| (residual and loss terms) and |bank feature| accepted.
 MAX_COEF = 2.0**10
 MAX_BANK_FEATURE = 2.0**10
