@@ -4,7 +4,8 @@ fresh ciphertext) and reads the platform's plaintext polynomials out of the resu
 
 Two queries, one row each in the report:
 
-- ``noiseless-all``: per chunk of rows, ``enc(2^8 * X^0)`` without noise (zero elsewhere).
+- ``noiseless-all``: per chunk of rows, ``enc(2^8 * X^0)`` without noise (zero elsewhere),
+  three times (median per coefficient: a rare flood coefficient near 0 has fewer zero low bits).
   Every result is then ``2^8 W + E + mask`` with ``E`` the platform's own encryption noise
   (~2^10): wherever the mask leaves the low bits of a coefficient alone, the bank reads ``W``,
   i.e. **all** rows of two platform columns per result, in one gradient call. Old flood: the
@@ -35,6 +36,7 @@ from experiments.privacy.logreg_ckks_read import (
     Reading,
     decrypt_all,
     empty_reading,
+    median_planes,
     n_chunks,
     read_results,
     scalar,
@@ -46,6 +48,7 @@ from experiments.privacy.logreg_seal import ExactKey
 PROTOCOL = "logreg-ckks"
 TOLERANCE = 0.02
 QUERY_BITS = 8
+REPEATS = 3
 
 
 def _query(key: ExactKey, chunks: int, chunk: int, position: int) -> list[bytes]:
@@ -56,8 +59,8 @@ def _query(key: ExactKey, chunks: int, chunk: int, position: int) -> list[bytes]
 
 
 def read_all(target: CkksTarget, *, baseline: bool = False, seed: int = 0) -> Reading:
-    """Every platform value via one noiseless ``2^8 X^0`` query per chunk (``baseline``: the
-    same decoding of uniform results)."""
+    """Every platform value via noiseless ``2^8 X^0`` queries, ``REPEATS`` per chunk (median of
+    the readings; ``baseline``: the same decoding of uniform results)."""
     key = ExactKey(target.key)
     n, f = target.truth.shape
     half = key.degree // 2
@@ -66,12 +69,14 @@ def read_all(target: CkksTarget, *, baseline: bool = False, seed: int = 0) -> Re
     rng = np.random.default_rng(seed)
     for c in range(chunks):
         rows = np.arange(c * half, min(n, (c + 1) * half))
-        if baseline:
-            ms = uniform_results(key, -(-f // 2), rng)
-        else:
-            ms = decrypt_all(key, target.respond(_query(key, chunks, c, 0)))
+        repeats = [
+            uniform_results(key, -(-f // 2), rng)
+            if baseline
+            else decrypt_all(key, target.respond(_query(key, chunks, c, 0)))
+            for _ in range(REPEATS)
+        ]
         decode = functools.partial(target.layout.decode_all, rows=rows.size)
-        read_results(reading, ms, scalar(2.0**QUERY_BITS), rows, decode)
+        read_results(reading, median_planes(repeats, scalar(2.0**QUERY_BITS)), rows, decode)
     return reading
 
 
@@ -92,7 +97,7 @@ def read_rows(
         else:
             ms = decrypt_all(key, target.respond(_query(key, chunks, c, pos)))
         decode = functools.partial(target.layout.decode_row, r=pos)
-        read_results(reading, ms, scalar(2.0**QUERY_BITS), i, decode)
+        read_results(reading, median_planes([ms], scalar(2.0**QUERY_BITS)), i, decode)
     return reading
 
 
@@ -125,6 +130,7 @@ def results(target: CkksTarget, variant: str, quick: bool = True) -> list[Attack
                 "mean_abs_corr": corr,
                 "baseline_mean_abs_corr": base_corr,
                 "rows": int(target.truth.shape[0]),
+                "calls": REPEATS * n_chunks(target, ExactKey(target.key)),
                 "columns": int(target.truth.shape[1]),
                 "evaluator": target.label,
                 "seconds": round(time.perf_counter() - t0, 2),

@@ -62,16 +62,25 @@ def empty_reading(shape: tuple[int, int]) -> Reading:
     return Reading({name: np.full(shape, np.nan) for name in names})
 
 
+def median_planes(repeats: list[list[Decrypted]], divide: Divide) -> list[dict[str, np.ndarray]]:
+    """Per result ciphertext, each reading's median over repeated calls (a coefficient that a
+    call's mask left in disorder is outvoted); one call: its readings."""
+    per = [[planes(m, divide) for m in ms] for ms in repeats]
+    return [
+        {name: np.median([call[p][name] for call in per], axis=0) for name in per[0][p]}
+        for p in range(len(per[0]))
+    ]
+
+
 def read_results(
     reading: Reading,
-    ms: list[Decrypted],
-    divide: Divide,
+    per_result: list[dict[str, np.ndarray]],
     where: np.ndarray | int,
     decode: Callable[[list[np.ndarray]], np.ndarray],
 ) -> None:
-    """Decode decrypted results ``ms`` (one per result ciphertext) into the rows ``where`` of
-    ``reading``; ``decode`` maps the plaintexts (one per result) to platform values."""
-    per_result = [planes(m, divide) for m in ms]
+    """Decode the readings of each result ciphertext (:func:`median_planes`) into the rows
+    ``where`` of ``reading``; ``decode`` maps the plaintexts (one per result) to platform
+    values."""
     for name in reading.estimates:
         reading.estimates[name][where] = decode([p[name] for p in per_result])
 
