@@ -233,10 +233,6 @@ class ExactKey:
         got = self.plaintext_coefficients(pt)
         return (got - np.asarray(coeffs, dtype=np.int64).astype(object)).astype(np.int64)
 
-    def decryption_of_own(self, blob: bytes) -> np.ndarray:
-        """What one of the bank's own ciphertexts decrypts to (message plus its noise), int64."""
-        return self.decrypt(blob).astype(np.int64)
-
 
 def ciphertext_from_rns(
     seal_context: Any, template: Any, components: list[np.ndarray], *, ntt: bool = False

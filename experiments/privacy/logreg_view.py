@@ -14,7 +14,8 @@ re-enactment in :mod:`experiments.privacy.logreg_old_flow` fills them for the ol
     model's platform partial score on the rows the bank may score anyway (the product: the
     bank learns the final score, hence this); it is part of every **baseline**, never of the
     attack's gain; ``trace``: the bank's own record of the updates (see below), needed only by
-    the Gram attack.
+    the Gram attack; ``notes``: free-form facts about the run (mode, epochs), copied into the
+    report's details.
 :class:`TrainingTrace`
     Per update step ``t``: ``vector_index[t]`` (which of ``per_row_vectors`` holds the platform
     scores used in that step), the residuals ``d_t`` the bank computed (NaN off-batch), the
