@@ -38,6 +38,7 @@ from experiments.privacy.logreg_ckks_read import (
     empty_reading,
     n_chunks,
     planes,
+    result_count,
     uniform_results,
 )
 from experiments.privacy.logreg_ckks_target import (
@@ -67,7 +68,7 @@ def read_chosen_residual(target: CkksTarget, *, baseline: bool = False, seed: in
     key = ExactKey(target.key)
     n, f = target.truth.shape
     N, half = key.degree, key.degree // 2
-    chunks, pairs = n_chunks(target, key), -(-f // 2)
+    chunks, count = n_chunks(target, key), result_count(target, key)
     rng = np.random.default_rng(seed)
     solved: dict[str, list[np.ndarray]] = {}
     for _ in range(REPEATS):
@@ -80,17 +81,17 @@ def read_chosen_residual(target: CkksTarget, *, baseline: bool = False, seed: in
             for c, blob in enumerate(blobs):  # the bank knows their exact decryptions
                 D[:, q, c] = negacyclic_eval(key.decrypt(blob).astype(np.float64))
             if baseline:
-                ms = uniform_results(key, pairs, rng)
+                ms = uniform_results(key, count, rng)
             else:
                 ms = decrypt_all(key, target.respond(blobs))
             for p, m in enumerate(ms):
                 for name, plane in planes(m, lambda x: x).items():
-                    M.setdefault(name, np.zeros((N, chunks, pairs), dtype=complex))
+                    M.setdefault(name, np.zeros((N, chunks, count), dtype=complex))
                     M[name][:, q, p] = negacyclic_eval(plane)
         for name, values in M.items():
             W = np.linalg.solve(D, values)  # per root: D' W = m
             coeffs = np.stack(
-                [[negacyclic_from_eval(W[:, c, p]) for p in range(pairs)] for c in range(chunks)]
+                [[negacyclic_from_eval(W[:, c, p]) for p in range(count)] for c in range(chunks)]
             )
             solved.setdefault(name, []).append(coeffs)
     reading = empty_reading((n, f))
@@ -99,7 +100,7 @@ def read_chosen_residual(target: CkksTarget, *, baseline: bool = False, seed: in
         coeffs = np.median(np.stack(per_repeat), axis=0)
         for c in range(chunks):
             rows = np.arange(c * half, min(n, (c + 1) * half))
-            plain = [coeffs[c, p] for p in range(pairs)]
+            plain = [coeffs[c, p] for p in range(count)]
             reading.estimates[name][rows] = target.layout.decode_all(plain, rows.size)
     return reading
 

@@ -39,6 +39,7 @@ from experiments.privacy.logreg_ckks_read import (
     median_planes,
     n_chunks,
     read_results,
+    result_count,
     scalar,
     uniform_results,
 )
@@ -67,10 +68,11 @@ def read_all(target: CkksTarget, *, baseline: bool = False, seed: int = 0) -> Re
     chunks = n_chunks(target, key)
     reading = empty_reading((n, f))
     rng = np.random.default_rng(seed)
+    count = result_count(target, key) if baseline else 0
     for c in range(chunks):
         rows = np.arange(c * half, min(n, (c + 1) * half))
         repeats = [
-            uniform_results(key, -(-f // 2), rng)
+            uniform_results(key, count, rng)
             if baseline
             else decrypt_all(key, target.respond(_query(key, chunks, c, 0)))
             for _ in range(REPEATS)
@@ -90,10 +92,11 @@ def read_rows(
     chunks = n_chunks(target, key)
     reading = empty_reading((len(rows), f))
     rng = np.random.default_rng(seed)
+    count = result_count(target, key) if baseline else 0
     for i, r in enumerate(rows):
         c, pos = divmod(int(r), half)
         if baseline:
-            ms = uniform_results(key, -(-f // 2), rng)
+            ms = uniform_results(key, count, rng)
         else:
             ms = decrypt_all(key, target.respond(_query(key, chunks, c, pos)))
         decode = functools.partial(target.layout.decode_row, r=pos)

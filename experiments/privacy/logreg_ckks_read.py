@@ -104,5 +104,11 @@ def scalar(c: float) -> Divide:
     return lambda plane: plane / c
 
 
+def result_count(target: CkksTarget, key: ExactKey) -> int:
+    """How many result ciphertexts the evaluator returns per call (one call on zeros)."""
+    zero = np.zeros(key.degree)
+    return len(target.respond([key.encrypt(zero) for _ in range(n_chunks(target, key))]))
+
+
 def n_chunks(target: CkksTarget, key: ExactKey) -> int:
     return -(-target.truth.shape[0] // (key.degree // 2))

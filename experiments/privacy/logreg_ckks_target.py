@@ -16,7 +16,9 @@ protocol):
 ``layout``
     a :class:`Layout`: where the platform's values sit in its plaintext polynomials, i.e. how
     a result of the query ``c * X^0`` (every row at once) or ``c * X^r`` (row ``r`` at the
-    read-out coefficients) maps back to platform values.
+    read-out coefficients) maps back to platform values: :class:`PairLayout` (two columns per
+    result, the old gradient and the new platform outputs) or :class:`ColumnLayout` (one
+    column per result, e.g. the new bank outputs ``enc(v) * psi_k``).
 
 Two evaluators live here besides the old one (:mod:`experiments.privacy.logreg_old_ckks`):
 :class:`UniformMaskEvaluator`, a control that encodes exactly (SEAL's slot order), adds a mask
@@ -120,6 +122,27 @@ class PairLayout:
         for P in plain:  # (X^r W)_0 = -W_(N-r) = a_r, (X^r W)_H = W_(H-r) = b_r
             out += [P[0], P[N // 2]]
         return np.array(out[: self.f]) / 2.0**FEATURE_SCALE_BITS
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    """One column per result (``W = sum_r a_r X^-r`` at scale ``2^30``, read-out at coefficient
+    0), e.g. the new bank-output products ``enc(v) * psi_k``; ``f`` results."""
+
+    f: int
+
+    @property
+    def name(self) -> str:
+        return "column"
+
+    def decode_all(self, plain: list[np.ndarray], rows: int) -> np.ndarray:
+        N = plain[0].shape[0]
+        r = np.arange(1, rows)
+        cols = [np.concatenate([[P[0]], -P[N - r]]) for P in plain[: self.f]]
+        return np.stack(cols, axis=1) / 2.0**FEATURE_SCALE_BITS
+
+    def decode_row(self, plain: list[np.ndarray], r: int) -> np.ndarray:
+        return np.array([P[0] for P in plain[: self.f]]) / 2.0**FEATURE_SCALE_BITS
 
 
 @dataclass
