@@ -47,6 +47,7 @@ from experiments.privacy.logreg_ckks_target import (
     control_target,
     old_target,
 )
+from experiments.privacy.logreg_new_flow import new_targets
 from experiments.privacy.logreg_old_ckks import column_pair_poly, residual_poly
 from experiments.privacy.logreg_seal import (
     ExactKey,
@@ -173,6 +174,10 @@ def results(target: CkksTarget, variant: str) -> list[AttackResult]:
 
 
 def run(quick: bool = False) -> list[AttackResult]:
-    return results(old_target(quick), "before") + results(
-        control_target(quick), "control-uniform-mask"
+    own, bank = new_targets(quick)
+    return (
+        results(old_target(quick), "before")
+        + results(control_target(quick), "control-uniform-mask")
+        + results(own, "ckks")
+        + results(bank, "ckks-bank-output")
     )

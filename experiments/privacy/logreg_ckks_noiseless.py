@@ -44,6 +44,7 @@ from experiments.privacy.logreg_ckks_read import (
     uniform_results,
 )
 from experiments.privacy.logreg_ckks_target import CkksTarget, control_target, old_target
+from experiments.privacy.logreg_new_flow import new_targets
 from experiments.privacy.logreg_seal import ExactKey
 
 PROTOCOL = "logreg-ckks"
@@ -171,6 +172,10 @@ def results(target: CkksTarget, variant: str, quick: bool = True) -> list[Attack
 
 
 def run(quick: bool = False) -> list[AttackResult]:
-    return results(old_target(quick), "before", quick) + results(
-        control_target(quick), "control-uniform-mask", quick
+    own, bank = new_targets(quick)
+    return (
+        results(old_target(quick), "before", quick)
+        + results(control_target(quick), "control-uniform-mask", quick)
+        + results(own, "ckks", quick)
+        + results(bank, "ckks-bank-output", quick)
     )

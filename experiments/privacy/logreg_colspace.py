@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from experiments.privacy.common import AttackResult, gap_rule
+from experiments.privacy.logreg_new_flow import new_run
 from experiments.privacy.logreg_old_flow import Scenario, old_run
 from experiments.privacy.logreg_recover import best_r2, complete_low_rank, span_basis
 from experiments.privacy.logreg_view import BankView
@@ -166,4 +167,7 @@ def run(quick: bool = False) -> list[AttackResult]:
         run_ = old_run(sc, mode)
         for k in KNOWN_ROWS:
             out.append(result(run_.view, run_.X_p, k, f"logreg-{mode}", "before"))
+        new = new_run(Scenario.of(quick), mode)
+        for k in KNOWN_ROWS:
+            out.append(result(new.view, new.X_p, k, f"logreg-{mode}", mode))
     return out

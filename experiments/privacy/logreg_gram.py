@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from experiments.privacy.common import AttackResult, gap_rule
+from experiments.privacy.logreg_new_flow import new_run
 from experiments.privacy.logreg_old_flow import Scenario, old_run
 from experiments.privacy.logreg_recover import span_basis
 from experiments.privacy.logreg_view import BankView, standardize
@@ -161,4 +162,6 @@ def run(quick: bool = False) -> list[AttackResult]:
     for mode in ("paillier", "ckks"):
         run_ = old_run(sc, mode)
         out.append(result(run_.view, run_.design_p, f"logreg-{mode}", "before"))
+        new = new_run(Scenario.of(quick), mode)
+        out.append(result(new.view, new.design_p, f"logreg-{mode}", mode))
     return out

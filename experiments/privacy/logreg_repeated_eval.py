@@ -27,6 +27,7 @@ import numpy as np
 
 from experiments.privacy.common import AttackResult, gap_rule
 from experiments.privacy.logreg_colspace import attack as colspace_attack
+from experiments.privacy.logreg_new_flow import new_run
 from experiments.privacy.logreg_old_flow import Scenario, old_run, split_rows
 from experiments.privacy.logreg_recover import numerical_rank
 from experiments.privacy.logreg_view import BankView
@@ -86,4 +87,6 @@ def run(quick: bool = False) -> list[AttackResult]:
     for mode in ("paillier", "ckks"):
         run_ = old_run(sc, mode, probe_all=True)
         out.append(result(run_.view, run_.X_p, rest, f"logreg-{mode}", "before"))
+        new = new_run(sc, mode, score_rest=True)
+        out.append(result(new.view, new.X_p, rest, f"logreg-{mode}", mode))
     return out
