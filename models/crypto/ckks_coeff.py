@@ -58,6 +58,7 @@ import numpy as np
 import tenseal.sealapi as seal
 
 from models.crypto.ckks import CkksContext
+from models.crypto.parallel import handler, helper_state, reserved_helpers, resolve_workers
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument
 
@@ -368,9 +369,21 @@ class CoeffKey(_CoeffBase):
         self._encryptor = seal.Encryptor(self.seal_context, sk)
         self._decryptor = seal.Decryptor(self.seal_context, sk)
 
-    def encrypt(self, polys: Iterable[np.ndarray]) -> list[bytes]:
-        """Seeded symmetric ciphertexts of integer-coefficient polynomials (IND-CPA)."""
-        return [self.save(self._encryptor.encrypt_symmetric(self.encode(p))) for p in polys]
+    def encrypt(self, polys: Iterable[np.ndarray], *, workers: int | None = None) -> list[bytes]:
+        """Seeded symmetric ciphertexts of integer-coefficient polynomials (IND-CPA).
+
+        Large batches are split with a helper process of the key holder's own (it receives the
+        key holder's context once per key; it is the same party on the same machine).
+        """
+        polys = list(polys)
+        n_workers = resolve_workers(workers, len(polys) * 4000)
+        if n_workers < 2 or len(polys) < 8:
+            return [self.save(self._encryptor.encrypt_symmetric(self.encode(p))) for p in polys]
+        return _parallel_encrypt(self, polys)
+
+    def private_bytes(self) -> bytes:
+        """The context with its secret key (only for this party's own helper processes)."""
+        return bytes(self.ctx.native.serialize(save_secret_key=True))
 
     def read(self, blob: bytes, positions: Sequence[int]) -> list[int]:
         """The decryption's coefficients at ``positions``, as residues in ``[0, q)``."""
@@ -507,3 +520,42 @@ class CoeffEvaluator(_CoeffBase):
         if not 0 <= raw < self.layout.q:
             raise InvalidArgument("a returned read-out is out of range")
         return self.layout.centred((raw - kept) % self.layout.q)
+
+
+# -- the key holder's helper process ---------------------------------------------------------
+def _parallel_encrypt(key: CoeffKey, polys: list[np.ndarray]) -> list[bytes]:
+    """Half of the polynomials here, half in a helper (fixed order)."""
+    mine = len(polys) // 2
+    rest = np.ascontiguousarray(np.stack(polys[mine:]), dtype="<f8")
+    with reserved_helpers(1) as team:
+        h = team[0]
+        token = key.fingerprint
+        frames = [rest.tobytes()]
+        header: dict[str, object] = {"token": token, "count": int(rest.shape[0])}
+        if token not in h.setups:
+            frames.append(key.ctx.public_bytes())
+            frames.append(key.private_bytes())
+            header["setup"] = True
+        h.submit("ckks_coeff_encrypt", header, frames)
+        out = [key.save(key._encryptor.encrypt_symmetric(key.encode(p))) for p in polys[:mine]]
+        reply, blobs = h.result()
+        h.setups.add(token)
+    return out + list(blobs)
+
+
+@handler("ckks_coeff_encrypt")
+def _encrypt_handler(
+    header: dict[str, object], frames: list[bytes]
+) -> tuple[dict[str, object], list[bytes]]:
+    import tenseal as ts
+
+    keys: dict[str, CoeffKey] = helper_state().setdefault("ckks_coeff_keys", {})
+    token = str(header["token"])
+    if header.get("setup"):
+        ctx = CkksContext(ts.context_from(frames[2]), frames[1])
+        keys.clear()  # one key at a time
+        keys[token] = CoeffKey(ctx)
+    key = keys[token]
+    count = int(str(header["count"]))
+    polys = np.frombuffer(frames[0], dtype="<f8").reshape(count, key.degree)
+    return {}, [key.save(key._encryptor.encrypt_symmetric(key.encode(p))) for p in polys]

@@ -130,6 +130,7 @@ def loaded_vector(token: str) -> tuple[mpz, list[mpz]] | None:
 
 def _import_handlers() -> None:
     # Modules that register handlers; imported in each helper process.
+    import models.crypto.ckks_coeff
     import models.crypto.histogram
     import models.crypto.paillier
 
