@@ -2,17 +2,21 @@
 
 Only the bank ever holds the complete score. The pieces come from two places:
 
-- trees: the bank routes the company through every tree with its own feature values at its
-  splits and the platform's go-left bits at the platform's splits, adding the leaf values in
-  tree order exactly as offline prediction (:func:`models.secureboost.predict.raw_scores`);
+- trees: the margin from EINI prediction (:mod:`models.secureboost.predict`): the bank never
+  learns the company's path at the platform's splits, only the sum of the selected leaves;
 - linear models: the bank's own terms plus the platform's partial log-odds, which arrive
   encrypted under the bank's key and are decrypted here.
 
-Reason codes are the factors that pushed the log-odds up the most. For trees the change of
-the expected leaf value along the company's path is attributed to each split's feature
-(Saabas path attribution, expectations weighted by the training cover); for linear models each
-bank term ``w_j * z_j`` is a contribution and the platform names its own adverse categories.
-Platform factors are always named by category, never with a value.
+Reason codes are the factors that pushed the log-odds up the most. Linear models: each bank
+term ``w_j * z_j`` is a contribution and the platform names its own adverse categories. Trees
+(:class:`TreeExplainer`): the bank cannot follow the path through the platform's splits, so
+its features get a *bank-conditional* Saabas attribution (walking each tree with its own
+decisions at its splits and the training cover's proportions at the platform's, so a bank
+split's contribution is the change of the expected leaf value it causes), and the rest of the
+margin, ``margin - base - sum_t E[tree_t | bank features]``, is one platform factor
+(``P:platform``): the platform's data taken together, no category named (naming categories
+would need one more read-out per category, each a further functional of the platform's path).
+Platform factors never carry a value.
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ def rank_reasons(
         del value  # reasons never carry their magnitude
         if source == BANK_SOURCE:
             text = (describe or {}).get(factor) or f"bank data: {factor}"
+        elif factor == TREE_PLATFORM_FACTOR:
+            text = "platform data, all categories together"
         else:
             text = f"platform data category: {factor}"
         out.append(Reason(len(out) + 1, source, factor, reason_code(source, factor), text))
@@ -132,68 +138,88 @@ def rank_reasons(
 
 
 # ----------------------------------------------------------------------------- trees
+#: The one platform factor of a tree model's reasons (its data, all categories together).
+TREE_PLATFORM_FACTOR = "platform"
+
+
 def node_expectations(tree: Tree) -> dict[int, float]:
     """Expected leaf value below each node, weighted by training cover (hessian sums)."""
-    out: dict[int, float] = {}
+    return _expectations(tree)[0]
+
+
+def _expectations(tree: Tree) -> tuple[dict[int, float], dict[int, float]]:
+    values: dict[int, float] = {}
+    covers: dict[int, float] = {}
 
     def visit(node: Node) -> tuple[float, float]:
         if node.is_leaf:
-            out[node.node_id] = node.value
-            return node.value, max(node.hess, 0.0)
+            values[node.node_id] = node.value
+            covers[node.node_id] = max(node.hess, 0.0)
+            return node.value, covers[node.node_id]
         lv, lw = visit(tree.nodes[left_child(node.node_id)])
         rv, rw = visit(tree.nodes[right_child(node.node_id)])
         total = lw + rw
         value = (lv * lw + rv * rw) / total if total > 0 else (lv + rv) / 2.0
-        out[node.node_id] = value
+        values[node.node_id], covers[node.node_id] = value, total
         return value, total
 
     visit(tree.nodes[0])
-    return out
+    return values, covers
 
 
 @dataclass
-class TreeModelView:
-    """What the bank needs to assemble a SecureBoost score for one company."""
+class TreeExplainer:
+    """Reason codes of a tree model from what the bank knows: its features and the margin."""
 
     trees: list[Tree]
     base_score: float
-    platform_groups: Sequence[str]
     bank_names: Sequence[str]
     expectations: list[dict[int, float]] = field(default_factory=list)
+    covers: list[dict[int, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.expectations = [node_expectations(t) for t in self.trees]
+        pairs = [_expectations(t) for t in self.trees]
+        self.expectations = [p[0] for p in pairs]
+        self.covers = [p[1] for p in pairs]
 
-    def assemble(
-        self, x_bank: np.ndarray, split_ids: Sequence[int], go_left: np.ndarray
-    ) -> Assembled:
-        """Score one company from its bank features and the platform's decisions.
-
-        ``go_left[i]`` is the platform's bit for ``split_ids[i]``.
-        """
+    def bank_view(self, x_bank: np.ndarray) -> tuple[dict[tuple[str, str], float], float]:
+        """(bank feature contributions, ``sum_t E[tree_t | bank features]``)."""
         x = [float(v) for v in np.asarray(x_bank, dtype=np.float64).reshape(-1)]
-        bits = [bool(b) for b in np.asarray(go_left, dtype=bool).reshape(-1)]
-        if len(bits) != len(split_ids):
-            raise InvalidArgument("one platform decision per split is required")
-        platform_left = dict(zip((int(s) for s in split_ids), bits, strict=True))
-        raw = float(self.base_score)
         contrib: dict[tuple[str, str], float] = {}
-        for tree, expect in zip(self.trees, self.expectations, strict=True):
-            node = tree.nodes[0]
-            while not node.is_leaf:
+        expected = 0.0
+        for tree, mu, cover in zip(self.trees, self.expectations, self.covers, strict=True):
+            stack = [(tree.nodes[0], 1.0)]
+            while stack:
+                node, w = stack.pop()
+                if node.is_leaf:
+                    expected += w * node.value
+                    continue
+                left, right = (
+                    tree.nodes[left_child(node.node_id)],
+                    tree.nodes[right_child(node.node_id)],
+                )
                 if node.owner == BANK:
-                    left = _goes_left(x[node.feature], node.threshold, node.missing_left)
+                    child = (
+                        left
+                        if _goes_left(x[node.feature], node.threshold, node.missing_left)
+                        else right
+                    )
                     key = (BANK_SOURCE, str(self.bank_names[node.feature]))
+                    contrib[key] = contrib.get(key, 0.0) + w * (
+                        mu[child.node_id] - mu[node.node_id]
+                    )
+                    stack.append((child, w))
                 else:
-                    try:
-                        left = platform_left[node.split_id]
-                    except KeyError:
-                        raise InvalidArgument("the platform did not answer every split") from None
-                    key = (PLATFORM_SOURCE, str(self.platform_groups[node.feature]))
-                child = tree.nodes[left_child(node.node_id) if left else right_child(node.node_id)]
-                contrib[key] = contrib.get(key, 0.0) + expect[child.node_id] - expect[node.node_id]
-                node = child
-            raw += node.value  # tree order, as offline prediction adds them
+                    total = cover[left.node_id] + cover[right.node_id]
+                    share = cover[left.node_id] / total if total > 0 else 0.5
+                    stack.append((left, w * share))
+                    stack.append((right, w * (1.0 - share)))
+        return contrib, expected
+
+    def assemble(self, x_bank: np.ndarray, raw: float) -> Assembled:
+        """Score one company from its bank features and its margin (log-odds)."""
+        contrib, expected = self.bank_view(x_bank)
+        contrib[(PLATFORM_SOURCE, TREE_PLATFORM_FACTOR)] = raw - self.base_score - expected
         return Assembled(log_odds=raw, pd=sigmoid(raw), contributions=contrib)
 
 
