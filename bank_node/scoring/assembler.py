@@ -167,67 +167,98 @@ def _expectations(tree: Tree) -> tuple[dict[int, float], dict[int, float]]:
     return values, covers
 
 
-@dataclass
 class TreeExplainer:
-    """Reason codes of a tree model from what the bank knows: its features and the margin."""
+    """Reason codes of a tree model from what the bank knows: its features and the margin.
 
-    trees: list[Tree]
-    base_score: float
-    bank_names: Sequence[str]
-    expectations: list[dict[int, float]] = field(default_factory=list)
-    covers: list[dict[int, float]] = field(default_factory=list)
+    Compiled once into arrays: each bank split and each leaf with the bank decisions its path
+    needs, the product of the platform splits' cover shares above it, and (splits) the change
+    of the expected leaf value on either side.
+    """
 
-    def __post_init__(self) -> None:
-        pairs = [_expectations(t) for t in self.trees]
-        self.expectations = [p[0] for p in pairs]
-        self.covers = [p[1] for p in pairs]
+    def __init__(self, trees: Sequence[Tree], base_score: float, bank_names: Sequence[str]):
+        self.base_score = float(base_score)
+        self.bank_names = [str(n) for n in bank_names]
+        feats: list[int] = []
+        thresholds: list[float] = []
+        missing: list[bool] = []
+        splits: list[tuple[list[int], list[bool], float, int, float, float, int]] = []
+        leaves: list[tuple[list[int], list[bool], float, float]] = []
+        for tree in trees:
+            mu, cover = _expectations(tree)
+            col_of: dict[int, int] = {}
+            for node in tree.split_nodes():
+                if node.owner == BANK:
+                    col_of[node.node_id] = len(feats)
+                    feats.append(node.feature)
+                    thresholds.append(math.inf if node.threshold is None else node.threshold)
+                    missing.append(node.missing_left)
+            stack: list[tuple[Node, list[int], list[bool], float]] = [(tree.nodes[0], [], [], 1.0)]
+            while stack:
+                node, cols, dirs, share = stack.pop()
+                if node.is_leaf:
+                    leaves.append((cols, dirs, share, node.value))
+                    continue
+                left = tree.nodes[left_child(node.node_id)]
+                right = tree.nodes[right_child(node.node_id)]
+                if node.owner == BANK:
+                    c = col_of[node.node_id]
+                    d_left = mu[left.node_id] - mu[node.node_id]
+                    d_right = mu[right.node_id] - mu[node.node_id]
+                    splits.append((cols, dirs, share, c, d_left, d_right, node.feature))
+                    stack.append((left, [*cols, c], [*dirs, True], share))
+                    stack.append((right, [*cols, c], [*dirs, False], share))
+                else:
+                    total = cover[left.node_id] + cover[right.node_id]
+                    frac = cover[left.node_id] / total if total > 0 else 0.5
+                    stack.append((left, cols, dirs, share * frac))
+                    stack.append((right, cols, dirs, share * (1.0 - frac)))
+        self._feat = np.asarray(feats, dtype=np.int64)
+        self._thr = np.asarray(thresholds, dtype=np.float64)
+        self._ml = np.asarray(missing, dtype=bool)
+        n_cols = len(feats)
+
+        def pad(rows: list[tuple[list[int], list[bool]]]) -> tuple[np.ndarray, np.ndarray]:
+            width = max((len(c) for c, _ in rows), default=0) or 1
+            idx = np.full((len(rows), width), n_cols, dtype=np.int64)
+            want = np.ones((len(rows), width), dtype=bool)
+            for k, (c, d) in enumerate(rows):
+                idx[k, : len(c)] = c
+                want[k, : len(d)] = d
+            return idx, want
+
+        self._s_idx, self._s_want = pad([(r[0], r[1]) for r in splits])
+        self._s_share = np.asarray([r[2] for r in splits], dtype=np.float64)
+        self._s_col = np.asarray([r[3] for r in splits], dtype=np.int64)
+        self._s_dl = np.asarray([r[4] for r in splits], dtype=np.float64)
+        self._s_dr = np.asarray([r[5] for r in splits], dtype=np.float64)
+        self._s_feat = np.asarray([r[6] for r in splits], dtype=np.int64)
+        self._l_idx, self._l_want = pad([(r[0], r[1]) for r in leaves])
+        self._l_weight = np.asarray([r[2] * r[3] for r in leaves], dtype=np.float64)
 
     def bank_view(self, x_bank: np.ndarray) -> tuple[dict[tuple[str, str], float], float]:
         """(bank feature contributions, ``sum_t E[tree_t | bank features]``)."""
-        x = [float(v) for v in np.asarray(x_bank, dtype=np.float64).reshape(-1)]
-        contrib: dict[tuple[str, str], float] = {}
-        expected = 0.0
-        for tree, mu, cover in zip(self.trees, self.expectations, self.covers, strict=True):
-            stack = [(tree.nodes[0], 1.0)]
-            while stack:
-                node, w = stack.pop()
-                if node.is_leaf:
-                    expected += w * node.value
-                    continue
-                left, right = (
-                    tree.nodes[left_child(node.node_id)],
-                    tree.nodes[right_child(node.node_id)],
-                )
-                if node.owner == BANK:
-                    child = (
-                        left
-                        if _goes_left(x[node.feature], node.threshold, node.missing_left)
-                        else right
-                    )
-                    key = (BANK_SOURCE, str(self.bank_names[node.feature]))
-                    contrib[key] = contrib.get(key, 0.0) + w * (
-                        mu[child.node_id] - mu[node.node_id]
-                    )
-                    stack.append((child, w))
-                else:
-                    total = cover[left.node_id] + cover[right.node_id]
-                    share = cover[left.node_id] / total if total > 0 else 0.5
-                    stack.append((left, w * share))
-                    stack.append((right, w * (1.0 - share)))
-        return contrib, expected
+        x = np.asarray(x_bank, dtype=np.float64).reshape(-1)
+        xs = x[self._feat]
+        with np.errstate(invalid="ignore"):
+            left = np.where(np.isnan(xs), self._ml, xs <= self._thr)
+        ext = np.append(left, True)
+        reach_s = np.all(ext[self._s_idx] == self._s_want, axis=1)
+        step = (
+            np.where(left[self._s_col], self._s_dl, self._s_dr) if self._s_col.size else self._s_dl
+        )
+        amounts = np.bincount(
+            self._s_feat, weights=reach_s * self._s_share * step, minlength=len(self.bank_names)
+        )
+        used = np.unique(self._s_feat[reach_s]) if self._s_feat.size else self._s_feat
+        contrib = {(BANK_SOURCE, self.bank_names[f]): float(amounts[f]) for f in used.tolist()}
+        reach_l = np.all(ext[self._l_idx] == self._l_want, axis=1)
+        return contrib, float(np.sum(self._l_weight[reach_l]))
 
     def assemble(self, x_bank: np.ndarray, raw: float) -> Assembled:
         """Score one company from its bank features and its margin (log-odds)."""
         contrib, expected = self.bank_view(x_bank)
         contrib[(PLATFORM_SOURCE, TREE_PLATFORM_FACTOR)] = raw - self.base_score - expected
         return Assembled(log_odds=raw, pd=sigmoid(raw), contributions=contrib)
-
-
-def _goes_left(value: float, threshold: float | None, missing_left: bool) -> bool:
-    """:func:`models.secureboost.tree.value_decision` for one value."""
-    if math.isnan(value):
-        return missing_left
-    return threshold is None or value <= threshold
 
 
 # ----------------------------------------------------------------------------- linear models

@@ -154,22 +154,6 @@ class CellLayout:
         return index, wanted, split_ids
 
 
-def select_cells(layout: CellLayout, split_ids: Sequence[int], go_left: np.ndarray) -> np.ndarray:
-    """The platform's ``(rows, cells)`` 0/1 selection from its decisions.
-
-    ``go_left`` is ``(rows, len(split_ids))``: each row's decision at each split.
-    """
-    index, wanted, needed = layout.constraint_matrix()
-    pos = {int(s): i for i, s in enumerate(split_ids)}
-    try:
-        cols = [pos[s] for s in needed]
-    except KeyError:
-        raise FailedPrecondition("the platform's part lacks a split of the model") from None
-    dec = np.asarray(go_left, dtype=bool)
-    ext = np.concatenate([dec[:, cols], np.ones((dec.shape[0], 1), dtype=bool)], axis=1)
-    return np.all(ext[:, index] == wanted[None, :, :], axis=2)
-
-
 # ----------------------------------------------------------------------------- packing
 @dataclass(frozen=True)
 class Packing:

@@ -8,6 +8,7 @@ way, exactly :func:`models.secureboost.tree.value_decision`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from models.crypto.ckks import CkksContext
 from models.crypto.ckks_readout import ReadoutEvaluator
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, DataLoss, FailedPrecondition, InvalidArgument
-from models.secureboost.eini import FLOOD_BITS, CellLayout, Packing, select_cells
+from models.secureboost.eini import FLOOD_BITS, CellLayout, Packing
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,25 @@ class PlatformSplits:
             return np.where(np.isnan(xs), self.missing_left[None, :], xs <= self.thresholds)
 
     def layout(self) -> CellLayout:
-        return CellLayout.from_split_ids(self.split_ids.tolist())
+        """The cell layout of the model (computed once)."""
+        return self._prepared[0]
+
+    def layout_digest(self) -> str:
+        return self._prepared[1]
+
+    def select(self, go_left: np.ndarray) -> np.ndarray:
+        """``(rows, cells)`` 0/1 selections from ``(rows, splits)`` decisions."""
+        _, _, index, wanted, cols = self._prepared
+        dec = np.asarray(go_left, dtype=bool)
+        ext = np.concatenate([dec[:, cols], np.ones((dec.shape[0], 1), dtype=bool)], axis=1)
+        return np.all(ext[:, index] == wanted[None, :, :], axis=2)
+
+    @functools.cached_property
+    def _prepared(self) -> tuple[CellLayout, str, np.ndarray, np.ndarray, list[int]]:
+        layout = CellLayout.from_split_ids(self.split_ids.tolist())
+        index, wanted, needed = layout.constraint_matrix()
+        pos = {int(s): i for i, s in enumerate(self.split_ids.tolist())}
+        return layout, layout.digest(), index, wanted, [pos[s] for s in needed]
 
 
 class BankKeys:
@@ -158,10 +177,9 @@ def answer_rows(
     enc_cells: CipherArray,
 ) -> CipherArray:
     """Decisions, selections and sealed margins for raw rows (unusable rows select nothing)."""
-    layout = splits.layout()
-    if layout_digest != layout.digest():
+    if layout_digest != splits.layout_digest():
         raise FailedPrecondition("the bank's model does not match the platform's part")
-    go_left = splits.decisions(X, names)
-    selection = select_cells(layout, splits.split_ids.tolist(), go_left)
+    selection = splits.select(splits.decisions(X, names))
+    layout = splits.layout()
     selection[~np.asarray(usable, dtype=bool)] = False
     return sealed_margins(ev, layout, selection, enc_cells)

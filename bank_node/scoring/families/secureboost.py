@@ -30,7 +30,7 @@ from models.secureboost.predict import SecurePredictor
 from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 
 #: Platform calls of one model in flight at once (each carries every request queued).
-MAX_IN_FLIGHT = 2
+MAX_IN_FLIGHT = 1
 #: Most companies per platform call, in packing groups.
 MAX_GROUPS_PER_CALL = 2
 
