@@ -23,9 +23,12 @@ from models.crypto.ckks_coeff import create_context
 from models.crypto.ckks_readout import ReadoutKey
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument
-from models.secureboost.eini import GUARD_BITS, BankCells, CellLayout, Packing
+from models.secureboost.eini import FLOOD_BITS, GUARD_BITS, BankCells, CellLayout, Packing
 from models.secureboost.messages import SbSecurePredictRequest, SbSecurePredictResponse
 from models.secureboost.tree import BANK, Node, Tree, value_decision
+
+#: Largest flood + noise an honest read-out carries (flood 2^14, noise a few hundred units).
+NOISE_LIMIT = 2**FLOOD_BITS + 2**13
 
 
 def new_prediction_key() -> ReadoutKey:
@@ -121,9 +124,14 @@ class SecurePredictor:
         for g, blob in enumerate(blobs):
             rows = min(p.group, n_rows - g * p.group)
             for raw in self.key.read(blob, p.positions(rows)):
-                units = (self.key.centred(raw) + half) >> GUARD_BITS  # round to nearest
+                centred = self.key.centred(raw)
+                units = (centred + half) >> GUARD_BITS  # round to nearest
                 value = units / 2.0**self.quant_bits
-                if not abs(value) <= self.read_limit:
+                # flood and noise never come near the guard's half: a residue there, or a
+                # value beyond the model's range, is a result that was not computed honestly
+                if abs(centred - (units << GUARD_BITS)) > NOISE_LIMIT or not (
+                    abs(value) <= self.read_limit
+                ):
                     raise CryptoError("a CKKS result decrypts out of range: tampered or foreign")
                 out.append(value)
         return np.asarray(out, dtype=np.float64)
