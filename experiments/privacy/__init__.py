@@ -11,4 +11,4 @@ fails CI.
 from __future__ import annotations
 
 #: Attack modules run by ``experiments/bench_privacy.py``, in report order.
-ATTACK_MODULES: tuple[str, ...] = ()
+ATTACK_MODULES: tuple[str, ...] = ("secureboost_predict",)
