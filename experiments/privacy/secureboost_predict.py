@@ -12,7 +12,10 @@ scoring protocol adds is evidence on which side of those splits each scored comp
   company's margin (run through the real protocol here). The best attack we know decodes the
   margin: the bank knows its own path in every tree, so each tree's output is one of its
   bank-consistent leaves; it enumerates the combinations (meet in the middle) whose sum equals
-  the margin, and keeps the platform-split directions every such combination implies.
+  the margin, and keeps the platform-split directions every such combination implies (a
+  company whose combinations are too many to enumerate counts as not decoded; with ``2^c``
+  combinations and a margin read to ``2^-34`` over a range ``r``, about ``2^c 2^-34 / r``
+  combinations match anyway, so such a path is not determined by the margin).
 
 The figure is the fraction of (scored company, platform feature used by the model) pairs
 whose bin the bank pins (one feasible value bin: if the company has a value, the bank knows
@@ -278,6 +281,7 @@ def run(quick: bool = False) -> list[AttackResult]:
     decoded = {"secure": 0, "plaintext": 0}
     undecodable = 0
     coarse = {1e-6: 0, 1e-4: 0, 1e-2: 0}
+    log2_combos: list[float] = []
     for k, row in enumerate(scored.tolist()):
         # the decision-bit protocol: every split's bit for this company
         cons = [
@@ -288,6 +292,7 @@ def run(quick: bool = False) -> list[AttackResult]:
         ]
         standard += len(_pinned(_feasible(cons, n_bins)))
         cands = _candidates(s, row, q)
+        log2_combos.append(float(sum(np.log2(len(c)) for c in cands)))
         exact = round(float(secure[k] - clf.base_score_ - local[k]) * 2.0**q)
         picks = _decode(cands, 0.0, exact, 0.0)
         if picks is None:
@@ -317,6 +322,9 @@ def run(quick: bool = False) -> list[AttackResult]:
         "path_decoded_plaintext": decoded["plaintext"] / n,
         "path_decoded_at_resolution": {f"{r:g}": c / n for r, c in coarse.items()},
         "undecodable_companies": undecodable,
+        # leaf combinations consistent with the bank's own features (per company): the
+        # margin, at any resolution, can single one out only when this is small
+        "log2_combinations_median": float(np.median(log2_combos)),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     out = []
