@@ -80,8 +80,6 @@ class SecureBoostScoring:
         x = np.asarray(job.x_bank, dtype=np.float64)[None, :]
         local, cells = pred.cells.values(x, pred.quant_bits)
         item = _Pending(job, float(local[0]), cells[0])
-        if not pred.has_platform:  # nothing to ask the platform: no consent checked either
-            raise FailedPrecondition("the model has no platform part to score with")
         limit = MAX_GROUPS_PER_CALL * (pred.packing.group if pred.packing else 1)
         with self._cond:
             self._queue.append(item)
