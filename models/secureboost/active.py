@@ -348,7 +348,7 @@ class SecureBoostClassifier:
         job_id: str | None = None,
         dataset: str | None = None,
         session_params: Mapping[str, str] | None = None,
-        batch_size: int = 512,
+        batch_size: int = 256,
     ) -> np.ndarray:
         """Raw scores (log-odds) by federated EINI prediction for the companies of ``bank_table``.
 
@@ -357,7 +357,8 @@ class SecureBoostClassifier:
         each company's margin (see :mod:`models.secureboost.predict`), within
         ``secure_predictor().tolerance()`` of plaintext prediction. Companies outside the
         model's population need their scoring consent. ``peer`` may be None only if the model
-        has no platform split.
+        has no platform split. ``batch_size`` companies per step (an answer is about 22 KiB per
+        company, and the platform's step cache keeps recent answers for retries).
         """
         self._check_fitted()
         X = self._bank_matrix(bank_table)

@@ -159,7 +159,7 @@ class SecurePredictor:
         platform_digest: str,
         ids: np.ndarray,
         X_bank: np.ndarray,
-        batch_size: int = 512,
+        batch_size: int = 256,
     ) -> np.ndarray:
         """Raw scores of every row, ``batch_size`` companies per platform call.
 
