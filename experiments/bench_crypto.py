@@ -170,43 +170,72 @@ def bench_histogram(kp: PaillierKeypair, repeats: int) -> dict[str, Any]:
 
 
 def bench_ckks(repeats: int) -> dict[str, Any]:
-    """The platform's flooded, rerandomised ``X^T enc(d)`` (one process), and the bank's halves.
+    """The platform's masked, rerandomised ``X^T enc(d)`` on coefficient-encoded CKKS (one
+    process, :mod:`models.crypto.ckks_coeff`), and the bank's halves.
 
-    ``xt_d_ms`` includes encrypting the floods; ``xt_d_prepared_ms`` uses floods prepared
-    ahead (as the helper process does between calls).
+    ``xt_d_ms`` includes encrypting the zeros that rerandomise the results;
+    ``xt_d_prepared_ms`` uses zeros prepared ahead (``CoeffEvaluator.prepare``).
     """
     out: dict[str, Any] = {"samples": CKKS_SAMPLES, "features": CKKS_FEATURES}
     from models.crypto.ckks import CkksContext
-    from models.crypto.ckks_inner import (
-        INNER_COEFF_MOD_BIT_SIZES,
-        InnerProductEvaluator,
-        InnerProductKey,
+    from models.crypto.ckks_coeff import (
+        CoeffEvaluator,
+        CoeffKey,
+        create_context,
+        forward_poly,
+        pair_poly,
     )
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(CKKS_SAMPLES, CKKS_FEATURES))
     d = rng.uniform(-1, 1, CKKS_SAMPLES)
-    ctx = CkksContext.create(coeff_mod_bit_sizes=INNER_COEFF_MOD_BIT_SIZES)
-    key = InnerProductKey(ctx)
-    ev = InnerProductEvaluator(CkksContext.from_bytes(ctx.public_bytes()))
-    enc_d = key.encrypt_residual(d)
-    blobs = enc_d.split()
-    pairs = -(-CKKS_FEATURES // 2)
+    ctx = create_context()
+    key = CoeffKey(ctx)
+    ev = CoeffEvaluator(CkksContext.from_bytes(ctx.public_bytes()))
+    deg, half = key.degree, key.degree // 2
+    chunks = [slice(s, min(s + half, CKKS_SAMPLES)) for s in range(0, CKKS_SAMPLES, half)]
+    pairs = [(j, j + 1 if j + 1 < CKKS_FEATURES else None) for j in range(0, CKKS_FEATURES, 2)]
+
+    def encrypt() -> list[bytes]:
+        return key.encrypt([forward_poly(d[sl], 30, deg) for sl in chunks])
+
+    blobs = encrypt()
+
+    def platform() -> tuple[list[bytes], list[dict[int, int]]]:
+        cts = [ev.load(b) for b in blobs]
+        outs, masks = [], []
+        for a, b in pairs:
+            terms = []
+            for ct, sl in zip(cts, chunks, strict=True):
+                col_b = X[sl, b] if b is not None else None
+                terms.append((ct, ev.encode(pair_poly(X[sl, a], col_b, 30, deg))))
+            blob, kept = ev.seal(ev.dot(terms), keep=(0, half))
+            outs.append(blob)
+            masks.append(kept)
+        return outs, masks
 
     def timed_prepared() -> float:
-        ev.prepare(pairs)
+        ev.prepare(len(pairs))
         t0 = time.perf_counter()
-        ev.masked_xt_d(X, blobs)
+        platform()
         return time.perf_counter() - t0
 
-    out["xt_d_ms"] = best_of(lambda: ev.masked_xt_d(X, blobs), repeats) * 1000.0
+    out["xt_d_ms"] = best_of(platform, repeats) * 1000.0
     out["xt_d_prepared_ms"] = min(timed_prepared() for _ in range(repeats)) * 1000.0
-    out["encrypt_residual_ms"] = best_of(lambda: key.encrypt_residual(d), repeats) * 1000.0
-    result, totals = ev.masked_xt_d(X, blobs)
-    wire = key.wire(result)
-    out["decrypt_ms"] = best_of(lambda: key.decrypt_pairs(wire, CKKS_FEATURES), repeats) * 1000.0
-    got = key.decrypt_pairs(wire, CKKS_FEATURES) - totals
-    out["max_abs_error"] = float(np.max(np.abs(got - X.T @ d)))
+    out["encrypt_residual_ms"] = best_of(encrypt, repeats) * 1000.0
+    result, masks = platform()
+
+    def decrypt() -> list[int]:
+        return [v for blob in result for v in key.read(blob, (0, half))]
+
+    out["decrypt_ms"] = best_of(decrypt, repeats) * 1000.0
+    raw = decrypt()
+    got = []
+    for i, (_, b) in enumerate(pairs):
+        got.append(ev.unmask(raw[2 * i], masks[i][0]) / 2.0**60)
+        if b is not None:
+            got.append(ev.unmask(raw[2 * i + 1], masks[i][half]) / 2.0**60)
+    out["max_abs_error"] = float(np.max(np.abs(np.asarray(got) - X.T @ d)))
     return out
 
 
@@ -249,9 +278,10 @@ def to_markdown(res: dict[str, Any]) -> str:
         f"({hist['seconds_2_cores_first_call']:.2f} s on the first call, which ships the "
         "ciphertexts to the helper process).",
         "",
-        f"CKKS X^T d ({ckks['samples']} x {ckks['features']}, flooded and rerandomised, one "
-        f"process): {f(ckks.get('xt_d_ms'))} ms, {f(ckks.get('xt_d_prepared_ms'))} ms with "
-        f"floods prepared ahead; bank: encryption {f(ckks.get('encrypt_residual_ms'))} ms, "
+        f"CKKS X^T d ({ckks['samples']} x {ckks['features']}, coefficient-encoded, masked "
+        f"uniformly mod q and rerandomised, one process): {f(ckks.get('xt_d_ms'))} ms, "
+        f"{f(ckks.get('xt_d_prepared_ms'))} ms with encryptions of zero prepared ahead; bank: "
+        f"encryption {f(ckks.get('encrypt_residual_ms'))} ms, "
         f"decryption {f(ckks.get('decrypt_ms'))} ms; max abs error "
         f"{ckks.get('max_abs_error'):.1e}.",
         "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(params=["inprocess", "grpc"])
 def make_peer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerFactory]:
-    """Factory ``make_peer(data, caller_party="bank-a", idle_timeout_s=...) -> PassivePeer``.
+    """Factory ``make_peer(data, caller_party="bank-a", idle_timeout_s=..., context_extras=...)``.
 
     "inprocess": a SessionManager in this process behind an InProcessPeer with a protobuf
     round trip. "grpc": a real platform server on loopback with mutual TLS and a gRPC peer.
@@ -44,14 +44,24 @@ def make_peer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerFa
         data: DataProvider,
         caller_party: str = "bank-a",
         idle_timeout_s: float = 600.0,
+        context_extras: Mapping[str, object] | None = None,
     ) -> PassivePeer:
         if request.param == "inprocess":
-            manager = SessionManager(tmp_path / "platform", data, idle_timeout_s=idle_timeout_s)
+            manager = SessionManager(
+                tmp_path / "platform",
+                data,
+                idle_timeout_s=idle_timeout_s,
+                context_extras=dict(context_extras or {}),
+            )
             return InProcessPeer(manager, Caller(caller_party, "bank"), codec=ProtobufCodec())
         from tests.grpc_harness import start_platform_and_peer
 
         peer, stop = start_platform_and_peer(
-            tmp_path, data, caller_party=caller_party, idle_timeout_s=idle_timeout_s
+            tmp_path,
+            data,
+            caller_party=caller_party,
+            idle_timeout_s=idle_timeout_s,
+            context_extras=context_extras,
         )
         cleanups.append(stop)
         return peer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bank_node.federation_client import GrpcPassivePeer
@@ -63,8 +63,11 @@ def start_platform_and_peer(
     *,
     caller_party: str = "bank-a",
     idle_timeout_s: float = 600.0,
+    context_extras: Mapping[str, object] | None = None,
 ) -> tuple[GrpcPassivePeer, Callable[[], None]]:
-    running = start_platform(tmp_path, data, idle_timeout_s=idle_timeout_s)
+    running = start_platform(
+        tmp_path, data, idle_timeout_s=idle_timeout_s, context_extras=context_extras
+    )
     peer = bank_peer(running.port, caller_party)
 
     def stop() -> None:

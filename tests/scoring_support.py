@@ -139,7 +139,6 @@ def train_models(
     lr = FederatedLogisticRegression(
         mode="paillier",
         max_epochs=lr_epochs,
-        batch_size=max(64, bank.n_rows // 2),
         key_bits=key_bits,
         random_state=0,
     ).fit(bank, peer, model_id="lr-scoring-test")

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 import models.logreg.passive  # noqa: F401  (registers the platform party)
 from models.crypto.wire import CipherArray
-from models.errors import FailedPrecondition
+from models.errors import FailedPrecondition, InvalidArgument, OverflowDetected
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
@@ -82,7 +82,8 @@ def test_federated_lr_matches_sklearn_breast(
     assert abs(auc(breast, proba[:, 1]) - auc(breast, ref)) <= AUC_TOLERANCE
     assert model.n_platform_features_ == breast.platform.n_features
     assert model.platform_feature_names_ == breast.platform.feature_names
-    assert len(model.history_) <= 12 and model.history_[-1]["train_loss"] < 0.2
+    assert len(model.history_) <= 12
+    assert all(h["mean_abs_change"] >= 0 for h in model.history_)
     y = breast.bank.y
     assert y is not None
     assert (
@@ -148,10 +149,10 @@ def test_l1_penalty_matches_sklearn(breast: VerticalData) -> None:
         key_bits=1024,
         penalty="l1",
         C=C,
+        optimizer="sgd",
         learning_rate=0.5,
         schedule="constant",
         tol=0.0,
-        batch_size=64,
         max_epochs=30,
         random_state=1,
     )
@@ -215,10 +216,9 @@ def test_transcript_reveals_no_labels_residuals_or_bank_features(
     manager = SessionManager(tmp_path / "platform", TableProvider(breast.platform))
     inner = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     peer = RecordingPeer(inner)
-    model = FederatedLogisticRegression(
-        mode=mode, batch_size=128, max_epochs=2, key_bits=1024, random_state=0
-    )
+    model = FederatedLogisticRegression(mode=mode, max_epochs=2, key_bits=1024, random_state=0)
     model.fit(breast.bank, peer, rows=breast.train, model_id="lr-transcript")
+    n_training_messages = len(peer.transcript.to_active())
     model.predict_proba(breast.bank, peer, rows=breast.test)
     y = breast.bank.y
     assert y is not None
@@ -232,11 +232,7 @@ def test_transcript_reveals_no_labels_residuals_or_bank_features(
     for message in to_passive:
         for path, leaf in iter_values(message):
             if isinstance(leaf, np.ndarray):
-                if path.endswith("masked_sums"):
-                    # CKKS: masked gradient sums, dominated by masks far larger than any gradient
-                    assert leaf.size == 0 or np.abs(leaf).min() > 1e3, path
-                else:
-                    assert leaf.dtype.kind in "iu", f"{path} carries non-integer values"
+                assert leaf.dtype.kind in "iu", f"{path} carries non-integer values"
             elif isinstance(leaf, bytes):
                 for s in secrets_bytes:
                     assert s not in leaf, path
@@ -244,12 +240,14 @@ def test_transcript_reveals_no_labels_residuals_or_bank_features(
                 pytest.fail(f"{path} sends a float to the platform")
         for cipher in _cipher_arrays(message):
             assert cipher.scheme == mode
-    # the platform's weights never reach the bank
+    # the platform's weights never reach the bank; during training no per-row value reaches
+    # it in the clear: only ciphertexts, two interval ends and two convergence scalars
     state = read_json(tmp_path / "platform" / "jobs" / "lr-transcript" / "logreg_state.json")
     w_p = np.asarray(state["optimizer"]["w"])
-    for message in peer.transcript.to_active():
-        for _, leaf in iter_values(message):
+    for i, message in enumerate(peer.transcript.to_active()):
+        for path, leaf in iter_values(message):
             if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size:
+                assert i >= n_training_messages, f"{path}: a float array during training"
                 assert not np.any(np.isin(np.round(w_p, 12), np.round(leaf, 12)))
 
 
@@ -260,3 +258,101 @@ def _cipher_arrays(message: object) -> list[CipherArray]:
         if isinstance(value, CipherArray):
             out.append(value)
     return out
+
+
+def _session(breast: VerticalData, tmp_path: Path, **extras: object) -> InProcessPeer:
+    manager = SessionManager(
+        tmp_path / "platform", TableProvider(breast.platform), context_extras=dict(extras)
+    )
+    return InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+
+
+def test_platform_refuses_small_batches_replays_and_tampering(
+    breast: VerticalData, tmp_path: Path
+) -> None:
+    from models.federation.session import SessionSpec
+    from models.logreg.he import ActiveCrypto
+    from models.logreg.messages import (
+        LrInitRequest,
+        LrTermsRequest,
+        LrUpdateRequest,
+        LrUpdateResponse,
+    )
+    from models.logreg.model_io import ids_digest
+    from models.logreg.optim import batch_plan
+    from models.logreg.separable import residual_terms
+    from models.logreg.stub import LogRegStub
+
+    peer = _session(breast, tmp_path)
+    keys = ActiveCrypto.generate("paillier", 1024)
+    train = breast.train
+    model = FederatedLogisticRegression(mode="paillier", key_bits=1024, batch_size=64)
+    peer.open_session(SessionSpec(job_id="lr-bad", algorithm="logreg", dataset="d", params={}))
+    stub = LogRegStub(peer)
+    init = LrInitRequest(
+        model_id="lr-bad",
+        n_rows=breast.bank.n_rows,
+        ids_digest=ids_digest(breast.bank.ids),
+        train_rows=train,
+        params=model.lr_params().to_params(),
+        public_key=keys.public_bytes(),
+        n_bank_features=breast.bank.n_features,
+    )
+    with pytest.raises(InvalidArgument, match="at least"):
+        stub.init(init)  # 64-row batches are below the platform's floor
+    params = FederatedLogisticRegression(mode="paillier", key_bits=1024).lr_params()
+    init = LrInitRequest(**{**init.__dict__, "params": params.to_params()})
+    first = stub.init(init)
+    rows = batch_plan(params, train, first.batch_seed, 0)[0]
+    Xb = breast.bank.X[rows] / 1000.0
+    resid = residual_terms(
+        np.zeros(rows.size), breast.bank.y[rows], first.lo, first.hi, 3, "monomial"
+    )
+    enc = keys.encrypt_terms(resid, Xb)
+    out = stub.terms(LrTermsRequest(0, 0, enc))
+    # the same batch cannot be answered twice under another step id (no differencing)
+    with pytest.raises(FailedPrecondition):
+        peer.call("lr/again", LrTermsRequest(0, 0, enc), type(out))
+    masked = keys.decrypt_masked(out.enc_platform, breast.platform.n_features)
+    state_path = tmp_path / "platform" / "jobs" / "lr-bad" / "logreg_state.json"
+    before = read_json(state_path)
+    tampered = [bytes([masked[0][0] ^ 0x40]) + masked[0][1:], *masked[1:]]
+    with pytest.raises((OverflowDetected, InvalidArgument)):
+        stub.update(LrUpdateRequest(0, 0, tampered, end_of_epoch=True))
+    assert read_json(state_path) == before  # nothing was applied or written
+    with pytest.raises(InvalidArgument):  # the batch plan says this batch ends the epoch
+        peer.call(
+            "lr/e0/b0/update-x",
+            LrUpdateRequest(0, 0, masked, end_of_epoch=False),
+            LrUpdateResponse,
+        )
+    stub.update(LrUpdateRequest(0, 0, masked, end_of_epoch=True))
+    with pytest.raises(FailedPrecondition):  # applied once; a replay under a new id is refused
+        peer.call(
+            "lr/e0/b0/update-y", LrUpdateRequest(0, 0, masked, end_of_epoch=True), LrUpdateResponse
+        )
+    peer.close_session()
+
+
+def test_prediction_outside_the_population_needs_consent(
+    breast: VerticalData, tmp_path: Path
+) -> None:
+    from models.errors import PermissionDenied
+
+    granted: set[str] = set()
+
+    def consent_check(uscc: str, bank: str) -> None:
+        if uscc not in granted:
+            raise PermissionDenied("no consent in force for this company")
+
+    peer = _session(breast, tmp_path, consent_check=consent_check)
+    population = breast.train[:300]
+    validation = breast.train[300:]
+    model = FederatedLogisticRegression(mode="paillier", key_bits=1024, max_epochs=2)
+    model.fit(breast.bank, peer, rows=population, validation_rows=validation)
+    # training and validation rows: the model's population, no consent needed
+    model.predict_proba(breast.bank, peer, rows=breast.train)
+    with pytest.raises(PermissionDenied):
+        model.predict_proba(breast.bank, peer, rows=breast.test[:5])
+    granted.update(breast.bank.ids[breast.test[:5]].tolist())
+    assert model.predict_proba(breast.bank, peer, rows=breast.test[:5]).shape == (5, 2)

@@ -1,4 +1,4 @@
-"""Units of vertical LR: masked gradients (both modes), score packing, optimisers, params."""
+"""Units of vertical LR: score packing, optimisers, params, batch plans."""
 
 from __future__ import annotations
 
@@ -7,78 +7,23 @@ import math
 import numpy as np
 import pytest
 
-from models.crypto.ckks_inner import DEFAULT_FLOOD_SIGMA, flood_error_bound
 from models.crypto.paillier import PaillierKeypair
-from models.errors import InvalidArgument, OverflowDetected
-from models.logreg.he import (
-    FEATURE_FRAC_BITS,
-    RESIDUAL_FRAC_BITS,
-    ActiveCrypto,
-    PassiveCrypto,
+from models.errors import InvalidArgument
+from models.logreg.he import ActiveCrypto, PassiveCrypto
+from models.logreg.optim import (
+    LrParams,
+    Optimizer,
+    batch_plan,
+    learning_rate,
+    log_loss,
+    min_batch_rows,
 )
-from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss
 from models.numerics import sigmoid
 
 
 @pytest.fixture(scope="module")
 def paillier_keys() -> ActiveCrypto:
     return ActiveCrypto("paillier", keypair=PaillierKeypair.generate(1024))
-
-
-def _exact_fixed_xtd(X: np.ndarray, d: np.ndarray) -> np.ndarray:
-    xi = np.rint(np.ldexp(X, FEATURE_FRAC_BITS)).astype(np.int64)
-    di = [int(v) for v in np.rint(np.ldexp(d, RESIDUAL_FRAC_BITS)).astype(np.int64)]
-    out = []
-    for j in range(X.shape[1]):
-        s = sum(int(a) * b for a, b in zip(xi[:, j].tolist(), di, strict=True))
-        out.append(s / 2 ** (FEATURE_FRAC_BITS + RESIDUAL_FRAC_BITS))
-    return np.asarray(out)
-
-
-def test_paillier_masked_gradient_is_exact(paillier_keys: ActiveCrypto) -> None:
-    rng = np.random.default_rng(0)
-    n, f = 300, 13  # 13 entries need two packed ciphertexts at 1024 bits
-    X = rng.normal(size=(n, f)) * 3
-    X[:, 0] = 0.0
-    d = rng.uniform(-1, 1, n)
-    d[:3] = [1.0, -1.0, 0.0]
-    platform = PassiveCrypto("paillier", paillier_keys.public_bytes(), workers=1)
-    enc, state = platform.masked_gradient(X, paillier_keys.encrypt_residual(d))
-    assert enc.count == state.n_ciphertexts == 2
-    packed, sums = paillier_keys.decrypt_masked(enc, f)
-    assert sums.size == 0 and len(packed) == 2
-    # what the bank sees is dominated by the masks: every slot is far from the gradient
-    g = platform.unmask(state, packed, sums)
-    assert np.array_equal(g, _exact_fixed_xtd(X, d))
-    assert np.allclose(g, X.T @ d, atol=1e-3)
-    # a modified plaintext is caught when unmasking
-    tampered = [
-        (int.from_bytes(packed[0], "big") ^ (1 << (state.slot_bits - 1))).to_bytes(
-            len(packed[0]), "big"
-        ),
-        packed[1],
-    ]
-    with pytest.raises(OverflowDetected):
-        platform.unmask(state, tampered, sums)
-    with pytest.raises(InvalidArgument):
-        platform.unmask(state, packed[:1], sums)
-
-
-def test_ckks_masked_gradient_within_bound() -> None:
-    keys = ActiveCrypto.generate("ckks")
-    rng = np.random.default_rng(1)
-    n, f = 5000, 4
-    X, d = rng.normal(size=(n, f)), rng.uniform(-1, 1, n)
-    platform = PassiveCrypto("ckks", keys.public_bytes())
-    assert platform.ckks is not None and platform.ckks.can_encrypt  # rerandomises results
-    assert not platform.ckks.has_secret_key
-    enc, state = platform.masked_gradient(X, keys.encrypt_residual(d))
-    assert enc.count == f // 2  # two inner products per ciphertext
-    packed, masked = keys.decrypt_masked(enc, f)
-    assert packed == [] and np.abs(masked - X.T @ d).min() > 1e3  # floods dominate
-    g = platform.unmask(state, packed, masked)
-    bound = flood_error_bound(DEFAULT_FLOOD_SIGMA) + 2.0**-31 * np.abs(d).sum() + 2.0**-24
-    assert np.all(np.abs(g - X.T @ d) <= bound)
 
 
 @pytest.mark.parametrize("mode", ["paillier", "ckks"])
@@ -91,13 +36,6 @@ def test_score_round_trip(paillier_keys: ActiveCrypto, mode: str) -> None:
         assert per_ct > 1 and enc.count == math.ceil(scores.size / per_ct)
     got = keys.decrypt_scores(enc, scores.size, bits, per_ct)
     assert np.allclose(got, scores, atol=2e-9 if mode == "paillier" else 1e-6)
-
-
-def test_residuals_out_of_range_refused(paillier_keys: ActiveCrypto) -> None:
-    with pytest.raises(InvalidArgument):
-        paillier_keys.encrypt_residual(np.array([1.5]))
-    with pytest.raises(InvalidArgument):
-        paillier_keys.encrypt_residual(np.array([np.nan]))
 
 
 def test_params_round_trip_and_validation() -> None:
@@ -154,3 +92,41 @@ def test_optimisers_decrease_a_logistic_loss() -> None:
     other = Optimizer(4, p, 0.05, intercept=True)
     other.load_state(state)
     assert np.array_equal(other.w, opt.w)
+
+
+def test_nesterov_lookahead_and_penalty() -> None:
+    p = LrParams(optimizer="precond", momentum=0.5, nesterov=True)
+    opt = Optimizer(2, p, 0.1, intercept=True)
+    opt.set_preconditioner(np.eye(2) * 2)
+    assert np.array_equal(opt.lookahead(1.0), opt.w)
+    opt.step(np.array([1.0, -1.0, 0.5]), 1.0)
+    assert np.allclose(opt.lookahead(1.0), opt.w - 0.5 * opt.m)
+    assert not np.allclose(opt.lookahead(1.0), opt.w)
+    assert opt.penalty(np.array([3.0, 4.0, 100.0])) == pytest.approx(0.5 * 0.1 * 25.0)
+    plain = Optimizer(2, LrParams(optimizer="precond", nesterov=False), 0.1, intercept=True)
+    assert np.array_equal(plain.lookahead(1.0), plain.w)
+
+
+def test_batch_plan_is_seeded_and_partitions() -> None:
+    p = LrParams(batch_size=300, max_epochs=4)
+    train = np.arange(10, 1010)
+    seed = bytes(range(32))
+    plan = batch_plan(p, train, seed, 0)
+    assert len(plan) == 3 and all(b.size >= 300 for b in plan)
+    assert np.array_equal(np.sort(np.concatenate(plan)), train)
+    again = batch_plan(p, train, seed, 0)
+    assert all(np.array_equal(x, y) for x, y in zip(plan, again, strict=True))
+    other = batch_plan(p, train, seed, 1)
+    assert not np.array_equal(plan[0], other[0])
+    full = batch_plan(LrParams(batch_size=0), train, seed, 3)
+    assert len(full) == 1 and np.array_equal(full[0], train)
+    # the platform's floor: at least 256 rows, and 2 * epochs * (features + 2)
+    assert min_batch_rows(LrParams(max_epochs=20), 24_000, 13, 10) == 600
+    assert min_batch_rows(LrParams(max_epochs=2), 24_000, 3, 3) == 256
+    assert min_batch_rows(LrParams(max_epochs=20), 100, 13, 10) == 100
+    with pytest.raises(InvalidArgument):
+        LrParams(batch_size=-1).validate()
+    with pytest.raises(InvalidArgument):
+        LrParams(sigmoid_terms=1).validate()
+    with pytest.raises(InvalidArgument):
+        LrParams(max_epochs=10_000).validate()

@@ -168,7 +168,8 @@ def _fit_linear(
 
 
 def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
-    """Logistic regression (the job's scheme is its mode), checked on the validation rows."""
+    """Logistic regression (the job's scheme is its mode); validation rows are scored at the
+    end (the protocol reveals no per-epoch validation score)."""
     from models.logreg.active import FederatedLogisticRegression
 
     est = FederatedLogisticRegression(mode=job.scheme, key_bits=job.key_bits)
@@ -176,11 +177,15 @@ def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOut
 
 
 def fit_scorecard(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
-    """A scorecard (the job's scheme is its LR mode); it has no validation-based stopping."""
+    """A scorecard (the job's scheme is its LR mode); validation rows are scored at the end."""
     from models.scorecard.active import FederatedScorecard
 
     est = FederatedScorecard(mode=job.scheme, key_bits=job.key_bits)
-    return _fit_linear(est, job, bank_table, peer, with_validation=False)
+    outcome = _fit_linear(est, job, bank_table, peer, with_validation=True)
+    applied = getattr(est, "binning_dp_", None)  # the DP the platform applied to the counts
+    if applied:
+        outcome.stats["privacy"] = {"binning_counts": dict(applied)}
+    return outcome
 
 
 ADAPTERS: dict[str, Adapter] = {

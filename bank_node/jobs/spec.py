@@ -30,6 +30,7 @@ Example::
     [params]                        # the estimator's hyper-parameters
     n_estimators = 30
     max_depth = 4
+    # dp_epsilon = 1.0              # scorecard: DP noise on the platform's binning counts
 """
 
 from __future__ import annotations

@@ -120,6 +120,7 @@ def track_and_register(
             outcome.platform_digest,
             outcome.model_id,
         ),
+        privacy=dict(outcome.stats.get("privacy", {})),
     )
     run = log_training_run(tracking, job, result)
     ref = register_model(tracking, spec.name, run, job, result)

@@ -10,6 +10,14 @@ from bank_node.tracking.records import JobRecord, TrainingResult
 MODEL_CARD_VERSION = 1
 
 
+def privacy_params(result: TrainingResult) -> dict[str, str]:
+    """MLflow params of the differential privacy applied (``privacy.<scope>.epsilon``)."""
+    return {
+        f"privacy.{scope}.epsilon": repr(float(rec["epsilon"]))
+        for scope, rec in result.privacy.items()
+    }
+
+
 def build_model_card(job: JobRecord, result: TrainingResult) -> dict[str, Any]:
     def side(d: Any, part: Any) -> dict[str, Any]:
         return {
@@ -25,7 +33,7 @@ def build_model_card(job: JobRecord, result: TrainingResult) -> dict[str, Any]:
             "model_part_id": part.model_id or result.model_id,
         }
 
-    return {
+    card: dict[str, Any] = {
         "model_card_version": MODEL_CARD_VERSION,
         "model_id": result.model_id,
         "job_id": job.job_id,
@@ -70,3 +78,12 @@ def build_model_card(job: JobRecord, result: TrainingResult) -> dict[str, Any]:
             "date range or for companies without platform records is not measured here."
         ),
     }
+    if result.privacy:
+        card["differential_privacy"] = {scope: dict(r) for scope, r in result.privacy.items()}
+        card["privacy"] += " " + " ".join(
+            f"Differential privacy on {scope.replace('_', ' ')}: epsilon = {r['epsilon']:g} "
+            f"({r.get('mechanism', '')} noise applied by the {r.get('applied_by', 'platform')}; "
+            "it covers that release only, not the model's training or scores)."
+            for scope, r in result.privacy.items()
+        )
+    return card

@@ -170,6 +170,9 @@ class TrainingResult:
         only the curves are stored, never these arrays.
     bank_part, platform_part
         The two model parts.
+    privacy
+        Differential privacy applied during training, by what it covers (e.g.
+        ``{"binning_counts": {"epsilon": 1.0, ...}}``); empty when none.
     """
 
     model_id: str
@@ -180,6 +183,7 @@ class TrainingResult:
     y_score: np.ndarray
     bank_part: ModelPart
     platform_part: ModelPart
+    privacy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

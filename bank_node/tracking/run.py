@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bank_node.tracking.model_card import build_model_card
+from bank_node.tracking.model_card import build_model_card, privacy_params
 from bank_node.tracking.plots import plot_importance, plot_ks, plot_roc
 from bank_node.tracking.records import JobRecord, PartyData, RunInfo, TrainingResult
 from bank_node.tracking.store import Tracking
@@ -246,7 +246,7 @@ def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult)
         "fedcredit.platform_part.digest": result.platform_part.digest,
         "fedcredit.platform_part.model_id": result.platform_part.model_id or result.model_id,
     }
-    params = run_params(job)
+    params = {**run_params(job), **privacy_params(result)}
     run = client.create_run(
         tracking.experiment_id(),
         start_time=_millis(job.launched_at),

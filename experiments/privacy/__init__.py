@@ -11,4 +11,12 @@ fails CI.
 from __future__ import annotations
 
 #: Attack modules run by ``experiments/bench_privacy.py``, in report order.
-ATTACK_MODULES: tuple[str, ...] = ("secureboost_predict",)
+ATTACK_MODULES: tuple[str, ...] = (
+    "binning_counts",
+    "logreg_colspace",
+    "logreg_gram",
+    "logreg_repeated_eval",
+    "logreg_ckks_lowbits",
+    "logreg_ckks_noiseless",
+    "secureboost_predict",
+)

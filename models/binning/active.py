@@ -8,6 +8,10 @@ centralized reference). With ``method="optimal"`` both parties first make fine q
 and the bank merges them into monotonic coarse bins from the counts
 (:func:`~models.binning.merge.monotonic_merge`).
 
+With ``dp_epsilon`` the platform adds discrete Laplace noise to the counts before the bank sees
+them (:mod:`models.binning.dp`); the bank clamps them (never negative, events <= totals) and
+keeps what the platform applied in :attr:`FederatedBinning.dp_record_`.
+
 Usage::
 
     fb = FederatedBinning(method="quantile", n_bins=10)
@@ -18,6 +22,7 @@ Usage::
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from models.binning.binner import FeatureBinner
+from models.binning.dp import MECHANISM, DpRecord, postprocess_counts
 from models.binning.merge import monotonic_merge
 from models.binning.messages import (
     BinCountsRequest,
@@ -137,6 +143,11 @@ class FederatedBinning:
         Added to each bin's event and non-event counts (see :mod:`models.binning.woe`).
     key_bits:
         Paillier key size for the encrypted labels.
+    dp_epsilon:
+        ``None`` (default): exact counts, the documented disclosure. A positive number: the
+        differential privacy (epsilon over the whole count release, split equally over the
+        platform's features) the bank asks the platform to apply to the per-bin counts of
+        its features; the platform refuses a value outside its range.
     """
 
     def __init__(
@@ -147,7 +158,9 @@ class FederatedBinning:
         min_bin_fraction: float = 0.05,
         smoothing: float = DEFAULT_SMOOTHING,
         key_bits: int = 2048,
+        dp_epsilon: float | None = None,
     ) -> None:
+        check_dp_epsilon(dp_epsilon)
         if method not in METHODS:
             raise InvalidArgument("binning method must be quantile, equal_width or optimal")
         if not 0 <= min_bin_fraction < 0.5:
@@ -158,6 +171,7 @@ class FederatedBinning:
         self.min_bin_fraction = min_bin_fraction
         self.smoothing = smoothing
         self.key_bits = key_bits
+        self.dp_epsilon = dp_epsilon
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -200,6 +214,7 @@ class FederatedBinning:
     ) -> FederatedBinning:
         """The protocol over an open session (the scorecard job reuses it)."""
         check_model_id(model_id)
+        check_dp_epsilon(self.dp_epsilon)
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
@@ -241,11 +256,21 @@ class FederatedBinning:
                 method=self.method,
                 n_bins=self.n_bins,
                 public_key=kp.public_key.to_bytes(),
+                dp_epsilon=float(self.dp_epsilon or 0.0),
             )
         )
         labels = [int(v) for v in y[train].astype(np.int64)]
         counts = stub.counts(BinCountsRequest(enc_labels=kp.encrypt(labels).to_wire()))
-        fine_events, fine_totals = _decrypt_counts(kp, counts, list(init.n_bins), train.size)
+        dp = _check_dp_answer(self.dp_epsilon, counts, init.n_features)
+        raw_events, raw_totals = _decrypt_counts(kp, counts, list(init.n_bins), train.size, dp)
+        if dp is None:
+            fine_events, fine_totals = raw_events, raw_totals
+        else:
+            clamped = [
+                postprocess_counts(e, t - e) for e, t in zip(raw_events, raw_totals, strict=True)
+            ]
+            fine_events = [c[0] for c in clamped]
+            fine_totals = [c[1] for c in clamped]
         names = list(init.feature_names) or [f"platform_{j}" for j in range(init.n_features)]
         for j in range(init.n_features):
             mapping, st = coarse_stats(
@@ -272,6 +297,9 @@ class FederatedBinning:
         self.bank_binner_ = bank_binner
         self.features_ = features
         self.n_train_ = int(train.size)
+        self.dp_record_: dict[str, Any] | None = None if dp is None else dp.to_dict()
+        self.platform_raw_events_ = raw_events
+        self.platform_raw_totals_ = raw_totals
         self.stub_ = stub
         self.selected_: list[FeatureIv] = []
         return self
@@ -362,9 +390,40 @@ def _coarse_labels(fine_labels: list[str], mapping: np.ndarray) -> list[str]:
     return [*out, "missing"]
 
 
+def check_dp_epsilon(dp_epsilon: float | None) -> None:
+    """``None`` or a positive finite number (the platform checks its own range)."""
+    if dp_epsilon is None:
+        return
+    if isinstance(dp_epsilon, bool) or not isinstance(dp_epsilon, int | float):
+        raise InvalidArgument("dp_epsilon must be a positive number or None")
+    if not math.isfinite(float(dp_epsilon)) or not float(dp_epsilon) > 0:
+        raise InvalidArgument("dp_epsilon must be a positive number or None")
+
+
+def _check_dp_answer(
+    dp_epsilon: float | None, counts: BinCountsResponse, n_features: int
+) -> DpRecord | None:
+    """The DP the platform says it applied must be the one the bank asked for."""
+    asked = float(dp_epsilon or 0.0)
+    if float(counts.dp_epsilon) != asked:
+        raise FailedPrecondition("the platform applied a different dp_epsilon than requested")
+    if asked == 0.0:
+        if counts.dp_mechanism or counts.event_offset:
+            raise FailedPrecondition("the platform's exact counts carry a noise layout")
+        return None
+    if counts.dp_mechanism != MECHANISM:
+        raise FailedPrecondition("the platform applied an unknown noise mechanism")
+    return DpRecord(epsilon=asked, n_features=int(n_features))
+
+
 def _decrypt_counts(
-    kp: PaillierKeypair, counts: BinCountsResponse, n_bins: list[int], n_train: int
+    kp: PaillierKeypair,
+    counts: BinCountsResponse,
+    n_bins: list[int],
+    n_train: int,
+    dp: DpRecord | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per feature: event counts and totals as released (exact, or noisy with ``dp``)."""
     total = int(sum(n_bins))
     if counts.n_values != total or np.asarray(counts.totals).shape != (total,):
         raise FailedPrecondition("the platform's counts do not match its bin layout")
@@ -372,13 +431,23 @@ def _decrypt_counts(
         raise CryptoError("count packing layout is invalid")
     if counts.slot_bits * counts.slots_per_ciphertext > kp.public_key.key_bits:
         raise CryptoError("count packing layout does not fit the key")
+    offset = int(counts.event_offset)
+    if not 0 <= offset < 1 << max(counts.slot_bits - 1, 0):
+        raise CryptoError("count packing offset does not fit its slots")
     enc = EncryptedVector.from_wire(counts.enc_events, kp.public_key)
     plain = kp.decrypt_unsigned(enc)
     events = np.asarray(
-        decompress_plaintexts(plain, counts.slot_bits, counts.slots_per_ciphertext, total),
+        [
+            v - offset
+            for v in decompress_plaintexts(
+                plain, counts.slot_bits, counts.slots_per_ciphertext, total
+            )
+        ],
         dtype=np.float64,
     )
     totals = np.asarray(counts.totals, dtype=np.float64)
+    if dp is not None:  # noisy: no exact identity to check; the caller clamps
+        return split_concatenated(events, n_bins), split_concatenated(totals, n_bins)
     if np.any(events > totals) or np.any(totals < 0):
         raise FailedPrecondition("decrypted event counts exceed the bin totals")
     ev = split_concatenated(events, n_bins)

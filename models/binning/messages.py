@@ -21,7 +21,10 @@ class BinInitRequest(WireMessage):
     ``method``: ``quantile`` or ``equal_width`` with ``n_bins`` bins, or ``optimal`` (the
     platform makes ``n_bins`` fine quantile bins that the bank later merges on label counts).
     Reveals to platform: the model id, the number of aligned rows and a digest of their ids,
-    the training rows, the binning method and size, and the bank's Paillier public key.
+    the training rows, the binning method and size, the bank's Paillier public key, and
+    ``dp_epsilon``: 0 for exact counts (the documented disclosure), else the differential
+    privacy the bank asks for (the platform checks it against its range and applies it; see
+    :mod:`models.binning.dp`).
     """
 
     model_id: str
@@ -31,6 +34,7 @@ class BinInitRequest(WireMessage):
     method: str
     n_bins: int
     public_key: bytes
+    dp_epsilon: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,16 @@ class BinCountsResponse(WireMessage):
     and rerandomised. Reveals to bank: per platform feature and bin, the number of training
     rows and, after decryption, the number of events (defaults) -- aggregates over bins, the
     input of WOE/IV. Sending the totals encrypted would reveal the same after decryption, so
-    they travel in the clear.
+    they travel in the clear. Over a whole job (and across jobs), the bank chooses the
+    training rows and knows their labels: with exact counts it can place a chosen company in
+    its bin of every platform feature (train on that defaulter and non-defaulters only: the bin
+    with one event is the company's; or difference two jobs that differ in one row).
+
+    With ``dp_epsilon > 0`` (the epsilon the platform applied, :mod:`models.binning.dp`) the
+    platform adds discrete Laplace noise ``Z_e`` to each encrypted event count (homomorphically,
+    with the public ``event_offset`` that keeps every slot non-negative) and ``Z_e + Z_g`` to
+    each total, so that the bank reads noisy event and non-event counts: it never sees an
+    exact count. Then ``dp_mechanism`` names the mechanism. Without DP: 0, ``""`` and 0.
     """
 
     totals: np.ndarray
@@ -76,6 +89,9 @@ class BinCountsResponse(WireMessage):
     slot_bits: int
     slots_per_ciphertext: int
     n_values: int
+    dp_epsilon: float = 0.0
+    dp_mechanism: str = ""
+    event_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,9 +102,11 @@ class BinWoeRequest(WireMessage):
     the coarse bin of each of its value bins (identity unless ``optimal`` merged them),
     concatenated. ``woe``: for each selected feature, the WOE of each coarse bin and then of
     the missing bin, concatenated. Reveals to platform: which of its features the bank selected
-    and their WOE per bin. With the per-bin row counts it holds, the WOE values let the
-    platform derive each bin's default rate relative to the average (aggregate label
-    statistics per bin; never a row's label).
+    and their WOE per bin. With the per-bin row counts it holds, the WOE values of a feature
+    let the platform solve for each bin's number of defaults: aggregate label statistics per
+    bin, and the label itself of a company alone in a bin (a rare value, or the only one with
+    the feature missing). Noise on the counts (``dp_epsilon``) does not hide this from the
+    platform, which knows the noise it added.
     """
 
     features: list[int]

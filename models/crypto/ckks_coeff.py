@@ -42,10 +42,13 @@ capacity (~120 bits per read-out); nothing from any other coefficient.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import secrets
+import shutil
 import struct
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -55,12 +58,12 @@ import numpy as np
 import tenseal.sealapi as seal
 
 from models.crypto.ckks import CkksContext
-from models.crypto.ckks_inner import INNER_COEFF_MOD_BIT_SIZES, scratch_dir
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument
 
 SCHEME = "ckks"
-COEFF_MOD_BIT_SIZES: tuple[int, ...] = INNER_COEFF_MOD_BIT_SIZES
+#: Two 60-bit data primes and the 60-bit special prime (180 bits; 218 allowed at N = 8192).
+COEFF_MOD_BIT_SIZES: tuple[int, ...] = (60, 60, 60)
 #: Read-outs must stay below ``2^READ_LIMIT_BITS`` in magnitude (``q / 2 ~ 2^119``).
 READ_LIMIT_BITS = 116
 #: Largest absolute integer coefficient handed to the encoder (exact below ~2^50).
@@ -254,6 +257,23 @@ def ntt_to_plain(ntt: np.ndarray, template: Any, context: Any) -> Any:
     return pt
 
 
+_SCRATCH: Path | None = None
+
+
+def scratch_dir() -> Path:
+    """One private directory per process (tmpfs where available), removed at exit: SEAL
+    objects load and save only through files in TenSEAL's bindings (ciphertexts and
+    plaintexts, never keys)."""
+    global _SCRATCH
+    if _SCRATCH is None or not _SCRATCH.is_dir():
+        shm = "/dev/shm"
+        base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+        _SCRATCH = Path(tempfile.mkdtemp(prefix="fedcredit-ckks-", dir=base))
+        os.chmod(_SCRATCH, 0o700)
+        atexit.register(shutil.rmtree, _SCRATCH, True)
+    return _SCRATCH
+
+
 def _scratch_file() -> Path:
     """A scratch file private to this process and thread (SEAL saves and loads via files)."""
     return scratch_dir() / f"coeff-{os.getpid()}-{threading.get_ident()}"
@@ -390,19 +410,44 @@ class CoeffEvaluator(_CoeffBase):
         self._zeros: list[Any] = []
 
     def dot(self, terms: Iterable[tuple[Any, Any]]) -> Any:
-        """``sum_i ct_i * pt_i`` over (ciphertext, plaintext) pairs (at least one)."""
+        """``sum_i ct_i * pt_i`` over (ciphertext, plaintext) pairs (at least one). Zero
+        plaintexts are skipped (SEAL refuses their transparent products); if nothing remains
+        the result is a fresh encryption of zero."""
         acc: Any = None
         tmp = seal.Ciphertext()
+        seen = False
         for ct, pt in terms:
+            seen = True
+            if pt.is_zero():
+                continue
             if acc is None:
                 acc = seal.Ciphertext()
                 self._evaluator.multiply_plain(ct, pt, acc)
             else:
                 self._evaluator.multiply_plain(ct, pt, tmp)
                 self._evaluator.add_inplace(acc, tmp)
-        if acc is None:
+        if not seen:
             raise InvalidArgument("an inner product needs at least one term")
+        return acc if acc is not None else self._zero()
+
+    def accumulate(self, acc: Any, ct: Any, pt: Any) -> Any:
+        """``acc + ct * pt`` (``acc`` None: start), skipping a zero plaintext; returns the
+        accumulator (``None`` while every product so far was zero). For streaming large
+        inner products without holding every plaintext."""
+        if pt.is_zero():
+            return acc
+        if acc is None:
+            out = seal.Ciphertext()
+            self._evaluator.multiply_plain(ct, pt, out)
+            return out
+        tmp = seal.Ciphertext()
+        self._evaluator.multiply_plain(ct, pt, tmp)
+        self._evaluator.add_inplace(acc, tmp)
         return acc
+
+    def finish(self, acc: Any) -> Any:
+        """An accumulator as a ciphertext (a fresh encryption of zero if nothing was added)."""
+        return acc if acc is not None else self._zero()
 
     def prepare(self, count: int) -> None:
         """Encrypt zeros ahead of use (they depend on no data) until ``count`` are ready."""

@@ -55,19 +55,27 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
     penalty, C, alpha:
         ``"l2"``, ``"l1"`` or ``"none"``; strength as scikit-learn's ``C``
         (``alpha = 1 / (C n_train)``) unless ``alpha`` is given.
-    learning_rate, schedule, decay, step_epochs, optimizer, momentum:
+    learning_rate, schedule, decay, step_epochs, optimizer, momentum, nesterov:
         Initial learning rate and its schedule (see :class:`~models.logreg.optim.LrParams`);
         optimiser ``"sgd"``, ``"momentum"``, ``"adam"`` or ``"precond"`` (block-preconditioned,
-        see :mod:`models.logreg.optim`); ``momentum`` defaults to 0.3 for ``precond`` and 0.9
-        for ``momentum``.
-    batch_size, max_epochs, tol, n_iter_no_change:
-        Mini-batch size, epoch limit and stopping rules (see :mod:`models.logreg.engine`).
+        see :mod:`models.logreg.optim`; the default); ``momentum`` defaults to 0.5 for
+        ``precond`` and 0.9 for ``momentum``, with Nesterov's look-ahead unless ``nesterov``
+        is false.
+    batch_size, max_epochs, tol:
+        Mini-batch size (0: full batch, the default; otherwise at least the platform's minimum,
+        see :func:`~models.logreg.optim.min_batch_rows`), epoch limit and convergence (the joint
+        log-odds moved by less than ``tol`` on average over an epoch; see
+        :mod:`models.logreg.engine`).
+    sigmoid_terms:
+        Terms of the separable expansion of the sigmoid (0: 3 for Paillier, 8 for CKKS; see
+        :mod:`models.logreg.separable`).
     fit_intercept, standardize:
         Intercept on the bank's side; per-party standardisation with training statistics.
     key_bits:
         Paillier key size (2048 by default; 1024 only in tests).
     random_state:
-        Seed of the bank's batch shuffling.
+        Not used by training (the platform draws the seed of the batches so that the bank
+        cannot choose them); accepted for scikit-learn compatibility.
     """
 
     algorithm = "logreg"
@@ -79,17 +87,18 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         C: float = 1.0,
         alpha: float | None = None,
         learning_rate: float = 1.0,
-        schedule: str = "invscaling",
+        schedule: str = "constant",
         decay: float = 0.05,
         step_epochs: int = 5,
-        optimizer: str = "sgd",
+        optimizer: str = "precond",
         momentum: float | None = None,
-        batch_size: int = 4096,
+        nesterov: bool = True,
+        batch_size: int = 0,
         max_epochs: int = 20,
-        tol: float = 1e-4,
-        n_iter_no_change: int = 3,
+        tol: float = 1e-2,
         fit_intercept: bool = True,
         standardize: bool = True,
+        sigmoid_terms: int = 0,
         key_bits: int = 2048,
         random_state: int | None = None,
     ) -> None:
@@ -103,18 +112,19 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         self.step_epochs = step_epochs
         self.optimizer = optimizer
         self.momentum = momentum
+        self.nesterov = nesterov
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
         self.fit_intercept = fit_intercept
         self.standardize = standardize
+        self.sigmoid_terms = sigmoid_terms
         self.key_bits = key_bits
         self.random_state = random_state
 
     # ------------------------------------------------------------------ hyper-parameters
     def resolved_momentum(self) -> float:
-        """``momentum``, or its default: 0.3 for ``precond``, 0.9 otherwise."""
+        """``momentum``, or its default: 0.5 for ``precond``, 0.9 otherwise."""
         if self.momentum is not None:
             return float(self.momentum)
         return default_momentum(self.optimizer)
@@ -134,9 +144,10 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
             batch_size=int(self.batch_size),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),
-            n_iter_no_change=int(self.n_iter_no_change),
             fit_intercept=bool(self.fit_intercept),
             standardize=bool(self.standardize),
+            nesterov=bool(self.nesterov),
+            sigmoid_terms=int(self.sigmoid_terms),
         )
         out.validate()
         return out
@@ -208,7 +219,6 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         self.n_epochs_ = len(result.history)
         self.kept_epoch_ = result.kept_epoch
         self.converged_ = result.converged
-        self.stopped_early_ = result.stopped_early
         self.keys_ = keys
         return self
 

@@ -1,19 +1,27 @@
 """The bank's training loop of vertical LR (shared by the LR and scorecard estimators).
 
-Per epoch the training rows are shuffled (bank's seed) and cut into mini-batches (a single
-batch of all rows keeps its order: the platform then reuses its encoded CKKS columns). Per
-batch:
+Per epoch the training rows are cut into batches by the seed the platform drew at init
+(:func:`~models.logreg.optim.batch_plan`; full batch keeps the training order). Per batch:
 
-1. ``scores``: the platform returns ``wx_p`` for the batch rows;
-2. the bank forms ``z = wx_b + b + wx_p`` and the residuals ``d = sigmoid(z) - y``;
-3. ``gradient``: the bank sends ``enc(d)``; the platform returns ``X_p^T enc(d)`` masked;
-4. ``update``: the bank decrypts the masked block and sends it back; the platform unmasks it
-   and steps ``w_p``; the bank steps its own ``(w_b, b)`` with ``X_b^T d`` and ``sum d``.
+1. the platform has announced a coarse interval ``[lo, hi]`` of its partial scores of the
+   batch (in the previous response);
+2. ``terms``: the bank computes its partial scores ``a`` (its look-ahead weights and
+   intercept) and the expansion coefficients of the residual on that interval
+   (:mod:`models.logreg.separable`), and sends them encrypted with its feature products; the
+   platform combines them with its basis values and features and returns the bank's output
+   (the bank's gradient and ``sum d``) and its own output masked uniformly;
+3. ``update``: the bank decrypts its output, hands back the platform's masked read-outs, steps
+   its own weights; the platform unmasks its gradient, steps its weights and announces the next
+   batch's interval.
 
-Stopping: after ``max_epochs``; or when no weight of either party moved by more than ``tol``
-in an epoch (converged); or when the monitored loss (validation loss if validation rows are
-given, else the epoch's mean training loss) has not improved by ``tol`` for
-``n_iter_no_change`` epochs (early stopping; with validation rows the best epoch is kept).
+Stopping: after ``max_epochs``, or when the joint log-odds moved by less than ``tol`` on
+average over an epoch (converged: the bank's mean change of its partial scores plus the
+platform's, which it reports as one number per batch). No per-epoch loss is computed: any
+per-row quantity the bank decrypted would reveal partial scores, and aggregates of the loss
+estimated through the expansion are too rough to stop on (see
+:mod:`models.logreg.separable`). Validation rows are fixed at init (the platform counts them
+in the model's population, so scoring them needs no consent) and evaluated once, on the
+final model, by prediction.
 """
 
 from __future__ import annotations
@@ -24,22 +32,22 @@ from typing import Any
 
 import numpy as np
 
+from models.crypto.wire import CipherArray
 from models.errors import InvalidArgument
 from models.federation.peer import PassivePeer
 from models.logreg.he import ActiveCrypto
 from models.logreg.messages import (
     LrFinalizeRequest,
     LrFinalizeResponse,
-    LrGradientRequest,
     LrInitRequest,
     LrInitResponse,
-    LrScoresRequest,
+    LrTermsRequest,
     LrUpdateRequest,
 )
 from models.logreg.model_io import ids_digest
-from models.logreg.optim import LrParams, Optimizer, learning_rate, log_loss
+from models.logreg.optim import LrParams, Optimizer, batch_plan, learning_rate, sigmoid_terms
+from models.logreg.separable import check_interval, residual_terms
 from models.logreg.stub import LogRegStub
-from models.numerics import sigmoid
 
 
 def traffic(peer: Any) -> tuple[int, int]:
@@ -66,7 +74,6 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     kept_epoch: int = -1
     converged: bool = False
-    stopped_early: bool = False
 
 
 class LrTrainer:
@@ -90,6 +97,17 @@ class LrTrainer:
         self.params = params
         self.rng = np.random.default_rng(random_state)
 
+    def _encrypted_terms(
+        self, Xb: np.ndarray, y: np.ndarray, w: np.ndarray, lo: float, hi: float
+    ) -> CipherArray:
+        """The encrypted expansion terms of rows ``Xb`` at bank weights ``w`` on the interval
+        the platform announced."""
+        p = self.params
+        lo, hi = check_interval(lo, hi)
+        a = Xb @ (w[:-1] if p.fit_intercept else w) + (w[-1] if p.fit_intercept else 0.0)
+        resid = residual_terms(a, y, lo, hi, sigmoid_terms(p), self.keys.basis)
+        return self.keys.encrypt_terms(resid, Xb)
+
     def run(
         self,
         model_id: str,
@@ -102,10 +120,13 @@ class LrTrainer:
         finalize: bool = True,
     ) -> TrainResult:
         """Train on ``train`` rows of the aligned table; ``Xb`` is the bank's design matrix
-        for all aligned rows, ``y`` its labels (0/1)."""
+        for all aligned rows, ``y`` its labels (0/1). ``validation`` rows are fixed at init
+        (the platform counts them in the model's population; they are not used in training)."""
         p = self.params
         train = np.asarray(train, dtype=np.int64)
-        val = None if validation is None else np.asarray(validation, dtype=np.int64)
+        val = np.zeros(0, dtype=np.int64) if validation is None else np.asarray(validation)
+        val = val.astype(np.int64)
+        n_bank = int(Xb.shape[1])
         init = self.stub.init(
             LrInitRequest(
                 model_id=model_id,
@@ -114,72 +135,63 @@ class LrTrainer:
                 train_rows=train,
                 params=p.to_params(),
                 public_key=self.keys.public_bytes(),
+                validation_rows=val,
+                n_bank_features=n_bank,
             )
         )
-        opt = Optimizer(Xb.shape[1], p, p.reg_strength(train.size), intercept=p.fit_intercept)
+        opt = Optimizer(n_bank, p, p.reg_strength(train.size), intercept=p.fit_intercept)
         if p.optimizer == "precond":
             opt.set_preconditioner(Xb[train])
         history: list[dict[str, Any]] = []
         snapshots: dict[int, np.ndarray] = {}
-        best_loss, best_epoch, no_improve = np.inf, -1, 0
-        converged = stopped = False
+        converged = False
+        lo, hi = init.lo, init.hi
+        n_platform = int(init.n_features)
         for epoch in range(p.max_epochs):
             t0 = time.perf_counter()
             sent0, recv0 = traffic(self.peer)
-            # One batch of all rows: the order does not change the gradient, and a fixed
-            # order lets the platform reuse its encoded CKKS plaintext columns.
-            perm = train if p.batch_size >= train.size else self.rng.permutation(train)
-            batches = [perm[s : s + p.batch_size] for s in range(0, perm.size, p.batch_size)]
+            batches = batch_plan(p, train, init.batch_seed, epoch)
             eta = learning_rate(p, epoch)
-            loss_sum, max_delta = 0.0, 0.0
+            max_delta, change = 0.0, 0.0
             for b, rows in enumerate(batches):
-                scores = self.stub.scores(LrScoresRequest(epoch, b, rows, "train")).scores
-                z = Xb[rows] @ opt.weights + opt.bias + scores
-                d = sigmoid(z) - y[rows]
-                loss_sum += log_loss(y[rows], z) * rows.size
-                grad = self.stub.gradient(
-                    LrGradientRequest(epoch, b, self.keys.encrypt_residual(d))
-                )
-                packed, sums = self.keys.decrypt_masked(grad.enc_masked, grad.n_values)
-                g = Xb[rows].T @ d
+                enc = self._encrypted_terms(Xb[rows], y[rows], opt.lookahead(eta), lo, hi)
+                out = self.stub.terms(LrTermsRequest(epoch, b, enc))
+                mine = self.keys.decrypt_bank_output(out.enc_bank, n_bank)
+                masked = self.keys.decrypt_masked(out.enc_platform, n_platform)
+                g = mine.gradient
                 if p.fit_intercept:
-                    g = np.append(g, d.sum())
+                    g = np.append(g, mine.residual_sum)
                 delta = opt.step(g / rows.size, eta)
+                moved = Xb[rows] @ (delta[:-1] if p.fit_intercept else delta)
+                if p.fit_intercept:
+                    moved = moved + delta[-1]
                 upd = self.stub.update(
-                    LrUpdateRequest(epoch, b, packed, sums, end_of_epoch=b == len(batches) - 1)
+                    LrUpdateRequest(epoch, b, masked, end_of_epoch=b == len(batches) - 1)
                 )
+                lo, hi = upd.lo, upd.hi
                 max_delta = max(max_delta, float(np.abs(delta).max(initial=0.0)))
                 max_delta = max(max_delta, float(upd.max_abs_delta))
+                change += (float(np.mean(np.abs(moved))) + upd.mean_abs_change) * (
+                    rows.size / train.size
+                )
             snapshots[epoch] = opt.w.copy()
             sent1, recv1 = traffic(self.peer)
-            record: dict[str, Any] = {
-                "epoch": epoch,
-                "learning_rate": eta,
-                "train_loss": loss_sum / max(1, train.size),
-                "max_abs_delta": max_delta,
-                "seconds": time.perf_counter() - t0,
-                "bytes_sent": sent1 - sent0,
-                "bytes_received": recv1 - recv0,
-                "batches": len(batches),
-            }
-            monitor = record["train_loss"]
-            if val is not None and val.size:
-                wx = self.stub.scores(LrScoresRequest(epoch, -1, val, "eval")).scores
-                record["val_loss"] = log_loss(y[val], Xb[val] @ opt.weights + opt.bias + wx)
-                monitor = record["val_loss"]
-            history.append(record)
-            if monitor < best_loss - p.tol:
-                best_loss, best_epoch, no_improve = monitor, epoch, 0
-            else:
-                no_improve += 1
-            if max_delta < p.tol:
+            history.append(
+                {
+                    "epoch": epoch,
+                    "learning_rate": eta,
+                    "mean_abs_change": change,
+                    "max_abs_delta": max_delta,
+                    "batches": len(batches),
+                    "seconds": time.perf_counter() - t0,
+                    "bytes_sent": sent1 - sent0,
+                    "bytes_received": recv1 - recv0,
+                }
+            )
+            if change < p.tol:
                 converged = True
                 break
-            if no_improve >= p.n_iter_no_change:
-                stopped = True
-                break
-        last = history[-1]["epoch"]
-        kept = best_epoch if (val is not None and val.size and best_epoch >= 0) else last
+        kept = history[-1]["epoch"]
         w = snapshots[kept]
         final = (
             self.stub.finalize(LrFinalizeRequest(model_id=model_id, epoch=kept))
@@ -196,5 +208,4 @@ class LrTrainer:
             history=history,
             kept_epoch=int(kept),
             converged=converged,
-            stopped_early=stopped,
         )

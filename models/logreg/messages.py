@@ -20,10 +20,13 @@ class LrInitRequest(WireMessage):
     """Start training: the platform prepares its design matrix on the training rows.
 
     Reveals to platform: the model id, the number of aligned rows and a digest of their ids
-    (which it already holds), which positions are training rows, the hyper-parameters
-    (``params``: mode, penalty, C, learning-rate schedule, batch size, epochs...) and the bank's
-    public key (Paillier) or public CKKS context (no secret key). No label, score or bank
-    feature.
+    (which it already holds), which positions are training rows and which are validation rows
+    (fixed here for the whole job: they join the model's population, which prediction may
+    score without consent; they are never used in training), the hyper-parameters
+    (``params``: mode, penalty, C, optimiser, batch size, epochs, number of expansion
+    terms...), the number of bank features
+    (it sizes the packed layout) and the bank's public key (Paillier) or public CKKS context (no
+    secret key). No label, score or bank feature value.
     """
 
     model_id: str
@@ -32,108 +35,92 @@ class LrInitRequest(WireMessage):
     train_rows: np.ndarray
     params: dict[str, str]
     public_key: bytes
+    validation_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_bank_features: int = 0
 
 
 @dataclass(frozen=True)
 class LrInitResponse(WireMessage):
-    """The platform's feature layout.
+    """The platform's feature layout, the batch seed and the first batch's score interval.
 
     Reveals to bank: the number of platform features, their groups (catalogue categories) and
-    their names only if the platform allows it.
+    their names only if the platform allows it; the seed that fixes every epoch's batches
+    (drawn by the platform, so the bank cannot choose which rows form a batch); a coarse
+    interval ``[lo, hi]`` (ends on a 1/16 grid) containing the platform's partial scores of the
+    first batch (at initial weights zero: ``[-1/16, 1/16]``).
     """
 
     n_features: int
     feature_names: list[str]
     feature_groups: list[str]
+    batch_seed: bytes = b""
+    lo: float = 0.0
+    hi: float = 0.0
 
 
 @dataclass(frozen=True)
-class LrScoresRequest(WireMessage):
-    """Ask for the platform's partial scores ``X_p[rows] @ w_p`` at the current weights.
+class LrTermsRequest(WireMessage):
+    """The bank's encrypted expansion terms of one batch (rows fixed by the batch seed).
 
-    ``purpose`` is ``"train"`` (a mini-batch; a gradient step follows) or ``"eval"``
-    (validation rows, for early stopping). Reveals to platform: the rows of the batch (a
-    random sample drawn by the bank) or the validation rows.
+    Per row and term ``k`` the residual coefficients ``r_k(a)`` (``sum_k r_k psi_k(u) =
+    sigmoid(a + u) - y``) and the bank-feature products ``r_k x_b``, as
+    Paillier packed ciphertexts or CKKS coefficient-encoded ciphertexts (see
+    ``models/logreg/{paillier,ckks}_terms.py``). Reveals to platform: ciphertexts under the
+    bank's key (IND-CPA) and their count (which follows from the batch, the number of terms and
+    of bank features). Nothing about labels, residuals or bank features.
     """
 
     epoch: int
     batch: int
-    rows: np.ndarray
-    purpose: str = "train"
+    enc_terms: CipherArray
 
 
 @dataclass(frozen=True)
-class LrScoresResponse(WireMessage):
-    """Partial scores.
+class LrTermsResponse(WireMessage):
+    """The bank's output and the platform's masked output of the batch.
 
-    Reveals to bank: the platform's partial linear score ``wx_p`` of each listed row, in the
-    clear (the standard two-party HeteroLR disclosure; see docs/logreg.md: the bank needs the
-    exact sigmoid of the joint score, and learning ``sigmoid(wx_b + wx_p) - y`` is equivalent
-    to learning ``wx_p``).
+    Reveals to bank: after decryption, its own gradient block ``X_b^T d`` and ``sum d`` (the
+    intercept's gradient): aggregates over the batch, computed with the platform's partial
+    scores inside the encryption; every other
+    coefficient/slot it decrypts is a uniform random residue. The platform's output decrypts to
+    a uniformly random residue (the mask is uniform modulo n, or modulo q for CKKS): nothing
+    about the platform's gradient.
     """
 
     epoch: int
     batch: int
-    scores: np.ndarray
-
-
-@dataclass(frozen=True)
-class LrGradientRequest(WireMessage):
-    """The encrypted residuals ``d = sigmoid(z) - y`` of the current batch, in batch order.
-
-    Reveals to platform: ciphertexts under the bank's key (Paillier: semantically secure;
-    CKKS: RLWE, semantically secure). Nothing about labels or residuals.
-    """
-
-    epoch: int
-    batch: int
-    enc_residual: CipherArray
-
-
-@dataclass(frozen=True)
-class LrGradientResponse(WireMessage):
-    """The platform's gradient block ``X_p[batch]^T d``, encrypted and masked.
-
-    Paillier: the masked gradient entries packed several per ciphertext and rerandomised.
-    CKKS: one ciphertext per pair of platform features, the two entries at coefficients 0 and
-    ``N/2``, rerandomised under the bank's public key and flooded on every coefficient.
-    Reveals to bank: after decryption, ``g_j + m_j`` for uniform (Paillier, 80 bits of
-    statistical hiding) or Gaussian (CKKS, standard deviation 2^36) masks ``m_j`` the platform
-    keeps: nothing about the platform gradient. CKKS additionally shows the other coefficients
-    of the product, each under its own Gaussian flood.
-    """
-
-    epoch: int
-    batch: int
-    n_values: int
-    enc_masked: CipherArray
+    enc_bank: CipherArray
+    enc_platform: CipherArray
 
 
 @dataclass(frozen=True)
 class LrUpdateRequest(WireMessage):
-    """The decrypted masked gradient; the platform unmasks it and updates its weights.
+    """The decrypted masked read-outs of the platform's output, handed back; the platform
+    unmasks them (its gradient block ``X_p^T d``) and steps its own weights.
 
-    ``masked_packed`` (Paillier): the decrypted packed plaintexts, big-endian bytes.
-    ``masked_sums`` (CKKS): the decrypted read-out coefficients. Reveals to platform:
-    ``g_j + m_j`` whose mask it knows, i.e. its own gradient block ``X_p^T d`` for the batch
-    (the standard disclosure: a projection of the batch residuals on its own features).
+    Reveals to platform: its own gradient block for the batch (an aggregate over at least the
+    minimum batch size of rows, on its own features).
     """
 
     epoch: int
     batch: int
-    masked_packed: list[bytes] = field(default_factory=list)
-    masked_sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    masked: list[bytes] = field(default_factory=list)
     end_of_epoch: bool = False
 
 
 @dataclass(frozen=True)
 class LrUpdateResponse(WireMessage):
-    """Reveals to bank: the largest absolute change of a platform weight in this update (for
-    the convergence check), never the weights."""
+    """Reveals to bank: the largest absolute change of a platform weight in this update and the
+    mean absolute change of the platform's partial scores over the batch's rows (for the
+    convergence check), and the coarse interval of the platform's partial scores of the next
+    batch (``lo``, ``hi``); never a weight or a per-row score."""
 
     epoch: int
     batch: int
     max_abs_delta: float
+    mean_abs_change: float = 0.0
+    lo: float = 0.0
+    hi: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ that the correlation between the two parties' blocks leaves.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -38,9 +39,51 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "precond")
 CURVATURE_BOUND = 0.25
 
 
+#: Most epochs a job may run (bounds what the batches reveal, see :func:`min_batch_rows`).
+MAX_EPOCHS = 200
+#: Most expansion terms of the sigmoid (see :mod:`models.logreg.separable`).
+MAX_SIGMOID_TERMS = 8
+#: Expansion terms used when ``sigmoid_terms = 0``: each Paillier term costs one encryption per
+#: row and epoch, a CKKS term is nearly free.
+DEFAULT_SIGMOID_TERMS = {"paillier": 3, "ckks": 4}
+#: Smallest batch the platform accepts (unless the training set is smaller).
+MIN_BATCH_FLOOR = 256
+
+
 def default_momentum(optimizer: str) -> float:
-    """The momentum used when none is given: 0.3 for ``precond``, 0.9 otherwise."""
-    return 0.3 if optimizer == "precond" else 0.9
+    """The momentum used when none is given: 0.5 for ``precond``, 0.9 otherwise."""
+    return 0.5 if optimizer == "precond" else 0.9
+
+
+def sigmoid_terms(params: LrParams) -> int:
+    """The number of expansion terms of the sigmoid for these parameters."""
+    return params.sigmoid_terms or DEFAULT_SIGMOID_TERMS[params.mode]
+
+
+def min_batch_rows(params: LrParams, n_train: int, n_bank: int, n_platform: int) -> int:
+    """The smallest batch the platform accepts.
+
+    Per batch the bank learns ``n_bank + 2`` aggregates (its gradient, ``sum d``, the loss) and
+    the platform ``n_platform`` (its gradient). Over ``max_epochs`` epochs of ``n / b`` batches
+    that is ``max_epochs (n / b) (f + 2)`` numbers about ``n`` unknown per-row values; requiring
+    ``b >= 2 max_epochs (f + 2)`` keeps it below half of them for each side (and the batches are
+    drawn by the platform's seed, so they cannot be chosen to difference rows out).
+    """
+    need = max(MIN_BATCH_FLOOR, 2 * params.max_epochs * (max(n_bank, n_platform) + 2))
+    return min(int(n_train), need)
+
+
+def batch_plan(params: LrParams, train: np.ndarray, seed: bytes, epoch: int) -> list[np.ndarray]:
+    """The training rows of every batch of ``epoch``: a permutation drawn from the platform's
+    seed, cut into ``max(1, n // batch_size)`` batches of near-equal size (each at least
+    ``batch_size`` rows). Full batch (``batch_size`` 0 or >= n) keeps the training order."""
+    n = int(train.size)
+    if params.batch_size == 0 or params.batch_size >= n:
+        return [np.asarray(train, dtype=np.int64)]
+    entropy = int.from_bytes(hashlib.sha256(seed + epoch.to_bytes(8, "big")).digest(), "big")
+    perm = np.random.Generator(np.random.PCG64(entropy)).permutation(train)
+    count = max(1, n // params.batch_size)
+    return [np.asarray(b, dtype=np.int64) for b in np.array_split(perm, count)]
 
 
 @dataclass(frozen=True)
@@ -62,12 +105,13 @@ class LrParams:
     step_epochs: int = 5
     optimizer: str = "sgd"
     momentum: float = 0.9
-    batch_size: int = 4096
+    batch_size: int = 0
     max_epochs: int = 20
-    tol: float = 1e-4
-    n_iter_no_change: int = 3
+    tol: float = 1e-2
     fit_intercept: bool = True
     standardize: bool = True
+    nesterov: bool = False
+    sigmoid_terms: int = 0
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -88,12 +132,16 @@ class LrParams:
             raise InvalidArgument("decay must be non-negative")
         if self.schedule == "exponential" and not 0 < self.decay <= 1:
             raise InvalidArgument("exponential decay must be in (0, 1]")
-        if self.step_epochs < 1 or self.batch_size < 1 or self.max_epochs < 1:
-            raise InvalidArgument("step_epochs, batch_size and max_epochs must be positive")
+        if self.step_epochs < 1 or self.batch_size < 0 or self.max_epochs < 1:
+            raise InvalidArgument("step_epochs and max_epochs must be positive, batch_size >= 0")
+        if self.max_epochs > MAX_EPOCHS:
+            raise InvalidArgument(f"max_epochs must be at most {MAX_EPOCHS}")
+        if self.sigmoid_terms and not 2 <= self.sigmoid_terms <= MAX_SIGMOID_TERMS:
+            raise InvalidArgument(f"sigmoid_terms must be 0 (default) or 2 to {MAX_SIGMOID_TERMS}")
         if not 0 <= self.momentum < 1:
             raise InvalidArgument("momentum must be in [0, 1)")
-        if self.tol < 0 or self.n_iter_no_change < 1:
-            raise InvalidArgument("tol must be >= 0 and n_iter_no_change >= 1")
+        if self.tol < 0:
+            raise InvalidArgument("tol must be >= 0")
 
     def reg_strength(self, n_train: int) -> float:
         """``alpha`` (per-row objective), from ``C`` unless given explicitly."""
@@ -181,6 +229,23 @@ class Optimizer:
     def bias(self) -> float:
         return float(self.w[-1]) if self.intercept else 0.0
 
+    def penalty(self, w: np.ndarray) -> float:
+        """``alpha * R(w)`` of this block at ``w`` (the intercept is not penalised)."""
+        v = np.asarray(w, dtype=np.float64) * self._reg_mask()
+        if self.params.penalty == "l2":
+            return 0.5 * self.alpha * float(v @ v)
+        if self.params.penalty == "l1":
+            return self.alpha * float(np.abs(v).sum())
+        return 0.0
+
+    def lookahead(self, eta: float) -> np.ndarray:
+        """Where the next gradient is evaluated: the weights, or Nesterov's look-ahead point
+        ``w - eta * momentum * m`` (for ``precond`` and ``momentum`` with ``nesterov``)."""
+        p = self.params
+        if p.nesterov and p.momentum > 0 and p.optimizer in ("precond", "momentum"):
+            return self.w - eta * p.momentum * self.m
+        return self.w.copy()
+
     def _reg_mask(self) -> np.ndarray:
         mask = np.ones_like(self.w)
         if self.intercept:
@@ -188,13 +253,14 @@ class Optimizer:
         return mask
 
     def step(self, grad_mean: np.ndarray, eta: float) -> np.ndarray:
-        """One update from the mean data gradient of a batch; returns the weight change."""
+        """One update from the mean data gradient of a batch (evaluated at
+        :meth:`lookahead`); returns the weight change."""
         g = np.asarray(grad_mean, dtype=np.float64)
         if g.shape != self.w.shape or not np.all(np.isfinite(g)):
             raise InvalidArgument("gradient has the wrong shape or is not finite")
         reg = self._reg_mask()
         if self.params.penalty == "l2":
-            g = g + self.alpha * reg * self.w
+            g = g + self.alpha * reg * self.lookahead(eta)
         opt = self.params.optimizer
         if opt == "sgd":
             direction = g

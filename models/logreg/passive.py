@@ -1,11 +1,15 @@
 """The platform's half of vertical logistic regression (``algorithm = "logreg"``).
 
-The platform keeps its weights ``w_p`` and never sends them. Per mini-batch it returns its
-partial scores ``X_p w_p`` for the batch rows, computes its gradient block ``X_p^T enc(d)``
-under the bank's key, masks it, and updates ``w_p`` from the unmasked gradient the bank
-decrypted. It persists weights and optimiser state after every update under
-``context.state_dir`` (a restarted node resumes the job), and saves its part of the model
-under its models directory. It never sees a label, residual, bank feature or bank weight.
+The platform keeps its weights ``w_p`` on the platform and never sends them, nor a per-row
+partial score during training. Per batch (rows drawn from the seed it chose at init) it
+announces a coarse interval of its partial scores, combines the bank's encrypted expansion
+terms with its own basis values and features (``models/logreg/{paillier,ckks}_terms.py``),
+returns the bank's output and its own output masked uniformly, unmasks its gradient block from
+what the bank hands back and steps ``w_p``. It persists weights and optimiser state after every
+update under ``context.state_dir`` (a restarted node resumes the job), answers each batch's
+terms once, and saves its part of the model (with the training population, for consent at
+prediction) under its models directory. It never sees a label, residual, bank feature or bank
+weight, nor the bank's gradient.
 
 The design matrix is built by :meth:`LogRegPassive.design` (standardisation with training-row
 statistics, missing values at the training mean); the scorecard party overrides it with WOE
@@ -14,29 +18,28 @@ values.
 
 from __future__ import annotations
 
-import hashlib
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.crypto.ckks_inner import matrix_digest
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import models_dir, names_allowed, session_table
+from models.logreg import separable
 from models.logreg.he import MaskState, PassiveCrypto
 from models.logreg.messages import (
     LrFinalizeRequest,
     LrFinalizeResponse,
-    LrGradientRequest,
-    LrGradientResponse,
     LrInitRequest,
     LrInitResponse,
     LrPredictRequest,
     LrPredictResponse,
-    LrScoresRequest,
-    LrScoresResponse,
+    LrTermsRequest,
+    LrTermsResponse,
     LrUpdateRequest,
     LrUpdateResponse,
 )
@@ -50,12 +53,35 @@ from models.logreg.model_io import (
     save_part,
     write_json_atomic,
 )
-from models.logreg.optim import LrParams, Optimizer, learning_rate
+from models.logreg.optim import (
+    LrParams,
+    Optimizer,
+    batch_plan,
+    learning_rate,
+    min_batch_rows,
+    sigmoid_terms,
+)
 from models.logreg.transform import Standardizer
+from models.population import SUFFIX as POPULATION_SUFFIX
+from models.population import Population
 
 STATE_FILE = "logreg_state.json"
 KEY_FILE = "logreg_public.bin"
-STATE_VERSION = 1
+STATE_VERSION = 2
+SEED_BYTES = 32
+
+
+@dataclass
+class PendingBatch:
+    """The batch the platform announced: its rows, interval and basis values."""
+
+    epoch: int
+    batch: int
+    rows: np.ndarray
+    lo: float
+    hi: float
+    psi: np.ndarray
+    answered: bool = False
 
 
 def check_rows(rows: np.ndarray, n_rows: int, *, unique: bool = True) -> np.ndarray:
@@ -83,15 +109,18 @@ class LogRegPassive(PassiveParty):
         self.params: LrParams | None = None
         self.crypto: PassiveCrypto | None = None
         self.X = np.zeros((0, 0))
-        self.x_digest = b""
-        self.train_mask = np.zeros(0, dtype=bool)
+        self.train_rows = np.zeros(0, dtype=np.int64)
+        self.val_rows = np.zeros(0, dtype=np.int64)
+        self.n_bank = 0
+        self.batch_seed = b""
         self.opt: Optimizer | None = None
         self.snapshots: dict[int, list[float]] = {}
         self.applied: tuple[int, int] = (-1, -1)
-        self.pending: tuple[int, int, np.ndarray] | None = None
+        self.pending: PendingBatch | None = None
         self.mask_state: MaskState | None = None
         self.transform_meta: dict[str, Any] = {}
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
+        self._populations: dict[str, Population] = {}
 
     # ------------------------------------------------------------------ hooks
     def design(
@@ -128,6 +157,7 @@ class LogRegPassive(PassiveParty):
                 "applied": list(self.applied),
                 "optimizer": self.opt.state(),
                 "snapshots": {str(k): v for k, v in sorted(self.snapshots.items())},
+                "batch_seed": self.batch_seed.hex(),
             },
         )
 
@@ -162,6 +192,9 @@ class LogRegPassive(PassiveParty):
             What the part kind adds (its transform; a scorecard's points).
         """
         table = self._load()
+        population = np.concatenate([self.train_rows, self.val_rows])
+        pop_path = self.part_path(self.model_id).with_suffix(POPULATION_SUFFIX)
+        pop_digest = Population.of(table.ids[population].tolist()).save(pop_path)
         body: dict[str, Any] = {
             "format": self.part_format,
             "format_version": FORMAT_VERSION,
@@ -175,16 +208,29 @@ class LogRegPassive(PassiveParty):
             "source_feature_names": list(table.feature_names),
             "weights": weights.tolist(),
             "params": params.to_params(),
+            "population_digest": pop_digest,
             **fields,
         }
         digest = save_part(self.part_path(self.model_id), body)
         self._parts.pop(self.model_id, None)
+        self._populations.pop(self.model_id, None)
         return digest
+
+    def population(self, model_id: str, body: dict[str, Any]) -> Population:
+        """The companies the model was trained and validated on (consent-free at prediction)."""
+        cached = self._populations.get(model_id)
+        if cached is None:
+            digest = str(body.get("population_digest", ""))
+            path = self.part_path(model_id).with_suffix(POPULATION_SUFFIX)
+            cached = Population.load(path, digest) if digest else Population.of([])
+            self._populations[model_id] = cached
+        return cached
 
     # ------------------------------------------------------------------ training steps
     @handles
     def init(self, request: LrInitRequest) -> LrInitResponse:
-        """Build the design matrix on the training rows; reload persisted weights on resume.
+        """Build the design matrix on the training rows, draw the batch seed, announce the
+        first batch; reload persisted weights on resume.
 
         Reveals to bank: see :class:`LrInitResponse`.
         """
@@ -193,45 +239,63 @@ class LogRegPassive(PassiveParty):
         if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
         train = check_rows(request.train_rows, table.n_rows)
+        val = check_rows(request.validation_rows, table.n_rows)
         if train.size == 0:
             raise InvalidArgument("there are no training rows")
+        if np.intersect1d(train, val).size:
+            raise InvalidArgument("validation rows overlap the training rows")
         params = LrParams.from_params(dict(request.params))
+        n_bank = int(request.n_bank_features)
+        if not 0 <= n_bank <= 4096:
+            raise InvalidArgument("the number of bank features is out of range")
         crypto = PassiveCrypto(params.mode, request.public_key, workers=self._workers)
+        crypto.check_training_key()
         X, meta = self.design(table, train, params)
+        need = min_batch_rows(params, train.size, n_bank, X.shape[1])
+        if 0 < params.batch_size < need:
+            raise InvalidArgument(
+                f"batches must hold at least {need} rows for this job (or use full batches)"
+            )
         opt = Optimizer(X.shape[1], params, params.reg_strength(train.size), intercept=False)
         if params.optimizer == "precond":
             opt.set_preconditioner(X[train])
         snapshots: dict[int, list[float]] = {}
         applied = (-1, -1)
+        seed = secrets.token_bytes(SEED_BYTES)
         path = self._state_path()
         key_path = Path(self.context.state_dir) / KEY_FILE
         if path.exists():
             st = read_json(path)
-            if st.get("model_id") != request.model_id:
+            if st.get("model_id") != request.model_id or st.get("version") != STATE_VERSION:
                 raise FailedPrecondition("this job id was used for another model")
             if not key_path.exists() or key_path.read_bytes() != request.public_key:
                 raise FailedPrecondition("the job was started under another key")
             opt.load_state(st["optimizer"])
             snapshots = {int(k): list(v) for k, v in st["snapshots"].items()}
             applied = (int(st["applied"][0]), int(st["applied"][1]))
+            seed = bytes.fromhex(st["batch_seed"])
         else:
             key_path.parent.mkdir(parents=True, exist_ok=True)
             key_path.write_bytes(request.public_key)
         self.model_id = request.model_id
         self.params, self.crypto, self.opt = params, crypto, opt
         self.X = X
-        self.x_digest = matrix_digest(X)
-        self.train_mask = np.zeros(table.n_rows, dtype=bool)
-        self.train_mask[train] = True
+        self.train_rows, self.val_rows = train, val
+        self.n_bank = n_bank
+        self.batch_seed = seed
         self.transform_meta = meta
         self.snapshots, self.applied = snapshots, applied
         self.pending, self.mask_state = None, None
         self._persist()
+        lo, hi = self._announce(*self._next_batch(applied))
         allow = names_allowed(self.context, table)
         return LrInitResponse(
             n_features=int(X.shape[1]),
             feature_names=self.feature_names() if allow else [],
             feature_groups=self.feature_groups(),
+            batch_seed=seed,
+            lo=lo,
+            hi=hi,
         )
 
     def feature_names(self) -> list[str]:
@@ -240,67 +304,100 @@ class LogRegPassive(PassiveParty):
     def feature_groups(self) -> list[str]:
         return list(self._load().feature_groups)
 
-    @handles
-    def scores(self, request: LrScoresRequest) -> LrScoresResponse:
-        """Partial scores ``X_p[rows] @ w_p`` at the current weights.
+    def _plan(self, epoch: int) -> list[np.ndarray]:
+        assert self.params is not None
+        return batch_plan(self.params, self.train_rows, self.batch_seed, epoch)
 
-        Reveals to bank: see :class:`LrScoresResponse`.
-        """
-        _, opt, _ = self._require_ready()
-        rows = check_rows(request.rows, self.X.shape[0])
-        if request.purpose == "train":
-            if not np.all(self.train_mask[rows]):
-                raise InvalidArgument("a training batch holds rows outside the training set")
-            self.pending = (int(request.epoch), int(request.batch), rows)
-            self.mask_state = None
-        elif request.purpose != "eval":
-            raise InvalidArgument("purpose must be 'train' or 'eval'")
-        return LrScoresResponse(
-            epoch=request.epoch, batch=request.batch, scores=self.X[rows] @ opt.weights
-        )
+    def _next_batch(self, done: tuple[int, int]) -> tuple[int, int]:
+        """The batch after ``done`` (``(-1, -1)``: none yet)."""
+        epoch, batch = done
+        if epoch < 0:
+            return 0, 0
+        if batch + 1 < len(self._plan(epoch)):
+            return epoch, batch + 1
+        return epoch + 1, 0
 
-    def _require_pending(self, epoch: int, batch: int) -> np.ndarray:
-        if self.pending is None or self.pending[:2] != (epoch, batch):
+    def _basis(self, rows: np.ndarray, weights: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Interval and basis values of the platform's partial scores on ``rows``."""
+        crypto, _, params = self._require_ready()
+        u = self.X[rows] @ weights
+        lo, hi = separable.coarse_interval(u)
+        t = separable.normalised(u, lo, hi)
+        return lo, hi, separable.psi(t, sigmoid_terms(params), crypto.basis)
+
+    def _announce(self, epoch: int, batch: int) -> tuple[float, float]:
+        """Prepare batch ``(epoch, batch)`` at the look-ahead weights; its interval, or zeros
+        once every epoch is done."""
+        _, opt, params = self._require_ready()
+        if epoch >= params.max_epochs:
+            self.pending = None
+            return 0.0, 0.0
+        rows = self._plan(epoch)[batch]
+        weights = opt.lookahead(learning_rate(params, epoch))
+        lo, hi, psi = self._basis(rows, weights)
+        self.pending = PendingBatch(epoch, batch, rows, lo, hi, psi)
+        return lo, hi
+
+    def _require_pending(self, epoch: int, batch: int) -> PendingBatch:
+        if self.pending is None or (self.pending.epoch, self.pending.batch) != (epoch, batch):
             raise FailedPrecondition("this step is not for the current batch")
-        return self.pending[2]
+        return self.pending
 
     @handles
-    def gradient(self, request: LrGradientRequest) -> LrGradientResponse:
-        """Masked ``X_p[batch]^T enc(d)``.
+    def terms(self, request: LrTermsRequest) -> LrTermsResponse:
+        """Combine the bank's encrypted terms of the current batch with the platform's basis
+        values and features; answered once per batch.
 
-        Reveals to bank: see :class:`LrGradientResponse`.
+        Reveals to bank: see :class:`LrTermsResponse`.
         """
         crypto, _, _ = self._require_ready()
-        rows = self._require_pending(int(request.epoch), int(request.batch))
-        key = hashlib.sha256(self.x_digest + np.ascontiguousarray(rows, "<i8").tobytes()).digest()
-        enc, state = crypto.masked_gradient(self.X[rows], request.enc_residual, key=key)
+        pending = self._require_pending(int(request.epoch), int(request.batch))
+        if pending.answered:
+            raise FailedPrecondition("this batch's terms were already answered")
+        bank, plat, state = crypto.combine(
+            request.enc_terms, pending.psi, self.X[pending.rows], self.n_bank
+        )
+        pending.answered = True
         self.mask_state = state
-        return LrGradientResponse(
-            epoch=request.epoch, batch=request.batch, n_values=state.n_values, enc_masked=enc
+        return LrTermsResponse(
+            epoch=request.epoch,
+            batch=request.batch,
+            enc_bank=bank,
+            enc_platform=plat,
         )
 
     @handles
     def update(self, request: LrUpdateRequest) -> LrUpdateResponse:
-        """Unmask the gradient block and take one optimiser step on ``w_p``.
+        """Unmask the gradient block, take one optimiser step on ``w_p``, announce the next
+        batch.
 
         Reveals to bank: see :class:`LrUpdateResponse`.
         """
         crypto, opt, params = self._require_ready()
         epoch, batch = int(request.epoch), int(request.batch)
-        rows = self._require_pending(epoch, batch)
-        if self.mask_state is None:
+        pending = self._require_pending(epoch, batch)
+        if self.mask_state is None or not pending.answered:
             raise FailedPrecondition("no masked gradient is outstanding for this batch")
         if (epoch, batch) <= self.applied:
             raise FailedPrecondition("this batch was already applied")
-        sums = crypto.unmask(self.mask_state, list(request.masked_packed), request.masked_sums)
-        delta = opt.step(sums / max(1, rows.size), learning_rate(params, epoch))
+        end = batch == len(self._plan(epoch)) - 1
+        if bool(request.end_of_epoch) != end:
+            raise InvalidArgument("end_of_epoch does not match the batch plan")
+        grad = crypto.unmask(self.mask_state, list(request.masked))
+        delta = opt.step(grad / max(1, pending.rows.size), learning_rate(params, epoch))
         self.applied = (epoch, batch)
-        self.pending, self.mask_state = None, None
-        if request.end_of_epoch:
+        self.mask_state = None
+        if end:
             self.snapshots[epoch] = opt.weights.tolist()
         self._persist()
+        lo, hi = self._announce(*self._next_batch(self.applied))
         return LrUpdateResponse(
-            epoch=epoch, batch=batch, max_abs_delta=float(np.abs(delta).max(initial=0.0))
+            epoch=epoch,
+            batch=batch,
+            max_abs_delta=float(np.abs(delta).max(initial=0.0)),
+            mean_abs_change=float(np.mean(np.abs(self.X[pending.rows] @ delta))),
+            lo=lo,
+            hi=hi,
         )
 
     @handles
@@ -348,8 +445,9 @@ class LogRegPassive(PassiveParty):
     def predict(self, request: LrPredictRequest) -> LrPredictResponse:
         """Encrypted partial scores of the listed rows under the bank's key.
 
-        Reveals to bank: see :class:`LrPredictResponse`. Outside a PSI-aligned session every
-        company needs its consent for this bank (``PassiveContext.check_use``).
+        Reveals to bank: see :class:`LrPredictResponse`. A company outside the model's training
+        population needs its consent for this bank, in any session
+        (``PassiveContext.check_use``).
         """
         check_model_id(request.model_id)
         body = self.load_part(request.model_id, request.platform_digest)
@@ -359,7 +457,8 @@ class LogRegPassive(PassiveParty):
         rows = check_rows(request.rows, table.n_rows, unique=False)
         if request.ids_digest != ids_digest(table.ids[rows]):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
-        self.context.check_use(table.ids[rows])
+        ids = table.ids[rows].tolist()
+        self.context.check_use(ids, self.population(request.model_id, body))
         if list(body["source_feature_names"]) != list(table.feature_names):
             raise FailedPrecondition("the platform's features changed since training")
         crypto = PassiveCrypto(request.mode, request.public_key, workers=self._workers)

@@ -10,16 +10,14 @@ from models.federation.peer import PassivePeer
 from models.logreg.messages import (
     LrFinalizeRequest,
     LrFinalizeResponse,
-    LrGradientRequest,
-    LrGradientResponse,
     LrInitRequest,
     LrInitResponse,
     LrPredictRequest,
     LrPredictResponse,
     LrScorecardRequest,
     LrScorecardResponse,
-    LrScoresRequest,
-    LrScoresResponse,
+    LrTermsRequest,
+    LrTermsResponse,
     LrUpdateRequest,
     LrUpdateResponse,
 )
@@ -35,16 +33,9 @@ class LogRegStub:
     def init(self, request: LrInitRequest) -> LrInitResponse:
         return self.peer.call(f"{self.prefix}/init", request, LrInitResponse)
 
-    def scores(self, request: LrScoresRequest) -> LrScoresResponse:
-        if request.purpose == "eval":
-            step = f"{self.prefix}/e{request.epoch}/eval"
-        else:
-            step = f"{self.prefix}/e{request.epoch}/b{request.batch}/scores"
-        return self.peer.call(step, request, LrScoresResponse)
-
-    def gradient(self, request: LrGradientRequest) -> LrGradientResponse:
-        step = f"{self.prefix}/e{request.epoch}/b{request.batch}/grad"
-        return self.peer.call(step, request, LrGradientResponse)
+    def terms(self, request: LrTermsRequest) -> LrTermsResponse:
+        step = f"{self.prefix}/e{request.epoch}/b{request.batch}/terms"
+        return self.peer.call(step, request, LrTermsResponse)
 
     def update(self, request: LrUpdateRequest) -> LrUpdateResponse:
         step = f"{self.prefix}/e{request.epoch}/b{request.batch}/update"

@@ -46,7 +46,10 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
     ``max_bins``, ``min_bin_fraction``. Selection: ``iv_threshold`` and/or ``top_k`` over both
     parties' features. LR on WOE values: ``mode``, ``penalty``, ``C``, ``optimizer``,
     ``learning_rate``, ``schedule``, ``batch_size``, ``max_epochs``, ``tol``. Scaling:
-    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``.
+    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``. Privacy of the
+    platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
+    :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
+    ``binning_dp_`` and in the bank's part.
     """
 
     algorithm = "scorecard"
@@ -65,15 +68,16 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         optimizer: str = "precond",
         learning_rate: float = 1.0,
         schedule: str = "constant",
-        batch_size: int = 1 << 20,
+        batch_size: int = 0,
         max_epochs: int = 15,
-        tol: float = 1e-4,
+        tol: float = 1e-2,
         base_score: float = 600.0,
         pdo: float = 20.0,
         base_odds: float = 50.0,
         round_points: bool = False,
         key_bits: int = 2048,
         random_state: int | None = None,
+        dp_epsilon: float | None = None,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
@@ -96,6 +100,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self.round_points = round_points
         self.key_bits = key_bits
         self.random_state = random_state
+        self.dp_epsilon = dp_epsilon
 
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
@@ -109,7 +114,8 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             schedule=self.schedule,
             optimizer=self.optimizer,
             momentum=default_momentum(self.optimizer),
-            batch_size=int(min(self.batch_size, n_train)),
+            nesterov=True,
+            batch_size=int(self.batch_size),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),
             fit_intercept=True,
@@ -125,13 +131,16 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         peer: PassivePeer,
         *,
         rows: np.ndarray | None = None,
+        validation_rows: np.ndarray | None = None,
         platform_dataset: str = "",
         job_id: str | None = None,
         model_id: str | None = None,
         session_params: Mapping[str, str] | None = None,
     ) -> FederatedScorecard:
         """Run the whole scorecard job in one ``scorecard`` session (see module docstring);
-        ``session_params`` go to the platform's data provider (kept for scoring)."""
+        ``session_params`` go to the platform's data provider (kept for scoring).
+        ``validation_rows`` are not used in training; the platform counts them in the model's
+        population, so that scoring them (the job's validation metrics) needs no consent."""
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
@@ -162,6 +171,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
                 max_bins=self.max_bins,
                 min_bin_fraction=self.min_bin_fraction,
                 key_bits=self.key_bits,
+                dp_epsilon=self.dp_epsilon,
             ).run(BinningStub(peer), bank_table, rows=train, model_id=model_id, keypair=kp)
             selected = binning.select(self.iv_threshold, self.top_k)
             if not selected:
@@ -170,7 +180,8 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             bank_woe = binning.bank_transform()
             Xb = bank_woe.transform(bank_table.X)
             trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
-            result = trainer.run(model_id, bank_table.ids, Xb, y, train, finalize=False)
+            val = None if validation_rows is None else bank_table.row_positions(validation_rows)
+            result = trainer.run(model_id, bank_table.ids, Xb, y, train, val, finalize=False)
             final = trainer.stub.scorecard(
                 LrScorecardRequest(
                     model_id=model_id,
@@ -186,6 +197,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self.session_params_ = dict(session_params or {})
         self.binning_ = binning
         self.iv_ = binning.iv()
+        self.binning_dp_ = binning.dp_record_
         self.bank_woe_ = bank_woe
         self.coef_ = result.coef
         self.intercept_ = result.intercept
@@ -290,6 +302,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             "bank_bin_labels": self.bank_bin_labels_,
             "platform_features": self.platform_features_,
             "platform_n_bins": self.platform_n_bins_,
+            **({"binning_dp": self.binning_dp_} if getattr(self, "binning_dp_", None) else {}),
         }
 
     @classmethod
@@ -312,4 +325,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         card.bank_bin_labels_ = [list(v) for v in body["bank_bin_labels"]]
         card.platform_features_ = list(body["platform_features"])
         card.platform_n_bins_ = [int(v) for v in body["platform_n_bins"]]
+        card.binning_dp_ = body.get("binning_dp")
+        if card.binning_dp_:
+            card.dp_epsilon = float(card.binning_dp_["epsilon"])
         return card

@@ -89,6 +89,7 @@ class ScorecardPassive(BinningPassive, LogRegPassive):
                 "woe_transform": self.woe_transform.to_dict(),
                 "factor": float(request.factor),
                 "points": [p.tolist() for p in pts],
+                **({"binning_dp": dp} if (dp := self.binning_privacy()) else {}),
             },
         )
         return LrScorecardResponse(

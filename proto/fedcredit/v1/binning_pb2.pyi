@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BinInitRequest(_message.Message):
-    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "method", "n_bins", "public_key")
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "method", "n_bins", "public_key", "dp_epsilon")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,7 @@ class BinInitRequest(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     N_BINS_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    DP_EPSILON_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_rows: int
     ids_digest: str
@@ -23,7 +24,8 @@ class BinInitRequest(_message.Message):
     method: str
     n_bins: int
     public_key: bytes
-    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., method: _Optional[str] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+    dp_epsilon: float
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., method: _Optional[str] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., dp_epsilon: _Optional[float] = ...) -> None: ...
 
 class BinInitResponse(_message.Message):
     __slots__ = ("n_features", "n_bins", "feature_names", "feature_groups")
@@ -44,18 +46,24 @@ class BinCountsRequest(_message.Message):
     def __init__(self, enc_labels: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
 
 class BinCountsResponse(_message.Message):
-    __slots__ = ("totals", "enc_events", "slot_bits", "slots_per_ciphertext", "n_values")
+    __slots__ = ("totals", "enc_events", "slot_bits", "slots_per_ciphertext", "n_values", "dp_epsilon", "dp_mechanism", "event_offset")
     TOTALS_FIELD_NUMBER: _ClassVar[int]
     ENC_EVENTS_FIELD_NUMBER: _ClassVar[int]
     SLOT_BITS_FIELD_NUMBER: _ClassVar[int]
     SLOTS_PER_CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
     N_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DP_EPSILON_FIELD_NUMBER: _ClassVar[int]
+    DP_MECHANISM_FIELD_NUMBER: _ClassVar[int]
+    EVENT_OFFSET_FIELD_NUMBER: _ClassVar[int]
     totals: _common_pb2.Tensor
     enc_events: _common_pb2.CipherArray
     slot_bits: int
     slots_per_ciphertext: int
     n_values: int
-    def __init__(self, totals: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., enc_events: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., n_values: _Optional[int] = ...) -> None: ...
+    dp_epsilon: float
+    dp_mechanism: str
+    event_offset: int
+    def __init__(self, totals: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., enc_events: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., n_values: _Optional[int] = ..., dp_epsilon: _Optional[float] = ..., dp_mechanism: _Optional[str] = ..., event_offset: _Optional[int] = ...) -> None: ...
 
 class BinWoeRequest(_message.Message):
     __slots__ = ("features", "mappings", "woe")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.fedcredit.v1 import common_pb2 as proto_dot_fedcredit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/fedcredit/v1/logreg.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xeb\x01\n\rLrInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x37\n\x06params\x18\x05 \x03(\x0b\x32\'.fedcredit.v1.LrInitRequest.ParamsEntry\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x0eLrInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x15\n\rfeature_names\x18\x02 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x03 \x03(\t\"d\n\x0fLrScoresRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\"\n\x04rows\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x0f\n\x07purpose\x18\x04 \x01(\t\"V\n\x10LrScoresResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12$\n\x06scores\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"b\n\x11LrGradientRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12/\n\x0c\x65nc_residual\x18\x03 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"s\n\x12LrGradientResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\x10\n\x08n_values\x18\x03 \x01(\x03\x12-\n\nenc_masked\x18\x04 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"\x87\x01\n\x0fLrUpdateRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\x15\n\rmasked_packed\x18\x03 \x03(\x0c\x12)\n\x0bmasked_sums\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x14\n\x0c\x65nd_of_epoch\x18\x05 \x01(\x08\"G\n\x10LrUpdateResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\x15\n\rmax_abs_delta\x18\x03 \x01(\x01\"4\n\x11LrFinalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"S\n\x12LrFinalizeResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x12\n\nn_features\x18\x03 \x01(\x03\"\x97\x01\n\x10LrPredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\"\n\x04rows\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x12\n\nids_digest\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\"\x83\x01\n\x11LrPredictResponse\x12\x0e\n\x06n_rows\x18\x01 \x01(\x03\x12-\n\nenc_scores\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x11\n\tslot_bits\x18\x03 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x04 \x01(\x03\"[\n\x12LrScorecardRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x14\n\x0cround_points\x18\x04 \x01(\x08\"d\n\x13LrScorecardResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x12\n\nn_features\x18\x03 \x01(\x03\x12\x0e\n\x06n_bins\x18\x04 \x03(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/fedcredit/v1/logreg.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xb3\x02\n\rLrInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x37\n\x06params\x18\x05 \x03(\x0b\x32\'.fedcredit.v1.LrInitRequest.ParamsEntry\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12-\n\x0fvalidation_rows\x18\x07 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x17\n\x0fn_bank_features\x18\x08 \x01(\x03\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x7f\n\x0eLrInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x15\n\rfeature_names\x18\x02 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x03 \x03(\t\x12\x12\n\nbatch_seed\x18\x04 \x01(\x0c\x12\n\n\x02lo\x18\x05 \x01(\x01\x12\n\n\x02hi\x18\x06 \x01(\x01\"\\\n\x0eLrTermsRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12,\n\tenc_terms\x18\x03 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"\x8d\x01\n\x0fLrTermsResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12+\n\x08\x65nc_bank\x18\x03 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12/\n\x0c\x65nc_platform\x18\x04 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"U\n\x0fLrUpdateRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\x0e\n\x06masked\x18\x03 \x03(\x0c\x12\x14\n\x0c\x65nd_of_epoch\x18\x04 \x01(\x08\"x\n\x10LrUpdateResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05\x62\x61tch\x18\x02 \x01(\x03\x12\x15\n\rmax_abs_delta\x18\x03 \x01(\x01\x12\n\n\x02lo\x18\x04 \x01(\x01\x12\n\n\x02hi\x18\x05 \x01(\x01\x12\x17\n\x0fmean_abs_change\x18\x06 \x01(\x01\"4\n\x11LrFinalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"S\n\x12LrFinalizeResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x12\n\nn_features\x18\x03 \x01(\x03\"\x97\x01\n\x10LrPredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\"\n\x04rows\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x12\n\nids_digest\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\"\x83\x01\n\x11LrPredictResponse\x12\x0e\n\x06n_rows\x18\x01 \x01(\x03\x12-\n\nenc_scores\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x11\n\tslot_bits\x18\x03 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x04 \x01(\x03\"[\n\x12LrScorecardRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x14\n\x0cround_points\x18\x04 \x01(\x08\"d\n\x13LrScorecardResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x12\n\nn_features\x18\x03 \x01(\x03\x12\x0e\n\x06n_bins\x18\x04 \x03(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,33 +35,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LRINITREQUEST_PARAMSENTRY']._loaded_options = None
   _globals['_LRINITREQUEST_PARAMSENTRY']._serialized_options = b'8\001'
   _globals['_LRINITREQUEST']._serialized_start=83
-  _globals['_LRINITREQUEST']._serialized_end=318
-  _globals['_LRINITREQUEST_PARAMSENTRY']._serialized_start=273
-  _globals['_LRINITREQUEST_PARAMSENTRY']._serialized_end=318
-  _globals['_LRINITRESPONSE']._serialized_start=320
-  _globals['_LRINITRESPONSE']._serialized_end=403
-  _globals['_LRSCORESREQUEST']._serialized_start=405
-  _globals['_LRSCORESREQUEST']._serialized_end=505
-  _globals['_LRSCORESRESPONSE']._serialized_start=507
-  _globals['_LRSCORESRESPONSE']._serialized_end=593
-  _globals['_LRGRADIENTREQUEST']._serialized_start=595
-  _globals['_LRGRADIENTREQUEST']._serialized_end=693
-  _globals['_LRGRADIENTRESPONSE']._serialized_start=695
-  _globals['_LRGRADIENTRESPONSE']._serialized_end=810
-  _globals['_LRUPDATEREQUEST']._serialized_start=813
-  _globals['_LRUPDATEREQUEST']._serialized_end=948
-  _globals['_LRUPDATERESPONSE']._serialized_start=950
-  _globals['_LRUPDATERESPONSE']._serialized_end=1021
-  _globals['_LRFINALIZEREQUEST']._serialized_start=1023
-  _globals['_LRFINALIZEREQUEST']._serialized_end=1075
-  _globals['_LRFINALIZERESPONSE']._serialized_start=1077
-  _globals['_LRFINALIZERESPONSE']._serialized_end=1160
-  _globals['_LRPREDICTREQUEST']._serialized_start=1163
-  _globals['_LRPREDICTREQUEST']._serialized_end=1314
-  _globals['_LRPREDICTRESPONSE']._serialized_start=1317
-  _globals['_LRPREDICTRESPONSE']._serialized_end=1448
-  _globals['_LRSCORECARDREQUEST']._serialized_start=1450
-  _globals['_LRSCORECARDREQUEST']._serialized_end=1541
-  _globals['_LRSCORECARDRESPONSE']._serialized_start=1543
-  _globals['_LRSCORECARDRESPONSE']._serialized_end=1643
+  _globals['_LRINITREQUEST']._serialized_end=390
+  _globals['_LRINITREQUEST_PARAMSENTRY']._serialized_start=345
+  _globals['_LRINITREQUEST_PARAMSENTRY']._serialized_end=390
+  _globals['_LRINITRESPONSE']._serialized_start=392
+  _globals['_LRINITRESPONSE']._serialized_end=519
+  _globals['_LRTERMSREQUEST']._serialized_start=521
+  _globals['_LRTERMSREQUEST']._serialized_end=613
+  _globals['_LRTERMSRESPONSE']._serialized_start=616
+  _globals['_LRTERMSRESPONSE']._serialized_end=757
+  _globals['_LRUPDATEREQUEST']._serialized_start=759
+  _globals['_LRUPDATEREQUEST']._serialized_end=844
+  _globals['_LRUPDATERESPONSE']._serialized_start=846
+  _globals['_LRUPDATERESPONSE']._serialized_end=966
+  _globals['_LRFINALIZEREQUEST']._serialized_start=968
+  _globals['_LRFINALIZEREQUEST']._serialized_end=1020
+  _globals['_LRFINALIZERESPONSE']._serialized_start=1022
+  _globals['_LRFINALIZERESPONSE']._serialized_end=1105
+  _globals['_LRPREDICTREQUEST']._serialized_start=1108
+  _globals['_LRPREDICTREQUEST']._serialized_end=1259
+  _globals['_LRPREDICTRESPONSE']._serialized_start=1262
+  _globals['_LRPREDICTRESPONSE']._serialized_end=1393
+  _globals['_LRSCORECARDREQUEST']._serialized_start=1395
+  _globals['_LRSCORECARDREQUEST']._serialized_end=1486
+  _globals['_LRSCORECARDRESPONSE']._serialized_start=1488
+  _globals['_LRSCORECARDRESPONSE']._serialized_end=1588
 # @@protoc_insertion_point(module_scope)

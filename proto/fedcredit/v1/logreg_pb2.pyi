@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LrInitRequest(_message.Message):
-    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "params", "public_key")
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "params", "public_key", "validation_rows", "n_bank_features")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -22,91 +22,83 @@ class LrInitRequest(_message.Message):
     TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_ROWS_FIELD_NUMBER: _ClassVar[int]
+    N_BANK_FEATURES_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_rows: int
     ids_digest: str
     train_rows: _common_pb2.Tensor
     params: _containers.ScalarMap[str, str]
     public_key: bytes
-    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., params: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+    validation_rows: _common_pb2.Tensor
+    n_bank_features: int
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., params: _Optional[_Mapping[str, str]] = ..., public_key: _Optional[bytes] = ..., validation_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bank_features: _Optional[int] = ...) -> None: ...
 
 class LrInitResponse(_message.Message):
-    __slots__ = ("n_features", "feature_names", "feature_groups")
+    __slots__ = ("n_features", "feature_names", "feature_groups", "batch_seed", "lo", "hi")
     N_FEATURES_FIELD_NUMBER: _ClassVar[int]
     FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
     FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SEED_FIELD_NUMBER: _ClassVar[int]
+    LO_FIELD_NUMBER: _ClassVar[int]
+    HI_FIELD_NUMBER: _ClassVar[int]
     n_features: int
     feature_names: _containers.RepeatedScalarFieldContainer[str]
     feature_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, n_features: _Optional[int] = ..., feature_names: _Optional[_Iterable[str]] = ..., feature_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    batch_seed: bytes
+    lo: float
+    hi: float
+    def __init__(self, n_features: _Optional[int] = ..., feature_names: _Optional[_Iterable[str]] = ..., feature_groups: _Optional[_Iterable[str]] = ..., batch_seed: _Optional[bytes] = ..., lo: _Optional[float] = ..., hi: _Optional[float] = ...) -> None: ...
 
-class LrScoresRequest(_message.Message):
-    __slots__ = ("epoch", "batch", "rows", "purpose")
+class LrTermsRequest(_message.Message):
+    __slots__ = ("epoch", "batch", "enc_terms")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
-    ROWS_FIELD_NUMBER: _ClassVar[int]
-    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ENC_TERMS_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     batch: int
-    rows: _common_pb2.Tensor
-    purpose: str
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., purpose: _Optional[str] = ...) -> None: ...
+    enc_terms: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., enc_terms: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
 
-class LrScoresResponse(_message.Message):
-    __slots__ = ("epoch", "batch", "scores")
+class LrTermsResponse(_message.Message):
+    __slots__ = ("epoch", "batch", "enc_bank", "enc_platform")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
-    SCORES_FIELD_NUMBER: _ClassVar[int]
+    ENC_BANK_FIELD_NUMBER: _ClassVar[int]
+    ENC_PLATFORM_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     batch: int
-    scores: _common_pb2.Tensor
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., scores: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
-
-class LrGradientRequest(_message.Message):
-    __slots__ = ("epoch", "batch", "enc_residual")
-    EPOCH_FIELD_NUMBER: _ClassVar[int]
-    BATCH_FIELD_NUMBER: _ClassVar[int]
-    ENC_RESIDUAL_FIELD_NUMBER: _ClassVar[int]
-    epoch: int
-    batch: int
-    enc_residual: _common_pb2.CipherArray
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., enc_residual: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
-
-class LrGradientResponse(_message.Message):
-    __slots__ = ("epoch", "batch", "n_values", "enc_masked")
-    EPOCH_FIELD_NUMBER: _ClassVar[int]
-    BATCH_FIELD_NUMBER: _ClassVar[int]
-    N_VALUES_FIELD_NUMBER: _ClassVar[int]
-    ENC_MASKED_FIELD_NUMBER: _ClassVar[int]
-    epoch: int
-    batch: int
-    n_values: int
-    enc_masked: _common_pb2.CipherArray
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., n_values: _Optional[int] = ..., enc_masked: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+    enc_bank: _common_pb2.CipherArray
+    enc_platform: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., enc_bank: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., enc_platform: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
 
 class LrUpdateRequest(_message.Message):
-    __slots__ = ("epoch", "batch", "masked_packed", "masked_sums", "end_of_epoch")
+    __slots__ = ("epoch", "batch", "masked", "end_of_epoch")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
-    MASKED_PACKED_FIELD_NUMBER: _ClassVar[int]
-    MASKED_SUMS_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
     END_OF_EPOCH_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     batch: int
-    masked_packed: _containers.RepeatedScalarFieldContainer[bytes]
-    masked_sums: _common_pb2.Tensor
+    masked: _containers.RepeatedScalarFieldContainer[bytes]
     end_of_epoch: bool
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., masked_packed: _Optional[_Iterable[bytes]] = ..., masked_sums: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., end_of_epoch: _Optional[bool] = ...) -> None: ...
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., masked: _Optional[_Iterable[bytes]] = ..., end_of_epoch: _Optional[bool] = ...) -> None: ...
 
 class LrUpdateResponse(_message.Message):
-    __slots__ = ("epoch", "batch", "max_abs_delta")
+    __slots__ = ("epoch", "batch", "max_abs_delta", "lo", "hi", "mean_abs_change")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     MAX_ABS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    LO_FIELD_NUMBER: _ClassVar[int]
+    HI_FIELD_NUMBER: _ClassVar[int]
+    MEAN_ABS_CHANGE_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     batch: int
     max_abs_delta: float
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., max_abs_delta: _Optional[float] = ...) -> None: ...
+    lo: float
+    hi: float
+    mean_abs_change: float
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., max_abs_delta: _Optional[float] = ..., lo: _Optional[float] = ..., hi: _Optional[float] = ..., mean_abs_change: _Optional[float] = ...) -> None: ...
 
 class LrFinalizeRequest(_message.Message):
     __slots__ = ("model_id", "epoch")
