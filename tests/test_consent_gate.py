@@ -19,9 +19,10 @@ from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
+from models.population import SUFFIX, Population
 from models.psi.active import PsiActive
 from models.secureboost.active import SecureBoostClassifier
-from models.secureboost.predict_population import Population, population_path
+from models.secureboost.passive import load_platform_part
 from models.uscc import generate_usccs
 from proto.transport.codec import ProtobufCodec
 from tests.secureboost_support import StaticProvider
@@ -107,11 +108,12 @@ def test_prediction_needs_consent_outside_the_training_population(gate: Gate) ->
     assert clf.predict_proba(bank.take(outside[:5]), peer).shape == (5, 2)
     with pytest.raises(PermissionDenied):
         clf.predict_proba(bank.take(outside[5:8]), peer)
-    # the population beside the part: keyed hashes, no ids
+    # the population beside the part (hashes, no ids), bound to it by the part's digest
     part = platform_dir / "models" / "secureboost" / "bank-a" / "gate.json"
-    pop_file = population_path(part)
-    text = pop_file.read_text()
-    assert not any(str(c) in text for c in bank.ids)
-    population = Population.load(pop_file)
+    pop_file = part.with_suffix(SUFFIX)
+    raw = pop_file.read_bytes()
+    assert not any(str(c).encode() in raw for c in bank.ids)
+    body, _ = load_platform_part(part)
+    population = Population.load(pop_file, body["population_digest"])
     assert len(population) == 250
     assert str(bank.ids[0]) in population and str(bank.ids[260]) not in population

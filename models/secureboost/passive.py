@@ -27,6 +27,8 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
+from models.population import SUFFIX as POPULATION_SUFFIX
+from models.population import Population
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.eini_platform import BankKeys, PlatformSplits, answer_rows
 from models.secureboost.messages import (
@@ -57,7 +59,6 @@ from models.secureboost.model_io import (
     save_part,
     write_json_atomic,
 )
-from models.secureboost.predict_population import Population, load_population, population_path
 from models.secureboost.tree import bin_decision, make_split_id
 
 STATE_FILE = "secureboost_state.json"
@@ -118,7 +119,7 @@ class SecureBoostPassive(PassiveParty):
         # prediction state
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
         self._splits: dict[str, PlatformSplits] = {}
-        self._populations: dict[str, Population | None] = {}
+        self._populations: dict[str, Population] = {}
         self._bank_keys = BankKeys(max_keys=2)
         # background rerandomisation factors
         self._pre_thread: threading.Thread | None = None
@@ -582,8 +583,9 @@ class SecureBoostPassive(PassiveParty):
         if valid.size and (valid.min() < 0 or valid.max() >= table.n_rows):
             raise InvalidArgument("validation rows are out of range")
         members = np.union1d(np.flatnonzero(self.train_mask), valid)
-        # the population first: a part never exists without it
-        Population.of(table.ids[members].tolist()).save(population_path(path), self.model_id)
+        # the population first (the part records its digest): a part never exists without it
+        population = Population.of(table.ids[members].tolist())
+        body["population_digest"] = population.save(path.with_suffix(POPULATION_SUFFIX))
         digest = save_part(path, body)
         self._parts.pop(self.model_id, None)
         self._splits.pop(self.model_id, None)
@@ -614,10 +616,17 @@ class SecureBoostPassive(PassiveParty):
         body, digest = self._part(request.model_id)
         if body.get("bank_party") not in ("", self.context.caller.party):
             raise NotFound("model part not found")
-        if request.model_id not in self._populations:
+        population = self._populations.get(request.model_id)
+        if population is None:  # a part saved before populations were recorded: none
+            recorded = str(body.get("population_digest", ""))
             path = platform_part_path(self.context, request.model_id)
-            self._populations[request.model_id] = load_population(path)
-        self.context.check_use(request.ids, population=self._populations[request.model_id])
+            population = (
+                Population.load(path.with_suffix(POPULATION_SUFFIX), recorded)
+                if recorded
+                else Population.of([])
+            )
+            self._populations[request.model_id] = population
+        self.context.check_use(request.ids, population=population)
         ev = self._bank_keys.get(
             self.context.caller.party, request.key_fingerprint, request.public_context
         )
