@@ -251,7 +251,7 @@ def run(work: Path) -> int:
 
         say(
             "Credit officer alice scores them with her own certificate (the platform never "
-            "sees the score; its part comes back as node decisions)"
+            "sees the score; its part comes back sealed, the bank reads only the margin)"
         )
         for uscc in consenting:
             officer_score(work, uscc)

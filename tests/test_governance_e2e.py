@@ -381,7 +381,7 @@ def test_regulator_is_refused_on_training_and_scoring(world: dict[str, Any]) -> 
             world["platform"].port,
             "platform",
             lambda ch: scoring_pb2_grpc.PlatformScoringServiceStub(ch).Score(
-                scoring_pb2.PlatformScoreRequest(uscc=world["uscc"]), timeout=10
+                scoring_pb2.ScoreEnvelope(body_type="fedcredit.v1.LinearScoreRequest"), timeout=10
             ),
         ),
     ):

@@ -18,7 +18,6 @@ from bank_node.audit_service import bank_audit_log
 from bank_node.scoring.client import ScoringClient
 from bank_node.scoring.engine import BankScoringEngine
 from bank_node.scoring.model_store import ModelStore
-from bank_node.scoring.platform_client import PlatformScoringClient
 from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.errors import (
@@ -30,9 +29,13 @@ from models.errors import (
     Unauthenticated,
     Unavailable,
 )
+from models.federation.messages import WireMessage
 from models.federation.party import Caller
+from models.federation.peer import ScoringPeer
+from models.logreg.scoring import LinearScoreRequest, LinearScoreResponse
+from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 from models.uscc import generate_usccs
-from proto.fedcredit.v1 import scoring_pb2
+from proto.transport.codec import ProtobufCodec
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import shared_pki
 from tests.scoring_support import (
@@ -108,9 +111,10 @@ def test_officer_score_matches_offline_federated_prediction(
             )
         assert len(reply.reasons) <= settings.max_reasons
         for r in reply.reasons:
-            if r.source == "platform":
+            if r.source == "platform" and model == SB_NAME:
+                assert r.factor == "platform"  # trees: the platform's data as one factor
+            elif r.source == "platform":
                 assert r.factor in PLATFORM_GROUPS  # a category, never a feature or a value
-                assert model != SB_NAME or r.description.startswith("platform data category")
             else:
                 assert r.factor in trained.bank.feature_names
             assert r.code.endswith(r.factor)
@@ -274,17 +278,17 @@ def test_both_nodes_audit_every_request(trained: Trained, nodes: Nodes) -> None:
         assert not {"risk_band", "probability_of_default", "score"} & set(e.details)
 
 
-class RecordingClient:
-    """Wraps the bank's platform client and keeps what crossed between the nodes."""
+class RecordingPlatform:
+    """Wraps the bank's scoring peer and keeps what crossed between the nodes."""
 
-    def __init__(self, inner: PlatformScoringClient) -> None:
+    def __init__(self, inner: ScoringPeer) -> None:
         self.inner = inner
-        self.sent: list[scoring_pb2.PlatformScoreRequest] = []
-        self.received: list[scoring_pb2.PlatformScoreResponse] = []
+        self.sent: list[WireMessage] = []
+        self.received: list[WireMessage] = []
 
-    def score(self, request: scoring_pb2.PlatformScoreRequest) -> scoring_pb2.PlatformScoreResponse:
+    def score(self, request: WireMessage, response_type: type) -> WireMessage:  # type: ignore[type-arg]
         self.sent.append(request)
-        reply = self.inner.score(request)
+        reply = self.inner.score(request, response_type)
         self.received.append(reply)
         return reply
 
@@ -294,7 +298,7 @@ def test_platform_learns_no_bank_data_and_returns_no_plain_score(
 ) -> None:
     config = nodes.bank_config
     engine = BankScoringEngine.from_config(config, SETTINGS)
-    recorder = RecordingClient(engine.platform)
+    recorder = RecordingPlatform(engine.platform)
     engine.platform = recorder  # type: ignore[assignment]
     row = 90
     uscc = _uscc(trained, row)
@@ -303,27 +307,22 @@ def test_platform_learns_no_bank_data_and_returns_no_plain_score(
     for model in (SB_NAME, LR_NAME):
         engine.score(officer, ScoringClient.request(uscc, model=model))
     bank_values = {float(v) for v in trained.bank.X[row] if np.isfinite(v)}
+    codec = ProtobufCodec()
     for request in recorder.sent:
-        fields = {f.name for f, _ in request.ListFields()}
-        assert fields <= {
-            "request_id",
-            "uscc",
-            "model_id",
-            "family",
-            "platform_digest",
-            "dataset",
-            "public_key",
-            "as_of",
-            "max_reasons",
-        }
-        text = request.SerializeToString()
+        assert isinstance(request, SbScoreRequest | LinearScoreRequest)
+        assert request.header.usccs == [uscc]
+        text = codec.encode(request)
         for v in bank_values:
             assert np.float64(v).tobytes() not in text
-    sb_reply, lr_reply = recorder.received
-    assert sb_reply.decisions and not sb_reply.enc_values.count
-    assert lr_reply.enc_values.count == 1 and not lr_reply.decisions
-    assert lr_reply.enc_values.scheme == "paillier"
-    assert set(lr_reply.adverse_categories) <= set(PLATFORM_GROUPS)
+    sb_requests = [r for r in recorder.sent if isinstance(r, SbScoreRequest)]
+    # the tree request carries ciphertexts only (the public context at most once)
+    assert sb_requests and all(r.predict.enc_cells.scheme == "ckks" for r in sb_requests)
+    sb_reply = next(r for r in recorder.received if isinstance(r, SbScoreResponse))
+    lr_reply = next(r for r in recorder.received if isinstance(r, LinearScoreResponse))
+    assert sb_reply.predict.enc_margins.count == 1 and sb_reply.predict.enc_margins.scheme == "ckks"
+    assert lr_reply.enc_values.count == 1 and lr_reply.enc_values.scheme == "paillier"
+    assert set(lr_reply.adverse_categories[0].names) <= set(PLATFORM_GROUPS)
+    assert sb_reply.reply.consent_ids == lr_reply.reply.consent_ids != [""]
 
 
 class FailingAudit:
@@ -346,14 +345,19 @@ def test_no_answer_leaves_the_platform_unaudited(
     ok, refused = _uscc(trained, 80), _uscc(trained, 81)
     nodes.grant(ok)
     bank = Caller("bank-a", "bank")
-    request = scoring_pb2.PlatformScoreRequest(
-        uscc=ok, model_id=trained.sb.model_id_, family="secureboost"
-    )
+    from bank_node.scoring.keys import ScoringKeys
+    from models.federation.scoring import ScoreHeader
+
+    def request(uscc: str) -> LinearScoreRequest:
+        header = ScoreHeader(["r1"], [uscc], "logreg", trained.lr.model_id_, "", "", "")
+        return LinearScoreRequest(header, ScoringKeys(1024).public_bytes(), 2)
+
     with pytest.raises(InternalError):
-        scorer.score(bank, request)
-    request.uscc = refused
-    with pytest.raises(PermissionDenied):  # the original error, not the audit failure
-        scorer.score(bank, request)
+        scorer.score(bank, request(ok))
+    # a refused company alone: its audit entry is best effort, the answer says why
+    answer = scorer.score(bank, request(refused))
+    assert isinstance(answer, LinearScoreResponse)
+    assert answer.reply.status == ["permission_denied"] and answer.reply.consent_ids == [""]
 
 
 def test_batch_file_to_csv_and_parquet(trained: Trained, nodes: Nodes, tmp_path: Path) -> None:

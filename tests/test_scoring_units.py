@@ -15,7 +15,7 @@ from bank_node.scoring.assembler import (
     Assembled,
     PointsScale,
     RiskBands,
-    TreeModelView,
+    TreeExplainer,
     linear_assemble,
     node_expectations,
     rank_reasons,
@@ -27,10 +27,10 @@ from bank_node.scoring.settings import ScoringSettings
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.federation.party import Caller
+from models.logreg.scoring import adverse_categories
 from models.secureboost.predict import raw_scores
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree
 from platform_node.scoring.features import FeatureRows, IndexedTable
-from platform_node.scoring.linear import adverse_categories
 from tests.scoring_support import StaticProvider, synthetic_tables, train_models
 
 
@@ -52,38 +52,43 @@ def test_node_expectations_are_cover_weighted() -> None:
     assert e[0] == pytest.approx((e[1] * 6 + 0.3 * 4) / 10)
 
 
-def test_tree_assembly_routes_and_attributes_the_path() -> None:
-    view = TreeModelView([_tree()], 0.1, ["judicial", "tax"], ["bank_a"])
+def test_tree_explainer_attributes_what_the_bank_knows() -> None:
+    """Bank splits: the change of the expected leaf value they cause; platform splits are
+    averaged by training cover; the rest of the margin is one platform factor."""
+    explainer = TreeExplainer([_tree()], 0.1, ["bank_a"])
     e = node_expectations(_tree())
-    # bank goes left (0.2 <= 0.5), platform goes right -> leaf 4 (0.5)
-    got = view.assemble(np.asarray([0.2]), [7], np.asarray([False]))
-    assert got.log_odds == pytest.approx(0.1 + 0.5)
+    # bank goes left (0.2 <= 0.5): below the platform split, platform went right (leaf 0.5)
+    got = explainer.assemble(np.asarray([0.2]), 0.1 + 0.5)
+    assert got.log_odds == pytest.approx(0.6) and got.pd == pytest.approx(1 / (1 + math.exp(-0.6)))
     assert got.contributions[("bank", "bank_a")] == pytest.approx(e[1] - e[0])
-    assert got.contributions[("platform", "tax")] == pytest.approx(0.5 - e[1])
-    assert sum(got.contributions.values()) == pytest.approx(0.5 - e[0])
-    # missing bank value goes the default (left) way
-    assert view.assemble(np.asarray([np.nan]), [7], np.asarray([True])).log_odds == pytest.approx(
-        0.1 - 0.2
-    )
-    with pytest.raises(InvalidArgument):
-        view.assemble(np.asarray([0.2]), [8], np.asarray([True]))
+    assert got.contributions[("platform", "platform")] == pytest.approx(0.5 - e[1])
+    assert sum(got.contributions.values()) == pytest.approx(0.5 - e[0])  # Saabas' total
+    # bank goes right: a leaf with no platform split above it, the platform adds nothing
+    right = explainer.assemble(np.asarray([0.9]), 0.1 + 0.3)
+    assert right.contributions[("bank", "bank_a")] == pytest.approx(0.3 - e[0])
+    assert right.contributions[("platform", "platform")] == pytest.approx(0.0, abs=1e-15)
+    # a missing bank value goes the default (left) way
+    missing = explainer.bank_view(np.asarray([np.nan]))[1]
+    assert missing == pytest.approx(e[1])
+    reasons = rank_reasons(got, 4)
+    assert reasons[0].code == "P:platform" and "all categories" in reasons[0].description
 
 
-def test_tree_assembly_equals_offline_raw_scores(tmp_path: Path) -> None:
+def test_tree_explainer_totals_on_a_trained_model(tmp_path: Path) -> None:
     bank, plat = synthetic_tables(160, seed=3)
     trained = train_models(bank, plat, tmp_path / "p", tmp_path / "b", n_estimators=3)
     sb = trained.sb
-    view = TreeModelView(sb.trees_, sb.base_score_, sb.platform_feature_groups_, bank.feature_names)
+    explainer = TreeExplainer(sb.trees_, sb.base_score_, bank.feature_names)
     ids = sb.platform_split_ids()
     rng = np.random.default_rng(0)
     decisions = rng.random((len(ids), bank.n_rows)) < 0.5
     offline = raw_scores(sb.trees_, sb.base_score_, bank.X, ids, decisions)
     roots = sum(node_expectations(t)[0] for t in sb.trees_)
-    for i in range(bank.n_rows):
-        got = view.assemble(bank.X[i], ids, decisions[:, i])
-        assert got.log_odds == offline[i]  # bit-identical
+    for i in range(0, bank.n_rows, 7):
+        got = explainer.assemble(bank.X[i], float(offline[i]))
         total = sum(got.contributions.values())
         assert total == pytest.approx(got.log_odds - sb.base_score_ - roots, abs=1e-12)
+        assert {s for s, _ in got.contributions} <= {"bank", "platform"}
 
 
 def test_linear_assembly_and_reason_ranking() -> None:

@@ -13,8 +13,8 @@ assembler        final score assembly for trees and linear models, points, bands
 families         per-family adapters to the bank's model parts (SecureBoost, LR)
 model_store      which model versions the bank serves (registry file, aliases)
 features         the bank's own features of a company (table, loan book, request fields)
-keys             the bank's in-memory Paillier key for scoring linear models
-platform_client  bank -> platform client (mutual TLS, deadlines, retries)
+keys             the bank's in-memory scoring keys (Paillier: linear, CKKS: trees)
+(the bank -> platform call is the gRPC ScoringPeer, bank_node/federation_client.py)
 client           officer -> bank client (used by the CLI and the benchmark)
 batch            files of USCCs in, CSV/Parquet of results out
 settings         ``<data_dir>/scoring/settings.json``

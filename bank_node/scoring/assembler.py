@@ -2,17 +2,21 @@
 
 Only the bank ever holds the complete score. The pieces come from two places:
 
-- trees: the bank routes the company through every tree with its own feature values at its
-  splits and the platform's go-left bits at the platform's splits, adding the leaf values in
-  tree order exactly as offline prediction (:func:`models.secureboost.predict.raw_scores`);
+- trees: the margin from EINI prediction (:mod:`models.secureboost.predict`): the bank never
+  learns the company's path at the platform's splits, only the sum of the selected leaves;
 - linear models: the bank's own terms plus the platform's partial log-odds, which arrive
   encrypted under the bank's key and are decrypted here.
 
-Reason codes are the factors that pushed the log-odds up the most. For trees the change of
-the expected leaf value along the company's path is attributed to each split's feature
-(Saabas path attribution, expectations weighted by the training cover); for linear models each
-bank term ``w_j * z_j`` is a contribution and the platform names its own adverse categories.
-Platform factors are always named by category, never with a value.
+Reason codes are the factors that pushed the log-odds up the most. Linear models: each bank
+term ``w_j * z_j`` is a contribution and the platform names its own adverse categories. Trees
+(:class:`TreeExplainer`): the bank cannot follow the path through the platform's splits, so
+its features get a *bank-conditional* Saabas attribution (walking each tree with its own
+decisions at its splits and the training cover's proportions at the platform's, so a bank
+split's contribution is the change of the expected leaf value it causes), and the rest of the
+margin, ``margin - base - sum_t E[tree_t | bank features]``, is one platform factor
+(``P:platform``): the platform's data taken together, no category named (naming categories
+would need one more read-out per category, each a further functional of the platform's path).
+Platform factors never carry a value.
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ def rank_reasons(
         del value  # reasons never carry their magnitude
         if source == BANK_SOURCE:
             text = (describe or {}).get(factor) or f"bank data: {factor}"
+        elif factor == TREE_PLATFORM_FACTOR:
+            text = "platform data, all categories together"
         else:
             text = f"platform data category: {factor}"
         out.append(Reason(len(out) + 1, source, factor, reason_code(source, factor), text))
@@ -132,76 +138,127 @@ def rank_reasons(
 
 
 # ----------------------------------------------------------------------------- trees
+#: The one platform factor of a tree model's reasons (its data, all categories together).
+TREE_PLATFORM_FACTOR = "platform"
+
+
 def node_expectations(tree: Tree) -> dict[int, float]:
     """Expected leaf value below each node, weighted by training cover (hessian sums)."""
-    out: dict[int, float] = {}
+    return _expectations(tree)[0]
+
+
+def _expectations(tree: Tree) -> tuple[dict[int, float], dict[int, float]]:
+    values: dict[int, float] = {}
+    covers: dict[int, float] = {}
 
     def visit(node: Node) -> tuple[float, float]:
         if node.is_leaf:
-            out[node.node_id] = node.value
-            return node.value, max(node.hess, 0.0)
+            values[node.node_id] = node.value
+            covers[node.node_id] = max(node.hess, 0.0)
+            return node.value, covers[node.node_id]
         lv, lw = visit(tree.nodes[left_child(node.node_id)])
         rv, rw = visit(tree.nodes[right_child(node.node_id)])
         total = lw + rw
         value = (lv * lw + rv * rw) / total if total > 0 else (lv + rv) / 2.0
-        out[node.node_id] = value
+        values[node.node_id], covers[node.node_id] = value, total
         return value, total
 
     visit(tree.nodes[0])
-    return out
+    return values, covers
 
 
-@dataclass
-class TreeModelView:
-    """What the bank needs to assemble a SecureBoost score for one company."""
+class TreeExplainer:
+    """Reason codes of a tree model from what the bank knows: its features and the margin.
 
-    trees: list[Tree]
-    base_score: float
-    platform_groups: Sequence[str]
-    bank_names: Sequence[str]
-    expectations: list[dict[int, float]] = field(default_factory=list)
+    Compiled once into arrays: each bank split and each leaf with the bank decisions its path
+    needs, the product of the platform splits' cover shares above it, and (splits) the change
+    of the expected leaf value on either side.
+    """
 
-    def __post_init__(self) -> None:
-        self.expectations = [node_expectations(t) for t in self.trees]
-
-    def assemble(
-        self, x_bank: np.ndarray, split_ids: Sequence[int], go_left: np.ndarray
-    ) -> Assembled:
-        """Score one company from its bank features and the platform's decisions.
-
-        ``go_left[i]`` is the platform's bit for ``split_ids[i]``.
-        """
-        x = [float(v) for v in np.asarray(x_bank, dtype=np.float64).reshape(-1)]
-        bits = [bool(b) for b in np.asarray(go_left, dtype=bool).reshape(-1)]
-        if len(bits) != len(split_ids):
-            raise InvalidArgument("one platform decision per split is required")
-        platform_left = dict(zip((int(s) for s in split_ids), bits, strict=True))
-        raw = float(self.base_score)
-        contrib: dict[tuple[str, str], float] = {}
-        for tree, expect in zip(self.trees, self.expectations, strict=True):
-            node = tree.nodes[0]
-            while not node.is_leaf:
+    def __init__(self, trees: Sequence[Tree], base_score: float, bank_names: Sequence[str]):
+        self.base_score = float(base_score)
+        self.bank_names = [str(n) for n in bank_names]
+        feats: list[int] = []
+        thresholds: list[float] = []
+        missing: list[bool] = []
+        splits: list[tuple[list[int], list[bool], float, int, float, float, int]] = []
+        leaves: list[tuple[list[int], list[bool], float, float]] = []
+        for tree in trees:
+            mu, cover = _expectations(tree)
+            col_of: dict[int, int] = {}
+            for node in tree.split_nodes():
                 if node.owner == BANK:
-                    left = _goes_left(x[node.feature], node.threshold, node.missing_left)
-                    key = (BANK_SOURCE, str(self.bank_names[node.feature]))
+                    col_of[node.node_id] = len(feats)
+                    feats.append(node.feature)
+                    thresholds.append(math.inf if node.threshold is None else node.threshold)
+                    missing.append(node.missing_left)
+            stack: list[tuple[Node, list[int], list[bool], float]] = [(tree.nodes[0], [], [], 1.0)]
+            while stack:
+                node, cols, dirs, share = stack.pop()
+                if node.is_leaf:
+                    leaves.append((cols, dirs, share, node.value))
+                    continue
+                left = tree.nodes[left_child(node.node_id)]
+                right = tree.nodes[right_child(node.node_id)]
+                if node.owner == BANK:
+                    c = col_of[node.node_id]
+                    d_left = mu[left.node_id] - mu[node.node_id]
+                    d_right = mu[right.node_id] - mu[node.node_id]
+                    splits.append((cols, dirs, share, c, d_left, d_right, node.feature))
+                    stack.append((left, [*cols, c], [*dirs, True], share))
+                    stack.append((right, [*cols, c], [*dirs, False], share))
                 else:
-                    try:
-                        left = platform_left[node.split_id]
-                    except KeyError:
-                        raise InvalidArgument("the platform did not answer every split") from None
-                    key = (PLATFORM_SOURCE, str(self.platform_groups[node.feature]))
-                child = tree.nodes[left_child(node.node_id) if left else right_child(node.node_id)]
-                contrib[key] = contrib.get(key, 0.0) + expect[child.node_id] - expect[node.node_id]
-                node = child
-            raw += node.value  # tree order, as offline prediction adds them
+                    total = cover[left.node_id] + cover[right.node_id]
+                    frac = cover[left.node_id] / total if total > 0 else 0.5
+                    stack.append((left, cols, dirs, share * frac))
+                    stack.append((right, cols, dirs, share * (1.0 - frac)))
+        self._feat = np.asarray(feats, dtype=np.int64)
+        self._thr = np.asarray(thresholds, dtype=np.float64)
+        self._ml = np.asarray(missing, dtype=bool)
+        n_cols = len(feats)
+
+        def pad(rows: list[tuple[list[int], list[bool]]]) -> tuple[np.ndarray, np.ndarray]:
+            width = max((len(c) for c, _ in rows), default=0) or 1
+            idx = np.full((len(rows), width), n_cols, dtype=np.int64)
+            want = np.ones((len(rows), width), dtype=bool)
+            for k, (c, d) in enumerate(rows):
+                idx[k, : len(c)] = c
+                want[k, : len(d)] = d
+            return idx, want
+
+        self._s_idx, self._s_want = pad([(r[0], r[1]) for r in splits])
+        self._s_share = np.asarray([r[2] for r in splits], dtype=np.float64)
+        self._s_col = np.asarray([r[3] for r in splits], dtype=np.int64)
+        self._s_dl = np.asarray([r[4] for r in splits], dtype=np.float64)
+        self._s_dr = np.asarray([r[5] for r in splits], dtype=np.float64)
+        self._s_feat = np.asarray([r[6] for r in splits], dtype=np.int64)
+        self._l_idx, self._l_want = pad([(r[0], r[1]) for r in leaves])
+        self._l_weight = np.asarray([r[2] * r[3] for r in leaves], dtype=np.float64)
+
+    def bank_view(self, x_bank: np.ndarray) -> tuple[dict[tuple[str, str], float], float]:
+        """(bank feature contributions, ``sum_t E[tree_t | bank features]``)."""
+        x = np.asarray(x_bank, dtype=np.float64).reshape(-1)
+        xs = x[self._feat]
+        with np.errstate(invalid="ignore"):
+            left = np.where(np.isnan(xs), self._ml, xs <= self._thr)
+        ext = np.append(left, True)
+        reach_s = np.all(ext[self._s_idx] == self._s_want, axis=1)
+        step = (
+            np.where(left[self._s_col], self._s_dl, self._s_dr) if self._s_col.size else self._s_dl
+        )
+        amounts = np.bincount(
+            self._s_feat, weights=reach_s * self._s_share * step, minlength=len(self.bank_names)
+        )
+        used = np.unique(self._s_feat[reach_s]) if self._s_feat.size else self._s_feat
+        contrib = {(BANK_SOURCE, self.bank_names[f]): float(amounts[f]) for f in used.tolist()}
+        reach_l = np.all(ext[self._l_idx] == self._l_want, axis=1)
+        return contrib, float(np.sum(self._l_weight[reach_l]))
+
+    def assemble(self, x_bank: np.ndarray, raw: float) -> Assembled:
+        """Score one company from its bank features and its margin (log-odds)."""
+        contrib, expected = self.bank_view(x_bank)
+        contrib[(PLATFORM_SOURCE, TREE_PLATFORM_FACTOR)] = raw - self.base_score - expected
         return Assembled(log_odds=raw, pd=sigmoid(raw), contributions=contrib)
-
-
-def _goes_left(value: float, threshold: float | None, missing_left: bool) -> bool:
-    """:func:`models.secureboost.tree.value_decision` for one value."""
-    if math.isnan(value):
-        return missing_left
-    return threshold is None or value <= threshold
 
 
 # ----------------------------------------------------------------------------- linear models

@@ -4,14 +4,16 @@
 2. resolve the served model (``NAME@alias``, model id or the default);
 3. collect the bank's features (its records for the company or application, overridden by
    the fields sent with the request);
-4. ask the platform for its part (consent is checked there; ``PERMISSION_DENIED``,
+4. ask the platform for its part through the bank's :class:`~models.federation.peer.ScoringPeer`
+   with the family's typed messages (consent is checked there; ``PERMISSION_DENIED``,
    ``NOT_FOUND``, ``UNAVAILABLE`` after retries come back as domain errors);
 5. assemble probability of default, points, risk band and reason codes;
 6. audit the request in the bank's own log, whatever the outcome (a score is returned only
    once its entry is written).
 
-Reveals to platform: the company's USCC, the model id (and the bank's scoring public key for
-linear models). Nothing of the bank's features, the application or the score.
+Reveals to platform: the company's USCC, the model id, and the family's request: for trees
+CKKS ciphertexts of the bank's cell values (EINI), for linear models the bank's Paillier public
+key. Nothing of the bank's features, the application or the score.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ from typing import Any
 
 from bank_node.config import BankConfig
 from bank_node.scoring.assembler import rank_reasons
+from bank_node.scoring.families import ScoreJob
 from bank_node.scoring.features import feature_vector
 from bank_node.scoring.keys import ScoringKeys
 from bank_node.scoring.model_store import ModelStore
-from bank_node.scoring.platform_client import PlatformScoringClient
 from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.audit.log import AuditLog
 from models.audit.outcome import run_audited
 from models.errors import InvalidArgument
 from models.federation.party import Caller
+from models.federation.peer import ScoringPeer
 from models.uscc import normalize_uscc
 from proto.fedcredit.v1 import scoring_pb2
 
@@ -48,7 +51,7 @@ class BankScoringEngine:
         *,
         party: str,
         store: ModelStore,
-        platform: PlatformScoringClient,
+        platform: ScoringPeer,
         audit_log: AuditLog,
         settings: ScoringSettings | None = None,
         keys: ScoringKeys | None = None,
@@ -69,13 +72,15 @@ class BankScoringEngine:
         from bank_node.audit_service import bank_audit_log
 
         settings = settings or ScoringSettings.load(config.data_dir)
-        client = PlatformScoringClient(
+        from bank_node.federation_client import GrpcPassivePeer
+
+        client = GrpcPassivePeer(
             config.platform_target,
             config.tls,
             server_name=config.platform_name,
-            deadline_s=settings.platform_deadline_s,
-            retry=settings.retry_policy(),
             test_identity=(config.party, "bank") if config.tls is None else None,
+            score_timeout_s=settings.platform_deadline_s,
+            score_retry=settings.retry_policy(),
         )
         return cls(
             party=config.party,
@@ -130,21 +135,16 @@ class BankScoringEngine:
             dict(request.bank_fields),
             as_of,
         )
-        reply = self.platform.score(
-            scoring_pb2.PlatformScoreRequest(
-                request_id=request_id,
-                uscc=uscc,
-                model_id=model.model_id,
-                family=model.family,
-                platform_digest=model.platform_digest,
-                dataset=model.dataset,
-                public_key=self.keys.public_bytes() if model.needs_key else b"",
-                as_of=as_of.isoformat(),
-                max_reasons=self.settings.max_reasons,
-            )
+        job = ScoreJob(
+            request_id=request_id,
+            uscc=uscc,
+            as_of=as_of.isoformat(),
+            x_bank=x_bank,
+            max_reasons=self.settings.max_reasons,
         )
-        details["consent_id"] = reply.consent_id
-        assembled = model.assemble(x_bank, reply, self.keys)
+        scored = model.score(job, self.platform, self.keys)
+        details["consent_id"] = scored.consent_id
+        assembled = scored.assembled
         points = (
             assembled.points
             if assembled.points is not None
@@ -172,6 +172,6 @@ class BankScoringEngine:
                 )
                 for r in reasons
             ],
-            consent_id=reply.consent_id,
-            as_of=reply.as_of or as_of.isoformat(),
+            consent_id=scored.consent_id,
+            as_of=scored.as_of or as_of.isoformat(),
         )

@@ -1,9 +1,12 @@
-"""The bank's Paillier key for scoring linear models.
+"""The bank's scoring keys: Paillier for linear models, CKKS for trees (EINI).
 
-The platform encrypts its partial score under this key; only the bank can decrypt it. The key
-lives in the bank process's memory only (generated at first use, or in the background when the
-service starts) and is never written anywhere: a restarted node simply makes a new one and
-sends its public half with each request.
+Linear models: the platform encrypts its partial score under the Paillier key; only the bank
+can decrypt it. Trees: the bank encrypts its cell values under its CKKS key and reads the
+platform's sealed sums (:mod:`models.secureboost.predict`). Both keys live in the bank
+process's memory only (generated at first use, or in the background when the service starts)
+and are never written anywhere: a restarted node simply makes new ones. The Paillier public
+half travels with each linear request; the CKKS public context (~0.4 MB) is sent to the
+platform once, when it asks for it.
 
 Decryption of a score uses one half of the CRT: with ``n = p q`` and a plaintext ``|m| < p/2``
 (a fixed-point partial log-odds is below ``2^100``), ``m`` is already determined by
@@ -21,6 +24,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from models.crypto.ckks_readout import ReadoutKey
 from models.crypto.fixedpoint import decode_fixed
 from models.crypto.paillier import MIN_KEY_BITS, EncryptedVector, PaillierPublicKey
 from models.crypto.wire import CipherArray
@@ -53,12 +57,23 @@ def _generate(key_bits: int) -> _Secret:
 
 
 class ScoringKeys:
-    """Lazily generated scoring key pair (thread-safe)."""
+    """Lazily generated scoring keys (thread-safe)."""
 
     def __init__(self, key_bits: int = 2048) -> None:
         self.key_bits = key_bits
         self._secret: _Secret | None = None
+        self._ckks: ReadoutKey | None = None
         self._lock = threading.Lock()
+        self._ckks_lock = threading.Lock()
+
+    def ckks(self) -> ReadoutKey:
+        """The bank's CKKS key for tree models (EINI prediction)."""
+        with self._ckks_lock:
+            if self._ckks is None:
+                from models.secureboost.predict import new_prediction_key
+
+                self._ckks = new_prediction_key()
+            return self._ckks
 
     def _get(self) -> _Secret:
         with self._lock:
@@ -74,8 +89,13 @@ class ScoringKeys:
         return self._get().public.to_bytes()
 
     def warm_in_background(self) -> threading.Thread:
-        """Generate the key now in a daemon thread (the first linear score need not wait)."""
-        thread = threading.Thread(target=self._get, daemon=True, name="scoring-keygen")
+        """Generate the keys now in a daemon thread (the first score need not wait)."""
+
+        def both() -> None:
+            self.ckks()
+            self._get()
+
+        thread = threading.Thread(target=both, daemon=True, name="scoring-keygen")
         thread.start()
         return thread
 

@@ -18,4 +18,5 @@ ATTACK_MODULES: tuple[str, ...] = (
     "logreg_repeated_eval",
     "logreg_ckks_lowbits",
     "logreg_ckks_noiseless",
+    "secureboost_predict",
 )

@@ -1,4 +1,5 @@
-"""In-process implementation of :class:`~models.federation.peer.PassivePeer`.
+"""In-process implementation of :class:`~models.federation.peer.PassivePeer` (and of
+:class:`~models.federation.peer.ScoringPeer` when given the platform node's scorer).
 
 Calls the platform's :class:`SessionManager` directly. With a ``codec`` every request and
 response goes through a full serialisation round trip (what gRPC would carry), so tests with
@@ -7,6 +8,7 @@ the in-process peer exercise the same encoders as the real transport.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from models.errors import FailedPrecondition, InternalError
@@ -28,10 +30,12 @@ class InProcessPeer:
         caller: Caller,
         *,
         codec: MessageCodec | None = None,
+        scorer: Callable[[Caller, WireMessage], WireMessage] | None = None,
     ) -> None:
         self.manager = manager
         self.caller = caller
         self.codec = codec
+        self.scorer = scorer
         self._job_id: str | None = None
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -61,6 +65,16 @@ class InProcessPeer:
             request = self.codec.decode(data, type(request))
         response = self.manager.handle(self.caller, self._job_id, step_id, request, digest)
         response = self._roundtrip(response, sent=False)
+        if not isinstance(response, response_type):
+            raise InternalError("the platform answered with an unexpected message type")
+        return response
+
+    def score(self, request: WireMessage, response_type: type[R]) -> R:
+        """Online scoring: the platform node's scorer (consent, audit, family), in process."""
+        if self.scorer is None:
+            raise FailedPrecondition("this peer has no platform scoring service")
+        request = self._roundtrip(request, sent=True)
+        response = self._roundtrip(self.scorer(self.caller, request), sent=False)
         if not isinstance(response, response_type):
             raise InternalError("the platform answered with an unexpected message type")
         return response

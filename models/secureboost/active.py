@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from models.crypto.ckks_readout import ReadoutKey
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import DataLoss, FedCreditError, InvalidArgument, NotFound
@@ -45,7 +46,7 @@ from models.secureboost.model_io import (
     load_part,
     save_part,
 )
-from models.secureboost.predict import platform_decisions, raw_scores
+from models.secureboost.predict import SecurePredictor, new_prediction_key
 from models.secureboost.stub import ALGORITHM, SecureBoostStub
 from models.secureboost.tree import BANK, Tree
 
@@ -283,7 +284,12 @@ class SecureBoostClassifier:
             trees = engine.final_trees(state)
             trees_digest = content_digest([t.to_dict() for t in trees])
             fin = stub.finalize(
-                SbFinalizeRequest(model_id=job_id, n_trees=len(trees), trees_digest=trees_digest)
+                SbFinalizeRequest(
+                    model_id=job_id,
+                    n_trees=len(trees),
+                    trees_digest=trees_digest,
+                    valid_rows=valid.astype(np.int64),
+                )
             )
         finally:
             if backend is not None:
@@ -329,6 +335,11 @@ class SecureBoostClassifier:
         self._check_fitted()
         return sorted(s for t in self.trees_ for s in t.platform_split_ids())
 
+    def secure_predictor(self, key: ReadoutKey | None = None) -> SecurePredictor:
+        """The bank's side of EINI prediction for this model (a fresh CKKS key by default)."""
+        self._check_fitted()
+        return SecurePredictor(self.trees_, self.base_score_, key or new_prediction_key())
+
     def decision_function(
         self,
         bank_table: PartyTable,
@@ -337,34 +348,42 @@ class SecureBoostClassifier:
         job_id: str | None = None,
         dataset: str | None = None,
         session_params: Mapping[str, str] | None = None,
-        batch_size: int = 4096,
+        batch_size: int = 256,
     ) -> np.ndarray:
-        """Raw scores (log-odds) by federated prediction for the companies of ``bank_table``.
+        """Raw scores (log-odds) by federated EINI prediction for the companies of ``bank_table``.
 
-        The platform is asked, by company id, for its decisions at every platform split of the
-        model (see :mod:`models.secureboost.predict`); ``peer`` may be None only if the model
-        has no platform split.
+        The bank encrypts, per company, the leaf values its own features select (CKKS); the
+        platform selects with its own decisions and sums under encryption; the bank reads only
+        each company's margin (see :mod:`models.secureboost.predict`), within
+        ``secure_predictor().tolerance()`` of plaintext prediction. Companies outside the
+        model's population need their scoring consent. ``peer`` may be None only if the model
+        has no platform split. ``batch_size`` companies per step (an answer is about 22 KiB per
+        company, and the platform's step cache keeps recent answers for retries).
         """
         self._check_fitted()
         X = self._bank_matrix(bank_table)
-        ids = self.platform_split_ids()
-        decisions = np.zeros((0, bank_table.n_rows), dtype=bool)
-        if ids:
-            if peer is None:
-                raise InvalidArgument("the model has platform splits: a peer is required")
-            jid = job_id or f"{self.model_id_}.predict.{secrets.token_hex(6)}"
-            params = {"mode": "predict", "model_id": self.model_id_, **dict(session_params or {})}
-            ds = self.platform_dataset_ if dataset is None else dataset
-            peer.open_session(SessionSpec(jid, ALGORITHM, ds, params))
-            try:
-                stub = SecureBoostStub(peer, "p")
-                decisions = platform_decisions(
-                    stub, self.model_id_, self.platform_digest_, bank_table.ids, ids, batch_size
-                )
-            finally:
-                with contextlib.suppress(FedCreditError):
-                    peer.close_session("prediction finished")
-        return raw_scores(self.trees_, self.base_score_, X, ids, decisions)
+        predictor = self.secure_predictor()
+        if not predictor.has_platform:
+            return predictor.local_scores(X)
+        if peer is None:
+            raise InvalidArgument("the model has platform splits: a peer is required")
+        jid = job_id or f"{self.model_id_}.predict.{secrets.token_hex(6)}"
+        params = {"mode": "predict", "model_id": self.model_id_, **dict(session_params or {})}
+        ds = self.platform_dataset_ if dataset is None else dataset
+        peer.open_session(SessionSpec(jid, ALGORITHM, ds, params))
+        try:
+            stub = SecureBoostStub(peer, "p")
+            return predictor.predict(
+                stub.secure_predict,
+                self.model_id_,
+                self.platform_digest_,
+                bank_table.ids,
+                X,
+                batch_size,
+            )
+        finally:
+            with contextlib.suppress(FedCreditError):
+                peer.close_session("prediction finished")
 
     def predict_proba(
         self, bank_table: PartyTable, peer: PassivePeer | None, **kwargs: Any

@@ -7,7 +7,7 @@ reveals to the bank.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -194,13 +194,16 @@ class SbTreeDoneResponse(WireMessage):
 class SbFinalizeRequest(WireMessage):
     """Save the platform's part of the model: the lookup table of the first ``n_trees`` trees.
 
-    Reveals to platform: the model id, the number of trees kept (early stopping) and a
-    digest of the bank's trees (links the two parts; a hash reveals no tree content).
+    Reveals to platform: the model id, the number of trees kept (early stopping), a digest of
+    the bank's trees (links the two parts; a hash reveals no tree content) and the validation
+    rows (with the training rows: the model's population, which the platform may predict on
+    without each company's scoring consent; it learns the split anyway from the routes).
     """
 
     model_id: str
     n_trees: int
     trees_digest: str
+    valid_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -213,29 +216,42 @@ class SbFinalizeResponse(WireMessage):
 
 
 @dataclass(frozen=True)
-class SbPredictRequest(WireMessage):
-    """Decisions at a saved model's platform splits for companies named by id (scoring).
+class SbSecurePredictRequest(WireMessage):
+    """EINI prediction of a saved model: the bank's encrypted cell values of some companies.
 
-    Reveals to platform: the model id and the ids of the companies being scored. It answers
-    every split of the model for every id, so it learns no path and no score.
+    For each company the bank encrypts, per cell (a distinct set of platform-split directions
+    of a tree), the value of the one leaf of that cell its own features lead to, or 0; the
+    platform multiplies by its own 0/1 selection and sums (``models/secureboost/eini.py``).
+
+    Reveals to platform: the model id, the companies' ids, a digest of the cell layout (which
+    the platform derives from its own split table) and CKKS ciphertexts under the bank's key
+    (IND-CPA: nothing about the bank's features, its paths or the leaf values); the bank's
+    public CKKS context when the platform does not hold it yet. Over a whole job: which
+    companies were scored, nothing else.
     """
 
     model_id: str
     ids: list[str]
-    split_ids: list[int] = field(default_factory=list)
+    layout_digest: str
+    key_fingerprint: str
+    enc_cells: CipherArray
+    public_context: bytes = b""
 
 
 @dataclass(frozen=True)
-class SbPredictResponse(WireMessage):
-    """Go-left bits, row-major over (split, id), bit-packed.
+class SbSecurePredictResponse(WireMessage):
+    """Sealed margins: one ciphertext per group of companies.
 
-    Reveals to bank: for each id, which side of each platform split it falls on. An id the
-    platform does not hold is answered as all-missing (default directions), so the answer
-    does not reveal whether the platform holds the company.
+    Reveals to bank: after decryption, at each company's read-out coefficient, the sum of the
+    selected leaf values (the margin less what the bank adds itself) plus a flood of at most
+    ``2^18`` units of ``2^-scale`` and the noise functional the bank already knows (see
+    :mod:`models.crypto.ckks_readout`); every other coefficient is uniform modulo the prime.
+    Nothing about which leaf was selected beyond what that sum implies. ``need_key``: the
+    platform does not hold the bank's public context (no ciphertexts; the bank resends it).
     """
 
     model_id: str
     platform_digest: str
-    split_ids: list[int]
     n_rows: int
-    decisions: np.ndarray
+    need_key: bool
+    enc_margins: CipherArray

@@ -27,7 +27,10 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
+from models.population import SUFFIX as POPULATION_SUFFIX
+from models.population import Population
 from models.secureboost.binning import QuantileBinner
+from models.secureboost.eini_platform import BankKeys, PlatformSplits, answer_rows
 from models.secureboost.messages import (
     SbFinalizeRequest,
     SbFinalizeResponse,
@@ -37,10 +40,10 @@ from models.secureboost.messages import (
     SbHistogramResponse,
     SbInitRequest,
     SbInitResponse,
-    SbPredictRequest,
-    SbPredictResponse,
     SbRouteRequest,
     SbRouteResponse,
+    SbSecurePredictRequest,
+    SbSecurePredictResponse,
     SbSplitRequest,
     SbSplitResponse,
     SbTreeDoneRequest,
@@ -56,7 +59,7 @@ from models.secureboost.model_io import (
     save_part,
     write_json_atomic,
 )
-from models.secureboost.tree import bin_decision, make_split_id, value_decision
+from models.secureboost.tree import bin_decision, make_split_id
 
 STATE_FILE = "secureboost_state.json"
 STATE_VERSION = 1
@@ -113,8 +116,11 @@ class SecureBoostPassive(PassiveParty):
         self._binning_digest = ""
         self._train_digest = ""
         self._reset_tree(-1)
-        # scoring state
+        # prediction state
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
+        self._splits: dict[str, PlatformSplits] = {}
+        self._populations: dict[str, Population] = {}
+        self._bank_keys = BankKeys(max_keys=2)
         # background rerandomisation factors
         self._pre_thread: threading.Thread | None = None
         self._pre_stop = threading.Event()
@@ -133,6 +139,7 @@ class SecureBoostPassive(PassiveParty):
 
     def close(self) -> None:
         self._stop_precompute()
+        self._bank_keys.close()
 
     def _stop_precompute(self) -> None:
         if self._pre_thread is not None:
@@ -569,51 +576,89 @@ class SecureBoostPassive(PassiveParty):
             "n_bins": int(self.binner.n_bins),
             "splits": kept,
         }
-        digest = save_part(platform_part_path(self.context, self.model_id), body)
+        path = platform_part_path(self.context, self.model_id)
+        valid = np.zeros(0, dtype=np.int64)
+        if request.valid_rows is not None:
+            valid = np.asarray(request.valid_rows, dtype=np.int64).reshape(-1)
+        if valid.size and (valid.min() < 0 or valid.max() >= table.n_rows):
+            raise InvalidArgument("validation rows are out of range")
+        members = np.union1d(np.flatnonzero(self.train_mask), valid)
+        # the population first (the part records its digest): a part never exists without it
+        population = Population.of(table.ids[members].tolist())
+        body["population_digest"] = population.save(path.with_suffix(POPULATION_SUFFIX))
+        digest = save_part(path, body)
+        self._parts.pop(self.model_id, None)
+        self._splits.pop(self.model_id, None)
+        self._populations.pop(self.model_id, None)
         return SbFinalizeResponse(
             model_id=self.model_id, platform_digest=digest, n_splits=len(kept)
         )
 
-    # ------------------------------------------------------------------ scoring
+    # ------------------------------------------------------------------ prediction
     def _part(self, model_id: str) -> tuple[dict[str, Any], str]:
         if model_id not in self._parts:
             self._parts[model_id] = load_platform_part(platform_part_path(self.context, model_id))
         return self._parts[model_id]
 
     @handles
-    def predict(self, request: SbPredictRequest) -> SbPredictResponse:
-        """Decisions at every (asked) split of a saved model for companies named by id.
+    def secure_predict(self, request: SbSecurePredictRequest) -> SbSecurePredictResponse:
+        """EINI prediction of a saved model for companies named by id.
 
-        Reveals to bank: the go-left bit of each id at each split. Unknown ids are answered
-        as all-missing, which does not reveal whether the platform holds them. Outside a
-        PSI-aligned session every company needs its consent for this bank (``check_use``).
+        The platform selects, per company and cell, with its own decisions, multiplies the
+        bank's encrypted cell values and seals each group's sums (only the margins readable).
+        A company outside the model's population (training and validation rows) needs its
+        scoring consent for this bank (``check_use``); an id the platform does not hold is
+        treated as all-missing, which does not reveal whether it holds the company.
+
+        Reveals to bank: see :class:`SbSecurePredictResponse` (each company's margin).
         """
+        check_model_id(request.model_id)
         body, digest = self._part(request.model_id)
         if body.get("bank_party") not in ("", self.context.caller.party):
             raise NotFound("model part not found")
-        self.context.check_use(request.ids)
+        population = self._populations.get(request.model_id)
+        if population is None:  # a part saved before populations were recorded: none
+            recorded = str(body.get("population_digest", ""))
+            path = platform_part_path(self.context, request.model_id)
+            population = (
+                Population.load(path.with_suffix(POPULATION_SUFFIX), recorded)
+                if recorded
+                else Population.of([])
+            )
+            self._populations[request.model_id] = population
+        self.context.check_use(request.ids, population=population)
+        ev = self._bank_keys.get(
+            self.context.caller.party, request.key_fingerprint, request.public_context
+        )
+        if ev is None:
+            return SbSecurePredictResponse(
+                model_id=request.model_id,
+                platform_digest=digest,
+                n_rows=len(request.ids),
+                need_key=True,
+                enc_margins=request.enc_cells.replace(data=b"", count=0, lengths=[]),
+            )
+        splits = self._splits.get(request.model_id)
+        if splits is None:
+            splits = self._splits[request.model_id] = PlatformSplits.from_part(body)
         table = self._load()
-        splits: dict[str, Any] = body["splits"]
-        ids = [int(s) for s in request.split_ids] or sorted(int(s) for s in splits)
         index = {v: i for i, v in enumerate(table.ids.tolist())}
         pos = np.asarray([index.get(str(i), -1) for i in request.ids], dtype=np.int64)
-        known = pos >= 0
-        col_of = {name: j for j, name in enumerate(table.feature_names)}
-        out = np.zeros((len(ids), pos.size), dtype=bool)
-        for i, sid in enumerate(ids):
-            rec = splits.get(str(sid))
-            if rec is None:
-                raise NotFound("unknown split id")
-            col = col_of.get(rec["feature_name"])
-            if col is None:
-                raise FailedPrecondition("a model feature is missing from the platform's data")
-            x = np.full(pos.size, np.nan)
-            x[known] = table.X[pos[known], col]
-            out[i] = value_decision(x, rec["threshold"], bool(rec["missing_left"]))
-        return SbPredictResponse(
+        X = np.full((pos.size, table.n_features), np.nan)
+        X[pos >= 0] = table.X[pos[pos >= 0]]
+        enc = answer_rows(
+            ev,
+            splits,
+            X,
+            table.feature_names,
+            np.ones(pos.size, dtype=bool),
+            request.layout_digest,
+            request.enc_cells,
+        )
+        return SbSecurePredictResponse(
             model_id=request.model_id,
             platform_digest=digest,
-            split_ids=ids,
             n_rows=int(pos.size),
-            decisions=np.packbits(out.ravel()),
+            need_key=False,
+            enc_margins=enc,
         )

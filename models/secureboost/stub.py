@@ -19,10 +19,10 @@ from models.secureboost.messages import (
     SbHistogramResponse,
     SbInitRequest,
     SbInitResponse,
-    SbPredictRequest,
-    SbPredictResponse,
     SbRouteRequest,
     SbRouteResponse,
+    SbSecurePredictRequest,
+    SbSecurePredictResponse,
     SbSplitRequest,
     SbSplitResponse,
     SbTreeDoneRequest,
@@ -66,5 +66,9 @@ class SecureBoostStub:
     def finalize(self, request: SbFinalizeRequest) -> SbFinalizeResponse:
         return self.peer.call(self._id("finalize"), request, SbFinalizeResponse)
 
-    def predict(self, batch: int, request: SbPredictRequest) -> SbPredictResponse:
-        return self.peer.call(self._id(f"predict/{batch}"), request, SbPredictResponse)
+    def secure_predict(
+        self, batch: int, request: SbSecurePredictRequest
+    ) -> SbSecurePredictResponse:
+        """EINI prediction of one batch (``batch`` < 0: the same batch resent with the key)."""
+        step = f"spredict/{batch}" if batch >= 0 else f"spredict/{-batch}k"
+        return self.peer.call(self._id(step), request, SbSecurePredictResponse)

@@ -41,6 +41,13 @@ class IndexedTable:
             raise NotFound("the company is not known to the platform")
         return np.asarray(self.table.X[k], dtype=np.float64)
 
+    def columns_of(self, names: Sequence[str]) -> np.ndarray:
+        """Column index of each named feature (``FailedPrecondition`` if one is missing)."""
+        try:
+            return np.asarray([self.columns[f] for f in names], dtype=np.int64)
+        except KeyError:
+            raise FailedPrecondition("a model feature is missing from the platform data") from None
+
     def values(self, uscc: str, names: Sequence[str]) -> np.ndarray:
         """The company's values of the named features, in that order."""
         try:

@@ -1,30 +1,25 @@
-"""The platform's model parts for scoring, per family, loaded once and cached.
+"""The platform's model parts for scoring, loaded by their family and cached.
 
-A part lives at ``<data_dir>/models/<family dir>/<model_id>.json`` (where the training
-protocols save it). The cache is keyed by family and model id and re-reads a file whose
-modification time changed (a retrained model under the same id).
+A part lives at ``<data_dir>/models/<family dir>/[<bank party>/]<model_id>.json`` (where the
+training protocols save it); the family (:class:`~models.federation.scoring.ScoringFamily`)
+knows its directory and how to read it. The cache is keyed by path and re-reads a file whose
+modification time changed (a retrained model under the same id); a file is looked at again at
+most every :data:`RECHECK_S` seconds.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+import time
 from pathlib import Path
 
-from models.errors import InvalidArgument, NotFound
-from models.secureboost.model_io import check_model_id
-from platform_node.scoring import linear, scorecard, trees
+from models.errors import NotFound
+from models.federation.scoring import ScoringFamily, ScoringPart
+from models.model_io import check_model_id
 
-PlatformPart = trees.TreePart | linear.LinearPart | scorecard.ScorecardPart
-
-
-#: family -> (sub-directory of ``<data_dir>/models``, loader)
-FAMILIES: dict[str, tuple[str, Callable[[Path], PlatformPart]]] = {
-    trees.FAMILY: (trees.PART_DIR, trees.TreePart.load),
-    linear.FAMILY: (linear.PART_DIR, linear.LinearPart.load),
-    scorecard.FAMILY: (scorecard.PART_DIR, scorecard.ScorecardPart.load),
-}
+#: How long a loaded part is served before its file is looked at again.
+RECHECK_S = 1.0
 
 
 class PartStore:
@@ -32,21 +27,31 @@ class PartStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.models_dir = Path(data_dir) / "models"
-        self._cache: dict[tuple[str, str], tuple[int, PlatformPart]] = {}
+        self._cache: dict[str, tuple[int, ScoringPart]] = {}
+        self._recent: dict[tuple[str, str, str], tuple[float, ScoringPart]] = {}
         self._lock = threading.Lock()
 
-    def get(self, family: str, model_id: str, bank_party: str = "") -> PlatformPart:
-        """The part of ``model_id``: ``<family>/<bank party>/<id>.json`` (per-bank layout)
-        or ``<family>/<id>.json``."""
-        entry = FAMILIES.get(family)
-        if entry is None:
-            raise InvalidArgument("unknown model family")
+    def get(self, family: ScoringFamily, model_id: str, bank_party: str = "") -> ScoringPart:
+        """The part of ``model_id``: ``<dir>/<bank party>/<id>.json`` (per-bank layout) or
+        ``<dir>/<id>.json``."""
         check_model_id(model_id)
-        sub, loader = entry
-        candidates = [self.models_dir / sub / f"{model_id}.json"]
+        recent = (family.part_dir, bank_party, model_id)
+        now = time.monotonic()
+        with self._lock:
+            seen = self._recent.get(recent)
+        if seen is not None and now - seen[0] < RECHECK_S:
+            return seen[1]
+        part = self._load(family, model_id, bank_party)
+        with self._lock:
+            self._recent[recent] = (now, part)
+        return part
+
+    def _load(self, family: ScoringFamily, model_id: str, bank_party: str) -> ScoringPart:
+        base = self.models_dir / family.part_dir
+        candidates = [base / f"{model_id}.json"]
         if bank_party:
             check_model_id(bank_party)
-            candidates.insert(0, self.models_dir / sub / bank_party / f"{model_id}.json")
+            candidates.insert(0, base / bank_party / f"{model_id}.json")
         for path in candidates:
             try:
                 mtime = os.stat(path).st_mtime_ns
@@ -55,12 +60,12 @@ class PartStore:
                 continue
         else:
             raise NotFound("no platform model part with that id")
-        key = (family, str(path))
+        key = str(path)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] == mtime:
             return hit[1]
-        part: PlatformPart = loader(path)
+        part = family.load_part(path)
         with self._lock:
             self._cache[key] = (mtime, part)
         return part

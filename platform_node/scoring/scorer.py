@@ -1,24 +1,27 @@
-"""The platform's side of one score request: consent, its part of the score, audit.
+"""The platform's policy for online scoring: USCC, consent, audit; the family does the rest.
 
-Order of checks (each failure is a domain error with a fixed message that names no data):
+A request (a family's typed scoring message, see :mod:`models.federation.scoring`) names one or
+more companies. For each company, in this order (each failure is a domain error with a fixed
+message that names no data, reported for that company alone):
 
 1. the USCC is well formed (``INVALID_ARGUMENT``);
 2. the company has a consent in force for the calling bank with scope ``scoring``
    (``PERMISSION_DENIED``; checked on every request, before anything about the company is
    looked up, so a bank cannot probe the platform for companies that did not consent);
-3. the model part exists, belongs to the calling bank and is the version the bank holds
-   (``NOT_FOUND`` / ``FAILED_PRECONDITION``);
-4. the company is in the platform's data as of the scoring date (``NOT_FOUND``).
+3. the company is in the platform's data as of the scoring date (``NOT_FOUND``).
 
-Every request, whatever its outcome, is appended to the platform's audit log as a
-``score_request`` entry (request id, USCC, bank, model id, consent id, outcome); an answer
-leaves the platform only once its entry is written (otherwise ``INTERNAL``).
+For the whole request: the family is known and the message is its request type
+(``INVALID_ARGUMENT``); the model part exists, belongs to the calling bank and is the version
+the bank holds (``NOT_FOUND`` / ``FAILED_PRECONDITION``). Then the family's
+:class:`~models.federation.scoring.ScoringFamily` computes its answer for the allowed companies.
 
-Reveals to bank: for trees, the go-left bit of the company at every platform split of the
-model; for linear models, its partial log-odds (encrypted under the bank's key, which the bank
-decrypts) and the names of the categories that raised it most; and which consent authorised
-the request. The platform learns that the bank scored this company with this model, nothing of
-the bank's features, the application or the result.
+Every company of every request, whatever its outcome, gets a ``score_request`` entry in the
+platform's audit log (request id, USCC, bank, model id, consent id, outcome); an answer leaves
+the platform only once the entries of its allowed companies are written (otherwise
+``INTERNAL``).
+
+This module names no family: the families register themselves (:data:`SCORING_MODULES`, one
+line per family).
 """
 
 from __future__ import annotations
@@ -29,27 +32,45 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.audit import events as ev
 from models.audit.log import AuditLog
-from models.audit.outcome import run_audited
-from models.errors import (
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-)
+from models.audit.outcome import record
+from models.errors import FailedPrecondition, FedCreditError, InvalidArgument, NotFound
+from models.federation.messages import WireMessage
 from models.federation.party import Caller, DataProvider
+from models.federation.scoring import (
+    Companies,
+    ScoreHeader,
+    ScoreReply,
+    ScoringFamily,
+    check_header,
+    scoring_families,
+)
+from models.optional_modules import import_optional
 from models.uscc import validate_uscc
 from platform_node.consent.registry import ConsentRegistry
-from platform_node.scoring import linear, scorecard, trees
 from platform_node.scoring.features import FeatureRows
 from platform_node.scoring.parts import PartStore
-from proto.fedcredit.v1 import scoring_pb2
-from proto.transport.codec import to_proto
 
 log = logging.getLogger("fedcredit.platform.scoring")
 
 SCOPE = "scoring"
-MAX_REASONS = 8
+
+#: The families whose online scoring this platform offers (each registers itself).
+SCORING_MODULES = (
+    "models.secureboost.scoring",
+    "models.logreg.scoring",
+    "models.scorecard.scoring",
+)
+
+
+def load_families() -> dict[str, ScoringFamily]:
+    """One instance of each registered scoring family."""
+    for name in SCORING_MODULES:
+        import_optional(name)
+    return {name: cls() for name, cls in scoring_families().items()}
 
 
 def parse_as_of(value: str, today: Callable[[], dt.date]) -> str:
@@ -63,7 +84,7 @@ def parse_as_of(value: str, today: Callable[[], dt.date]) -> str:
 
 
 class PlatformScorer:
-    """Answers ``PlatformScoreRequest`` for authenticated banks.
+    """Answers the banks' online scoring requests.
 
     Parameters
     ----------
@@ -72,9 +93,9 @@ class PlatformScorer:
     data_provider:
         Where company features come from (see :class:`FeatureRows`).
     consent_registry:
-        Checked on every request.
+        Checked for every company of every request.
     audit_log:
-        Every request is recorded there.
+        Every company of every request is recorded there.
     party:
         The platform's party name.
     clock:
@@ -96,61 +117,97 @@ class PlatformScorer:
         self.features = FeatureRows(data_provider)
         self.consent = consent_registry
         self.audit = audit_log
-        self.keys = linear.PublicKeys()
+        self.families = load_families()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def _today(self) -> dt.date:
         return self._clock().astimezone(dt.UTC).date()
 
-    def score(
-        self, caller: Caller, request: scoring_pb2.PlatformScoreRequest
-    ) -> scoring_pb2.PlatformScoreResponse:
-        """The platform's part of one score, audited whatever the outcome."""
-        details: dict[str, Any] = {
-            "request_id": request.request_id[:64],
-            "uscc": "",
-            "bank_party": caller.party,
-            "model_id": request.model_id[:128],
-            "consent_id": "",
-            "outcome": ev.OUTCOME_ERROR,
-        }
-        return run_audited(
-            self.audit,
-            ev.SCORE_REQUEST,
-            caller,
-            details,
-            lambda: self._score(caller, request, details),
-        )
+    def close(self) -> None:
+        for family in self.families.values():
+            family.close()
+
+    def score(self, caller: Caller, request: WireMessage) -> WireMessage:
+        """The platform's part of the request's scores, every company audited."""
+        header = getattr(request, "header", None)
+        if not isinstance(header, ScoreHeader):
+            raise InvalidArgument("the message is not a scoring request")
+        check_header(header)
+        n = len(header.usccs)
+        details: list[dict[str, Any]] = [
+            {
+                "request_id": str(header.request_ids[i])[:64],
+                "uscc": "",
+                "bank_party": caller.party,
+                "model_id": header.model_id[:128],
+                "consent_id": "",
+                "outcome": ev.OUTCOME_ERROR,
+            }
+            for i in range(n)
+        ]
+        errors: list[FedCreditError | None] = [None] * n
+        try:
+            response = self._score(caller, request, header, details, errors)
+        except BaseException as exc:
+            for d, err in zip(details, errors, strict=True):
+                record(self.audit, ev.SCORE_REQUEST, caller, d, err or exc)
+            raise
+        for d, err in zip(details, errors, strict=True):
+            record(self.audit, ev.SCORE_REQUEST, caller, d, err)  # allowed ones must be on record
+        return response
 
     def _score(
-        self, caller: Caller, request: scoring_pb2.PlatformScoreRequest, details: dict[str, Any]
-    ) -> scoring_pb2.PlatformScoreResponse:
-        uscc = validate_uscc(request.uscc)
-        details["uscc"] = uscc
-        as_of = parse_as_of(request.as_of, self._today)
-        consent = self.consent.check(uscc, caller.party, SCOPE, now=self._clock())
-        details["consent_id"] = consent.consent_id
-        part = self.parts.get(request.family, request.model_id, caller.party)
+        self,
+        caller: Caller,
+        request: WireMessage,
+        header: ScoreHeader,
+        details: list[dict[str, Any]],
+        errors: list[FedCreditError | None],
+    ) -> WireMessage:
+        family = self.families.get(header.family)
+        if family is None:
+            raise InvalidArgument("unknown model family")
+        if type(request) is not family.request_type:
+            raise InvalidArgument("the message is not this family's scoring request")
+        as_of = parse_as_of(header.as_of, self._today)
+        now = self._clock()
+        usccs: list[str] = []
+        consent_ids: list[str] = []
+        for i, raw in enumerate(header.usccs):
+            code = ""
+            try:
+                code = validate_uscc(raw)
+                details[i]["uscc"] = code
+                consent = self.consent.check(code, caller.party, SCOPE, now=now)
+                details[i]["consent_id"] = consent.consent_id
+                consent_ids.append(consent.consent_id)
+            except FedCreditError as err:
+                errors[i] = err
+                consent_ids.append("")
+            usccs.append(code)
+        part = self.parts.get(family, header.model_id, caller.party)
         if part.bank_party and part.bank_party != caller.party:
             raise NotFound("no platform model part with that id")
-        if request.platform_digest and request.platform_digest != part.digest:
+        if header.platform_digest and header.platform_digest != part.digest:
             raise FailedPrecondition("the bank's model does not match the platform's part")
-        dataset = part.dataset or request.dataset
-        table = self.features.table(dataset, caller, as_of)
-        reply = scoring_pb2.PlatformScoreResponse(
+        names = list(part.source_features)
+        X = np.full((len(usccs), len(names)), np.nan)
+        if any(e is None for e in errors):
+            table = self.features.table(part.dataset or header.dataset, caller, as_of)
+            cols = table.columns_of(names)
+            for i, code in enumerate(usccs):
+                if errors[i] is None:
+                    try:
+                        X[i] = table.row(code)[cols]
+                    except FedCreditError as err:
+                        errors[i] = err
+        reply = ScoreReply(
             model_id=part.model_id,
             platform_digest=part.digest,
-            consent_id=consent.consent_id,
             as_of=as_of,
+            consent_ids=[c if e is None else "" for c, e in zip(consent_ids, errors, strict=True)],
+            status=["" if e is None else e.kind.value for e in errors],
+            messages=["" if e is None else e.message for e in errors],
         )
-        if isinstance(part, trees.TreePart):
-            split_ids, bits = part.decisions(table, uscc)
-            reply.split_ids.extend(split_ids)
-            reply.decisions = bits
-        elif isinstance(part, linear.LinearPart | scorecard.ScorecardPart):
-            key = self.keys.get(request.public_key)
-            partial, terms = part.partial(table, uscc)
-            limit = min(max(int(request.max_reasons), 0), MAX_REASONS)
-            reply.adverse_categories.extend(linear.adverse_categories(part.groups, terms, limit))
-            reply.enc_values.CopyFrom(to_proto(linear.encrypt_values(key, [partial])))  # type: ignore[arg-type]
-        return reply
+        usable = np.asarray([e is None for e in errors], dtype=bool)
+        return family.answer(part, request, Companies(X, usable, caller.party), reply)

@@ -1,6 +1,8 @@
 """``PlatformScoringService``: the gRPC face of :class:`PlatformScorer` (banks only).
 
-Hook it into the platform server with ``create_server(..., extra_services=[hook])``::
+One unary call carries one typed scoring message (``ScoreEnvelope``: its full protobuf name and
+bytes, decoded by the generic codec into the family's dataclass); the answer comes back the same
+way. Hook it into the platform server with ``create_server(..., extra_services=[hook])``::
 
     log = open_node_audit_log(data_dir, party, "platform")
     registry = ConsentRegistry.in_data_dir(data_dir, log)
@@ -17,11 +19,14 @@ from pathlib import Path
 import grpc
 
 from models.audit.log import AuditLog
+from models.errors import InvalidArgument
+from models.federation.messages import message_type
 from models.federation.party import DataProvider
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.scoring.scorer import PlatformScorer
 from proto.fedcredit.v1 import scoring_pb2, scoring_pb2_grpc
 from proto.transport.auth import current_caller
+from proto.transport.codec import PACKAGE, ProtobufCodec, full_name
 from proto.transport.status import guard
 
 SERVICE_NAME = "fedcredit.v1.PlatformScoringService"
@@ -34,11 +39,25 @@ POLICY: dict[str, tuple[str, ...]] = {_PREFIX + "Score": ("bank",)}
 class PlatformScoringServicer(scoring_pb2_grpc.PlatformScoringServiceServicer):
     def __init__(self, scorer: PlatformScorer) -> None:
         self.scorer = scorer
+        self.codec = ProtobufCodec()
 
     def Score(
-        self, request: scoring_pb2.PlatformScoreRequest, context: grpc.ServicerContext
-    ) -> scoring_pb2.PlatformScoreResponse:
-        return guard(context, lambda: self.scorer.score(current_caller(), request))
+        self, request: scoring_pb2.ScoreEnvelope, context: grpc.ServicerContext
+    ) -> scoring_pb2.ScoreEnvelope:
+        def run() -> scoring_pb2.ScoreEnvelope:
+            prefix = PACKAGE + "."
+            if not request.body_type.startswith(prefix):
+                raise InvalidArgument("message type is not part of the protocol")
+            try:
+                cls = message_type(request.body_type[len(prefix) :])
+            except KeyError:
+                raise InvalidArgument("message type is not part of the protocol") from None
+            response = self.scorer.score(current_caller(), self.codec.decode(request.body, cls))
+            return scoring_pb2.ScoreEnvelope(
+                body_type=full_name(response), body=self.codec.encode(response)
+            )
+
+        return guard(context, run)
 
 
 def install(

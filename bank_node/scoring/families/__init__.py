@@ -1,19 +1,22 @@
 """Bank-side adapters, one small module per model family: load the bank's part, name its bank
-features, and assemble a score from the platform's answer.
+features, and score companies through the platform's part of the family's protocol.
 
 Each adapter offers::
 
     family: str                  # "secureboost", "logreg", ...
     model_id, platform_digest, dataset: str
     bank_features: list[str]     # the model's bank feature names, in input order
-    needs_key: bool              # the platform's answer is encrypted under the bank's key
     describe: dict[str, str]     # optional descriptions of bank features (reason texts)
-    assemble(x_bank, reply, keys) -> Assembled
+    score(job, platform, keys) -> Scored
+
+``platform`` is the bank's :class:`~models.federation.peer.ScoringPeer`; the request and
+answer are the family's typed messages (``models/<family>/scoring.py``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,8 +24,29 @@ import numpy as np
 
 from bank_node.scoring.assembler import Assembled
 from bank_node.scoring.keys import ScoringKeys
-from models.errors import DataLoss, InvalidArgument, NotFound
-from proto.fedcredit.v1 import scoring_pb2
+from models.errors import DataLoss, ErrorKind, InternalError, InvalidArgument, NotFound, error_for
+from models.federation.peer import ScoringPeer
+from models.federation.scoring import ScoreHeader, ScoreReply
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """One company to score: the bank's request id, USCC, scoring date and bank features."""
+
+    request_id: str
+    uscc: str
+    as_of: str
+    x_bank: np.ndarray
+    max_reasons: int = 4
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A company's assembled score and the platform's verdict on it."""
+
+    assembled: Assembled
+    consent_id: str
+    as_of: str
 
 
 class BankModel(Protocol):
@@ -31,12 +55,40 @@ class BankModel(Protocol):
     platform_digest: str
     dataset: str
     bank_features: list[str]
-    needs_key: bool
     describe: dict[str, str]
 
-    def assemble(
-        self, x_bank: np.ndarray, reply: scoring_pb2.PlatformScoreResponse, keys: ScoringKeys
-    ) -> Assembled: ...
+    def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored: ...
+
+
+def header_for(model: BankModel, jobs: list[ScoreJob]) -> ScoreHeader:
+    """The scoring header of a request for these jobs (one model, one scoring date)."""
+    return ScoreHeader(
+        request_ids=[j.request_id for j in jobs],
+        usccs=[j.uscc for j in jobs],
+        family=model.family,
+        model_id=model.model_id,
+        platform_digest=model.platform_digest,
+        dataset=model.dataset,
+        as_of=jobs[0].as_of if jobs else "",
+    )
+
+
+def check_reply(reply: ScoreReply, n: int) -> None:
+    """Refuse an answer for another number of companies."""
+    if not (len(reply.status) == len(reply.messages) == len(reply.consent_ids) == n):
+        raise InternalError("the platform answered for another number of companies")
+
+
+def refusal(reply: ScoreReply, i: int) -> Exception | None:
+    """The domain error the platform reported for company ``i`` (None: allowed)."""
+    status = reply.status[i]
+    if not status:
+        return None
+    try:
+        kind = ErrorKind(status)
+    except ValueError:
+        kind = ErrorKind.INTERNAL
+    return error_for(kind, reply.messages[i] or kind.value)
 
 
 def part_format(path: Path) -> str:

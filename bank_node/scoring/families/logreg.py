@@ -6,17 +6,35 @@ from pathlib import Path
 
 import numpy as np
 
-from bank_node.scoring.assembler import Assembled, linear_assemble
+from bank_node.scoring.assembler import linear_assemble
+from bank_node.scoring.families import Scored, ScoreJob, check_reply, header_for, refusal
 from bank_node.scoring.keys import ScoringKeys
-from models.crypto.wire import CipherArray
+from models.federation.peer import ScoringPeer
 from models.logreg.active import FederatedLogisticRegression
-from proto.fedcredit.v1 import scoring_pb2
-from proto.transport.codec import from_proto
+from models.logreg.scoring import LinearScoreRequest, LinearScoreResponse
+
+
+def platform_partial(
+    model: object, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys
+) -> tuple[float, list[str], str, str]:
+    """(decrypted platform partial, its adverse categories, consent id, as_of) of one company."""
+    request = LinearScoreRequest(
+        header=header_for(model, [job]),  # type: ignore[arg-type]
+        public_key=keys.public_bytes(),
+        max_reasons=job.max_reasons,
+    )
+    reply = platform.score(request, LinearScoreResponse)
+    check_reply(reply.reply, 1)
+    err = refusal(reply.reply, 0)
+    if err is not None:
+        raise err
+    partial = float(keys.decrypt_values(reply.enc_values, 1)[0])
+    names = list(reply.adverse_categories[0].names) if reply.adverse_categories else []
+    return partial, names, reply.reply.consent_ids[0], reply.reply.as_of
 
 
 class LogRegScoring:
     family = "logreg"
-    needs_key = True
 
     def __init__(self, model: FederatedLogisticRegression) -> None:
         self.model_id: str = model.model_id_
@@ -32,16 +50,10 @@ class LogRegScoring:
     def load(cls, path: Path) -> LogRegScoring:
         return cls(FederatedLogisticRegression.load(path))
 
-    def assemble(
-        self, x_bank: np.ndarray, reply: scoring_pb2.PlatformScoreResponse, keys: ScoringKeys
-    ) -> Assembled:
-        partial = float(keys.decrypt_values(from_proto(reply.enc_values, CipherArray), 1)[0])
-        z = self.transform.transform(np.asarray(x_bank, dtype=np.float64)[None, :])[0]
-        return linear_assemble(
-            z,
-            self.coef,
-            self.intercept,
-            self.bank_features,
-            partial,
-            list(reply.adverse_categories),
+    def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored:
+        partial, names, consent_id, as_of = platform_partial(self, job, platform, keys)
+        z = self.transform.transform(np.asarray(job.x_bank, dtype=np.float64)[None, :])[0]
+        assembled = linear_assemble(
+            z, self.coef, self.intercept, self.bank_features, partial, names
         )
+        return Scored(assembled, consent_id, as_of)

@@ -14,17 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from bank_node.scoring.assembler import BANK_SOURCE, Assembled, sigmoid
+from bank_node.scoring.families import Scored, ScoreJob
+from bank_node.scoring.families.logreg import platform_partial
 from bank_node.scoring.keys import ScoringKeys
-from models.crypto.wire import CipherArray
+from models.federation.peer import ScoringPeer
 from models.scorecard.active import FederatedScorecard
 from models.scorecard.points import sum_points
-from proto.fedcredit.v1 import scoring_pb2
-from proto.transport.codec import from_proto
 
 
 class ScorecardScoring:
     family = "scorecard"
-    needs_key = True
 
     def __init__(self, card: FederatedScorecard) -> None:
         self.model_id: str = card.model_id_
@@ -42,13 +41,9 @@ class ScorecardScoring:
     def load(cls, path: Path) -> ScorecardScoring:
         return cls(FederatedScorecard.load(path))
 
-    def assemble(
-        self, x_bank: np.ndarray, reply: scoring_pb2.PlatformScoreResponse, keys: ScoringKeys
-    ) -> Assembled:
-        platform_points = float(
-            keys.decrypt_values(from_proto(reply.enc_values, CipherArray), 1)[0]
-        )
-        codes = self.woe.coarse_codes(np.asarray(x_bank, dtype=np.float64)[None, :])
+    def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored:
+        platform_points, names, consent_id, as_of = platform_partial(self, job, platform, keys)
+        codes = self.woe.coarse_codes(np.asarray(job.x_bank, dtype=np.float64)[None, :])
         bank_points = self.base_points + sum_points(codes, self.points)
         total = float((bank_points + platform_points)[0])
         logit = float(self.scaling.logit_from_score(np.asarray([total]))[0])
@@ -57,11 +52,12 @@ class ScorecardScoring:
             (BANK_SOURCE, name): -float(pts[codes[0, k]]) / factor
             for k, (name, pts) in enumerate(zip(self.selected, self.points, strict=True))
         }
-        return Assembled(
+        assembled = Assembled(
             log_odds=logit,
             pd=sigmoid(logit),
             contributions=contrib,
-            platform_categories=list(reply.adverse_categories),
+            platform_categories=names,
             platform_weight=-platform_points / factor if math.isfinite(factor) else 0.0,
             points=total,
         )
+        return Scored(assembled, consent_id, as_of)

@@ -1,46 +1,134 @@
-"""SecureBoost (``models/secureboost``): trees routed with the platform's decisions."""
+"""SecureBoost (``models/secureboost``): EINI margins, concurrent requests batched.
+
+For each company the bank computes its cell values (the leaf values its own features select,
+``models/secureboost/eini.py``) and what it adds itself; the platform returns sealed sums and
+the bank reads only the margin. Several companies share a ciphertext (up to the packing's
+group), so concurrent officer requests for the same model and date are batched: a request
+that finds no platform call of this model in flight (or fewer than :data:`MAX_IN_FLIGHT`)
+sends everything queued so far, the others wait for their answer. A lone request is sent at
+once (no waiting for company).
+
+Reasons: :class:`~bank_node.scoring.assembler.TreeExplainer` (bank features by a
+bank-conditional attribution, the platform as one factor).
+"""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bank_node.scoring.assembler import Assembled, TreeModelView
+from bank_node.scoring.assembler import TreeExplainer
+from bank_node.scoring.families import Scored, ScoreJob, check_reply, header_for, refusal
 from bank_node.scoring.keys import ScoringKeys
-from models.errors import FailedPrecondition
+from models.errors import FailedPrecondition, InternalError
+from models.federation.peer import ScoringPeer
 from models.secureboost.active import SecureBoostClassifier
-from models.secureboost.federated import unpack_decisions
-from proto.fedcredit.v1 import scoring_pb2
+from models.secureboost.predict import SecurePredictor
+from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
+
+#: Platform calls of one model in flight at once (each carries every request queued).
+MAX_IN_FLIGHT = 1
+#: Most companies per platform call, in packing groups.
+MAX_GROUPS_PER_CALL = 2
+
+
+@dataclass
+class _Pending:
+    job: ScoreJob
+    local: float
+    cells: np.ndarray
+    done: bool = False
+    raw: float = 0.0
+    consent_id: str = ""
+    as_of: str = ""
+    error: BaseException | None = None
+    batch: list[_Pending] = field(default_factory=list)
 
 
 class SecureBoostScoring:
     family = "secureboost"
-    needs_key = False
 
     def __init__(self, model: SecureBoostClassifier) -> None:
+        self.model = model
         self.model_id: str = model.model_id_
         self.platform_digest: str = model.platform_digest_
         self.dataset: str = model.platform_dataset_
         self.bank_features: list[str] = list(model.bank_feature_names_)
         self.describe: dict[str, str] = {}
-        self.split_ids = set(model.platform_split_ids())
-        self.view = TreeModelView(
-            trees=model.trees_,
-            base_score=model.base_score_,
-            platform_groups=list(model.platform_feature_groups_),
-            bank_names=self.bank_features,
-        )
+        self.explainer = TreeExplainer(model.trees_, model.base_score_, self.bank_features)
+        self._predictor: SecurePredictor | None = None
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._in_flight = 0
+        self._key_sent = False
 
     @classmethod
     def load(cls, path: Path) -> SecureBoostScoring:
         return cls(SecureBoostClassifier.load_model(path))
 
-    def assemble(
-        self, x_bank: np.ndarray, reply: scoring_pb2.PlatformScoreResponse, keys: ScoringKeys
-    ) -> Assembled:
-        ids = [int(s) for s in reply.split_ids]
-        if not self.split_ids <= set(ids):
-            raise FailedPrecondition("the platform's part does not hold every split of the model")
-        bits = unpack_decisions(np.frombuffer(reply.decisions, dtype=np.uint8), len(ids), 1)
-        return self.view.assemble(x_bank, ids, bits[:, 0])
+    def predictor(self, keys: ScoringKeys) -> SecurePredictor:
+        with self._cond:
+            if self._predictor is None or self._predictor.key is not keys.ckks():
+                self._predictor = self.model.secure_predictor(keys.ckks())
+            return self._predictor
+
+    def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored:
+        pred = self.predictor(keys)
+        x = np.asarray(job.x_bank, dtype=np.float64)[None, :]
+        local, cells = pred.cells.values(x, pred.quant_bits)
+        item = _Pending(job, float(local[0]), cells[0])
+        limit = MAX_GROUPS_PER_CALL * (pred.packing.group if pred.packing else 1)
+        with self._cond:
+            self._queue.append(item)
+            while not item.done:
+                if self._in_flight < MAX_IN_FLIGHT and item in self._queue:
+                    batch = [p for p in self._queue if p.job.as_of == job.as_of][:limit]
+                    for p in batch:
+                        self._queue.remove(p)
+                    self._in_flight += 1
+                    break
+                self._cond.wait()
+            else:
+                batch = []
+        if batch:
+            try:
+                self._send(batch, pred, platform)
+            except BaseException as exc:
+                for p in batch:
+                    p.error = exc
+            finally:
+                with self._cond:
+                    for p in batch:
+                        p.done = True
+                    self._in_flight -= 1
+                    self._cond.notify_all()
+        if item.error is not None:
+            raise item.error
+        assembled = self.explainer.assemble(job.x_bank, item.raw)
+        return Scored(assembled, item.consent_id, item.as_of)
+
+    def _send(self, batch: list[_Pending], pred: SecurePredictor, platform: ScoringPeer) -> None:
+        jobs = [p.job for p in batch]
+        enc = pred.encrypt_cells(np.stack([p.cells for p in batch]))
+        header = header_for(self, jobs)
+        # the public context (~0.4 MB) goes once; a platform that lost it asks again
+        predict = pred.request(self.model_id, [], enc, with_key=not self._key_sent)
+        resp = platform.score(SbScoreRequest(header, predict), SbScoreResponse)
+        if resp.predict.need_key:
+            predict = predict.replace(public_context=pred.public_context())
+            resp = platform.score(SbScoreRequest(header, predict), SbScoreResponse)
+        if resp.predict.need_key:
+            raise FailedPrecondition("the platform did not accept the bank's key")
+        self._key_sent = True
+        check_reply(resp.reply, len(batch))
+        if resp.predict.n_rows != len(batch):
+            raise InternalError("the platform answered for another number of companies")
+        sums = pred.sums(resp.predict.enc_margins, len(batch))
+        for i, p in enumerate(batch):
+            p.error = refusal(resp.reply, i)
+            p.raw = pred.base_score + p.local + float(sums[i])
+            p.consent_id = resp.reply.consent_ids[i]
+            p.as_of = resp.reply.as_of

@@ -22,10 +22,9 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from proto.fedcredit.v1 import common_pb2 as proto_dot_fedcredit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n proto/fedcredit/v1/scoring.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xc6\x01\n\x0cScoreRequest\x12\x0c\n\x04uscc\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12?\n\x0b\x62\x61nk_fields\x18\x03 \x03(\x0b\x32*.fedcredit.v1.ScoreRequest.BankFieldsEntry\x12\r\n\x05model\x18\x04 \x01(\t\x12\r\n\x05\x61s_of\x18\x05 \x01(\t\x1a\x31\n\x0f\x42\x61nkFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"^\n\x0bScoreReason\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\x87\x02\n\rScoreResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x1e\n\x16probability_of_default\x18\x02 \x01(\x01\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x11\n\trisk_band\x18\x04 \x01(\t\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\x10\n\x08model_id\x18\x07 \x01(\t\x12\x14\n\x0cmodel_family\x18\x08 \x01(\t\x12*\n\x07reasons\x18\t \x03(\x0b\x32\x19.fedcredit.v1.ScoreReason\x12\x12\n\nconsent_id\x18\n \x01(\t\x12\r\n\x05\x61s_of\x18\x0b \x01(\t\"A\n\x11ScoreBatchRequest\x12,\n\x08requests\x18\x01 \x03(\x0b\x32\x1a.fedcredit.v1.ScoreRequest\"w\n\x0eScoreBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x06result\x18\x02 \x01(\x0b\x32\x1b.fedcredit.v1.ScoreResponse\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"A\n\x12ScoreBatchResponse\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.fedcredit.v1.ScoreBatchItem\"\xbc\x01\n\x14PlatformScoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x04 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x06 \x01(\t\x12\x12\n\npublic_key\x18\x07 \x01(\x0c\x12\r\n\x05\x61s_of\x18\x08 \x01(\t\x12\x13\n\x0bmax_reasons\x18\t \x01(\x05\"\xd6\x01\n\x15PlatformScoreResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x11\n\tsplit_ids\x18\x03 \x03(\x03\x12\x11\n\tdecisions\x18\x04 \x01(\x0c\x12-\n\nenc_values\x18\x05 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x1a\n\x12\x61\x64verse_categories\x18\x06 \x03(\t\x12\x12\n\nconsent_id\x18\x07 \x01(\t\x12\r\n\x05\x61s_of\x18\x08 \x01(\t2\xa3\x01\n\x0eScoringService\x12@\n\x05Score\x12\x1a.fedcredit.v1.ScoreRequest\x1a\x1b.fedcredit.v1.ScoreResponse\x12O\n\nScoreBatch\x12\x1f.fedcredit.v1.ScoreBatchRequest\x1a .fedcredit.v1.ScoreBatchResponse2j\n\x16PlatformScoringService\x12P\n\x05Score\x12\".fedcredit.v1.PlatformScoreRequest\x1a#.fedcredit.v1.PlatformScoreResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n proto/fedcredit/v1/scoring.proto\x12\x0c\x66\x65\x64\x63redit.v1\"\xc6\x01\n\x0cScoreRequest\x12\x0c\n\x04uscc\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12?\n\x0b\x62\x61nk_fields\x18\x03 \x03(\x0b\x32*.fedcredit.v1.ScoreRequest.BankFieldsEntry\x12\r\n\x05model\x18\x04 \x01(\t\x12\r\n\x05\x61s_of\x18\x05 \x01(\t\x1a\x31\n\x0f\x42\x61nkFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"^\n\x0bScoreReason\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\x87\x02\n\rScoreResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x1e\n\x16probability_of_default\x18\x02 \x01(\x01\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x11\n\trisk_band\x18\x04 \x01(\t\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12\x10\n\x08model_id\x18\x07 \x01(\t\x12\x14\n\x0cmodel_family\x18\x08 \x01(\t\x12*\n\x07reasons\x18\t \x03(\x0b\x32\x19.fedcredit.v1.ScoreReason\x12\x12\n\nconsent_id\x18\n \x01(\t\x12\r\n\x05\x61s_of\x18\x0b \x01(\t\"A\n\x11ScoreBatchRequest\x12,\n\x08requests\x18\x01 \x03(\x0b\x32\x1a.fedcredit.v1.ScoreRequest\"w\n\x0eScoreBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12+\n\x06result\x18\x02 \x01(\x0b\x32\x1b.fedcredit.v1.ScoreResponse\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"A\n\x12ScoreBatchResponse\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.fedcredit.v1.ScoreBatchItem\"0\n\rScoreEnvelope\x12\x11\n\tbody_type\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"\x8c\x01\n\x0bScoreHeader\x12\x13\n\x0brequest_ids\x18\x01 \x03(\t\x12\r\n\x05usccs\x18\x02 \x03(\t\x12\x0e\n\x06\x66\x61mily\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x06 \x01(\t\x12\r\n\x05\x61s_of\x18\x07 \x01(\t\"}\n\nScoreReply\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x13\n\x0b\x63onsent_ids\x18\x04 \x03(\t\x12\x0e\n\x06status\x18\x05 \x03(\t\x12\x10\n\x08messages\x18\x06 \x03(\t2\xa3\x01\n\x0eScoringService\x12@\n\x05Score\x12\x1a.fedcredit.v1.ScoreRequest\x1a\x1b.fedcredit.v1.ScoreResponse\x12O\n\nScoreBatch\x12\x1f.fedcredit.v1.ScoreBatchRequest\x1a .fedcredit.v1.ScoreBatchResponse2[\n\x16PlatformScoringService\x12\x41\n\x05Score\x12\x1b.fedcredit.v1.ScoreEnvelope\x1a\x1b.fedcredit.v1.ScoreEnvelopeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,26 +33,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SCOREREQUEST_BANKFIELDSENTRY']._loaded_options = None
   _globals['_SCOREREQUEST_BANKFIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_SCOREREQUEST']._serialized_start=84
-  _globals['_SCOREREQUEST']._serialized_end=282
-  _globals['_SCOREREQUEST_BANKFIELDSENTRY']._serialized_start=233
-  _globals['_SCOREREQUEST_BANKFIELDSENTRY']._serialized_end=282
-  _globals['_SCOREREASON']._serialized_start=284
-  _globals['_SCOREREASON']._serialized_end=378
-  _globals['_SCORERESPONSE']._serialized_start=381
-  _globals['_SCORERESPONSE']._serialized_end=644
-  _globals['_SCOREBATCHREQUEST']._serialized_start=646
-  _globals['_SCOREBATCHREQUEST']._serialized_end=711
-  _globals['_SCOREBATCHITEM']._serialized_start=713
-  _globals['_SCOREBATCHITEM']._serialized_end=832
-  _globals['_SCOREBATCHRESPONSE']._serialized_start=834
-  _globals['_SCOREBATCHRESPONSE']._serialized_end=899
-  _globals['_PLATFORMSCOREREQUEST']._serialized_start=902
-  _globals['_PLATFORMSCOREREQUEST']._serialized_end=1090
-  _globals['_PLATFORMSCORERESPONSE']._serialized_start=1093
-  _globals['_PLATFORMSCORERESPONSE']._serialized_end=1307
-  _globals['_SCORINGSERVICE']._serialized_start=1310
-  _globals['_SCORINGSERVICE']._serialized_end=1473
-  _globals['_PLATFORMSCORINGSERVICE']._serialized_start=1475
-  _globals['_PLATFORMSCORINGSERVICE']._serialized_end=1581
+  _globals['_SCOREREQUEST']._serialized_start=51
+  _globals['_SCOREREQUEST']._serialized_end=249
+  _globals['_SCOREREQUEST_BANKFIELDSENTRY']._serialized_start=200
+  _globals['_SCOREREQUEST_BANKFIELDSENTRY']._serialized_end=249
+  _globals['_SCOREREASON']._serialized_start=251
+  _globals['_SCOREREASON']._serialized_end=345
+  _globals['_SCORERESPONSE']._serialized_start=348
+  _globals['_SCORERESPONSE']._serialized_end=611
+  _globals['_SCOREBATCHREQUEST']._serialized_start=613
+  _globals['_SCOREBATCHREQUEST']._serialized_end=678
+  _globals['_SCOREBATCHITEM']._serialized_start=680
+  _globals['_SCOREBATCHITEM']._serialized_end=799
+  _globals['_SCOREBATCHRESPONSE']._serialized_start=801
+  _globals['_SCOREBATCHRESPONSE']._serialized_end=866
+  _globals['_SCOREENVELOPE']._serialized_start=868
+  _globals['_SCOREENVELOPE']._serialized_end=916
+  _globals['_SCOREHEADER']._serialized_start=919
+  _globals['_SCOREHEADER']._serialized_end=1059
+  _globals['_SCOREREPLY']._serialized_start=1061
+  _globals['_SCOREREPLY']._serialized_end=1186
+  _globals['_SCORINGSERVICE']._serialized_start=1189
+  _globals['_SCORINGSERVICE']._serialized_end=1352
+  _globals['_PLATFORMSCORINGSERVICE']._serialized_start=1354
+  _globals['_PLATFORMSCORINGSERVICE']._serialized_end=1445
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,3 @@
-from proto.fedcredit.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -92,44 +91,44 @@ class ScoreBatchResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[ScoreBatchItem]
     def __init__(self, items: _Optional[_Iterable[_Union[ScoreBatchItem, _Mapping]]] = ...) -> None: ...
 
-class PlatformScoreRequest(_message.Message):
-    __slots__ = ("request_id", "uscc", "model_id", "family", "platform_digest", "dataset", "public_key", "as_of", "max_reasons")
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    USCC_FIELD_NUMBER: _ClassVar[int]
-    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+class ScoreEnvelope(_message.Message):
+    __slots__ = ("body_type", "body")
+    BODY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    body_type: str
+    body: bytes
+    def __init__(self, body_type: _Optional[str] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class ScoreHeader(_message.Message):
+    __slots__ = ("request_ids", "usccs", "family", "model_id", "platform_digest", "dataset", "as_of")
+    REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
+    USCCS_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
-    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
-    MAX_REASONS_FIELD_NUMBER: _ClassVar[int]
-    request_id: str
-    uscc: str
-    model_id: str
+    request_ids: _containers.RepeatedScalarFieldContainer[str]
+    usccs: _containers.RepeatedScalarFieldContainer[str]
     family: str
+    model_id: str
     platform_digest: str
     dataset: str
-    public_key: bytes
     as_of: str
-    max_reasons: int
-    def __init__(self, request_id: _Optional[str] = ..., uscc: _Optional[str] = ..., model_id: _Optional[str] = ..., family: _Optional[str] = ..., platform_digest: _Optional[str] = ..., dataset: _Optional[str] = ..., public_key: _Optional[bytes] = ..., as_of: _Optional[str] = ..., max_reasons: _Optional[int] = ...) -> None: ...
+    def __init__(self, request_ids: _Optional[_Iterable[str]] = ..., usccs: _Optional[_Iterable[str]] = ..., family: _Optional[str] = ..., model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., dataset: _Optional[str] = ..., as_of: _Optional[str] = ...) -> None: ...
 
-class PlatformScoreResponse(_message.Message):
-    __slots__ = ("model_id", "platform_digest", "split_ids", "decisions", "enc_values", "adverse_categories", "consent_id", "as_of")
+class ScoreReply(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "as_of", "consent_ids", "status", "messages")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
-    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
-    DECISIONS_FIELD_NUMBER: _ClassVar[int]
-    ENC_VALUES_FIELD_NUMBER: _ClassVar[int]
-    ADVERSE_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
-    CONSENT_ID_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     platform_digest: str
-    split_ids: _containers.RepeatedScalarFieldContainer[int]
-    decisions: bytes
-    enc_values: _common_pb2.CipherArray
-    adverse_categories: _containers.RepeatedScalarFieldContainer[str]
-    consent_id: str
     as_of: str
-    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., split_ids: _Optional[_Iterable[int]] = ..., decisions: _Optional[bytes] = ..., enc_values: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., adverse_categories: _Optional[_Iterable[str]] = ..., consent_id: _Optional[str] = ..., as_of: _Optional[str] = ...) -> None: ...
+    consent_ids: _containers.RepeatedScalarFieldContainer[str]
+    status: _containers.RepeatedScalarFieldContainer[str]
+    messages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., as_of: _Optional[str] = ..., consent_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Iterable[str]] = ..., messages: _Optional[_Iterable[str]] = ...) -> None: ...

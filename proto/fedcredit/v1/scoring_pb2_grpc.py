@@ -153,8 +153,8 @@ class PlatformScoringServiceStub:
         """
         self.Score = channel.unary_unary(
                 '/fedcredit.v1.PlatformScoringService/Score',
-                request_serializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreRequest.SerializeToString,
-                response_deserializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreResponse.FromString,
+                request_serializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.SerializeToString,
+                response_deserializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.FromString,
                 _registered_method=True)
 
 
@@ -162,7 +162,8 @@ class PlatformScoringServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Score(self, request, context):
-        """The platform's part of one score (role: bank; consent checked and audited every time).
+        """The platform's part of one or more scores (role: bank; consent checked and audited for
+        every company every time).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,8 +174,8 @@ def add_PlatformScoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Score': grpc.unary_unary_rpc_method_handler(
                     servicer.Score,
-                    request_deserializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreRequest.FromString,
-                    response_serializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreResponse.SerializeToString,
+                    request_deserializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.FromString,
+                    response_serializer=proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -202,8 +203,8 @@ class PlatformScoringService:
             request,
             target,
             '/fedcredit.v1.PlatformScoringService/Score',
-            proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreRequest.SerializeToString,
-            proto_dot_fedcredit_dot_v1_dot_scoring__pb2.PlatformScoreResponse.FromString,
+            proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.SerializeToString,
+            proto_dot_fedcredit_dot_v1_dot_scoring__pb2.ScoreEnvelope.FromString,
             options,
             channel_credentials,
             insecure,

@@ -166,14 +166,16 @@ class SbTreeDoneResponse(_message.Message):
     def __init__(self, tree: _Optional[int] = ..., committed_trees: _Optional[int] = ...) -> None: ...
 
 class SbFinalizeRequest(_message.Message):
-    __slots__ = ("model_id", "n_trees", "trees_digest")
+    __slots__ = ("model_id", "n_trees", "trees_digest", "valid_rows")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_TREES_FIELD_NUMBER: _ClassVar[int]
     TREES_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    VALID_ROWS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_trees: int
     trees_digest: str
-    def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ...) -> None: ...
+    valid_rows: _common_pb2.Tensor
+    def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ..., valid_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbFinalizeResponse(_message.Message):
     __slots__ = ("model_id", "platform_digest", "n_splits")
@@ -185,26 +187,32 @@ class SbFinalizeResponse(_message.Message):
     n_splits: int
     def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_splits: _Optional[int] = ...) -> None: ...
 
-class SbPredictRequest(_message.Message):
-    __slots__ = ("model_id", "ids", "split_ids")
+class SbSecurePredictRequest(_message.Message):
+    __slots__ = ("model_id", "ids", "layout_digest", "key_fingerprint", "enc_cells", "public_context")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
-    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    KEY_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    ENC_CELLS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     ids: _containers.RepeatedScalarFieldContainer[str]
-    split_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., split_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    layout_digest: str
+    key_fingerprint: str
+    enc_cells: _common_pb2.CipherArray
+    public_context: bytes
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., layout_digest: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., enc_cells: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., public_context: _Optional[bytes] = ...) -> None: ...
 
-class SbPredictResponse(_message.Message):
-    __slots__ = ("model_id", "platform_digest", "split_ids", "n_rows", "decisions")
+class SbSecurePredictResponse(_message.Message):
+    __slots__ = ("model_id", "platform_digest", "n_rows", "need_key", "enc_margins")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
-    SPLIT_IDS_FIELD_NUMBER: _ClassVar[int]
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
-    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEED_KEY_FIELD_NUMBER: _ClassVar[int]
+    ENC_MARGINS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     platform_digest: str
-    split_ids: _containers.RepeatedScalarFieldContainer[int]
     n_rows: int
-    decisions: _common_pb2.Tensor
-    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., split_ids: _Optional[_Iterable[int]] = ..., n_rows: _Optional[int] = ..., decisions: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    need_key: bool
+    enc_margins: _common_pb2.CipherArray
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_rows: _Optional[int] = ..., need_key: _Optional[bool] = ..., enc_margins: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...

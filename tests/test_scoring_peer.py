@@ -1,0 +1,276 @@
+"""Online scoring as typed messages through the peer interface, in process and over gRPC with
+the same assertions: every family's part, per-company verdicts, the bank's key sent once, and
+bad input (tampered or foreign ciphertexts, wrong lengths, replayed steps) refused with clear,
+data-free errors and nothing half-done."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bank_node.scoring.families import ScoreJob, header_for, load_bank_model
+from bank_node.scoring.families.secureboost import SecureBoostScoring
+from bank_node.scoring.keys import ScoringKeys
+from models.audit import events as ev
+from models.audit.entry import Actor
+from models.audit.log import AuditLog
+from models.crypto.wire import CipherArray
+from models.errors import ErrorKind, FailedPrecondition, FedCreditError, PermissionDenied
+from models.federation.inprocess import InProcessPeer
+from models.federation.manager import SessionManager
+from models.federation.party import Caller
+from models.federation.peer import ScoringPeer
+from models.federation.scoring import ScoreHeader
+from models.federation.session import SessionSpec
+from models.logreg.scoring import LinearScoreRequest, LinearScoreResponse
+from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
+from models.secureboost.stub import SecureBoostStub
+from models.uscc import generate_usccs
+from platform_node.consent.registry import ConsentRegistry
+from platform_node.scoring.scorer import PlatformScorer
+from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.codec import ProtobufCodec
+from tests.conftest import PeerFactory
+from tests.grpc_harness import shared_pki
+from tests.scoring_support import (
+    StaticProvider,
+    Trained,
+    start_platform,
+    synthetic_tables,
+    train_models,
+)
+
+TOL = 1e-9
+INVALID = ErrorKind.INVALID_ARGUMENT
+PRECONDITION = ErrorKind.FAILED_PRECONDITION
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    root = tmp_path_factory.mktemp("scoring-peer")
+    bank, plat = synthetic_tables(200, seed=2)
+    return train_models(bank, plat, root / "platform", root / "bank", scorecard=True)
+
+
+@dataclass
+class Platform:
+    peer: ScoringPeer
+    consent: ConsentRegistry
+    audit: AuditLog
+    data_dir: Path
+
+    def grant(self, uscc: str) -> str:
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        return self.consent.grant(uscc, "bank-a", "scoring", expires).consent_id
+
+
+@pytest.fixture(params=["inprocess", "grpc"])
+def platform(
+    request: pytest.FixtureRequest, trained: Trained, tmp_path: Path
+) -> Iterator[Platform]:
+    """The platform's scoring service behind a ScoringPeer, with its own consent and audit."""
+    data_dir = tmp_path / "platform"
+    source = trained.sb_path.parent.parent.parent / "platform" / "models"
+    shutil.copytree(source, data_dir / "models")
+    provider = StaticProvider(trained.platform)
+    if request.param == "inprocess":
+        audit = open_node_audit_log(data_dir, "platform", "platform")
+        consent = ConsentRegistry.in_data_dir(data_dir, audit, actor=Actor("op", "platform"))
+        scorer = PlatformScorer(
+            data_dir=data_dir, data_provider=provider, consent_registry=consent, audit_log=audit
+        )
+        manager = SessionManager(tmp_path / "sessions", provider)
+        peer = InProcessPeer(
+            manager, Caller("bank-a", "bank"), codec=ProtobufCodec(), scorer=scorer.score
+        )
+        yield Platform(peer, consent, audit, data_dir)
+        scorer.close()
+        consent.close()
+        return
+    from bank_node.federation_client import GrpcPassivePeer
+    from proto.transport.tls import TlsFiles
+
+    pki = shared_pki()
+    running, audit, consent = start_platform(pki, data_dir, provider)
+    grpc_peer = GrpcPassivePeer(
+        f"127.0.0.1:{running.port}", TlsFiles.in_pki_dir(pki, "bank-a"), score_timeout_s=30
+    )
+    yield Platform(grpc_peer, consent, audit, data_dir)
+    grpc_peer.close()
+    running.stop(0.2)
+    consent.close()
+
+
+def _uscc(trained: Trained, row: int) -> str:
+    return str(trained.bank.ids[row])
+
+
+def _job(trained: Trained, row: int, uscc: str | None = None) -> ScoreJob:
+    return ScoreJob(f"req-{row}", uscc or _uscc(trained, row), "", trained.bank.X[row])
+
+
+def test_every_family_scores_through_the_peer(trained: Trained, platform: Platform) -> None:
+    keys = ScoringKeys(1024)
+    paths = {"secureboost": trained.sb_path, "logreg": trained.lr_path}
+    assert trained.card_path is not None
+    paths["scorecard"] = trained.card_path
+    for family, path in paths.items():
+        model = load_bank_model(path)
+        for row in (3, 17):
+            consent_id = platform.grant(_uscc(trained, row))
+            scored = model.score(_job(trained, row), platform.peer, keys)
+            assert abs(scored.assembled.pd - trained.offline_pd(family, row)) < TOL, family
+            assert scored.consent_id == consent_id and scored.as_of
+        with pytest.raises(PermissionDenied):
+            model.score(_job(trained, 40), platform.peer, keys)
+
+
+def _sb_request(
+    trained: Trained, rows: list[int], keys: ScoringKeys, usccs: list[str] | None = None
+) -> tuple[SecureBoostScoring, SbScoreRequest]:
+    model = load_bank_model(trained.sb_path)
+    assert isinstance(model, SecureBoostScoring)
+    pred = model.predictor(keys)
+    _, cells = pred.cells.values(trained.bank.X[rows], pred.quant_bits)
+    jobs = [_job(trained, r, u) for r, u in zip(rows, usccs or [None] * len(rows), strict=True)]
+    predict = pred.request(model.model_id, [], pred.encrypt_cells(cells), with_key=True)
+    return model, SbScoreRequest(header_for(model, jobs), predict)
+
+
+def test_one_request_many_companies_each_with_its_verdict(
+    trained: Trained, platform: Platform
+) -> None:
+    keys = ScoringKeys(1024)
+    outsider = generate_usccs(1, np.random.default_rng(7), division_codes=("410199",))[0]
+    consenting = [_uscc(trained, r) for r in (5, 6, 8)]
+    for code in [*consenting, outsider]:
+        platform.grant(code)
+    rows = [5, 6, 7, 8, 9]  # 7 never consented; 9 is sent as a company the platform lacks
+    usccs = [*consenting[:2], _uscc(trained, 7), consenting[2], outsider]
+    model, request = _sb_request(trained, rows, keys, usccs)
+    reply = platform.peer.score(request, SbScoreResponse)
+    assert reply.reply.status == ["", "", "permission_denied", "", "not_found"]
+    assert [bool(c) for c in reply.reply.consent_ids] == [True, True, False, True, False]
+    for message in reply.reply.messages:
+        assert not any(code in message for code in usccs)
+    pred = model.predictor(keys)
+    sums = pred.sums(reply.predict.enc_margins, len(rows))
+    local, _ = pred.cells.values(trained.bank.X[rows], pred.quant_bits)
+    raw = pred.base_score + local + sums
+    for k, row in enumerate(rows):
+        if not reply.reply.status[k]:
+            expect = trained.sb.decision_function(
+                trained.bank.take(np.asarray([row])), trained.peer
+            )
+            assert abs(raw[k] - expect[0]) < TOL
+    # the platform audited every company, refused ones included
+    entries = platform.audit.query(event=ev.SCORE_REQUEST)
+    outcomes = {e.details["uscc"]: e.details["outcome"] for e in entries}
+    assert outcomes[usccs[2]] == ev.OUTCOME_DENIED and outcomes[usccs[0]] == ev.OUTCOME_OK
+
+
+def test_the_bank_key_travels_once(trained: Trained, platform: Platform) -> None:
+    keys = ScoringKeys(1024)
+    platform.grant(_uscc(trained, 11))
+    _, request = _sb_request(trained, [11], keys)
+    bare = request.replace(predict=request.predict.replace(public_context=b""))
+    first = platform.peer.score(bare, SbScoreResponse)
+    assert first.predict.need_key and first.predict.enc_margins.count == 0
+    assert platform.peer.score(request, SbScoreResponse).predict.enc_margins.count == 1
+    assert platform.peer.score(bare, SbScoreResponse).predict.enc_margins.count == 1
+
+
+def _refused(platform: Platform, request: object, kind: ErrorKind) -> str:
+    """The status of the refusal (a status code over gRPC, the same kind in process)."""
+    with pytest.raises(FedCreditError) as info:
+        platform.peer.score(request, SbScoreResponse)  # type: ignore[arg-type]
+    assert info.value.kind is kind, info.value.message
+    return info.value.message
+
+
+def test_bad_input_is_refused_clearly(trained: Trained, platform: Platform) -> None:
+    keys = ScoringKeys(1024)
+    code = _uscc(trained, 12)
+    platform.grant(code)
+    _, request = _sb_request(trained, [12], keys)
+    cells = request.predict.enc_cells
+    blob = cells.split()[0]
+    foreign = CipherArray.of_blobs("ckks", "ab" * 32, [blob])
+    wrong_length = CipherArray.of_blobs("ckks", cells.key_fingerprint, [blob, blob])
+    broken = CipherArray.of_blobs(
+        "ckks", cells.key_fingerprint, [blob[:100] + b"\x00" + blob[101:]]
+    )
+    truncated = CipherArray.of_blobs("ckks", cells.key_fingerprint, [blob[:-20]])
+    messages = [
+        _refused(platform, request.replace(predict=request.predict.replace(enc_cells=c)), kind)
+        for c, kind in (
+            (foreign, INVALID),  # under another key's fingerprint
+            (wrong_length, INVALID),  # cell vectors for another number of companies
+            (broken, INVALID),  # a tampered ciphertext
+            (truncated, INVALID),
+        )
+    ]
+    other_layout = request.predict.replace(layout_digest="0" * 64)  # a vector of other cells
+    messages.append(_refused(platform, request.replace(predict=other_layout), PRECONDITION))
+    header = request.header
+    for changed, kind in (
+        (header.replace(platform_digest="sha256:" + "0" * 64), PRECONDITION),
+        (header.replace(model_id="no-such-model"), ErrorKind.NOT_FOUND),
+        (header.replace(family="logreg"), INVALID),  # another family's message type
+        (header.replace(usccs=[code] * 65, request_ids=["r"] * 65), INVALID),
+        (header.replace(request_ids=[]), INVALID),
+    ):
+        messages.append(_refused(platform, request.replace(header=changed), kind))
+    for message in messages:
+        assert code not in message and code[:17] not in message
+    # nothing half-done: the platform holds no new file, each company's refusal is on record
+    assert sorted(p.name for p in (platform.data_dir / "models").rglob("*.json")) == sorted(
+        p.name
+        for p in (trained.sb_path.parent.parent.parent / "platform" / "models").rglob("*.json")
+    )
+    refused = [e for e in platform.audit.query(event=ev.SCORE_REQUEST) if e.details["uscc"] == code]
+    assert refused and all(e.details["outcome"] == ev.OUTCOME_ERROR for e in refused)
+    # a well-formed request still works afterwards, and a linear request with a broken key fails
+    assert platform.peer.score(request, SbScoreResponse).reply.status == [""]
+    linear = LinearScoreRequest(
+        ScoreHeader(["r"], [code], "logreg", trained.lr.model_id_, "", "", ""), b"\x01", 2
+    )
+    with pytest.raises(FedCreditError):
+        platform.peer.score(linear, LinearScoreResponse)
+
+
+def test_replayed_prediction_step_with_another_body_is_refused(
+    make_peer: PeerFactory, trained: Trained, tmp_path: Path
+) -> None:
+    peer = make_peer(StaticProvider(trained.platform))
+    # the platform behind ``make_peer`` keeps its parts under tmp_path/platform/models
+    source = trained.sb_path.parent.parent.parent / "platform" / "models"
+    shutil.copytree(source, tmp_path / "platform" / "models")
+    sb = trained.sb
+    peer.open_session(SessionSpec("replay-predict", "secureboost", "", {"mode": "predict"}))
+    try:
+        stub = SecureBoostStub(peer, "p")
+        pred = sb.secure_predictor()
+        ids = trained.bank.ids[:4].tolist()
+        enc = pred.encrypt(trained.bank.X[:4])
+        first = stub.secure_predict(0, pred.request(sb.model_id_, ids, enc.enc_cells, True))
+        again = stub.secure_predict(0, pred.request(sb.model_id_, ids, enc.enc_cells, True))
+        assert again.enc_margins == first.enc_margins  # a retry gets the cached answer
+        other = pred.encrypt(trained.bank.X[4:8])
+        with pytest.raises(FailedPrecondition) as info:
+            stub.secure_predict(0, pred.request(sb.model_id_, ids, other.enc_cells, True))
+        assert not any(i in info.value.message for i in ids)
+        np.testing.assert_allclose(
+            pred.decode(enc, first.enc_margins),
+            sb.decision_function(trained.bank.take(np.arange(4)), trained.peer),
+            rtol=0,
+            atol=TOL,
+        )
+    finally:
+        peer.close_session()
