@@ -538,7 +538,7 @@ def _parallel_encrypt(key: CoeffKey, polys: list[np.ndarray]) -> list[bytes]:
             header["setup"] = True
         h.submit("ckks_coeff_encrypt", header, frames)
         out = [key.save(key._encryptor.encrypt_symmetric(key.encode(p))) for p in polys[:mine]]
-        reply, blobs = h.result()
+        _, blobs = h.result()
         h.setups.add(token)
     return out + list(blobs)
 
