@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,6 +61,7 @@ from models.logreg.optim import (
     min_batch_rows,
     sigmoid_terms,
 )
+from models.logreg.scoring import LinearPart
 from models.logreg.transform import Standardizer
 from models.population import SUFFIX as POPULATION_SUFFIX
 from models.population import Population
@@ -69,6 +70,12 @@ STATE_FILE = "logreg_state.json"
 KEY_FILE = "logreg_public.bin"
 STATE_VERSION = 2
 SEED_BYTES = 32
+
+
+class PartialScorer(Protocol):
+    """A saved platform part that computes partial scores of raw platform rows."""
+
+    def partial(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -130,9 +137,10 @@ class LogRegPassive(PassiveParty):
         std = Standardizer(standardize=params.standardize).fit(table.X[train])
         return std.transform(table.X), std.to_dict()
 
-    def apply_transform(self, body: dict[str, Any], X: np.ndarray) -> np.ndarray:
-        """Re-apply a saved transform (model part body) to raw platform features."""
-        return Standardizer.from_dict(body["transform"]).transform(X)
+    def scoring_part(self, model_id: str) -> PartialScorer:
+        """The saved part as the online scorer reads it: batch prediction and online scoring
+        share one computation (:mod:`models.logreg.scoring`)."""
+        return LinearPart.load(self.part_path(model_id))
 
     def part_extra(self) -> dict[str, Any]:
         """Extra fields for the platform part (subclasses add theirs)."""
@@ -436,11 +444,6 @@ class LogRegPassive(PassiveParty):
             raise PermissionDenied("the model belongs to another party")
         return body
 
-    def partial_scores(self, body: dict[str, Any], X_raw: np.ndarray) -> np.ndarray:
-        """``transform(X) @ w_p`` for raw platform rows (scorecards override for points)."""
-        X = self.apply_transform(body, X_raw)
-        return X @ np.asarray(body["weights"], dtype=np.float64)
-
     @handles
     def predict(self, request: LrPredictRequest) -> LrPredictResponse:
         """Encrypted partial scores of the listed rows under the bank's key.
@@ -462,7 +465,7 @@ class LogRegPassive(PassiveParty):
         if list(body["source_feature_names"]) != list(table.feature_names):
             raise FailedPrecondition("the platform's features changed since training")
         crypto = PassiveCrypto(request.mode, request.public_key, workers=self._workers)
-        scores = self.partial_scores(body, table.X[rows])
+        scores = self.scoring_part(request.model_id).partial(table.X[rows])[0]
         enc, slot_bits, per_ct = crypto.encrypt_scores(scores)
         return LrPredictResponse(
             n_rows=int(rows.size),

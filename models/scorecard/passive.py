@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from models.binning.passive import BinningPassive
-from models.binning.transform import WoeTransform
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition
 from models.federation.party import handles, register_party
@@ -22,7 +21,8 @@ from models.logreg.messages import LrScorecardRequest, LrScorecardResponse
 from models.logreg.model_io import SCORECARD_PLATFORM_FORMAT, check_model_id
 from models.logreg.optim import LrParams
 from models.logreg.passive import LogRegPassive
-from models.scorecard.points import points_table, sum_points
+from models.scorecard.points import points_table
+from models.scorecard.scoring import ScorecardPart
 
 
 @register_party
@@ -55,14 +55,9 @@ class ScorecardPassive(BinningPassive, LogRegPassive):
         groups = self._load().feature_groups
         return [groups[f] for f in self.woe_transform.features]
 
-    def apply_transform(self, body: dict[str, Any], X: np.ndarray) -> np.ndarray:
-        return WoeTransform.from_dict(body["woe_transform"]).transform(X)
-
-    def partial_scores(self, body: dict[str, Any], X_raw: np.ndarray) -> np.ndarray:
-        """The sum of the platform's points of each row (what scoring returns, encrypted)."""
-        codes = WoeTransform.from_dict(body["woe_transform"]).coarse_codes(X_raw)
-        pts = [np.asarray(p, dtype=np.float64) for p in body["points"]]
-        return sum_points(codes, pts)
+    def scoring_part(self, model_id: str) -> ScorecardPart:
+        """The saved scorecard part as the online scorer reads it (points sums)."""
+        return ScorecardPart.load(self.part_path(model_id))
 
     # ------------------------------------------------------------------ finalisation
     @handles
