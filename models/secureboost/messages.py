@@ -22,8 +22,11 @@ class SbInitRequest(WireMessage):
     Reveals to platform: the model id, the number of aligned rows and a digest of their ids
     (which it already holds), which positions are training rows (the train/validation split),
     the number of bins, the bank's Paillier public key, the packing layout (bits per packed
-    (g, h) sum and slots per ciphertext, which depend only on the number of rows) and how many
-    trees the bank has completed (for a resume). No label, gradient or bank feature.
+    (g, h) sum and slots per ciphertext, the fixed-point scale and the width of the gradient
+    part, which depend only on the number of rows and the sampling settings), how many trees
+    the bank has completed (for a resume) and the privacy mode (``standard``, ``hardened`` or
+    ``strict``: which steps the session may use, see :mod:`models.secureboost.privacy`). No
+    label, gradient or bank feature.
     """
 
     model_id: str
@@ -35,6 +38,9 @@ class SbInitRequest(WireMessage):
     slot_bits: int
     slots_per_ciphertext: int
     completed_trees: int
+    privacy: str = "standard"
+    frac_bits: int = 0
+    g_bits: int = 0
 
 
 @dataclass(frozen=True)

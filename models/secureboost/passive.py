@@ -7,7 +7,10 @@ persists the table after every completed tree under ``context.state_dir`` so a r
 resumes, and saves its part of the final model under its models directory.
 
 It never sees a label, a gradient, a bank feature or a score: it only handles ciphertexts
-under the bank's key, row positions and its own data.
+under the bank's key, row positions and its own data. In the ``hardened`` and ``strict``
+privacy modes (:mod:`models.secureboost.privacy`) it does not see node row sets either: the
+session runs the steps of :mod:`models.secureboost.hidden_passive` instead of the row-set steps,
+which it then refuses, and it adds its own noise to every histogram it returns.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
-from models.errors import FailedPrecondition, InvalidArgument, NotFound
+from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
 from models.secureboost.binning import QuantileBinner
+from models.secureboost.hidden_passive import HiddenLevelsMixin
 from models.secureboost.messages import (
     SbFinalizeRequest,
     SbFinalizeResponse,
@@ -55,6 +59,13 @@ from models.secureboost.model_io import (
     read_json,
     save_part,
     write_json_atomic,
+)
+from models.secureboost.privacy import (
+    STANDARD,
+    PrivacyPolicy,
+    at_least,
+    policy_for,
+    with_noise_scale,
 )
 from models.secureboost.tree import bin_decision, make_split_id, value_decision
 
@@ -88,8 +99,13 @@ def _split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 @register_party
-class SecureBoostPassive(PassiveParty):
-    """Platform side: binning, encrypted histograms, split lookup table, decisions."""
+class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
+    """Platform side: binning, encrypted histograms, split lookup table, decisions.
+
+    Node settings read from ``context.extras``: ``secureboost_min_privacy`` (the weakest
+    privacy mode it accepts, default ``standard``) and ``secureboost_noise_scale`` (multiplies
+    the mode's histogram noise, 0..4, default 1).
+    """
 
     algorithm = "secureboost"
 
@@ -103,6 +119,10 @@ class SecureBoostPassive(PassiveParty):
         self.public_key: PaillierPublicKey | None = None
         self.slot_bits = 0
         self.slots_per_ciphertext = 0
+        self.g_bits = 0
+        self.frac_bits = 0
+        self.policy: PrivacyPolicy = policy_for(STANDARD)
+        self.train_order = np.zeros(0, dtype=np.int64)  # training rows in the bank's order
         self.binner: QuantileBinner | None = None
         self.codes = np.zeros((0, 0), dtype=np.uint8)  # padded layout, all aligned rows
         self.compact = np.zeros((0, 0), dtype=np.uint8)  # missing at K_f
@@ -174,6 +194,7 @@ class SecureBoostPassive(PassiveParty):
         self._chunks: dict[int, tuple[np.ndarray, EncryptedVector | None]] = {}
         self._n_chunks = 0
         self.pending: dict[int, dict[str, Any]] = {}
+        self._reset_level()
 
     def _load(self) -> PartyTable:
         if self._table is None:
@@ -203,6 +224,7 @@ class SecureBoostPassive(PassiveParty):
                 "binning_digest": self._binning_digest,
                 "train_digest": self._train_digest,
                 "committed_trees": self.committed,
+                "privacy": self.policy.mode,
                 "splits": {str(k): v for k, v in sorted(self.splits.items())},
                 "tree_splits": {str(k): v for k, v in sorted(self.tree_splits.items())},
             },
@@ -212,8 +234,32 @@ class SecureBoostPassive(PassiveParty):
         if not self._ready:
             raise FailedPrecondition("the training session was not initialised")
 
-    def _require_tree(self, tree: int) -> EncryptedVector | None:
+    def _require_standard(self) -> None:
         self._require_ready()
+        if self.policy.hide_membership:
+            raise FailedPrecondition(
+                "the session's privacy mode forbids this step: it would reveal node rows or "
+                "the platform's decisions for rows"
+            )
+
+    def _session_policy(self, mode: str) -> PrivacyPolicy:
+        """The policy of the mode the bank asks for, if this node accepts it, with the node's
+        noise scale."""
+        policy = policy_for(mode or STANDARD)
+        minimum = str(self.context.extras.get("secureboost_min_privacy") or STANDARD)
+        if not at_least(policy.mode, minimum):
+            raise PermissionDenied(f"the platform requires privacy = {minimum!r} or stricter")
+        scale = self.context.extras.get("secureboost_noise_scale")
+        if scale is None or not policy.noisy:
+            return policy
+        try:
+            factor = float(str(scale))
+        except ValueError:
+            raise InvalidArgument("the platform's noise scale setting is not a number") from None
+        return with_noise_scale(policy, factor)
+
+    def _require_tree(self, tree: int) -> EncryptedVector | None:
+        self._require_standard()
         if tree != self.tree or len(self._chunks) != self._n_chunks or self._n_chunks == 0:
             raise FailedPrecondition("gradients for this tree have not all arrived")
         return self.enc
@@ -249,6 +295,11 @@ class SecureBoostPassive(PassiveParty):
             or request.slot_bits * request.slots_per_ciphertext > pk.key_bits - KEY_MARGIN_BITS
         ):
             raise InvalidArgument("packing layout does not fit the key")
+        policy = self._session_policy(request.privacy)
+        if policy.hide_membership and not (
+            1 <= request.frac_bits <= 52 and 2 <= request.g_bits < request.slot_bits
+        ):
+            raise InvalidArgument("the fixed-point layout is invalid")
         binner = QuantileBinner(int(request.n_bins)).fit(table.X[train])
         codes = binner.transform(table.X)
         k = binner.n_value_bins
@@ -270,6 +321,8 @@ class SecureBoostPassive(PassiveParty):
                 raise FailedPrecondition("this job id was used for another model")
             if st.get("binning_digest") != binning_digest or st.get("train_digest") != train_digest:
                 raise FailedPrecondition("the platform's data changed since the job started")
+            if st.get("privacy", STANDARD) != policy.mode:
+                raise FailedPrecondition("the job started in another privacy mode")
             committed = int(st["committed_trees"])
             splits = {int(k_): v for k_, v in st["splits"].items()}
             tree_splits = {int(k_): [int(x) for x in v] for k_, v in st["tree_splits"].items()}
@@ -285,6 +338,9 @@ class SecureBoostPassive(PassiveParty):
         self.public_key = pk
         self.slot_bits = int(request.slot_bits)
         self.slots_per_ciphertext = int(request.slots_per_ciphertext)
+        self.g_bits, self.frac_bits = int(request.g_bits), int(request.frac_bits)
+        self.policy = policy
+        self.train_order = train
         self.binner, self.codes, self.compact = binner, codes, compact
         self.train_mask = np.zeros(table.n_rows, dtype=bool)
         self.train_mask[train] = True
@@ -308,7 +364,7 @@ class SecureBoostPassive(PassiveParty):
 
         Reveals to bank: only the count received.
         """
-        self._require_ready()
+        self._require_standard()
         assert self.public_key is not None
         if request.tree != self.committed:
             raise FailedPrecondition("gradients are for a tree other than the next one")
@@ -488,7 +544,7 @@ class SecureBoostPassive(PassiveParty):
 
         Reveals to bank: for each row, which side of each listed platform split it falls on.
         """
-        self._require_ready()
+        self._require_standard()
         assert self.binner is not None
         rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
@@ -519,8 +575,13 @@ class SecureBoostPassive(PassiveParty):
         ids = sorted(int(s) for s in request.split_ids)
         if t == self.committed - 1 and sorted(self.tree_splits.get(t, [])) == ids:
             return SbTreeDoneResponse(tree=t, committed_trees=self.committed)  # a retry
-        if t != self.committed or t != self.tree:
+        if t != self.committed:
             raise FailedPrecondition("tree completed out of order")
+        if t != self.tree:
+            # hardened/strict: a tree the platform took no part in (bank features only)
+            if not self.policy.hide_membership or ids:
+                raise FailedPrecondition("tree completed out of order")
+            self._reset_tree(t)
         if not set(ids) <= set(self.pending):
             raise FailedPrecondition("the tree uses splits the platform did not record")
         for sid in ids:
@@ -567,6 +628,7 @@ class SecureBoostPassive(PassiveParty):
             "feature_names": list(table.feature_names),
             "feature_groups": list(table.feature_groups),
             "n_bins": int(self.binner.n_bins),
+            "privacy": self.policy.mode,
             "splits": kept,
         }
         digest = save_part(platform_part_path(self.context, self.model_id), body)
