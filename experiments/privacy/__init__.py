@@ -18,4 +18,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "logreg_repeated_eval",
     "logreg_ckks_lowbits",
     "logreg_ckks_noiseless",
+    "secureboost_bincount",
+    "secureboost_labels",
+    "secureboost_paths",
 )
