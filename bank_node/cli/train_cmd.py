@@ -30,7 +30,7 @@ class TreeProgress:
         post = {}
         for key in ("val_auc", "val_ks", "train_loss"):
             value = info.get(key)
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and value == value:  # NaN: not measured per tree
                 post[key] = f"{value:.4f}"
         self.bar.set_postfix(post)
         self.bar.update(1)

@@ -84,7 +84,7 @@ def membership_groups(obs: Observation) -> list[np.ndarray]:
     out = []
     for t in range(len(obs.trees)):
         known = list(sets.get(t, {}).values())
-        out.append(atoms(known, n_total, seed=t)[obs.train])
+        out.append(np.unique(atoms(known, n_total, seed=t)[obs.train], return_inverse=True)[1])
     return out
 
 
