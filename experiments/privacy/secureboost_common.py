@@ -189,11 +189,13 @@ def observe(mode: str, quick: bool) -> Observation:
         inner = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
         peer = LightRecorder(inner)
         with _bank_view(bank.n_features) as (views, gh):
+            cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
             clf = SecureBoostClassifier(**params, privacy=mode, key_bits=cfg["key_bits"]).fit(
                 bank, peer, train_rows=train, valid_rows=test, job_id=f"privacy-{mode}"
             )
             seconds = time.perf_counter() - t0
+            cpu = _cpu_seconds() - cpu0
         y = np.asarray(bank.y, dtype=np.float64)
         test_auc = auc(y[test], clf.training_valid_raw_)
     binner = QuantileBinner(params["n_bins"]).fit(plat.X[train])
@@ -217,12 +219,33 @@ def observe(mode: str, quick: bool) -> Observation:
         seconds=seconds,
         test_auc=float(test_auc),
         settings={
+            "train_cpu_seconds": round(cpu, 1),
             "rows": int(bank.n_rows),
             "train_rows": int(train.size),
             "key_bits": cfg["key_bits"],
             **params,
         },
     )
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its live children (the crypto helpers; Linux /proc):
+    the bank and the in-process platform together, robust to a busy machine."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(d) == me or int(fields[1]) == me:
+            total += sum(int(x) for x in fields[11:15]) / tick
+    return total
 
 
 def split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

@@ -64,9 +64,10 @@ class SbInitResponse(WireMessage):
 class SbGradientsRequest(WireMessage):
     """Encrypted, packed (g, h) of a chunk of the rows used by tree ``tree``.
 
-    Reveals to platform: which rows the tree uses (row subsampling / GOSS sample, random),
-    which of its features the tree may use (column subsampling, random), and Paillier
-    ciphertexts (semantically secure: nothing about g or h).
+    Reveals to platform: which rows the tree uses (row subsampling, random; a GOSS sample
+    holds the rows with the largest gradients, the worst predicted ones), which of its features
+    the tree may use (column subsampling, random), and Paillier ciphertexts (semantically
+    secure: nothing about g or h). Standard mode only (privacy modes: docs/secureboost.md).
     """
 
     tree: int
@@ -90,8 +91,11 @@ class SbHistogramRequest(WireMessage):
     """Build encrypted histograms for some nodes of one level.
 
     Reveals to platform: the row set of each node to build (the smaller child of each split
-    pair). The platform learns the tree's row partitions in SecureBoost anyway; it learns
-    neither the split that produced a bank-owned partition nor any gradient.
+    pair), hence (parent minus child) the side every row took at the bank's splits; not the
+    bank feature or threshold behind a partition, not a gradient. Over a whole job the platform
+    can group the training rows by these sets and label them well (measured in
+    ``experiments/privacy/secureboost_labels.py``): standard mode only; the hardened and strict
+    modes never send a row set (:mod:`models.secureboost.hidden_messages`).
     """
 
     tree: int
@@ -105,12 +109,15 @@ class SbHistogramRequest(WireMessage):
 class SbHistogramResponse(WireMessage):
     """Compressed, rerandomised encrypted histograms of the platform's features.
 
-    Reveals to bank: after decryption, the sums of g and h per (platform feature, bin) for each
-    node (the SecureBoost disclosure: aggregates, never a per-row value); which bins are empty
-    in the node (``present``, shape (nodes, features, slots); the bank could tell anyway, an
-    empty bin is the only one with a zero hessian sum); and for each feature the index of the
-    bin with the most rows in the node, which the platform skips and the bank reconstructs from
-    the node's totals (``-1``: nothing skipped). Only present, non-skipped bins are sent.
+    Reveals to bank: after decryption, the exact sums of g and h per (platform feature, bin)
+    for each node; which bins are empty in the node (``present``, shape (nodes, features,
+    slots)); and for each feature the index of the bin with the most rows in the node, which
+    the platform skips and the bank reconstructs from the node's totals (``-1``: nothing
+    skipped). Only present, non-skipped bins are sent. Over a whole job the bank, knowing every
+    row's g and h, recovers bin row counts from these sums (exactly in the first tree, whose
+    hessian is constant, and in small nodes) and pins some rows to bins
+    (``experiments/privacy/secureboost_bincount.py``): standard mode only; the hardened and
+    strict modes return noisy sums without empty-bin marks.
     """
 
     tree: int

@@ -99,8 +99,8 @@ class PrivacyPolicy:
 
 POLICIES: dict[str, PrivacyPolicy] = {
     STANDARD: PrivacyPolicy(STANDARD, False, 0, MAX_DEPTH + 1, 0.0, 0.0),
-    HARDENED: PrivacyPolicy(HARDENED, True, 2, 3, 0.4, 3.0),
-    STRICT: PrivacyPolicy(STRICT, True, 0, MAX_DEPTH + 1, 0.4, 3.0),
+    HARDENED: PrivacyPolicy(HARDENED, True, 2, 3, 0.4, 4.0),
+    STRICT: PrivacyPolicy(STRICT, True, 0, MAX_DEPTH + 1, 0.4, 4.0),
 }
 
 
