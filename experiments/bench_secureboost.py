@@ -505,8 +505,9 @@ def write(result: dict[str, Any], out: Path) -> None:
             'The top table is `privacy = "standard"`. `hardened` and `strict` hide node '
             "membership from the platform and let the platform add noise to every histogram "
             "(docs/secureboost.md); each is compared with the plaintext reference of its own "
-            "variant (same tree schedule, no noise). `hardened` builds every other tree (tree 0 "
-            "first) on the bank's features only, so with few trees its average favours it.",
+            "variant (same tree schedule, no noise). Both build every other tree (tree 0 first) "
+            "on the bank's features only, so with few trees their average favours them; "
+            "`s per platform tree` is the cost of a tree the platform takes part in.",
             "",
             "| mode | fit (s) | s per tree | s per platform tree | ratio vs standard | "
             "CPU s per tree | AUC federated | AUC reference (same variant) | difference |",

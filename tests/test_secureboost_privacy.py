@@ -43,6 +43,7 @@ from models.secureboost.messages import (
 from models.secureboost.model_io import ids_digest
 from models.secureboost.reference import SecureBoostReference
 from models.secureboost.stub import ALGORITHM, SecureBoostStub
+from models.secureboost.tree import make_split_id
 from proto.transport.codec import ProtobufCodec
 from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
@@ -199,11 +200,11 @@ def test_hidden_transcript_carries_no_row_set(make_peer: PeerFactory, shared_dat
     bank, plat = _credit(shared_data, 600)
     tr, te = train_test_rows(bank.n_rows)
     rec = RecordingPeer(make_peer(StaticProvider(plat)))
-    clf = SecureBoostClassifier(n_estimators=2, max_depth=3, privacy="strict", key_bits=KEY_BITS)
-    clf.fit(bank, rec, train_rows=tr, valid_rows=te, job_id="sb-strict-wire")
+    clf = SecureBoostClassifier(n_estimators=3, max_depth=4, key_bits=KEY_BITS)  # hardened
+    clf.fit(bank, rec, train_rows=tr, valid_rows=te, job_id="sb-hardened-wire")
     sent = rec.transcript.to_passive()
     levels = [m for m in sent if isinstance(m, SbLevelGradientsRequest)]
-    assert {(m.tree, m.depth) for m in levels} == {(t, d) for t in (0, 1) for d in (0, 1, 2)}
+    assert {(m.tree, m.depth) for m in levels} == {(1, 0), (1, 1), (1, 2)}  # the schedule
     for m in levels:
         assert m.enc_gh.count == m.n_groups * (min(tr.size, m.offset + 8192) - m.offset)
         assert m.n_slots == (1 if m.depth == 0 else 2 ** (m.depth - 1))  # padded
@@ -214,7 +215,7 @@ def test_hidden_transcript_carries_no_row_set(make_peer: PeerFactory, shared_dat
             assert not (isinstance(leaf, np.ndarray) and leaf.size > 16), path
     # the model part and its card entry record the mode
     body = clf._body()
-    assert body["privacy"]["mode"] == "strict" and body["params"]["privacy"] == "strict"
+    assert body["privacy"]["mode"] == "hardened" and body["params"]["privacy"] == "hardened"
 
 
 def test_platform_enforces_the_privacy_mode(peer_with: PeerFactory, shared_data: Path) -> None:
@@ -280,6 +281,10 @@ def test_bad_input_to_the_hidden_steps_is_refused_and_changes_nothing(
     half = tr.size // 2
     s = _Session(make_peer(StaticProvider(plat)), bank, tr, "strict")
     stub = s.stub
+    # tree 0 is the bank's alone (strict: even trees): the platform commits it without a split
+    with pytest.raises(FailedPrecondition):
+        s.level(0, 0, 0, 0, half)
+    assert stub.tree_done(SbTreeDoneRequest(tree=0, split_ids=[])).committed_trees == 1
     # the standard steps are refused in a hidden-membership session
     with pytest.raises(FailedPrecondition):
         stub.histograms(
@@ -290,46 +295,53 @@ def test_bad_input_to_the_hidden_steps_is_refused_and_changes_nothing(
     # wrong key, wrong lengths, a level out of order, an invalid layout: refused
     other = PaillierKeypair.generate(KEY_BITS)
     with pytest.raises((CryptoError, InvalidArgument)):  # (over gRPC: INVALID_ARGUMENT)
-        s.level(0, 0, 0, 0, half, enc=other.encrypt(np.zeros(half, dtype=np.int64)))
+        s.level(1, 0, 0, 0, half, enc=other.encrypt(np.zeros(half, dtype=np.int64)))
     with pytest.raises(FailedPrecondition):
-        s.level(0, 1, 0, 0, half)  # a tree starts at depth 0
-    with pytest.raises(InvalidArgument):
-        s.level(0, 0, 0, tr.size - 2, half)  # rows beyond the training set
-    with pytest.raises(InvalidArgument):
-        s.level(0, 0, 0, 0, half, n_slots=s.layout.slots_per_ciphertext + 1)
+        s.level(1, 1, 0, 0, half)  # a tree starts at depth 0
     with pytest.raises(FailedPrecondition):
-        stub.level_histograms(SbLevelHistogramRequest(tree=0, depth=0))  # nothing complete
+        s.level(1, 2, 0, 0, half)  # strict: platform features at depths 0 and 1 only
+    with pytest.raises(InvalidArgument):
+        s.level(1, 0, 0, tr.size - 2, half)  # rows beyond the training set
+    with pytest.raises(InvalidArgument):
+        s.level(1, 0, 0, 0, half, n_slots=s.layout.slots_per_ciphertext + 1)
+    with pytest.raises(FailedPrecondition):
+        stub.level_histograms(SbLevelHistogramRequest(tree=1, depth=0))  # nothing complete
     # a good first chunk, then a replay of its step with another body, overlaps, a wrong size
-    s.level(0, 0, 0, 0, half)
+    s.level(1, 0, 0, 0, half)
     with pytest.raises(FailedPrecondition, match="step id"):
-        s.level(0, 0, 0, 0, half - 1)
+        s.level(1, 0, 0, 0, half - 1)
     with pytest.raises(InvalidArgument):
         stub.level_gradients(
             SbLevelGradientsRequest(
-                0, 0, 1, 2, half - 1, 1, 1, [0, 1], s.keys.encrypt([1] * 3).to_wire()
+                1, 0, 1, 2, half - 1, 1, 1, [0, 1], s.keys.encrypt([1] * 3).to_wire()
             )
         )
     with pytest.raises(InvalidArgument):  # does not cover the training rows
-        s.level(0, 0, 1, half, tr.size - half - 1)
+        s.level(1, 0, 1, half, tr.size - half - 1)
     with pytest.raises(InvalidArgument):  # features changed within the level
         stub.level_gradients(
             SbLevelGradientsRequest(
-                0, 0, 1, 2, half, 1, 1, [0], s.keys.encrypt([1] * (tr.size - half)).to_wire()
+                1, 0, 1, 2, half, 1, 1, [0], s.keys.encrypt([1] * (tr.size - half)).to_wire()
             )
         )
     # none of that changed anything: the right second chunk completes the level
-    assert s.level(0, 0, 1, half, tr.size - half).received == tr.size
-    resp = stub.level_histograms(SbLevelHistogramRequest(tree=0, depth=0))
+    assert s.level(1, 0, 1, half, tr.size - half).received == tr.size
+    resp = stub.level_histograms(SbLevelHistogramRequest(tree=1, depth=0))
     assert resp.value_count > 0
     with pytest.raises(InvalidArgument):  # split id of another node
-        stub.level_split(SbLevelSplitRequest(0, 0, [0], [5], [0], [1], [False]))
+        stub.level_split(SbLevelSplitRequest(1, 0, [0], [make_split_id(1, 5)], [0], [1], [False]))
     with pytest.raises(InvalidArgument):  # a feature the tree does not use
-        stub.level_split(SbLevelSplitRequest(0, 0, [0], [0], [4], [1], [False]))
-    split = stub.level_split(SbLevelSplitRequest(0, 0, [0], [0], [1], [1], [True]))
+        stub.level_split(SbLevelSplitRequest(1, 0, [0], [make_split_id(1, 0)], [4], [1], [False]))
+    split = stub.level_split(
+        SbLevelSplitRequest(1, 0, [0], [make_split_id(1, 0)], [1], [1], [True])
+    )
     assert split.n_rows == tr.size
     with pytest.raises(FailedPrecondition):  # the split ids must be ones it recorded
-        stub.tree_done(SbTreeDoneRequest(tree=0, split_ids=[7]))
-    assert stub.tree_done(SbTreeDoneRequest(tree=0, split_ids=[0])).committed_trees == 1
+        stub.tree_done(SbTreeDoneRequest(tree=1, split_ids=[7]))
+    assert (
+        stub.tree_done(SbTreeDoneRequest(tree=1, split_ids=[make_split_id(1, 0)])).committed_trees
+        == 2
+    )
 
 
 def test_standard_session_refuses_hidden_steps(make_peer: PeerFactory, shared_data: Path) -> None:
