@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class TreeProgress:
-    """A progress bar per tree (or epoch) with validation AUC and KS."""
+    """A progress bar per tree (or epoch) with validation AUC and KS where the algorithm
+    computes them per tree (SecureBoost in the standard privacy mode), else the training
+    loss."""
 
     def __init__(self, total: int, enabled: bool = True) -> None:
         from tqdm import tqdm
