@@ -34,7 +34,7 @@ def _tables(n: int = 300) -> tuple[PartyTable, PartyTable]:
 
 def test_prediction_sessions_check_consent(tmp_path: Path) -> None:
     bank, platform = _tables()
-    consented = set(bank.ids[:10].tolist())
+    consented: set[str] = set()  # filled once the aligned order is known
 
     def consent_check(uscc: str, bank_party: str) -> None:
         if uscc not in consented or bank_party != "bank-a":
@@ -49,11 +49,23 @@ def test_prediction_sessions_check_consent(tmp_path: Path) -> None:
     aligned = PsiActive(peer).run(bank.ids).aligned_ids
     peer.close_session()
     bank = bank.align_to(aligned)
+    rows = np.arange(bank.n_rows)
+    population = rows[:250]  # trained and validated on: scoring them needs no consent
+    consented.clear()
+    consented.update(bank.ids[260:270].tolist())  # ten companies outside it consented
     clf = SecureBoostClassifier(n_estimators=2, max_depth=2, key_bits=1024)
-    clf.fit(bank, peer, job_id="gate", session_params={"alignment": "gate-psi"})
-    # predicting later over the platform's whole table is gated by consent
-    first = np.flatnonzero(np.isin(bank.ids, list(consented)))
-    ok = clf.predict_proba(bank.take(first), peer)
-    assert ok.shape == (10, 2)
+    clf.fit(
+        bank,
+        peer,
+        train_rows=population[:200],
+        valid_rows=population[200:],
+        job_id="gate",
+        session_params={"alignment": "gate-psi"},
+    )
+    assert clf.predict_proba(bank.take(population[:20]), peer).shape == (20, 2)
+    # predicting later over the rest of the platform's table is gated by consent
+    outside = rows[250:]
+    first = outside[np.isin(bank.ids[outside], list(consented))]
+    assert clf.predict_proba(bank.take(first), peer).shape == (10, 2)
     with pytest.raises(PermissionDenied):
-        clf.predict_proba(bank.take(np.arange(bank.n_rows)[:20]), peer)
+        clf.predict_proba(bank.take(outside[~np.isin(bank.ids[outside], list(consented))]), peer)

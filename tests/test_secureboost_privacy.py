@@ -450,3 +450,27 @@ def test_run_card_and_lineage_record_the_privacy_mode(tmp_path: Path) -> None:
     assert lineage.privacy["measured"] == record["measured"]
     text = render_lineage(lineage)
     assert "Privacy (training)" in text and "hardened" in text
+
+
+def test_validation_rows_are_in_the_population_others_need_consent(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Hardened training scores its validation rows by prediction after training: the model's
+    population (training and validation rows) needs no consent, any other company does."""
+
+    def no_consent(uscc: str, bank: str) -> None:
+        raise PermissionDenied("no consent")
+
+    bank, plat = _credit(shared_data, 300)
+    rows = np.arange(bank.n_rows)
+    tr, te, outside = rows[:200], rows[200:260], rows[260:]
+    manager = SessionManager(
+        tmp_path / "platform", StaticProvider(plat), context_extras={"consent_check": no_consent}
+    )
+    peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+    clf = SecureBoostClassifier(n_estimators=2, max_depth=2, key_bits=KEY_BITS)
+    clf.fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-population")
+    assert clf.training_valid_raw_.shape == (te.size,)
+    assert clf.decision_function(bank.take(tr[:5]), peer).shape == (5,)  # training rows too
+    with pytest.raises(PermissionDenied):
+        clf.decision_function(bank.take(outside), peer)

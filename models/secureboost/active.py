@@ -283,6 +283,7 @@ class SecureBoostClassifier:
                     privacy=policy.mode,
                     frac_bits=frac_bits,
                     g_bits=layout.g_bits,
+                    valid_rows=valid.astype(np.int32),
                 )
             )
             if policy.hide_membership:

@@ -26,7 +26,9 @@ class SbInitRequest(WireMessage):
     part, which depend only on the number of rows and the sampling settings), how many trees
     the bank has completed (for a resume) and the privacy mode (``standard``, ``hardened`` or
     ``strict``: which steps the session may use, see :mod:`models.secureboost.privacy`). No
-    label, gradient or bank feature.
+    label, gradient or bank feature. ``valid_rows``: the validation rows, which join the
+    model's population (scored after training without consent; the platform learns which rows
+    are validation rows, as it otherwise does from the route step).
     """
 
     model_id: str
@@ -41,6 +43,7 @@ class SbInitRequest(WireMessage):
     privacy: str = "standard"
     frac_bits: int = 0
     g_bits: int = 0
+    valid_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
 @dataclass(frozen=True)

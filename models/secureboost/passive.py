@@ -30,6 +30,8 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound, Permiss
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
+from models.population import SUFFIX as POPULATION_SUFFIX
+from models.population import Population
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.hidden_passive import HiddenLevelsMixin
 from models.secureboost.messages import (
@@ -135,6 +137,8 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         self._reset_tree(-1)
         # scoring state
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
+        self._populations: dict[str, Population] = {}
+        self.valid_rows = np.zeros(0, dtype=np.int64)
         # background rerandomisation factors
         self._pre_thread: threading.Thread | None = None
         self._pre_stop = threading.Event()
@@ -288,6 +292,14 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             raise InvalidArgument("training rows are out of range")
         if np.unique(train).size != train.size:
             raise InvalidArgument("training rows repeat")
+        valid = np.asarray(request.valid_rows, dtype=np.int64).reshape(-1)
+        if valid.size and (
+            valid.min() < 0
+            or valid.max() >= table.n_rows
+            or np.unique(valid).size != valid.size
+            or np.intersect1d(valid, train).size
+        ):
+            raise InvalidArgument("validation rows are out of range, repeat or overlap training")
         pk = PaillierPublicKey.from_bytes(request.public_key)
         if (
             request.slot_bits < 8
@@ -341,6 +353,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         self.g_bits, self.frac_bits = int(request.g_bits), int(request.frac_bits)
         self.policy = policy
         self.train_order = train
+        self.valid_rows = valid
         self.binner, self.codes, self.compact = binner, codes, compact
         self.train_mask = np.zeros(table.n_rows, dtype=bool)
         self.train_mask[train] = True
@@ -631,12 +644,30 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             "privacy": self.policy.mode,
             "splits": kept,
         }
-        digest = save_part(platform_part_path(self.context, self.model_id), body)
+        path = platform_part_path(self.context, self.model_id)
+        population = np.concatenate([self.train_order, self.valid_rows])
+        body["population_digest"] = Population.of(table.ids[population].tolist()).save(
+            path.with_suffix(POPULATION_SUFFIX)
+        )
+        digest = save_part(path, body)
+        self._parts.pop(self.model_id, None)
+        self._populations.pop(self.model_id, None)
         return SbFinalizeResponse(
             model_id=self.model_id, platform_digest=digest, n_splits=len(kept)
         )
 
     # ------------------------------------------------------------------ scoring
+    def _population(self, model_id: str, body: dict[str, Any]) -> Population:
+        """The companies the model was trained and validated on (no consent needed to score
+        them: the training job covered them); empty for a part without one."""
+        cached = self._populations.get(model_id)
+        if cached is None:
+            digest = str(body.get("population_digest", ""))
+            path = platform_part_path(self.context, model_id).with_suffix(POPULATION_SUFFIX)
+            cached = Population.load(path, digest) if digest else Population.of([])
+            self._populations[model_id] = cached
+        return cached
+
     def _part(self, model_id: str) -> tuple[dict[str, Any], str]:
         if model_id not in self._parts:
             self._parts[model_id] = load_platform_part(platform_part_path(self.context, model_id))
@@ -647,13 +678,14 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         """Decisions at every (asked) split of a saved model for companies named by id.
 
         Reveals to bank: the go-left bit of each id at each split. Unknown ids are answered
-        as all-missing, which does not reveal whether the platform holds them. Outside a
-        PSI-aligned session every company needs its consent for this bank (``check_use``).
+        as all-missing, which does not reveal whether the platform holds them. A company
+        outside the model's population (its training and validation rows) needs its consent
+        for this bank, whatever the session (``check_use``).
         """
         body, digest = self._part(request.model_id)
         if body.get("bank_party") not in ("", self.context.caller.party):
             raise NotFound("model part not found")
-        self.context.check_use(request.ids)
+        self.context.check_use(request.ids, self._population(request.model_id, body))
         table = self._load()
         splits: dict[str, Any] = body["splits"]
         ids = [int(s) for s in request.split_ids] or sorted(int(s) for s in splits)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SbInitRequest(_message.Message):
-    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "n_bins", "public_key", "slot_bits", "slots_per_ciphertext", "completed_trees", "privacy", "frac_bits", "g_bits")
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "n_bins", "public_key", "slot_bits", "slots_per_ciphertext", "completed_trees", "privacy", "frac_bits", "g_bits", "valid_rows")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class SbInitRequest(_message.Message):
     PRIVACY_FIELD_NUMBER: _ClassVar[int]
     FRAC_BITS_FIELD_NUMBER: _ClassVar[int]
     G_BITS_FIELD_NUMBER: _ClassVar[int]
+    VALID_ROWS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_rows: int
     ids_digest: str
@@ -33,7 +34,8 @@ class SbInitRequest(_message.Message):
     privacy: str
     frac_bits: int
     g_bits: int
-    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ..., privacy: _Optional[str] = ..., frac_bits: _Optional[int] = ..., g_bits: _Optional[int] = ...) -> None: ...
+    valid_rows: _common_pb2.Tensor
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ..., privacy: _Optional[str] = ..., frac_bits: _Optional[int] = ..., g_bits: _Optional[int] = ..., valid_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbInitResponse(_message.Message):
     __slots__ = ("n_features", "n_value_bins", "feature_groups", "feature_names", "completed_trees")
