@@ -67,6 +67,8 @@ class Lineage:
     warnings: list[str] = field(default_factory=list)
     cross_check: dict[str, Any] = field(default_factory=dict)
     """Filled by a regulator who compared the platform trail with the platform's own log."""
+    privacy: dict[str, Any] = field(default_factory=dict)
+    """The training protocol's privacy mode and its measured leakage (SecureBoost)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -296,6 +298,9 @@ def assemble_lineage(
         "key_bits": params.get("crypto.key_bits"),
     }
     parts = record.get("model_parts", {})
+    privacy = dict(job.get("privacy") or {})
+    if not privacy and params.get("privacy.mode"):
+        privacy = {"mode": params["privacy.mode"]}
     return Lineage(
         model={
             "name": name,
@@ -349,6 +354,7 @@ def assemble_lineage(
         audit_trail=_trail("bank", [e for e in bank_rel if e.event != ev.SCORE_REQUEST])
         + _trail("platform", [e for e in plat_rel if e.event != ev.SCORE_REQUEST]),
         warnings=warnings,
+        privacy=privacy,
     )
 
 
@@ -441,6 +447,17 @@ def render_lineage(lineage: Lineage, as_json: bool = False) -> str:
         section(f"Data ({side})", rows)
     section("PSI", list(lineage.psi.items()))
     section("Crypto", list(lineage.crypto.items()))
+    if lineage.privacy:
+        p_ = lineage.privacy
+        section(
+            "Privacy (training)",
+            [
+                ("mode", p_.get("mode", "")),
+                ("protocol version", p_.get("protocol_version", "")),
+                ("measured on", p_.get("measured_on", "")),
+                *sorted(dict(p_.get("measured", {})).items()),
+            ],
+        )
     section("Parameters", sorted(lineage.params.items()))
     section("Metrics (final)", sorted(lineage.metrics["final"].items()))
     section(

@@ -10,6 +10,7 @@ Example::
     idle_timeout_s = 900
     max_workers = 16
     share_feature_names = false
+    secureboost_min_privacy = "standard"   # or "hardened" / "strict": refuse weaker SecureBoost
     log_level = "info"
 
     [platform.known_parties]       # party name -> role; others are refused
@@ -41,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "idle_timeout_s": 900.0,
     "max_workers": 16,
     "share_feature_names": False,
+    "secureboost_min_privacy": "standard",
     "log_level": "info",
     "grace_s": 10.0,
 }
@@ -63,6 +65,7 @@ class PlatformConfig:
     share_feature_names: bool
     log_level: str
     grace_s: float
+    secureboost_min_privacy: str = "standard"
     known_parties: dict[str, str] = field(default_factory=dict)
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
 
@@ -73,6 +76,9 @@ class PlatformConfig:
         known = dict(node.section.get("known_parties", {}))
         if not known:
             raise InvalidArgument("config lists no known parties")
+        from models.secureboost.privacy import policy_for
+
+        min_privacy = policy_for(str(raw["secureboost_min_privacy"])).mode
         tables = {
             name: ServedTableConfig(resolve(node.base, t["path"]), str(t.get("id_column", "id")))
             for name, t in node.section.get("tables", {}).items()
@@ -87,6 +93,7 @@ class PlatformConfig:
             share_feature_names=bool(raw["share_feature_names"]),
             log_level=str(raw["log_level"]),
             grace_s=float(raw["grace_s"]),
+            secureboost_min_privacy=min_privacy,
             known_parties=known,
             tables=tables,
         )

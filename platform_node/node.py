@@ -54,5 +54,8 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         share_feature_names=config.share_feature_names,
         audit_log=audit,
         extra_services=[scoring_hook],
-        context_extras={"consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring")},
+        context_extras={
+            "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
+            "secureboost_min_privacy": config.secureboost_min_privacy,
+        },
     )

@@ -94,7 +94,7 @@ def test_federated_model_equals_reference(
         bank, plat = _credit(shared_data, 1200, missing=0.05)
     tr, te = train_test_rows(bank.n_rows)
     peer = make_peer(StaticProvider(plat))
-    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
         bank, peer, train_rows=tr, valid_rows=te, job_id="sb-lossless"
     )
     ref = _reference(bank, plat, params, tr, te)
@@ -135,7 +135,7 @@ def test_transcript_reveals_no_gradient_label_or_feature(
     tr, te = train_test_rows(bank.n_rows)
     rec = RecordingPeer(make_peer(StaticProvider(plat)))
     params: dict[str, Any] = {"n_estimators": 2, "max_depth": 3}
-    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
         bank, rec, train_rows=tr, valid_rows=te, job_id="sb-transcript"
     )
     clf.predict_proba(bank.take(te), rec)
@@ -183,9 +183,9 @@ def test_model_files_roundtrip_and_tamper(
     plat.meta["allow_feature_names"] = "true"
     tr, te = train_test_rows(bank.n_rows)
     peer = make_peer(StaticProvider(plat))
-    clf = SecureBoostClassifier(n_estimators=2, max_depth=3, key_bits=KEY_BITS).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id="sb-model"
-    )
+    clf = SecureBoostClassifier(
+        n_estimators=2, max_depth=3, key_bits=KEY_BITS, privacy="standard"
+    ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-model")
     assert any(k.startswith("platform:h_x") for k in clf.feature_importance("split"))
     path = tmp_path / "bank_model.json"
     digest = clf.save_model(path)
@@ -225,7 +225,7 @@ def test_misaligned_platform_rows_are_refused(make_peer: PeerFactory, shared_dat
     bank, plat = load_hetero(shared_data, "breast")
     shuffled = plat.take(np.random.default_rng(0).permutation(plat.n_rows))
     with pytest.raises(FailedPrecondition):
-        SecureBoostClassifier(n_estimators=1, key_bits=KEY_BITS).fit(
+        SecureBoostClassifier(n_estimators=1, key_bits=KEY_BITS, privacy="standard").fit(
             bank, make_peer(StaticProvider(shuffled)), job_id="sb-misaligned"
         )
 
@@ -249,7 +249,7 @@ def test_resume_after_crash_trains_no_tree_twice(
             raise Boom
 
     with pytest.raises(Boom):
-        SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+        SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
             bank,
             make_peer(provider),
             train_rows=tr,
@@ -261,7 +261,7 @@ def test_resume_after_crash_trains_no_tree_twice(
     # both nodes restart: a new platform SessionManager on the same data dir, a new bank
     rec = RecordingPeer(make_peer(provider))
     seen: list[int] = []
-    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
         bank,
         rec,
         train_rows=tr,
@@ -304,7 +304,9 @@ def test_bank_crash_after_platform_commit_and_cancellation(
     kw: dict[str, Any] = {"train_rows": tr, "valid_rows": te, "checkpoint_dir": ckpt}
     kw["job_id"] = "sb-cancel"
     with pytest.raises(Boom):
-        SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(bank, make_peer(provider), **kw)
+        SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
+            bank, make_peer(provider), **kw
+        )
     monkeypatch.setattr(checkpoint_mod.Checkpoint, "save", real_save)
     # resumed at tree 1 (the platform drops its uncheckpointed tree); cancelled mid-tree 2
     stop = threading.Event()
@@ -323,11 +325,11 @@ def test_bank_crash_after_platform_commit_and_cancellation(
 
     peer = make_peer(provider)
     with pytest.raises(Cancelled):
-        SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+        SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
             bank, peer, callbacks=[progress], should_stop=should_stop, **kw
         )
     assert seen == [1]
-    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
+    clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
         bank, peer, callbacks=[progress], should_stop=threading.Event(), **kw
     )
     assert seen == [1, 2, 3]
@@ -348,7 +350,7 @@ def test_full_default_credit_is_lossless(shared_data: Path, tmp_path: Path) -> N
     params: dict[str, Any] = {"n_estimators": 50, "max_depth": 5, "n_bins": 32}
     manager = SessionManager(tmp_path / "platform", StaticProvider(plat))
     peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
-    clf = SecureBoostClassifier(**params, key_bits=2048).fit(
+    clf = SecureBoostClassifier(**params, key_bits=2048, privacy="standard").fit(
         bank, peer, train_rows=tr, valid_rows=te, job_id="sb-full"
     )
     ref = _reference(bank, plat, params, tr, te)
@@ -382,9 +384,10 @@ def test_every_message_survives_the_protobuf_codec() -> None:
     messages = {
         n: c
         for n, c in registered_messages().items()
-        if n.startswith("Sb") and c.__module__ == "models.secureboost.messages"
+        if n.startswith("Sb")
+        and c.__module__ in ("models.secureboost.messages", "models.secureboost.hidden_messages")
     }
-    assert len(messages) == 16
+    assert len(messages) == 22  # 16 standard steps + 6 membership-hiding (SbLevel*) steps
     for name, cls in messages.items():
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         msg = cls(**{f.name: samples[str(f.type)] for f in fields})

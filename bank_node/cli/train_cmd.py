@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class TreeProgress:
-    """A progress bar per tree (or epoch) with validation AUC and KS."""
+    """A progress bar per tree (or epoch) with validation AUC and KS where the algorithm
+    computes them per tree (SecureBoost in the standard privacy mode), else the training
+    loss."""
 
     def __init__(self, total: int, enabled: bool = True) -> None:
         from tqdm import tqdm
@@ -30,7 +32,7 @@ class TreeProgress:
         post = {}
         for key in ("val_auc", "val_ks", "train_loss"):
             value = info.get(key)
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and value == value:  # NaN: not measured per tree
                 post[key] = f"{value:.4f}"
         self.bar.set_postfix(post)
         self.bar.update(1)

@@ -32,6 +32,7 @@ class FitOutcome:
     importance: dict[str, float] = field(default_factory=dict)
     platform_digest: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    privacy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ Adapter = Callable[[FitJob, PartyTable, PassivePeer], FitOutcome]
 
 def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
     from models.secureboost.active import SecureBoostClassifier
+    from models.secureboost.privacy import privacy_record
 
     est = SecureBoostClassifier(key_bits=job.key_bits)
     try:
@@ -105,6 +107,7 @@ def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> F
         importance=dict(est.feature_importance("gain")),
         platform_digest=getattr(est, "platform_digest_", ""),
         stats=dict(getattr(est, "stats_", {})),
+        privacy=privacy_record(est.privacy),
     )
 
 

@@ -31,6 +31,7 @@ Example::
     n_estimators = 30
     max_depth = 4
     # dp_epsilon = 1.0              # scorecard: DP noise on the platform's binning counts
+    privacy = "hardened"            # secureboost: "hardened" (default), "strict" or "standard"
 """
 
 from __future__ import annotations
@@ -133,6 +134,16 @@ class JobSpec:
         key_bits = int(crypto.get("key_bits", 2048))
         if key_bits < 1024 or key_bits % 256:
             raise InvalidArgument("crypto.key_bits must be a multiple of 256, at least 1024")
+        params = dict(doc.get("params", {}))
+        if algorithm == "secureboost" and "privacy" in params:
+            from models.secureboost.privacy import policy_for
+
+            policy = policy_for(str(params["privacy"]))  # InvalidArgument if unknown
+            if params.get("early_stopping_rounds") and not policy.routes_validation:
+                raise InvalidArgument(
+                    "params.early_stopping_rounds needs params.privacy = 'standard' (hardened "
+                    "and strict score validation rows only after training)"
+                )
         return cls(
             job_id=jid,
             name=name,
@@ -153,7 +164,7 @@ class JobSpec:
             seed=int(split.get("seed", 42)),
             scheme=scheme,
             key_bits=key_bits,
-            params=dict(doc.get("params", {})),
+            params=params,
             path=path,
         )
 

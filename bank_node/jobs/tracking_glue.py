@@ -94,6 +94,7 @@ def track_and_register(
             date_range=_date_range(spec),
             cert_fingerprint=_cert_fp(config, config.platform_name),
         ),
+        privacy=dict(outcome.privacy),
     )
     history = [
         {k: float(v) for k, v in h.items() if isinstance(v, int | float) and k != "tree"}

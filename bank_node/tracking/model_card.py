@@ -72,7 +72,16 @@ def build_model_card(job: JobRecord, result: TrainingResult) -> dict[str, Any]:
             "Vertical federated training: each party's features stayed on its node; the platform "
             "saw only encrypted gradients or statistics and the aligned ids from PSI. Platform "
             "features are reported by category only."
+            + (
+                f" Training privacy mode: {job.privacy.get('mode')} (protocol version "
+                f"{job.privacy.get('protocol_version')}); what each side can infer is in "
+                "privacy_measured and docs/secureboost.md."
+                if job.privacy
+                else ""
+            )
         ),
+        "privacy_mode": job.privacy.get("mode", "") if job.privacy else "",
+        "privacy_measured": dict(job.privacy) if job.privacy else {},
         "limitations": (
             "Valid for companies like those in the training window; performance outside the "
             "date range or for companies without platform records is not measured here."

@@ -96,7 +96,9 @@ class JobRecord:
 
     ``launched_at`` / ``finished_at`` are ISO 8601 UTC strings; ``params`` are the algorithm's
     hyper-parameters (JSON values); ``code_version`` is filled by ``log_training_run`` when
-    empty (``git describe`` or the package version).
+    empty (``git describe`` or the package version). ``privacy`` is the training protocol's
+    privacy mode and what the privacy attacks measured for it (SecureBoost:
+    :func:`models.secureboost.privacy.privacy_record`; empty for other algorithms).
     """
 
     job_id: str
@@ -111,6 +113,7 @@ class JobRecord:
     launched_by_fingerprint: str = ""
     finished_at: str = ""
     code_version: str = ""
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -133,6 +136,7 @@ class JobRecord:
             launched_by_fingerprint=d.get("launched_by_fingerprint", ""),
             finished_at=d.get("finished_at", ""),
             code_version=d.get("code_version", ""),
+            privacy=dict(d.get("privacy", {})),
         )
 
 

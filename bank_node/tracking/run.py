@@ -82,6 +82,11 @@ def run_params(job: JobRecord) -> dict[str, str]:
         "bank.party": job.bank.party,
         "bank.categories": ",".join(job.bank.categories),
     }
+    if job.privacy:
+        fixed["privacy.mode"] = job.privacy.get("mode", "")
+        fixed["privacy.protocol_version"] = job.privacy.get("protocol_version", "")
+        for name, value in dict(job.privacy.get("measured", {})).items():
+            fixed[f"privacy.measured.{name}"] = value
     params = {k: _param_value(v) for k, v in job.params.items()}
     for k, v in fixed.items():
         value = _param_value(v)
@@ -246,6 +251,8 @@ def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult)
         "fedcredit.platform_part.digest": result.platform_part.digest,
         "fedcredit.platform_part.model_id": result.platform_part.model_id or result.model_id,
     }
+    if job.privacy:
+        tags["fedcredit.privacy.mode"] = str(job.privacy.get("mode", ""))
     params = {**run_params(job), **privacy_params(result)}
     run = client.create_run(
         tracking.experiment_id(),

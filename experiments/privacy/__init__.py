@@ -19,4 +19,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "logreg_ckks_lowbits",
     "logreg_ckks_noiseless",
     "secureboost_predict",
+    "secureboost_bincount",
+    "secureboost_labels",
+    "secureboost_paths",
 )

@@ -12,6 +12,7 @@ import hashlib
 import math
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from models.secureboost.engine import (
 )
 from models.secureboost.federated import FederatedBackend
 from models.secureboost.ghpack import GHLayout
+from models.secureboost.hidden import HiddenBackend
 from models.secureboost.loss import sigmoid
 from models.secureboost.messages import SbFinalizeRequest, SbInitRequest
 from models.secureboost.model_io import (
@@ -47,6 +49,7 @@ from models.secureboost.model_io import (
     save_part,
 )
 from models.secureboost.predict import SecurePredictor, new_prediction_key
+from models.secureboost.privacy import DEFAULT_PRIVACY, STANDARD, privacy_record
 from models.secureboost.stub import ALGORITHM, SecureBoostStub
 from models.secureboost.tree import BANK, Tree
 
@@ -67,6 +70,7 @@ _PARAM_NAMES = (
     "other_rate",
     "early_stopping_rounds",
     "random_state",
+    "privacy",
 )
 
 
@@ -98,7 +102,14 @@ class SecureBoostClassifier:
     goss, top_rate, other_rate:
         Gradient-based one-side sampling instead of uniform row sampling.
     early_stopping_rounds:
-        Stop when the validation AUC has not improved for this many trees (0: off).
+        Stop when the validation AUC has not improved for this many trees (0: off; needs
+        ``privacy = "standard"``, the only mode that scores validation rows after every tree).
+    privacy:
+        ``"hardened"`` (default), ``"strict"`` or ``"standard"``: what the platform and the bank
+        may learn during training (:mod:`models.secureboost.privacy`, docs/secureboost.md).
+        In ``hardened`` and ``strict`` the platform never receives a node's rows and adds noise
+        to every histogram; validation rows are scored once, after training, by
+        :meth:`decision_function`.
     key_bits:
         Paillier key size (2048 in production; tests may use 1024).
     random_state:
@@ -124,6 +135,7 @@ class SecureBoostClassifier:
         top_rate: float = 0.2,
         other_rate: float = 0.1,
         early_stopping_rounds: int = 0,
+        privacy: str = DEFAULT_PRIVACY,
         key_bits: int = 2048,
         random_state: int = 0,
         chunk_size: int = 8192,
@@ -142,6 +154,7 @@ class SecureBoostClassifier:
         self.top_rate = top_rate
         self.other_rate = other_rate
         self.early_stopping_rounds = early_stopping_rounds
+        self.privacy = privacy
         self.key_bits = key_bits
         self.random_state = random_state
         self.chunk_size = chunk_size
@@ -188,7 +201,9 @@ class SecureBoostClassifier:
             Connection to the platform; ``fit`` opens (or resumes) the session of ``job_id``.
         train_rows, valid_rows:
             Positions of the training rows (default: all) and of the validation rows used for
-            progress metrics and early stopping (default: none).
+            progress metrics and early stopping (default: none). In the hardened and strict
+            modes validation rows are scored after training (``training_valid_raw_``), not per
+            tree.
         checkpoint_dir:
             Where to checkpoint after each tree; re-running ``fit`` with the same ``job_id``
             resumes from the last completed tree.
@@ -226,6 +241,7 @@ class SecureBoostClassifier:
             raise InvalidArgument("labels must be 0 or 1")
 
         stop = _stop_check(should_stop)
+        policy = params.policy
         frac_bits = frac_bits_for(train.size, params.max_row_weight)
         fingerprint = content_digest(
             {
@@ -245,7 +261,12 @@ class SecureBoostClassifier:
         try:
             keypair = PaillierKeypair.generate(self.key_bits)
             pk = keypair.public_key
-            layout = GHLayout.for_rows(train.size, frac_bits, params.max_row_weight, pk.key_bits)
+            layout = GHLayout.for_rows(
+                train.size + policy.noise_margin_rows(),
+                frac_bits,
+                params.max_row_weight,
+                pk.key_bits,
+            )
             binner = QuantileBinner(params.n_bins).fit(bank_table.X[train])
             bank_bins = binner.transform(bank_table.X)
             stub = SecureBoostStub(peer, run)
@@ -260,18 +281,36 @@ class SecureBoostClassifier:
                     slot_bits=layout.slot_bits,
                     slots_per_ciphertext=layout.slots_per_ciphertext,
                     completed_trees=0 if state is None else len(state.trees),
+                    privacy=policy.mode,
+                    frac_bits=frac_bits,
+                    g_bits=layout.g_bits,
+                    valid_rows=valid.astype(np.int32),
                 )
             )
-            backend = FederatedBackend(
-                stub,
-                keypair,
-                layout,
-                bank_bins,
-                binner,
-                info,
-                chunk_size=self.chunk_size,
-                workers=self.workers,
-            )
+            if policy.hide_membership:
+                backend = HiddenBackend(
+                    stub,
+                    keypair,
+                    layout,
+                    bank_bins,
+                    binner,
+                    info,
+                    train,
+                    policy,
+                    chunk_size=self.chunk_size,
+                    workers=self.workers,
+                )
+            else:
+                backend = FederatedBackend(
+                    stub,
+                    keypair,
+                    layout,
+                    bank_bins,
+                    binner,
+                    info,
+                    chunk_size=self.chunk_size,
+                    workers=self.workers,
+                )
             engine = BoostEngine(params, backend, y, train, valid)
             if state is None:
                 state = engine.initial_state()
@@ -288,7 +327,6 @@ class SecureBoostClassifier:
                     model_id=job_id,
                     n_trees=len(trees),
                     trees_digest=trees_digest,
-                    valid_rows=valid.astype(np.int64),
                 )
             )
         finally:
@@ -317,6 +355,13 @@ class SecureBoostClassifier:
         self.trees_digest_ = trees_digest
         assert backend is not None
         self.stats_ = dict(backend.stats)
+        if not policy.routes_validation and valid.size:
+            # scored once, by the model's own federated prediction (never routed per tree)
+            t0 = time.perf_counter()
+            self.training_valid_raw_ = self.decision_function(
+                bank_table.take(valid), peer, dataset=dataset, session_params=session_params
+            )
+            self.stats_["validation_predict_s"] = time.perf_counter() - t0
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -439,6 +484,7 @@ class SecureBoostClassifier:
             "base_score": self.base_score_,
             "frac_bits": self.frac_bits_,
             "params": {**self.boost_params().to_dict(), "key_bits": self.key_bits},
+            "privacy": privacy_record(self.privacy),
             "bank_features": list(self.bank_feature_names_),
             "platform": {
                 "party": self.platform_party_,
@@ -470,6 +516,7 @@ class SecureBoostClassifier:
         body, _digest = load_part(Path(path), BANK_FORMAT)
         try:
             params = dict(body["params"])
+            params.setdefault("privacy", STANDARD)  # written before the privacy modes existed
             key_bits = int(params.pop("key_bits"))
             model = cls(**params, key_bits=key_bits)
             trees = [Tree.from_dict(t) for t in body["trees"]]

@@ -18,6 +18,7 @@ import numpy as np
 from models.errors import Cancelled, InvalidArgument
 from models.secureboost.grower import GrowParams, TreeBackend, grow_tree
 from models.secureboost.loss import auc, base_score, grad_hess, ks, logloss
+from models.secureboost.privacy import STANDARD, PrivacyPolicy, policy_for
 from models.secureboost.splitter import SplitParams
 from models.secureboost.tree import MAX_DEPTH, Tree
 
@@ -43,6 +44,12 @@ class BoostParams:
     other_rate: float = 0.1
     early_stopping_rounds: int = 0
     random_state: int = 0
+    privacy: str = STANDARD
+
+    @property
+    def policy(self) -> PrivacyPolicy:
+        """The privacy mode's tree schedule and protections (:mod:`.privacy`)."""
+        return policy_for(self.privacy)
 
     def validate(self) -> None:
         if self.n_estimators < 1:
@@ -66,6 +73,12 @@ class BoostParams:
                 raise InvalidArgument("GOSS top_rate + other_rate must not exceed 1")
         if self.early_stopping_rounds < 0:
             raise InvalidArgument("early_stopping_rounds must be non-negative")
+        if self.early_stopping_rounds and not self.policy.routes_validation:
+            raise InvalidArgument(
+                "early stopping needs per-tree validation scores, which privacy = "
+                "'hardened' or 'strict' does not compute (validation rows are scored once, "
+                "after training); use privacy = 'standard' or early_stopping_rounds = 0"
+            )
 
     @property
     def max_row_weight(self) -> float:
@@ -170,6 +183,7 @@ class BoostEngine:
         self.y_valid = self.y[self.valid_rows]
         self.n_total = int(self.y.shape[0])
         self.frac_bits = frac_bits_for(self.train_rows.size, params.max_row_weight)
+        self.policy = params.policy
 
     def initial_state(self) -> BoostState:
         base = base_score(self.y_train)
@@ -184,6 +198,7 @@ class BoostEngine:
     def use_early_stopping(self) -> bool:
         return (
             self.params.early_stopping_rounds > 0
+            and self.policy.routes_validation
             and self.valid_rows.size > 0
             and np.unique(self.y_valid).size == 2
         )
@@ -214,6 +229,8 @@ class BoostEngine:
             g, h = grad_hess(state.raw_train, self.y_train)
             idx, w = sample_rows(rng, g, p)
             features = sample_features(rng, self.backend.n_features, p)
+            if not self.policy.tree_uses_platform(t):
+                features[self.backend.n_bank_features :] = False
             rows = self.train_rows[idx]
             gq = np.zeros(self.n_total, dtype=np.int64)
             hq = np.zeros(self.n_total, dtype=np.int64)
@@ -223,7 +240,16 @@ class BoostEngine:
             rows = rows[order]
             self.backend.begin_tree(t, gq, hq, rows, features)
             tree, leaf_rows = grow_tree(
-                t, self.backend, gq, hq, rows, features, self.frac_bits, grow, should_stop
+                t,
+                self.backend,
+                gq,
+                hq,
+                rows,
+                features,
+                self.frac_bits,
+                grow,
+                should_stop,
+                level_mask=self._level_mask(t, features),
             )
             self._update_scores(t, tree, leaf_rows, idx, state)
             self.backend.end_tree(t, tree)
@@ -236,6 +262,16 @@ class BoostEngine:
             for cb in callbacks:
                 cb(dict(info))
         return state
+
+    def _level_mask(self, t: int, features: np.ndarray) -> Callable[[int], np.ndarray]:
+        """Features allowed at each depth of tree ``t`` (the privacy mode's schedule)."""
+        bank_only = features.copy()
+        bank_only[self.backend.n_bank_features :] = False
+
+        def mask(depth: int) -> np.ndarray:
+            return features if self.policy.level_uses_platform(t, depth) else bank_only
+
+        return mask
 
     def _update_scores(
         self,
@@ -251,14 +287,16 @@ class BoostEngine:
             state.raw_train[pos_to_train[rows]] += tree.nodes[leaf_id].value
         unsampled = np.ones(self.train_rows.size, dtype=bool)
         unsampled[sampled_idx] = False
-        other = np.concatenate([self.train_rows[unsampled], self.valid_rows])
+        valid = self.valid_rows if self.policy.routes_validation else self.valid_rows[:0]
+        other = np.concatenate([self.train_rows[unsampled], valid])
         if other.size == 0:
             return
         leaves = self.backend.route(t, tree, other)
         values = tree.leaf_values(leaves)
         n_un = int(unsampled.sum())
         state.raw_train[np.flatnonzero(unsampled)] += values[:n_un]
-        state.raw_valid += values[n_un:]
+        if valid.size:
+            state.raw_valid += values[n_un:]
 
     def _evaluate(self, t: int, state: BoostState, seconds: float) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -268,7 +306,7 @@ class BoostEngine:
             "val_ks": float("nan"),
             "seconds": seconds,
         }
-        if self.valid_rows.size:
+        if self.valid_rows.size and self.policy.routes_validation:
             info["val_auc"] = auc(self.y_valid, state.raw_valid)
             info["val_ks"] = ks(self.y_valid, state.raw_valid)
         if self.use_early_stopping():

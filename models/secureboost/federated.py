@@ -201,12 +201,15 @@ class FederatedBackend:
         if self._plat.size and self.precompute:
             self._start_precompute(int(rows.size) - len(self._zeros))
 
-    def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
+    def histograms(
+        self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
+    ) -> list[Hist]:
         bank = [
             plain_histograms(self.bank_bins, n.rows, self._gq, self._hq, self.n_slots)
             for n in nodes
         ]
-        if not self._plat.size or not nodes:
+        level_off = features is not None and not np.any(features[self.n_bank_features :])
+        if not self._plat.size or not nodes or level_off:
             zeros = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
             return [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
         t0 = time.perf_counter()

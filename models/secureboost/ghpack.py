@@ -67,8 +67,14 @@ class GHLayout:
         s = self.g_bits
         return [(h << s) + g for g, h in zip(gq.tolist(), hq.tolist(), strict=True)]
 
-    def unpack(self, values: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Split packed sums into int64 ``(gq_sum, hq_sum)`` arrays."""
+    def unpack(
+        self, values: Sequence[int], *, signed_h: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split packed sums into int64 ``(gq_sum, hq_sum)`` arrays.
+
+        A negative hessian sum means an overflow, unless ``signed_h`` (sums with the
+        platform's noise added, which may push a small hessian sum below zero).
+        """
         s = self.g_bits
         mask = (1 << s) - 1
         half = 1 << (s - 1)
@@ -79,7 +85,7 @@ class GHLayout:
             if g >= half:
                 g -= 1 << s
             h = (v - g) >> s
-            if h < 0:
+            if h < 0 and not signed_h:
                 raise OverflowDetected("a packed hessian sum is negative")
             gs.append(g)
             hs.append(h)

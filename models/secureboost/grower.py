@@ -65,8 +65,13 @@ class TreeBackend(Protocol):
         """Start tree ``t``: fixed-point g/h over all positions (0 outside ``rows``)."""
         ...
 
-    def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
-        """``(G, H)`` int64 arrays of shape ``(n_features, n_slots)`` for each node."""
+    def histograms(
+        self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
+    ) -> list[Hist]:
+        """``(G, H)`` int64 arrays of shape ``(n_features, n_slots)`` for each node.
+
+        ``features`` marks the features the level may split on (None: the tree's); columns of
+        the others may be left zero."""
         ...
 
     def partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
@@ -115,8 +120,13 @@ def grow_tree(
     frac_bits: int,
     params: GrowParams,
     should_stop: Callable[[], bool] | None = None,
+    level_mask: Callable[[int], np.ndarray] | None = None,
 ) -> tuple[Tree, dict[int, np.ndarray]]:
-    """Grow tree ``t`` on ``rows``; returns the tree and the rows of each leaf."""
+    """Grow tree ``t`` on ``rows``; returns the tree and the rows of each leaf.
+
+    ``level_mask(depth)`` (default: ``feature_mask`` at every depth) gives the features nodes
+    at ``depth`` may split on: the privacy mode's schedule (:mod:`.privacy`).
+    """
     scale = float(2.0**-frac_bits)
     tree = Tree(index=t)
     leaf_rows: dict[int, np.ndarray] = {}
@@ -127,8 +137,9 @@ def grow_tree(
         if should_stop is not None and should_stop():
             raise Cancelled("training was cancelled")
         splittable = [n for n in level if _splittable(n, params, scale)]
+        mask = feature_mask if level_mask is None else level_mask(depth)
         if splittable:
-            _fill_histograms(t, depth, backend, level, splittable, parents)
+            _fill_histograms(t, depth, backend, level, splittable, parents, mask)
         orders: list[SplitOrder] = []
         chosen: dict[int, tuple[_Open, int, int, bool, float]] = {}
         for node in splittable:
@@ -139,7 +150,7 @@ def grow_tree(
                 node.g,
                 node.h,
                 backend.n_value_bins,
-                feature_mask,
+                mask,
                 frac_bits,
                 params.split,
             )
@@ -211,6 +222,7 @@ def _fill_histograms(
     level: list[_Open],
     splittable: list[_Open],
     parents: dict[int, Hist],
+    features: np.ndarray,
 ) -> None:
     """Histograms of the splittable nodes: build the smaller sibling, subtract for the other."""
     wanted = {n.node_id for n in splittable}
@@ -229,7 +241,7 @@ def _fill_histograms(
             build.append(small)
             if large.node_id in wanted:
                 derive.append((large, small, parent_id))
-    hists = backend.histograms(t, depth, [NodeRows(n.node_id, n.rows) for n in build])
+    hists = backend.histograms(t, depth, [NodeRows(n.node_id, n.rows) for n in build], features)
     for node, hist in zip(build, hists, strict=True):
         node.hist = hist
     for node, sibling, parent_id in derive:

@@ -22,8 +22,13 @@ class SbInitRequest(WireMessage):
     Reveals to platform: the model id, the number of aligned rows and a digest of their ids
     (which it already holds), which positions are training rows (the train/validation split),
     the number of bins, the bank's Paillier public key, the packing layout (bits per packed
-    (g, h) sum and slots per ciphertext, which depend only on the number of rows) and how many
-    trees the bank has completed (for a resume). No label, gradient or bank feature.
+    (g, h) sum and slots per ciphertext, the fixed-point scale and the width of the gradient
+    part, which depend only on the number of rows and the sampling settings), how many trees
+    the bank has completed (for a resume) and the privacy mode (``standard``, ``hardened`` or
+    ``strict``: which steps the session may use, see :mod:`models.secureboost.privacy`). No
+    label, gradient or bank feature. ``valid_rows``: the validation rows, which join the
+    model's population (scored after training without consent; the platform learns which rows
+    are validation rows, as it otherwise does from the route step).
     """
 
     model_id: str
@@ -35,6 +40,10 @@ class SbInitRequest(WireMessage):
     slot_bits: int
     slots_per_ciphertext: int
     completed_trees: int
+    privacy: str = "standard"
+    frac_bits: int = 0
+    g_bits: int = 0
+    valid_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,10 @@ class SbInitResponse(WireMessage):
 class SbGradientsRequest(WireMessage):
     """Encrypted, packed (g, h) of a chunk of the rows used by tree ``tree``.
 
-    Reveals to platform: which rows the tree uses (row subsampling / GOSS sample, random),
-    which of its features the tree may use (column subsampling, random), and Paillier
-    ciphertexts (semantically secure: nothing about g or h).
+    Reveals to platform: which rows the tree uses (row subsampling, random; a GOSS sample
+    holds the rows with the largest gradients, the worst predicted ones), which of its features
+    the tree may use (column subsampling, random), and Paillier ciphertexts (semantically
+    secure: nothing about g or h). Standard mode only (privacy modes: docs/secureboost.md).
     """
 
     tree: int
@@ -84,8 +94,11 @@ class SbHistogramRequest(WireMessage):
     """Build encrypted histograms for some nodes of one level.
 
     Reveals to platform: the row set of each node to build (the smaller child of each split
-    pair). The platform learns the tree's row partitions in SecureBoost anyway; it learns
-    neither the split that produced a bank-owned partition nor any gradient.
+    pair), hence (parent minus child) the side every row took at the bank's splits; not the
+    bank feature or threshold behind a partition, not a gradient. Over a whole job the platform
+    can group the training rows by these sets and label them well (measured in
+    ``experiments/privacy/secureboost_labels.py``): standard mode only; the hardened and strict
+    modes never send a row set (:mod:`models.secureboost.hidden_messages`).
     """
 
     tree: int
@@ -99,12 +112,15 @@ class SbHistogramRequest(WireMessage):
 class SbHistogramResponse(WireMessage):
     """Compressed, rerandomised encrypted histograms of the platform's features.
 
-    Reveals to bank: after decryption, the sums of g and h per (platform feature, bin) for each
-    node (the SecureBoost disclosure: aggregates, never a per-row value); which bins are empty
-    in the node (``present``, shape (nodes, features, slots); the bank could tell anyway, an
-    empty bin is the only one with a zero hessian sum); and for each feature the index of the
-    bin with the most rows in the node, which the platform skips and the bank reconstructs from
-    the node's totals (``-1``: nothing skipped). Only present, non-skipped bins are sent.
+    Reveals to bank: after decryption, the exact sums of g and h per (platform feature, bin)
+    for each node; which bins are empty in the node (``present``, shape (nodes, features,
+    slots)); and for each feature the index of the bin with the most rows in the node, which
+    the platform skips and the bank reconstructs from the node's totals (``-1``: nothing
+    skipped). Only present, non-skipped bins are sent. Over a whole job the bank, knowing every
+    row's g and h, recovers bin row counts from these sums (exactly in the first tree, whose
+    hessian is constant, and in small nodes) and pins some rows to bins
+    (``experiments/privacy/secureboost_bincount.py``): standard mode only; the hardened and
+    strict modes return noisy sums without empty-bin marks.
     """
 
     tree: int
@@ -195,15 +211,14 @@ class SbFinalizeRequest(WireMessage):
     """Save the platform's part of the model: the lookup table of the first ``n_trees`` trees.
 
     Reveals to platform: the model id, the number of trees kept (early stopping), a digest of
-    the bank's trees (links the two parts; a hash reveals no tree content) and the validation
-    rows (with the training rows: the model's population, which the platform may predict on
-    without each company's scoring consent; it learns the split anyway from the routes).
+    the bank's trees (links the two parts; a hash reveals no tree content). The model's
+    population (training rows and the validation rows sent with ``SbInitRequest``) is saved
+    beside the part.
     """
 
     model_id: str
     n_trees: int
     trees_digest: str
-    valid_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ persists the table after every completed tree under ``context.state_dir`` so a r
 resumes, and saves its part of the final model under its models directory.
 
 It never sees a label, a gradient, a bank feature or a score: it only handles ciphertexts
-under the bank's key, row positions and its own data.
+under the bank's key, row positions and its own data. In the ``hardened`` and ``strict``
+privacy modes (:mod:`models.secureboost.privacy`) it does not see node row sets either: the
+session runs the steps of :mod:`models.secureboost.hidden_passive` instead of the row-set steps,
+which it then refuses, and it adds its own noise to every histogram it returns.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
-from models.errors import FailedPrecondition, InvalidArgument, NotFound
+from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
@@ -31,6 +34,7 @@ from models.population import SUFFIX as POPULATION_SUFFIX
 from models.population import Population
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.eini_platform import BankKeys, PlatformSplits, answer_rows
+from models.secureboost.hidden_passive import HiddenLevelsMixin
 from models.secureboost.messages import (
     SbFinalizeRequest,
     SbFinalizeResponse,
@@ -58,6 +62,13 @@ from models.secureboost.model_io import (
     read_json,
     save_part,
     write_json_atomic,
+)
+from models.secureboost.privacy import (
+    STANDARD,
+    PrivacyPolicy,
+    at_least,
+    policy_for,
+    with_noise_scale,
 )
 from models.secureboost.tree import bin_decision, make_split_id
 
@@ -91,8 +102,13 @@ def _split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 @register_party
-class SecureBoostPassive(PassiveParty):
-    """Platform side: binning, encrypted histograms, split lookup table, decisions."""
+class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
+    """Platform side: binning, encrypted histograms, split lookup table, decisions.
+
+    Node settings read from ``context.extras``: ``secureboost_min_privacy`` (the weakest
+    privacy mode it accepts, default ``standard``) and ``secureboost_noise_scale`` (multiplies
+    the mode's histogram noise, 0..4, default 1).
+    """
 
     algorithm = "secureboost"
 
@@ -106,6 +122,10 @@ class SecureBoostPassive(PassiveParty):
         self.public_key: PaillierPublicKey | None = None
         self.slot_bits = 0
         self.slots_per_ciphertext = 0
+        self.g_bits = 0
+        self.frac_bits = 0
+        self.policy: PrivacyPolicy = policy_for(STANDARD)
+        self.train_order = np.zeros(0, dtype=np.int64)  # training rows in the bank's order
         self.binner: QuantileBinner | None = None
         self.codes = np.zeros((0, 0), dtype=np.uint8)  # padded layout, all aligned rows
         self.compact = np.zeros((0, 0), dtype=np.uint8)  # missing at K_f
@@ -121,6 +141,7 @@ class SecureBoostPassive(PassiveParty):
         self._splits: dict[str, PlatformSplits] = {}
         self._populations: dict[str, Population] = {}
         self._bank_keys = BankKeys(max_keys=2)
+        self.valid_rows = np.zeros(0, dtype=np.int64)
         # background rerandomisation factors
         self._pre_thread: threading.Thread | None = None
         self._pre_stop = threading.Event()
@@ -181,6 +202,7 @@ class SecureBoostPassive(PassiveParty):
         self._chunks: dict[int, tuple[np.ndarray, EncryptedVector | None]] = {}
         self._n_chunks = 0
         self.pending: dict[int, dict[str, Any]] = {}
+        self._reset_level()
 
     def _load(self) -> PartyTable:
         if self._table is None:
@@ -210,6 +232,7 @@ class SecureBoostPassive(PassiveParty):
                 "binning_digest": self._binning_digest,
                 "train_digest": self._train_digest,
                 "committed_trees": self.committed,
+                "privacy": self.policy.mode,
                 "splits": {str(k): v for k, v in sorted(self.splits.items())},
                 "tree_splits": {str(k): v for k, v in sorted(self.tree_splits.items())},
             },
@@ -219,8 +242,32 @@ class SecureBoostPassive(PassiveParty):
         if not self._ready:
             raise FailedPrecondition("the training session was not initialised")
 
-    def _require_tree(self, tree: int) -> EncryptedVector | None:
+    def _require_standard(self) -> None:
         self._require_ready()
+        if self.policy.hide_membership:
+            raise FailedPrecondition(
+                "the session's privacy mode forbids this step: it would reveal node rows or "
+                "the platform's decisions for rows"
+            )
+
+    def _session_policy(self, mode: str) -> PrivacyPolicy:
+        """The policy of the mode the bank asks for, if this node accepts it, with the node's
+        noise scale."""
+        policy = policy_for(mode or STANDARD)
+        minimum = str(self.context.extras.get("secureboost_min_privacy") or STANDARD)
+        if not at_least(policy.mode, minimum):
+            raise PermissionDenied(f"the platform requires privacy = {minimum!r} or stricter")
+        scale = self.context.extras.get("secureboost_noise_scale")
+        if scale is None or not policy.noisy:
+            return policy
+        try:
+            factor = float(str(scale))
+        except ValueError:
+            raise InvalidArgument("the platform's noise scale setting is not a number") from None
+        return with_noise_scale(policy, factor)
+
+    def _require_tree(self, tree: int) -> EncryptedVector | None:
+        self._require_standard()
         if tree != self.tree or len(self._chunks) != self._n_chunks or self._n_chunks == 0:
             raise FailedPrecondition("gradients for this tree have not all arrived")
         return self.enc
@@ -249,6 +296,16 @@ class SecureBoostPassive(PassiveParty):
             raise InvalidArgument("training rows are out of range")
         if np.unique(train).size != train.size:
             raise InvalidArgument("training rows repeat")
+        valid = np.zeros(0, dtype=np.int64)
+        if request.valid_rows is not None:
+            valid = np.asarray(request.valid_rows, dtype=np.int64).reshape(-1)
+        if valid.size and (
+            valid.min() < 0
+            or valid.max() >= table.n_rows
+            or np.unique(valid).size != valid.size
+            or np.intersect1d(valid, train).size
+        ):
+            raise InvalidArgument("validation rows are out of range, repeat or overlap training")
         pk = PaillierPublicKey.from_bytes(request.public_key)
         if (
             request.slot_bits < 8
@@ -256,6 +313,11 @@ class SecureBoostPassive(PassiveParty):
             or request.slot_bits * request.slots_per_ciphertext > pk.key_bits - KEY_MARGIN_BITS
         ):
             raise InvalidArgument("packing layout does not fit the key")
+        policy = self._session_policy(request.privacy)
+        if policy.hide_membership and not (
+            1 <= request.frac_bits <= 52 and 2 <= request.g_bits < request.slot_bits
+        ):
+            raise InvalidArgument("the fixed-point layout is invalid")
         binner = QuantileBinner(int(request.n_bins)).fit(table.X[train])
         codes = binner.transform(table.X)
         k = binner.n_value_bins
@@ -277,6 +339,8 @@ class SecureBoostPassive(PassiveParty):
                 raise FailedPrecondition("this job id was used for another model")
             if st.get("binning_digest") != binning_digest or st.get("train_digest") != train_digest:
                 raise FailedPrecondition("the platform's data changed since the job started")
+            if st.get("privacy", STANDARD) != policy.mode:
+                raise FailedPrecondition("the job started in another privacy mode")
             committed = int(st["committed_trees"])
             splits = {int(k_): v for k_, v in st["splits"].items()}
             tree_splits = {int(k_): [int(x) for x in v] for k_, v in st["tree_splits"].items()}
@@ -292,6 +356,10 @@ class SecureBoostPassive(PassiveParty):
         self.public_key = pk
         self.slot_bits = int(request.slot_bits)
         self.slots_per_ciphertext = int(request.slots_per_ciphertext)
+        self.g_bits, self.frac_bits = int(request.g_bits), int(request.frac_bits)
+        self.policy = policy
+        self.train_order = train
+        self.valid_rows = valid
         self.binner, self.codes, self.compact = binner, codes, compact
         self.train_mask = np.zeros(table.n_rows, dtype=bool)
         self.train_mask[train] = True
@@ -315,7 +383,7 @@ class SecureBoostPassive(PassiveParty):
 
         Reveals to bank: only the count received.
         """
-        self._require_ready()
+        self._require_standard()
         assert self.public_key is not None
         if request.tree != self.committed:
             raise FailedPrecondition("gradients are for a tree other than the next one")
@@ -495,7 +563,7 @@ class SecureBoostPassive(PassiveParty):
 
         Reveals to bank: for each row, which side of each listed platform split it falls on.
         """
-        self._require_ready()
+        self._require_standard()
         assert self.binner is not None
         rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
@@ -526,8 +594,13 @@ class SecureBoostPassive(PassiveParty):
         ids = sorted(int(s) for s in request.split_ids)
         if t == self.committed - 1 and sorted(self.tree_splits.get(t, [])) == ids:
             return SbTreeDoneResponse(tree=t, committed_trees=self.committed)  # a retry
-        if t != self.committed or t != self.tree:
+        if t != self.committed:
             raise FailedPrecondition("tree completed out of order")
+        if t != self.tree:
+            # hardened/strict: a tree the platform took no part in (bank features only)
+            if not self.policy.hide_membership or ids:
+                raise FailedPrecondition("tree completed out of order")
+            self._reset_tree(t)
         if not set(ids) <= set(self.pending):
             raise FailedPrecondition("the tree uses splits the platform did not record")
         for sid in ids:
@@ -574,18 +647,14 @@ class SecureBoostPassive(PassiveParty):
             "feature_names": list(table.feature_names),
             "feature_groups": list(table.feature_groups),
             "n_bins": int(self.binner.n_bins),
+            "privacy": self.policy.mode,
             "splits": kept,
         }
         path = platform_part_path(self.context, self.model_id)
-        valid = np.zeros(0, dtype=np.int64)
-        if request.valid_rows is not None:
-            valid = np.asarray(request.valid_rows, dtype=np.int64).reshape(-1)
-        if valid.size and (valid.min() < 0 or valid.max() >= table.n_rows):
-            raise InvalidArgument("validation rows are out of range")
-        members = np.union1d(np.flatnonzero(self.train_mask), valid)
-        # the population first (the part records its digest): a part never exists without it
-        population = Population.of(table.ids[members].tolist())
-        body["population_digest"] = population.save(path.with_suffix(POPULATION_SUFFIX))
+        population = np.concatenate([self.train_order, self.valid_rows])
+        body["population_digest"] = Population.of(table.ids[population].tolist()).save(
+            path.with_suffix(POPULATION_SUFFIX)
+        )
         digest = save_part(path, body)
         self._parts.pop(self.model_id, None)
         self._splits.pop(self.model_id, None)
@@ -595,6 +664,17 @@ class SecureBoostPassive(PassiveParty):
         )
 
     # ------------------------------------------------------------------ prediction
+    def _population(self, model_id: str, body: dict[str, Any]) -> Population:
+        """The companies the model was trained and validated on (no consent needed to score
+        them: the training job covered them); empty for a part without one."""
+        cached = self._populations.get(model_id)
+        if cached is None:
+            digest = str(body.get("population_digest", ""))
+            path = platform_part_path(self.context, model_id).with_suffix(POPULATION_SUFFIX)
+            cached = Population.load(path, digest) if digest else Population.of([])
+            self._populations[model_id] = cached
+        return cached
+
     def _part(self, model_id: str) -> tuple[dict[str, Any], str]:
         if model_id not in self._parts:
             self._parts[model_id] = load_platform_part(platform_part_path(self.context, model_id))
@@ -616,17 +696,7 @@ class SecureBoostPassive(PassiveParty):
         body, digest = self._part(request.model_id)
         if body.get("bank_party") not in ("", self.context.caller.party):
             raise NotFound("model part not found")
-        population = self._populations.get(request.model_id)
-        if population is None:  # a part saved before populations were recorded: none
-            recorded = str(body.get("population_digest", ""))
-            path = platform_part_path(self.context, request.model_id)
-            population = (
-                Population.load(path.with_suffix(POPULATION_SUFFIX), recorded)
-                if recorded
-                else Population.of([])
-            )
-            self._populations[request.model_id] = population
-        self.context.check_use(request.ids, population=population)
+        self.context.check_use(request.ids, population=self._population(request.model_id, body))
         ev = self._bank_keys.get(
             self.context.caller.party, request.key_fingerprint, request.public_context
         )

@@ -39,7 +39,9 @@ class PlainBackend:
     ) -> None:
         self._gq, self._hq = gq, hq
 
-    def histograms(self, t: int, depth: int, nodes: list[NodeRows]) -> list[Hist]:
+    def histograms(
+        self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
+    ) -> list[Hist]:
         return [
             plain_histograms(self.bins, n.rows, self._gq, self._hq, self.n_slots) for n in nodes
         ]

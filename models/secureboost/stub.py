@@ -10,6 +10,14 @@ run that resumes after a crash never collides with a half-finished step of the p
 from __future__ import annotations
 
 from models.federation.peer import PassivePeer
+from models.secureboost.hidden_messages import (
+    SbLevelGradientsRequest,
+    SbLevelGradientsResponse,
+    SbLevelHistogramRequest,
+    SbLevelHistogramResponse,
+    SbLevelSplitRequest,
+    SbLevelSplitResponse,
+)
 from models.secureboost.messages import (
     SbFinalizeRequest,
     SbFinalizeResponse,
@@ -62,6 +70,18 @@ class SecureBoostStub:
 
     def tree_done(self, request: SbTreeDoneRequest) -> SbTreeDoneResponse:
         return self.peer.call(self._id(f"t{request.tree}/done"), request, SbTreeDoneResponse)
+
+    def level_gradients(self, request: SbLevelGradientsRequest) -> SbLevelGradientsResponse:
+        step = self._id(f"t{request.tree}/d{request.depth}/lgrad{request.chunk}")
+        return self.peer.call(step, request, SbLevelGradientsResponse)
+
+    def level_histograms(self, request: SbLevelHistogramRequest) -> SbLevelHistogramResponse:
+        step = self._id(f"t{request.tree}/d{request.depth}/lhist")
+        return self.peer.call(step, request, SbLevelHistogramResponse)
+
+    def level_split(self, request: SbLevelSplitRequest) -> SbLevelSplitResponse:
+        step = self._id(f"t{request.tree}/d{request.depth}/lsplit")
+        return self.peer.call(step, request, SbLevelSplitResponse)
 
     def finalize(self, request: SbFinalizeRequest) -> SbFinalizeResponse:
         return self.peer.call(self._id("finalize"), request, SbFinalizeResponse)

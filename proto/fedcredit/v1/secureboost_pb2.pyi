@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SbInitRequest(_message.Message):
-    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "n_bins", "public_key", "slot_bits", "slots_per_ciphertext", "completed_trees")
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "n_bins", "public_key", "slot_bits", "slots_per_ciphertext", "completed_trees", "privacy", "frac_bits", "g_bits", "valid_rows")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,10 @@ class SbInitRequest(_message.Message):
     SLOT_BITS_FIELD_NUMBER: _ClassVar[int]
     SLOTS_PER_CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_TREES_FIELD_NUMBER: _ClassVar[int]
+    PRIVACY_FIELD_NUMBER: _ClassVar[int]
+    FRAC_BITS_FIELD_NUMBER: _ClassVar[int]
+    G_BITS_FIELD_NUMBER: _ClassVar[int]
+    VALID_ROWS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_rows: int
     ids_digest: str
@@ -27,7 +31,11 @@ class SbInitRequest(_message.Message):
     slot_bits: int
     slots_per_ciphertext: int
     completed_trees: int
-    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ...) -> None: ...
+    privacy: str
+    frac_bits: int
+    g_bits: int
+    valid_rows: _common_pb2.Tensor
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ..., privacy: _Optional[str] = ..., frac_bits: _Optional[int] = ..., g_bits: _Optional[int] = ..., valid_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbInitResponse(_message.Message):
     __slots__ = ("n_features", "n_value_bins", "feature_groups", "feature_names", "completed_trees")
@@ -166,16 +174,14 @@ class SbTreeDoneResponse(_message.Message):
     def __init__(self, tree: _Optional[int] = ..., committed_trees: _Optional[int] = ...) -> None: ...
 
 class SbFinalizeRequest(_message.Message):
-    __slots__ = ("model_id", "n_trees", "trees_digest", "valid_rows")
+    __slots__ = ("model_id", "n_trees", "trees_digest")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_TREES_FIELD_NUMBER: _ClassVar[int]
     TREES_DIGEST_FIELD_NUMBER: _ClassVar[int]
-    VALID_ROWS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_trees: int
     trees_digest: str
-    valid_rows: _common_pb2.Tensor
-    def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ..., valid_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ...) -> None: ...
 
 class SbFinalizeResponse(_message.Message):
     __slots__ = ("model_id", "platform_digest", "n_splits")
