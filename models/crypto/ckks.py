@@ -19,8 +19,9 @@ protocols here need none: no ciphertext-ciphertext products, no rotations).
 Inner products
 --------------
 The vertical-LR gradient ``X^T enc(d)`` does not use these slot vectors: see
-:mod:`models.crypto.ckks_inner` (coefficient encoding, two inner products per ciphertext,
-results rerandomised and flooded before they reach the key holder). Slot-wise products of a
+:mod:`models.crypto.ckks_coeff` (coefficient encoding, exact read-outs; every other
+coefficient masked uniformly modulo q and the result rerandomised before it reaches the key
+holder). Slot-wise products of a
 key holder's ciphertext with a third party's plaintext must not be returned to the key holder
 as they are: the product's second component and the imaginary parts of its slots reveal the
 plaintext factor.
@@ -301,7 +302,7 @@ class CkksContext:
 
     @property
     def native(self) -> ts.Context:
-        """The TenSEAL context (for SEAL-level code in :mod:`models.crypto.ckks_inner`)."""
+        """The TenSEAL context (for SEAL-level code in :mod:`models.crypto.ckks_coeff`)."""
         return self._ctx
 
     @property

@@ -50,9 +50,9 @@ from models.crypto.ckks_coeff import (
     embed,
     ntt_to_plain,
     plain_to_ntt,
+    scratch_dir,
     uniform_residues,
 )
-from models.crypto.ckks_inner import scratch_dir
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument
 
