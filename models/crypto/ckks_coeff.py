@@ -50,6 +50,7 @@ import shutil
 import struct
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -259,19 +260,25 @@ def ntt_to_plain(ntt: np.ndarray, template: Any, context: Any) -> Any:
 
 
 _SCRATCH: Path | None = None
+_SCRATCH_CHECKED = 0.0
 
 
 def scratch_dir() -> Path:
     """One private directory per process (tmpfs where available), removed at exit: SEAL
     objects load and save only through files in TenSEAL's bindings (ciphertexts and
-    plaintexts, never keys)."""
-    global _SCRATCH
+    plaintexts, never keys). Its existence is re-checked at most once a second (a ``stat`` per
+    SEAL object was a measurable share of online scoring)."""
+    global _SCRATCH, _SCRATCH_CHECKED
+    now = time.monotonic()
+    if _SCRATCH is not None and now - _SCRATCH_CHECKED < 1.0:
+        return _SCRATCH
     if _SCRATCH is None or not _SCRATCH.is_dir():
         shm = "/dev/shm"
         base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
         _SCRATCH = Path(tempfile.mkdtemp(prefix="fedcredit-ckks-", dir=base))
         os.chmod(_SCRATCH, 0o700)
         atexit.register(shutil.rmtree, _SCRATCH, True)
+    _SCRATCH_CHECKED = now
     return _SCRATCH
 
 
