@@ -201,9 +201,11 @@ class FederatedBackend:
         if self._plat.size and self.precompute:
             self._start_precompute(int(rows.size) - len(self._zeros))
 
-    def histograms(
-        self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
-    ) -> list[Hist]:
+    def _bank_histograms(
+        self, nodes: list[NodeRows], features: np.ndarray | None
+    ) -> tuple[list[Hist], list[Hist] | None]:
+        """The bank's own histograms of ``nodes``, and the whole answer (platform rows zero)
+        when the platform takes no part in this level."""
         bank = [
             plain_histograms(self.bank_bins, n.rows, self._gq, self._hq, self.n_slots)
             for n in nodes
@@ -211,7 +213,15 @@ class FederatedBackend:
         level_off = features is not None and not np.any(features[self.n_bank_features :])
         if not self._plat.size or not nodes or level_off:
             zeros = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
-            return [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
+            return bank, [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
+        return bank, None
+
+    def histograms(
+        self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
+    ) -> list[Hist]:
+        bank, bank_only = self._bank_histograms(nodes, features)
+        if bank_only is not None:
+            return bank_only
         t0 = time.perf_counter()
         with self._platform_call():
             resp = self.stub.histograms(
@@ -305,30 +315,38 @@ class FederatedBackend:
         if plat:
             t0 = time.perf_counter()
             with self._platform_call():
-                resp = self.stub.split(
-                    SbSplitRequest(
-                        tree=t,
-                        depth=depth,
-                        node_ids=[s.node_id for _, s in plat],
-                        split_ids=[s.split_id for _, s in plat],
-                        features=[s.feature - nb for _, s in plat],
-                        bins=[s.bin for _, s in plat],
-                        missing_left=[s.missing_left for _, s in plat],
-                        node_sizes=[int(s.rows.size) for _, s in plat],
-                        rows=_concat_rows([s.rows for _, s in plat]),
-                    )
-                )
+                answered = self._platform_partition(t, depth, [s for _, s in plat])
             self.stats["platform_split_s"] += time.perf_counter() - t0
-            total = sum(int(s.rows.size) for _, s in plat)
-            bits = np.unpackbits(np.asarray(resp.left, dtype=np.uint8))
-            if bits.size < total or bits.size > total + 7:
-                raise InvalidArgument("the partition has the wrong number of rows")
-            bits = bits[:total].astype(bool)
-            pos = 0
-            for i, s in plat:
-                masks[i] = bits[pos : pos + s.rows.size]
-                pos += s.rows.size
+            for (i, _), mask in zip(plat, answered, strict=True):
+                masks[i] = mask
         return [m for m in masks if m is not None]
+
+    def _platform_partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
+        """The go-left masks of the platform's chosen splits over each node's rows."""
+        nb = self.n_bank_features
+        resp = self.stub.split(
+            SbSplitRequest(
+                tree=t,
+                depth=depth,
+                node_ids=[s.node_id for s in splits],
+                split_ids=[s.split_id for s in splits],
+                features=[s.feature - nb for s in splits],
+                bins=[s.bin for s in splits],
+                missing_left=[s.missing_left for s in splits],
+                node_sizes=[int(s.rows.size) for s in splits],
+                rows=_concat_rows([s.rows for s in splits]),
+            )
+        )
+        total = sum(int(s.rows.size) for s in splits)
+        bits = np.unpackbits(np.asarray(resp.left, dtype=np.uint8))
+        if bits.size < total or bits.size > total + 7:
+            raise InvalidArgument("the partition has the wrong number of rows")
+        bits = bits[:total].astype(bool)
+        out, pos = [], 0
+        for s in splits:
+            out.append(bits[pos : pos + s.rows.size])
+            pos += s.rows.size
+        return out
 
     def route(self, t: int, tree: Tree, rows: np.ndarray) -> np.ndarray:
         ids = tree.platform_split_ids()

@@ -34,7 +34,6 @@ from models.secureboost.hidden_messages import (
     SbLevelSplitRequest,
 )
 from models.secureboost.messages import SbInitResponse
-from models.secureboost.plain_hist import plain_histograms
 from models.secureboost.privacy import PrivacyPolicy
 from models.secureboost.stub import SecureBoostStub
 from models.secureboost.tree import BANK, Node, Tree, bin_decision
@@ -110,14 +109,9 @@ class HiddenBackend(FederatedBackend):
     def histograms(
         self, t: int, depth: int, nodes: list[NodeRows], features: np.ndarray | None = None
     ) -> list[Hist]:
-        bank = [
-            plain_histograms(self.bank_bins, n.rows, self._gq, self._hq, self.n_slots)
-            for n in nodes
-        ]
-        level_off = features is not None and not np.any(features[self.n_bank_features :])
-        if not self._plat.size or not nodes or level_off:
-            zeros = np.zeros((self.n_platform_features, self.n_slots), dtype=np.int64)
-            return [(np.vstack([g, zeros]), np.vstack([h, zeros])) for g, h in bank]
+        bank, bank_only = self._bank_histograms(nodes, features)
+        if bank_only is not None:
+            return bank_only
         k = self.layout.slots_per_ciphertext
         n_slots, n_groups = level_slots(depth, len(nodes), k)
         self._upload_level(t, depth, nodes, n_slots, n_groups)
@@ -231,41 +225,30 @@ class HiddenBackend(FederatedBackend):
             out.append((G, H))
         return out
 
-    def partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
-        masks: list[np.ndarray | None] = [None] * len(splits)
+    def _platform_partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
+        """The platform answers each chosen split for every training row (no row set sent);
+        the bits are kept to route the rows the tree did not sample."""
         nb = self.n_bank_features
-        mc = self.bank_binner.missing_code
-        plat: list[tuple[int, SplitOrder]] = []
-        for i, s in enumerate(splits):
-            if s.feature < nb:
-                masks[i] = bin_decision(
-                    self.bank_bins[s.rows, s.feature], s.bin, s.missing_left, mc
-                )
-            else:
-                plat.append((i, s))
-        if plat:
-            t0 = time.perf_counter()
-            with self._platform_call():
-                resp = self.stub.level_split(
-                    SbLevelSplitRequest(
-                        tree=t,
-                        depth=depth,
-                        node_ids=[s.node_id for _, s in plat],
-                        split_ids=[s.split_id for _, s in plat],
-                        features=[s.feature - nb for _, s in plat],
-                        bins=[s.bin for _, s in plat],
-                        missing_left=[s.missing_left for _, s in plat],
-                    )
-                )
-            self.stats["platform_split_s"] += time.perf_counter() - t0
-            n = self.train_rows.size
-            if list(resp.split_ids) != [s.split_id for _, s in plat] or resp.n_rows != n:
-                raise InvalidArgument("the platform answered for other splits or rows")
-            bits = unpack_decisions(resp.left, len(plat), n)
-            for b, (i, s) in enumerate(plat):
-                self._bits[s.split_id] = bits[b]
-                masks[i] = bits[b][self.pos[s.rows]]
-        return [m for m in masks if m is not None]
+        resp = self.stub.level_split(
+            SbLevelSplitRequest(
+                tree=t,
+                depth=depth,
+                node_ids=[s.node_id for s in splits],
+                split_ids=[s.split_id for s in splits],
+                features=[s.feature - nb for s in splits],
+                bins=[s.bin for s in splits],
+                missing_left=[s.missing_left for s in splits],
+            )
+        )
+        n = self.train_rows.size
+        if list(resp.split_ids) != [s.split_id for s in splits] or resp.n_rows != n:
+            raise InvalidArgument("the platform answered for other splits or rows")
+        bits = unpack_decisions(resp.left, len(splits), n)
+        out = []
+        for b, s in enumerate(splits):
+            self._bits[s.split_id] = bits[b]
+            out.append(bits[b][self.pos[s.rows]])
+        return out
 
     def route(self, t: int, tree: Tree, rows: np.ndarray) -> np.ndarray:
         """Leaves of training rows the tree did not sample, from the bits already received;
