@@ -3,13 +3,15 @@
 Usage (on the platform node, with its config)::
 
     fedcredit consent grant  --config platform.toml --uscc CODE --bank bank-a \\
-        --scope scoring --days 365 [--evidence DOC-REF] [--operator NAME]
+        --scope scoring --days 365 [--evidence DOC-REF]
     fedcredit consent revoke --config platform.toml --uscc CODE --bank bank-a [--scope S]
     fedcredit consent list   --config platform.toml [--uscc CODE] [--bank bank-a] [--active]
 
 The commands open the consent database and the audit log under the platform's data directory
 (the running server uses the same files safely). Every grant and revocation is audited with
-the operator as actor. ``list --uscc CODE`` is also the company's own view: who holds its
+the operator as actor: ``<platform>/<OS account that ran the command>`` (from the password
+database of the effective user, never a flag), role ``operator``, with the fingerprint of the
+platform's certificate. ``list --uscc CODE`` is also the company's own view: who holds its
 consent, and every score request that used its data (from the platform's audit log).
 """
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -58,22 +59,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, required=True, help="the platform's platform.toml")
-    p.add_argument("--operator", default="", help="who runs the command (default: login name)")
 
 
 class _Platform:
     """The platform's consent registry and audit log, opened from its config."""
 
-    def __init__(self, config_path: Path, operator: str) -> None:
+    def __init__(self, config_path: Path) -> None:
         from models.audit import Actor
         from platform_node.config import PlatformConfig
         from platform_node.consent import ConsentRegistry
         from proto.transport.audit_servicer import open_node_audit_log
+        from proto.transport.local_identity import operator_identity
 
         self.config = PlatformConfig.load(config_path, plaintext=True)
         self.audit = open_node_audit_log(self.config.data_dir, self.config.party, "platform")
-        who = operator or _login()
-        self.actor = Actor(f"{self.config.party}/{who}", "platform", "")
+        cert = self.config.tls.cert if self.config.tls is not None else None
+        self.actor = Actor.of(operator_identity(self.config.party, cert))
         self.registry = ConsentRegistry.in_data_dir(
             self.config.data_dir, self.audit, actor=self.actor
         )
@@ -85,13 +86,6 @@ class _Platform:
 
     def close(self) -> None:
         self.registry.close()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def _uscc(code: str) -> str:
@@ -118,7 +112,7 @@ def run_grant(args: argparse.Namespace) -> int:
     uscc = _uscc(args.uscc)
     if not 1 <= args.days <= MAX_DAYS:
         raise InvalidArgument(f"--days is between 1 and {MAX_DAYS}")
-    node = _Platform(args.config, args.operator)
+    node = _Platform(args.config)
     try:
         bank = node.check_bank(args.bank)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
@@ -134,7 +128,7 @@ def run_grant(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     uscc = _uscc(args.uscc)
-    node = _Platform(args.config, args.operator)
+    node = _Platform(args.config)
     try:
         revoked = node.registry.revoke(uscc, node.check_bank(args.bank), args.scope)
     finally:
@@ -166,7 +160,7 @@ def _uses(audit: Any, uscc: str) -> list[dict[str, Any]]:
 
 def run_list(args: argparse.Namespace) -> int:
     uscc = _uscc(args.uscc) if args.uscc else None
-    node = _Platform(args.config, args.operator)
+    node = _Platform(args.config)
     try:
         records = node.registry.list(uscc, args.bank, active_only=args.active)
         uses = _uses(node.audit, uscc) if uscc else []

@@ -224,7 +224,8 @@ class JobRunner:
         return outcome
 
     def _serve(self, outcome: FitOutcome, version: str) -> None:
-        """Make the new version available to the scoring service as ``NAME@latest``."""
+        """Register the new version with the scoring service as ``NAME@latest``: not approved,
+        so it serves nothing until an approver promotes it (``fedcredit model promote``)."""
         from bank_node.scoring.model_store import ModelStore
 
         ModelStore(self.config.data_dir).register(
@@ -233,7 +234,6 @@ class JobRunner:
             alias="latest",
             version=str(version),
             features=_feature_source(self.spec),
-            make_default=True,
             as_of=self.spec.platform_data.as_of,
         )
 
