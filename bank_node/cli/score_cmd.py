@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.errors import InvalidArgument
+from models.errors import InvalidArgument, Unauthenticated
 
 
 def _common(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -102,7 +102,7 @@ def _client(args: argparse.Namespace) -> Any:
 
     config = BankConfig.load(args.config)
     if args.cert_dir is None:
-        raise InvalidArgument(
+        raise Unauthenticated(
             "scoring needs the officer's identity: give --cert-dir with the officer's "
             "certificate directory (cert.pem, key.pem)"
         )
