@@ -294,6 +294,15 @@ def approve_served(
     )
 
 
+def has_tracking_store(config: BankConfig) -> bool:
+    """Whether the bank has an MLflow store to reconcile (a local SQLite store only once a
+    job created it, so nothing heavy is imported or created before)."""
+    uri = config.tracking_uri
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :]).is_file()
+    return bool(uri) or (config.data_dir / "mlflow" / "mlflow.db").is_file()
+
+
 class GovernanceWatcher:
     """Reconciles the bank's MLflow aliases every ``interval_s`` seconds (a daemon thread).
 
@@ -316,17 +325,14 @@ class GovernanceWatcher:
     def stop(self) -> None:
         self._stop.set()
 
-    def _has_store(self) -> bool:
-        return (
-            bool(self.config.tracking_uri)
-            or (self.config.data_dir / "mlflow" / "mlflow.db").is_file()
-        )
+    def has_store(self) -> bool:
+        return has_tracking_store(self.config)
 
     def check_once(self) -> list[AliasDrift]:
         from bank_node.jobs.tracking_glue import bank_tracking
         from bank_node.scoring.model_store import ModelStore
 
-        if not self._has_store():
+        if not self.has_store():
             return []
         tracking = bank_tracking(self.config, self.audit)
         drifts = reconcile(tracking, ModelStore(self.config.data_dir), self.audit,

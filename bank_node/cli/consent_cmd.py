@@ -73,7 +73,8 @@ class _Platform:
 
         self.config = PlatformConfig.load(config_path, plaintext=True)
         self.audit = open_node_audit_log(self.config.data_dir, self.config.party, "platform")
-        cert = self.config.tls.cert if self.config.tls is not None else None
+        node_tls = PlatformConfig.load(config_path).tls  # paths only; read if present
+        cert = node_tls.cert if node_tls is not None else None
         self.actor = Actor.of(operator_identity(self.config.party, cert))
         self.registry = ConsentRegistry.in_data_dir(
             self.config.data_dir, self.audit, actor=self.actor

@@ -119,7 +119,7 @@ def _grpc_error(err: Exception) -> FedCreditError | None:
         return None
     from proto.transport.status import error_from_rpc
 
-    return error_from_rpc(err)  # type: ignore[arg-type]
+    return error_from_rpc(err)
 
 
 def main(argv: list[str] | None = None) -> int:

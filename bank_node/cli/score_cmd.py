@@ -219,7 +219,9 @@ def run_models(args: argparse.Namespace) -> int:
 
     config = BankConfig.load(args.config)
     store = ModelStore(config.data_dir)
-    if (config.data_dir / "mlflow" / "mlflow.db").is_file() or config.tracking_uri:
+    from bank_node.governance import has_tracking_store
+
+    if has_tracking_store(config):
         from bank_node.cli.model_cmd import _reconciled
 
         _reconciled(config)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from bank_node.jobs.state import JobState, JobStore
 from models.audit.entry import Actor
 from models.audit.events import PSI_RUN, TRAINING_COMPLETED, TRAINING_FAILED, TRAINING_STARTED
 from models.dataset import PartyTable
+from models.errors import InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
@@ -48,6 +48,29 @@ def load_bank_side(spec: JobSpec) -> PartyTable:
         id_column=spec.bank_data.id_column,
         label_column=spec.bank_data.label_column,
     )
+
+
+MIN_CLASS_ROWS = 5
+
+
+def check_training_labels(bank: PartyTable, spec: JobSpec) -> None:
+    """Before any network call: rows to train on, two classes with a few rows of each."""
+    if bank.n_rows == 0:
+        when = spec.platform_data.as_of or "the as-of date"
+        raise InvalidArgument(
+            f"the bank data has no rows for platform_data.as_of = {when} (a loan book keeps "
+            "the applications of the 12 months from it; check the date, e.g. a synthetic "
+            "city's data_card.json)"
+        )
+    y = np.asarray(bank.y)
+    if int(np.sum((y == 0) | (y == 1))) != y.size:
+        raise InvalidArgument("the bank's labels must be 0 or 1")
+    counts = [int(np.sum(y == c)) for c in (0, 1)]
+    if min(counts) < MIN_CLASS_ROWS:
+        raise InvalidArgument(
+            f"training needs both classes with at least {MIN_CLASS_ROWS} rows each "
+            f"(found {counts[0]} non-defaults and {counts[1]} defaults)"
+        )
 
 
 def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +275,7 @@ class JobRunner:
             state.launched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             self.store.save(state)
         bank = load_bank_side(self.spec)
+        check_training_labels(bank, self.spec)  # before any network call
         aligned = self.align(state, bank)
         bank_aligned = bank.align_to(aligned)
         self.describe(state)
@@ -291,8 +315,7 @@ def _feature_source(spec: JobSpec) -> dict[str, str]:
 
 
 def _whoami(config: BankConfig) -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{config.party}/{user}"
+    """Who launched the job: the OS account that ran it (not ``$USER``, which is free text)."""
+    from proto.transport.local_identity import os_account
+
+    return f"{config.party}/{os_account()}"

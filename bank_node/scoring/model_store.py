@@ -268,6 +268,11 @@ class ModelStore:
             keys = sorted(k for k, e in models.items() if e.get("model_id") == spec)
             approved = [k for k in keys if models[k].get("approvals")]
             key = default if default in keys else ((approved or keys or [None])[0])
+        if key is None and not at and any(e.get("name") == name for e in models.values()):
+            raise FailedPrecondition(
+                "no version of the requested model is approved for scoring "
+                "(an approver promotes one with `fedcredit model promote`)"
+            )
         if key is None or key not in models:
             raise NotFound("unknown model")
         return self._entry(key, models[key])
