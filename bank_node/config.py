@@ -49,17 +49,20 @@ DEFAULTS: dict[str, Any] = {
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+_NAME_KEY: dict[str, Any] = {"pattern": _NAME, "form": "a lower-case party name"}
+_ADDR_KEY: dict[str, Any] = {"pattern": _HOSTPORT, "form": "a host:port address"}
+_FP_KEY: dict[str, Any] = {"pattern": "[0-9a-f]{64}|", "form": "a SHA-256 fingerprint or empty"}
 DOCS: dict[str, tuple[str, dict[str, Any]]] = {
-    "party": ("the bank's party name (its certificate's CN)", {"pattern": _NAME}),
+    "party": ("the bank's party name (its certificate's CN)", _NAME_KEY),
     "listen": ("address of the bank's own server (scoring, audit, lineage)",
-               {"pattern": _HOSTPORT}),
+               _ADDR_KEY),
     "data_dir": ("keys, models, checkpoints, MLflow store, audit log (relative to this file)",
                  {"kind": "path"}),
     "pki_dir": ("`ca.pem` and `<party>/cert.pem`, `key.pem`", {"kind": "path"}),
-    "platform_target": ("the platform's `host:port`", {"pattern": _HOSTPORT}),
-    "platform_name": ("the name the platform's certificate must carry", {"pattern": _NAME}),
+    "platform_target": ("the platform's `host:port`", _ADDR_KEY),
+    "platform_name": ("the name the platform's certificate must carry", _NAME_KEY),
     "platform_audit_key": ("the platform's audit key fingerprint (empty: pinned on first use)",
-                           {"pattern": r"[0-9a-f]{64}|"}),
+                           _FP_KEY),
     "tracking_uri": ("MLflow tracking URI (empty: `sqlite:///<data_dir>/mlflow/mlflow.db`)", {}),
     "log_level": ("log level", {"choices": LOG_LEVELS}),
     "max_workers": ("gRPC server threads", {"minimum": 1, "maximum": 1024}),
@@ -78,8 +81,12 @@ SCHEMA = FileSchema(
             "bank.known_parties",
             "Who may call the bank's server: party name -> role (default: the bank's own "
             "officers and `regulator`).",
-            entries=Key("role", "str", help="the role a caller with that name must have",
-                        choices=("bank", "regulator", "officer")),
+            entries=Key(
+                "role",
+                "str",
+                help="the role a caller with that name must have",
+                choices=("bank", "regulator", "officer"),
+            ),
             entry_name="PARTY",
         ),
     ),

@@ -108,15 +108,13 @@ regulator = "regulator"
 
 
 def officer_score(work: Path, uscc: str, *, check: bool = True) -> int:
-    """Officer alice scores ``uscc`` with the champion model, with her own certificate."""
+    """Officer alice scores ``uscc`` with the bank's champion, with her own certificate."""
     return fedcredit(
         "score",
         "--config",
         "bank.toml",
         "--cert-dir",
         "pki/alice",
-        "--model",
-        "sme-default@champion",
         "--uscc",
         uscc,
         cwd=work,
@@ -131,8 +129,16 @@ def run(work: Path) -> int:
     work.mkdir(parents=True)
     from proto.transport.pki import init_pki
 
-    say("Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a")
-    init_pki(work / "pki", ["bank-a"], officers=[("alice", "bank-a")])
+    say(
+        "Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a, "
+        "approver head-of-risk@bank-a"
+    )
+    init_pki(
+        work / "pki",
+        ["bank-a"],
+        officers=[("alice", "bank-a")],
+        approvers=[("head-of-risk", "bank-a")],
+    )
     say(
         f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
         "and bank-a's loan book"
@@ -234,7 +240,16 @@ def run(work: Path) -> int:
                 cwd=work,
             )
 
-        say("The bank's head of risk promotes version 1 to champion (approval recorded)")
+        say("Version 1 is registered but not approved: officers cannot score with it yet")
+        unapproved = officer_score(work, consenting[0], check=False)
+        print(f"(exit code {unapproved}: refused as expected, no approved champion)")
+        if unapproved == 0:
+            raise RuntimeError("an unapproved model served a score")
+
+        say(
+            "The bank's head of risk promotes version 1 to champion with her own certificate "
+            "(approval audited, MLflow alias set, scoring store follows)"
+        )
         fedcredit(
             "model",
             "promote",
@@ -242,12 +257,13 @@ def run(work: Path) -> int:
             "1",
             "--alias",
             "champion",
-            "--approver",
-            "bank-a/head-of-risk",
+            "--cert-dir",
+            "pki/head-of-risk",
             "--config",
             "bank.toml",
             cwd=work,
         )
+        fedcredit("score", "models", "--config", "bank.toml", cwd=work)
 
         say(
             "Credit officer alice scores them with her own certificate (the platform never "

@@ -51,9 +51,11 @@ DEFAULTS: dict[str, Any] = {
 
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
+_NAME_KEY: dict[str, Any] = {"pattern": _NAME, "form": "a lower-case party name"}
+_ADDR_KEY: dict[str, Any] = {"pattern": _HOSTPORT, "form": "a host:port address"}
 DOCS: dict[str, tuple[str, dict[str, Any]]] = {
-    "party": ("the platform's party name (its certificate's CN)", {"pattern": _NAME}),
-    "listen": ("address the platform's server binds", {"pattern": _HOSTPORT}),
+    "party": ("the platform's party name (its certificate's CN)", _NAME_KEY),
+    "listen": ("address the platform's server binds", _ADDR_KEY),
     "data_dir": ("sessions, caches, consent database, audit log (relative to this file)",
                  {"kind": "path"}),
     "pki_dir": ("`ca.pem` and `<party>/cert.pem`, `key.pem`", {"kind": "path"}),

@@ -137,9 +137,8 @@ def test_node_config_typos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     bank.write_text('[bank]\nmax_workers = "many"\n\n[bank.known_partys]\nx = "bank"\n')
     msg = _error(BankConfig.load, bank)
     assert "bank.toml:2: [bank] max_workers must be an integer" in msg
-    assert "bank.toml:4: unknown table [bank.known_partys] (did you mean 'bank.known_parties'?)" in (
-        msg
-    )
+    unknown = "bank.toml:4: unknown table [bank.known_partys]"
+    assert f"{unknown} (did you mean 'bank.known_parties'?)" in msg
     bank.write_text('[bnak]\nparty = "bank-a"\n')
     assert "unknown table [bnak] (did you mean 'bank'?)" in _error(BankConfig.load, bank)
     bank.write_text('[bank]\nparty = "bank-a"\n')

@@ -2,8 +2,8 @@
 
 Usage (on the platform node, with its config)::
 
-    fedcredit consent grant  --config platform.toml --uscc CODE --bank bank-a \\
-        --scope scoring --days 365 [--evidence DOC-REF]
+    fedcredit consent grant  --config platform.toml (--uscc CODE | --file CODES.csv) \\
+        --bank bank-a --scope scoring --days 365 [--evidence DOC-REF]
     fedcredit consent revoke --config platform.toml --uscc CODE --bank bank-a [--scope S]
     fedcredit consent list   --config platform.toml [--uscc CODE] [--bank bank-a] [--active]
 
@@ -32,9 +32,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("consent", help="companies' consents to banks (platform operator)")
     csub = p.add_subparsers(dest="consent_cmd", required=True)
 
-    g = csub.add_parser("grant", help="record a company's consent to a bank")
+    g = csub.add_parser("grant", help="record companies' consents to a bank (one or a file)")
     _common(g)
-    g.add_argument("--uscc", required=True, help="the company's unified social credit code")
+    who = g.add_mutually_exclusive_group(required=True)
+    who.add_argument("--uscc", help="the company's unified social credit code")
+    who.add_argument(
+        "--file",
+        type=Path,
+        help="many companies: one USCC per line, or a CSV with a 'uscc' column (and an "
+        "optional 'evidence' column); every code is checked before any is granted",
+    )
     g.add_argument("--bank", required=True, help="the bank's party name")
     g.add_argument("--scope", default="scoring", choices=["scoring", "training", "all"])
     g.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
@@ -109,21 +116,73 @@ def _record(rec: Any) -> dict[str, str]:
     }
 
 
+def read_consent_file(path: Path) -> list[tuple[str, str]]:
+    """``[(uscc, evidence)]`` from a file of codes (one per line, or CSV with ``uscc`` and an
+    optional ``evidence`` column). Every code is validated first; invalid ones are counted
+    and named by line number (never by value), and nothing is granted."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidArgument(f"consent file not found: {path}") from None
+    except (OSError, UnicodeDecodeError):
+        raise InvalidArgument(f"consent file could not be read as text: {path}") from None
+    lines = text.splitlines()
+    rows: list[tuple[int, str, str]] = []
+    if lines and "uscc" in [c.strip().lower() for c in lines[0].split(",")]:
+        reader = csv.DictReader(lines)
+        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+        for number, rec in enumerate(reader, start=2):
+            code = (rec.get(fields["uscc"]) or "").strip()
+            evidence = (rec.get(fields["evidence"]) or "").strip() if "evidence" in fields else ""
+            if code:
+                rows.append((number, code, evidence))
+    else:
+        rows = [(n, line.strip(), "") for n, line in enumerate(lines, start=1) if line.strip()]
+    if not rows:
+        raise InvalidArgument(f"consent file lists no companies: {path}")
+    out: list[tuple[str, str]] = []
+    bad: list[int] = []
+    for number, code, evidence in rows:
+        try:
+            out.append((_uscc(code), evidence))
+        except InvalidArgument:
+            bad.append(number)
+    if bad:
+        shown = ", ".join(str(n) for n in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise InvalidArgument(
+            f"{path}: {len(bad)} of {len(rows)} codes are not valid USCCs (lines {shown}); "
+            "nothing was granted"
+        )
+    return out
+
+
 def run_grant(args: argparse.Namespace) -> int:
-    uscc = _uscc(args.uscc)
     if not 1 <= args.days <= MAX_DAYS:
         raise InvalidArgument(f"--days is between 1 and {MAX_DAYS}")
+    one = args.file is None
+    items = [(_uscc(args.uscc), "")] if one else read_consent_file(args.file)
     node = _Platform(args.config)
+    granted = []
     try:
         bank = node.check_bank(args.bank)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
-        rec = node.registry.grant(uscc, bank, args.scope, expires, evidence=args.evidence)
+        for uscc, evidence in items:
+            granted.append(
+                node.registry.grant(
+                    uscc, bank, args.scope, expires, evidence=evidence or args.evidence
+                )
+            )
     finally:
         node.close()
-    print(
-        f"granted {rec.consent_id}: {rec.uscc} -> {rec.bank_party} for {rec.scope} "
-        f"until {rec.expires_at} (by {rec.granted_by})"
-    )
+    for rec in granted[:20]:
+        print(
+            f"granted {rec.consent_id}: {rec.uscc} -> {rec.bank_party} for {rec.scope} "
+            f"until {rec.expires_at} (by {rec.granted_by})"
+        )
+    if len(granted) > 20:
+        print(f"... {len(granted)} consents granted in all")
     return 0
 
 

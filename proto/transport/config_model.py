@@ -26,6 +26,7 @@ from typing import Any
 
 from models.errors import InvalidArgument
 
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -47,6 +48,7 @@ class Key:
     maximum: float | None = None
     required: bool = False
     pattern: str = ""
+    form: str = ""  # what ``pattern`` means, for error messages ("a host:port address")
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -179,7 +181,7 @@ def coerce(key: Key, value: Any) -> tuple[Any, str]:
         if not isinstance(value, str):
             return None, "must be a string"
         if key.pattern and not re.fullmatch(key.pattern, value):
-            return None, "has an invalid form"
+            return None, f"must be {key.form}" if key.form else "has an invalid form"
     elif kind == "bool":
         if not isinstance(value, bool):
             return None, "must be true or false"
