@@ -186,28 +186,11 @@ def run(work: Path) -> int:
         wait_healthy(f"127.0.0.1:{bank_port}", reg_tls, "bank-a", bank)
         print("both nodes report SERVING on the standard gRPC health service")
 
-        say("bank-a opens a session on the platform and runs one exchange (describe)")
-        from bank_node.config import BankConfig
-        from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
-
-        config = BankConfig.load(bank_cfg)
-        peer = config.platform_peer()
-        info = peer.open_session(
-            SessionSpec(
-                job_id="demo-hello",
-                algorithm="describe",
-                dataset="catalogue",
-                params={"as_of": card["as_of"]},
-            )
+        say(
+            "bank-a pings the platform: health, then a session with one exchange (describe: "
+            "digest, size, no rows)"
         )
-        reply = peer.call("describe/0", DescribeRequest(), DescribeResponse)
-        peer.close_session("demo")
-        peer.close()
-        print(
-            f"session {info.job_id} with {info.platform_party}: platform catalogue has "
-            f"{reply.n_rows} enterprises, {reply.n_features} features, "
-            f"digest {reply.digest[:16]}..."
-        )
+        fedcredit("bank", "ping", "--config", "bank.toml", "--as-of", card["as_of"], cwd=work)
 
         say(
             "bank-a trains a SecureBoost model with the platform: PSI, encrypted histograms, "
