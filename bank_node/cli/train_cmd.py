@@ -23,10 +23,15 @@ class TreeProgress:
     computes them per tree (SecureBoost in the standard privacy mode), else the training
     loss."""
 
-    def __init__(self, total: int, enabled: bool = True) -> None:
+    def __init__(self, total: int, enabled: bool = True, unit: str = "tree") -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="tree", disable=not enabled, dynamic_ncols=True)
+        self.bar = tqdm(total=total, unit=unit, disable=not enabled, dynamic_ncols=True)
+
+    def phase(self, name: str) -> None:
+        """Show the phase the job is in (PSI, training, ...) on the bar itself."""
+        self.bar.set_description_str(name)
+        self.bar.refresh()
 
     def __call__(self, info: dict[str, Any]) -> None:
         post = {}
@@ -41,6 +46,20 @@ class TreeProgress:
         self.bar.close()
 
 
+def progress_logging(enabled: bool = True) -> Any:
+    """A context in which console log lines (ours, MLflow's) are written through tqdm, above
+    the progress bar, so they never break it."""
+    import contextlib
+    import logging
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    names = ("", "mlflow", "fedcredit", "alembic")
+    return logging_redirect_tqdm(loggers=[logging.getLogger(n) for n in names])
+
+
 def run_train(args: argparse.Namespace) -> int:
     from bank_node.audit_service import bank_audit_log
     from bank_node.config import BankConfig
@@ -50,7 +69,13 @@ def run_train(args: argparse.Namespace) -> int:
     spec = JobSpec.load(args.job, job_id=args.job_id)
     config = BankConfig.load(spec.bank_config)
     total = int(spec.params.get("n_estimators", spec.params.get("max_epochs", 0)) or 0)
-    progress = TreeProgress(total, enabled=not args.no_progress)
+    unit = "tree" if spec.algorithm == "secureboost" else "epoch"
+    print(
+        f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
+        f"({spec.platform_data.dataset})",
+        flush=True,
+    )
+    progress = TreeProgress(total, enabled=not args.no_progress, unit=unit)
     stop = threading.Event()
 
     def on_sigint(_signum: int, _frame: object) -> None:
@@ -68,12 +93,10 @@ def run_train(args: argparse.Namespace) -> int:
             should_stop=stop.is_set,
             audit=bank_audit_log(config),
             register=not args.no_register,
+            on_phase=progress.phase,
         )
-        print(
-            f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
-            f"({spec.platform_data.dataset})"
-        )
-        result = runner.run()
+        with progress_logging(enabled=not args.no_progress):
+            result = runner.run()
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)

@@ -101,8 +101,10 @@ class JobRunner:
         launched_by: str = "",
         audit: Any | None = None,
         register: bool = True,
+        on_phase: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
+        self.on_phase = on_phase or (lambda _phase: None)
         self.config = config
         self.peer = peer
         self.callbacks = list(callbacks or [])
@@ -274,17 +276,22 @@ class JobRunner:
             state.launched_by = self.launched_by
             state.launched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             self.store.save(state)
+        self.on_phase("loading bank data")
         bank = load_bank_side(self.spec)
         check_training_labels(bank, self.spec)  # before any network call
+        self.on_phase("PSI: aligning companies")
         aligned = self.align(state, bank)
         bank_aligned = bank.align_to(aligned)
+        self.on_phase("describing the platform's data")
         self.describe(state)
         outcome = None
         if not state.done("trained"):
+            self.on_phase("training")
             outcome = self.train(state, bank_aligned)
         if outcome is not None and not state.done("registered") and self.register:
             from bank_node.jobs.tracking_glue import track_and_register
 
+            self.on_phase("registering in MLflow")
             _, valid_rows = split_rows(
                 bank_aligned.n_rows, self.spec.valid_fraction, self.spec.seed
             )
