@@ -190,3 +190,17 @@ def test_training_labels_checked_before_psi(tmp_path: Path) -> None:
     assert "no rows for platform_data.as_of = 2022-01-01" in _error(
         check_training_labels, table([]), spec
     )
+
+
+def test_garbage_table_is_a_clear_error(tmp_path: Path) -> None:
+    from bank_node.loanbook.loader import load_bank_table
+
+    garbage = tmp_path / "bank.csv"
+    garbage.write_bytes(b"\x00\xff\xfe garbage \x89PNG\r\n\x1a\n" * 50)
+    assert "not readable CSV: bank.csv" in _error(load_bank_table, garbage)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert "not readable CSV" in _error(load_bank_table, empty)
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    assert "not readable Parquet" in _error(load_bank_table, bad)
