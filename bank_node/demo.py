@@ -225,7 +225,7 @@ def run(work: Path) -> int:
 
         say("Version 1 is registered but not approved: officers cannot score with it yet")
         unapproved = officer_score(work, consenting[0], check=False)
-        print(f"(exit code {unapproved}: refused as expected, no approved champion)")
+        print(f"(exit code {unapproved}: refused as expected, no approved champion yet)")
         if unapproved == 0:
             raise RuntimeError("an unapproved model served a score")
 

@@ -50,7 +50,7 @@ def _mlflow_aliases(tracking: Any) -> dict[str, str]:
 
 def test_unapproved_versions_never_serve(world: dict[str, Any], trained: Trained) -> None:
     scoring: ModelStore = world["scoring"]
-    with pytest.raises(NotFound, match="no approved champion"):
+    with pytest.raises(FailedPrecondition, match="no approved champion"):
         scoring.resolve("")  # before: the last trained version was the default
     for spec in (f"{NAME}@latest", f"{NAME}@3", trained.lr.model_id_):
         with pytest.raises(FailedPrecondition, match="not approved"):

@@ -247,7 +247,9 @@ class ModelStore:
         if not spec:
             spec = str(doc.get("default", ""))
             if not spec.endswith(f"@{DEFAULT_ALIAS}"):
-                raise NotFound(
+                if not doc["models"]:
+                    raise NotFound("no model is served for scoring")
+                raise FailedPrecondition(
                     "no approved champion model is served for scoring "
                     "(an approver promotes one with `fedcredit model promote`)"
                 )
