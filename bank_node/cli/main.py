@@ -69,12 +69,17 @@ EXIT_CODES: dict[ErrorKind, int] = {
 
 
 def package_version() -> str:
-    from importlib import metadata
+    from bank_node import __version__
 
-    try:
-        return metadata.version("fedcredit")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        return "unknown"
+    return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        print(f"fedcredit {package_version()}")
+        parser.exit()
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -95,7 +100,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 refused, "
         "4 a node is unavailable",
     )
-    parser.add_argument("--version", action="version", version=f"fedcredit {package_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="print the version and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = _command_in(argv) if argv is not None else None
     for name, (module_name, help_text) in COMMANDS.items():
