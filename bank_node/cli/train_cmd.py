@@ -102,6 +102,13 @@ def run_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         peer.close()
     state = result.state
+    summary = runner.bank_summary
+    if summary:
+        dropped = summary.get("invalid_ids_dropped", 0)
+        print(
+            f"bank data: {summary.get('rows', 0)} rows"
+            + (f" ({dropped} invalid company codes dropped)" if dropped else "")
+        )
     print(
         f"PSI: bank {state.psi.get('n_bank')} x platform {state.psi.get('n_platform')} -> "
         f"{state.psi.get('n_intersection')} aligned companies"

@@ -105,6 +105,8 @@ class JobRunner:
     ) -> None:
         self.spec = spec
         self.on_phase = on_phase or (lambda _phase: None)
+        #: rows of the bank's table and invalid company codes dropped from it (after loading)
+        self.bank_summary: dict[str, int] = {}
         self.config = config
         self.peer = peer
         self.callbacks = list(callbacks or [])
@@ -278,6 +280,10 @@ class JobRunner:
             self.store.save(state)
         self.on_phase("loading bank data")
         bank = load_bank_side(self.spec)
+        self.bank_summary = {
+            "rows": bank.n_rows,
+            "invalid_ids_dropped": int(bank.meta.get("rejected_invalid_codes", "0") or 0),
+        }
         check_training_labels(bank, self.spec)  # before any network call
         self.on_phase("PSI: aligning companies")
         aligned = self.align(state, bank)
