@@ -18,7 +18,7 @@ from proto.transport.config_model import Key
 #: (minimum, maximum) per hyper-parameter name (inclusive; a tiny positive minimum = "> 0").
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "n_estimators": (1, 10_000),
-    "max_depth": (1, 32),
+    "max_depth": (1, 15),
     "learning_rate": (1e-9, 100.0),
     "min_child_weight": (0.0, 1e9),
     "reg_lambda": (0.0, 1e9),
@@ -57,6 +57,20 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("sgd", "momentum", "adam", "precond"),
     "binning_method": ("quantile", "equal_width", "optimal"),
 }
+#: Descriptions of arguments whose estimator documents them in prose, not a Parameters list.
+DESCRIPTIONS: dict[str, str] = {
+    "binning_method": "How features are binned before WOE.",
+    "n_bins": "Bins per feature before merging.",
+    "max_bins": "Bins per feature after merging.",
+    "min_bin_fraction": "Smallest share of rows in a bin.",
+    "iv_threshold": "Keep features whose information value is at least this (none: all).",
+    "top_k": "Keep the k features of highest information value (none: all).",
+    "base_score": "Points at base_odds.",
+    "base_odds": "Good:bad odds that get base_score points.",
+    "pdo": "Points that double the odds.",
+    "round_points": "Round each attribute's points to integers.",
+    "dp_epsilon": "Differential-privacy noise on the platform's per-bin counts (none: exact).",
+}
 #: Constructor arguments the job file sets elsewhere.
 SET_ELSEWHERE = {"key_bits": "crypto.key_bits", "mode": "crypto.scheme"}
 
@@ -76,6 +90,38 @@ def _kind(annotation: Any, default: Any) -> str:
     )
 
 
+def _docstring_params(cls: type) -> dict[str, str]:
+    """``{name: description}`` from the numpy-style "Parameters" section of a class docstring
+    (entries like ``a, b:`` followed by an indented description)."""
+    doc = inspect.getdoc(cls) or ""
+    if "Parameters\n----------" not in doc:
+        return {}
+    section = doc.split("Parameters\n----------", 1)[1]
+    out: dict[str, str] = {}
+    names: list[str] = []
+    text: list[str] = []
+
+    def flush() -> None:
+        description = " ".join(text).strip()
+        for name in names:
+            out[name] = description
+        text.clear()
+
+    for line in section.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            head = line.strip().rstrip(":").replace(", ", ",")
+            if not line.rstrip().endswith(":") or " " in head:
+                break  # the next section
+            flush()
+            names = [n.strip() for n in line.strip().rstrip(":").split(",")]
+        else:
+            text.append(line.strip())
+    flush()
+    return out
+
+
 @functools.cache
 def param_keys(algorithm: str) -> tuple[Key, ...]:
     """The ``[params]`` keys of ``algorithm`` (imports its estimator)."""
@@ -83,6 +129,10 @@ def param_keys(algorithm: str) -> tuple[Key, ...]:
 
     module, cls = _ESTIMATORS[algorithm]
     estimator = getattr(importlib.import_module(module), cls)
+    docs = dict(DESCRIPTIONS) | _docstring_params(estimator)
+    if algorithm == "scorecard":  # its LR arguments are the logistic regression's
+        lr_module, lr_cls = _ESTIMATORS["logreg"]
+        docs = _docstring_params(getattr(importlib.import_module(lr_module), lr_cls)) | docs
     out = []
     for name, p in inspect.signature(estimator.__init__).parameters.items():
         if name == "self" or name in SET_ELSEWHERE:
@@ -95,7 +145,7 @@ def param_keys(algorithm: str) -> tuple[Key, ...]:
                 name,
                 _kind(p.annotation, default),
                 default,
-                ("optional; " if optional else "") + f"`{cls}({name}=...)`",
+                ("optional. " if optional else "") + docs.get(name, f"`{cls}({name}=...)`"),
                 choices=CHOICES.get(name, ()),
                 minimum=lo,
                 maximum=hi,
