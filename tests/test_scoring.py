@@ -457,6 +457,11 @@ pki_dir = "{nodes.pki}"
     with redirect_stdout(listing):
         assert main(["score", "models", "--config", str(cfg)]) == 0
     assert "frozen" in listing.getvalue() and "as_of=2022-01-01" in listing.getvalue()
+    # the listing names the default and each entry's aliases and approvals (issue 15)
+    frozen = next(line for line in listing.getvalue().splitlines() if " frozen " in line)
+    assert "aliases=champion,latest" in frozen
+    assert "champion approved by bank-a/head-of-risk" in frozen
+    assert listing.getvalue().startswith(f"default: {SB_NAME}@champion")
     reply = nodes.client().score(ScoringClient.request(uscc, model="frozen"))
     assert reply.as_of == "2022-01-01" and reply.model_name == "frozen"
     assert abs(reply.probability_of_default - trained.offline_pd("logreg", 120)) < TOL
