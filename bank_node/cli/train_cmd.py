@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import signal
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +50,47 @@ class TreeProgress:
         self.bar.close()
 
 
-def progress_logging(enabled: bool = True) -> Any:
+LOGGERS = ("", "mlflow", "fedcredit", "alembic")
+
+
+@contextlib.contextmanager
+def progress_logging(enabled: bool = True) -> Iterator[None]:
     """A context in which console log lines (ours, MLflow's) are written through tqdm, above
-    the progress bar, so they never break it."""
-    import contextlib
-    import logging
-
+    the progress bar, so they never break it: every stream handler (not file handlers) of the
+    loggers in :data:`LOGGERS` is swapped for one that writes with ``tqdm.write``, keeping its
+    level, formatter and filters."""
     if not enabled:
-        return contextlib.nullcontext()
-    from tqdm.contrib.logging import logging_redirect_tqdm
+        yield
+        return
+    from tqdm import tqdm
 
-    names = ("", "mlflow", "fedcredit", "alembic")
-    return logging_redirect_tqdm(loggers=[logging.getLogger(n) for n in names])
+    class _TqdmHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                tqdm.write(self.format(record), file=sys.stderr)
+            except Exception:
+                self.handleError(record)
+
+    swapped: list[tuple[logging.Logger, logging.Handler, logging.Handler]] = []
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if not isinstance(handler, logging.StreamHandler) or isinstance(
+                handler, logging.FileHandler
+            ):
+                continue
+            writer = _TqdmHandler(handler.level)
+            writer.setFormatter(handler.formatter)
+            writer.filters = list(handler.filters)
+            logger.removeHandler(handler)
+            logger.addHandler(writer)
+            swapped.append((logger, handler, writer))
+    try:
+        yield
+    finally:
+        for logger, original, replacement in swapped:
+            logger.removeHandler(replacement)
+            logger.addHandler(original)
 
 
 def run_train(args: argparse.Namespace) -> int:
