@@ -13,7 +13,7 @@ from bank_node.governance import MODEL_ALIAS_REFUSED, approved_state, reconcile
 from bank_node.scoring.model_store import ModelStore
 from bank_node.tracking import get_version, log_training_run, promote, register_model
 from models.audit import Actor, verify
-from models.errors import FailedPrecondition, InvalidArgument, NotFound
+from models.errors import FailedPrecondition, InvalidArgument
 from tests.scoring_support import Trained, synthetic_tables, train_models
 from tests.test_tracking import fake_job, fake_result, make_store
 
@@ -55,7 +55,7 @@ def test_unapproved_versions_never_serve(world: dict[str, Any], trained: Trained
     for spec in (f"{NAME}@latest", f"{NAME}@3", trained.lr.model_id_):
         with pytest.raises(FailedPrecondition, match="not approved"):
             scoring.resolve(spec)
-    with pytest.raises(NotFound):
+    with pytest.raises(FailedPrecondition, match="no version"):
         scoring.resolve(NAME)  # no champion
     with pytest.raises(InvalidArgument):  # champion is given by an approval only
         scoring.register(NAME, trained.lr_path, alias="champion")
