@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from proto.transport.config import load_node_section
+from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -43,6 +44,66 @@ DEFAULTS: dict[str, Any] = {
     "grace_s": 10.0,
     "step_timeout_s": 900.0,
 }
+
+
+_NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
+_HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_NAME_KEY: dict[str, Any] = {"pattern": _NAME, "form": "a lower-case party name"}
+_ADDR_KEY: dict[str, Any] = {"pattern": _HOSTPORT, "form": "a host:port address"}
+_FP_KEY: dict[str, Any] = {"pattern": "[0-9a-f]{64}|", "form": "a SHA-256 fingerprint or empty"}
+DOCS: dict[str, tuple[str, dict[str, Any]]] = {
+    "party": ("the bank's party name (its certificate's CN)", _NAME_KEY),
+    "listen": ("address of the bank's own server (scoring, audit, lineage)",
+               _ADDR_KEY),
+    "data_dir": ("keys, models, checkpoints, MLflow store, audit log (relative to this file)",
+                 {"kind": "path"}),
+    "pki_dir": ("`ca.pem` and `<party>/cert.pem`, `key.pem`", {"kind": "path"}),
+    "platform_target": ("the platform's `host:port`", _ADDR_KEY),
+    "platform_name": ("the name the platform's certificate must carry", _NAME_KEY),
+    "platform_audit_key": ("the platform's audit key fingerprint (empty: pinned on first use)",
+                           _FP_KEY),
+    "tracking_uri": ("MLflow tracking URI (empty: `sqlite:///<data_dir>/mlflow/mlflow.db`)", {}),
+    "log_level": ("log level", {"choices": LOG_LEVELS}),
+    "max_workers": ("gRPC server threads", {"minimum": 1, "maximum": 1024}),
+    "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
+    "step_timeout_s": ("deadline of one training step on the platform",
+                       {"minimum": 1, "maximum": 86400}),
+}  # fmt: skip
+SCHEMA = FileSchema(
+    title="Bank node: `bank.toml`",
+    help="Read by `fedcredit bank serve|ping`, `train`, `score`, `model` and `audit` "
+    "(`--config bank.toml`). Every key of `[bank]` can be overridden by the environment "
+    "variable `FEDCREDIT_BANK_<KEY>` (checked the same way).",
+    tables=(
+        Table("bank", "The bank node.", keys_from_defaults(DEFAULTS, DOCS), required=True),
+        Table(
+            "bank.known_parties",
+            "Who may call the bank's server: party name -> role (default: the bank's own "
+            "officers and `regulator`).",
+            entries=Key(
+                "role",
+                "str",
+                help="the role a caller with that name must have",
+                choices=("bank", "regulator", "officer"),
+            ),
+            entry_name="PARTY",
+        ),
+    ),
+    example="""
+[bank]
+party = "bank-a"
+listen = "127.0.0.1:50061"
+data_dir = "var/bank-a"
+pki_dir = "var/pki"
+platform_target = "127.0.0.1:50051"
+platform_name = "platform"
+
+[bank.known_parties]
+bank-a = "bank"
+regulator = "regulator"
+""",
+)
 
 
 @dataclass
@@ -63,7 +124,7 @@ class BankConfig:
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
-        node = load_node_section(path, "bank", DEFAULTS)
+        node = load_node_section(path, "bank", DEFAULTS, SCHEMA)
         raw = node.settings
         known = dict(node.section.get("known_parties", {})) or {
             str(raw["party"]): "bank",

@@ -108,15 +108,13 @@ regulator = "regulator"
 
 
 def officer_score(work: Path, uscc: str, *, check: bool = True) -> int:
-    """Officer alice scores ``uscc`` with the champion model, with her own certificate."""
+    """Officer alice scores ``uscc`` with the bank's champion, with her own certificate."""
     return fedcredit(
         "score",
         "--config",
         "bank.toml",
         "--cert-dir",
         "pki/alice",
-        "--model",
-        "sme-default@champion",
         "--uscc",
         uscc,
         cwd=work,
@@ -131,8 +129,16 @@ def run(work: Path) -> int:
     work.mkdir(parents=True)
     from proto.transport.pki import init_pki
 
-    say("Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a")
-    init_pki(work / "pki", ["bank-a"], officers=[("alice", "bank-a")])
+    say(
+        "Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a, "
+        "approver head-of-risk@bank-a"
+    )
+    init_pki(
+        work / "pki",
+        ["bank-a"],
+        officers=[("alice", "bank-a")],
+        approvers=[("head-of-risk", "bank-a")],
+    )
     say(
         f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
         "and bank-a's loan book"
@@ -180,28 +186,11 @@ def run(work: Path) -> int:
         wait_healthy(f"127.0.0.1:{bank_port}", reg_tls, "bank-a", bank)
         print("both nodes report SERVING on the standard gRPC health service")
 
-        say("bank-a opens a session on the platform and runs one exchange (describe)")
-        from bank_node.config import BankConfig
-        from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
-
-        config = BankConfig.load(bank_cfg)
-        peer = config.platform_peer()
-        info = peer.open_session(
-            SessionSpec(
-                job_id="demo-hello",
-                algorithm="describe",
-                dataset="catalogue",
-                params={"as_of": card["as_of"]},
-            )
+        say(
+            "bank-a pings the platform: health, then a session with one exchange (describe: "
+            "digest, size, no rows)"
         )
-        reply = peer.call("describe/0", DescribeRequest(), DescribeResponse)
-        peer.close_session("demo")
-        peer.close()
-        print(
-            f"session {info.job_id} with {info.platform_party}: platform catalogue has "
-            f"{reply.n_rows} enterprises, {reply.n_features} features, "
-            f"digest {reply.digest[:16]}..."
-        )
+        fedcredit("bank", "ping", "--config", "bank.toml", "--as-of", card["as_of"], cwd=work)
 
         say(
             "bank-a trains a SecureBoost model with the platform: PSI, encrypted histograms, "
@@ -234,7 +223,16 @@ def run(work: Path) -> int:
                 cwd=work,
             )
 
-        say("The bank's head of risk promotes version 1 to champion (approval recorded)")
+        say("Version 1 is registered but not approved: officers cannot score with it yet")
+        unapproved = officer_score(work, consenting[0], check=False)
+        print(f"(exit code {unapproved}: refused as expected, no approved champion yet)")
+        if unapproved == 0:
+            raise RuntimeError("an unapproved model served a score")
+
+        say(
+            "The bank's head of risk promotes version 1 to champion with her own certificate "
+            "(approval audited, MLflow alias set, scoring store follows)"
+        )
         fedcredit(
             "model",
             "promote",
@@ -242,12 +240,13 @@ def run(work: Path) -> int:
             "1",
             "--alias",
             "champion",
-            "--approver",
-            "bank-a/head-of-risk",
+            "--cert-dir",
+            "pki/head-of-risk",
             "--config",
             "bank.toml",
             cwd=work,
         )
+        fedcredit("score", "models", "--config", "bank.toml", cwd=work)
 
         say(
             "Credit officer alice scores them with her own certificate (the platform never "

@@ -32,6 +32,7 @@ from typing import Any
 
 from models.errors import InvalidArgument
 from proto.transport.config import load_node_section, resolve
+from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -46,6 +47,69 @@ DEFAULTS: dict[str, Any] = {
     "log_level": "info",
     "grace_s": 10.0,
 }
+
+
+_NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
+_HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
+_NAME_KEY: dict[str, Any] = {"pattern": _NAME, "form": "a lower-case party name"}
+_ADDR_KEY: dict[str, Any] = {"pattern": _HOSTPORT, "form": "a host:port address"}
+DOCS: dict[str, tuple[str, dict[str, Any]]] = {
+    "party": ("the platform's party name (its certificate's CN)", _NAME_KEY),
+    "listen": ("address the platform's server binds", _ADDR_KEY),
+    "data_dir": ("sessions, caches, consent database, audit log (relative to this file)",
+                 {"kind": "path"}),
+    "pki_dir": ("`ca.pem` and `<party>/cert.pem`, `key.pem`", {"kind": "path"}),
+    "idle_timeout_s": ("a training session idle this long expires",
+                       {"minimum": 1, "maximum": 7 * 86400}),
+    "max_workers": ("gRPC server threads", {"minimum": 1, "maximum": 1024}),
+    "share_feature_names": ("tell banks the catalogue's feature names (else only categories)",
+                            {}),
+    "secureboost_min_privacy": ("refuse SecureBoost sessions weaker than this mode",
+                                {"choices": ("standard", "hardened", "strict")}),
+    "log_level": ("log level", {"choices": ("debug", "info", "warning", "error")}),
+    "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
+}  # fmt: skip
+SCHEMA = FileSchema(
+    title="Platform node: `platform.toml`",
+    help="Read by `fedcredit platform serve`, `consent`, `company report` and `audit` "
+    "(`--config platform.toml`). Every key of `[platform]` can be overridden by the "
+    "environment variable `FEDCREDIT_PLATFORM_<KEY>`.",
+    tables=(
+        Table("platform", "The platform node.", keys_from_defaults(DEFAULTS, DOCS),
+              required=True),
+        Table(
+            "platform.known_parties",
+            "Party name -> role; callers not listed are refused (required, not empty).",
+            entries=Key("role", "str", help="the role that party's certificate must carry",
+                        choices=("bank", "regulator", "platform")),
+            entry_name="PARTY",
+        ),
+        Table(
+            "platform.tables",
+            "Tables the platform serves besides its catalogue (CSV or Parquet).",
+            entries=Table("platform.tables.NAME", "", (
+                Key("path", "path", None, "the file (relative to this file)", required=True),
+                Key("id_column", "str", "id", "the column of company ids"),
+            )),
+        ),
+    ),
+    example="""
+[platform]
+party = "platform"
+listen = "127.0.0.1:50051"
+data_dir = "var/platform"
+pki_dir = "var/pki"
+secureboost_min_privacy = "hardened"
+
+[platform.known_parties]
+bank-a = "bank"
+regulator = "regulator"
+
+[platform.tables.default_credit]
+path = "../shared/data/default_credit_hetero_host.csv"
+id_column = "id"
+""",
+)  # fmt: skip
 
 
 @dataclass
@@ -71,7 +135,7 @@ class PlatformConfig:
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
-        node = load_node_section(path, "platform", DEFAULTS)
+        node = load_node_section(path, "platform", DEFAULTS, SCHEMA)
         raw = node.settings
         known = dict(node.section.get("known_parties", {}))
         if not known:

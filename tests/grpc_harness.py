@@ -25,7 +25,12 @@ def shared_pki() -> Path:
     with _PKI_LOCK:
         if _PKI_DIR is None:
             d = Path(tempfile.mkdtemp(prefix="fedcredit-pki-"))
-            init_pki(d, ["bank-a", "bank-b"], officers=[("alice", "bank-a")])
+            init_pki(
+                d,
+                ["bank-a", "bank-b"],
+                officers=[("alice", "bank-a")],
+                approvers=[("head-of-risk", "bank-a")],
+            )
             _PKI_DIR = d
         return _PKI_DIR
 

@@ -170,13 +170,27 @@ def train_models(
     return trained
 
 
+#: An approval as :mod:`bank_node.governance` records it (tests that exercise scoring, not
+#: governance, write it to the store directly).
+TEST_APPROVAL = {"by": "bank-a/head-of-risk", "role": "approver", "cert_fingerprint": "", "at": ""}
+
+
+def serve_approved(
+    store: ModelStore, name: str, part: Path, alias: str = "champion", **kwargs: Any
+) -> Any:
+    """Register a part and approve it for ``alias`` (a stand-in for ``model promote``)."""
+    entry = store.register(name, part, **kwargs)
+    return store.approve(name, alias, entry.model_id, TEST_APPROVAL)
+
+
 def register_models(trained: Trained, bank_dir: Path) -> ModelStore:
     store = ModelStore(bank_dir)
     features = {"kind": "table", "path": str(trained.features_csv), "id_column": "id"}
-    store.register(LR_NAME, trained.lr_path, version="1", features=features)
+    # the first approved champion is the default: the tree model
+    serve_approved(store, SB_NAME, trained.sb_path, version="1", features=features)
+    serve_approved(store, LR_NAME, trained.lr_path, version="1", features=features)
     if trained.card_path is not None:
-        store.register(CARD_NAME, trained.card_path, version="1", features=features)
-    store.register(SB_NAME, trained.sb_path, version="1", features=features)  # default
+        serve_approved(store, CARD_NAME, trained.card_path, version="1", features=features)
     return store
 
 

@@ -36,12 +36,13 @@ from platform_node.data_provider import PlatformDataProvider, ServedTable
 from proto.fedcredit.v1 import lineage_pb2, lineage_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.channel import open_channel
+from proto.transport.local_identity import os_account
 from proto.transport.tls import TlsFiles, cert_fingerprint
 from tests.grpc_harness import KNOWN, bank_peer, shared_pki, start_platform
 
 MODEL = "breast-sb"
 JOB = "breast-gov-1"
-APPROVER = "bank-a/chief-risk-officer"
+APPROVER = "bank-a/head-of-risk"  # the approver certificate of the shared PKI
 N_SERVED, N_DENIED = 3, 1
 
 
@@ -140,14 +141,17 @@ def consented(world: dict[str, Any]) -> str:
     code = main(
         [
             "consent", "grant", "--config", str(world["platform_toml"]), "--uscc", world["uscc"],
-            "--bank", "bank-a", "--scope", "scoring", "--days", "30", "--operator", "ops",
+            "--bank", "bank-a", "--scope", "scoring", "--days", "30",
         ]
     )  # fmt: skip
     assert code == 0
     plog = world["platform"].audit_log
     grant = [e for e in plog.entries() if e.event == ev.CONSENT_GRANTED][-1]
     consent_id = grant.details["consent_id"]
-    assert grant.actor.party == "platform/ops" and grant.details["bank_party"] == "bank-a"
+    # the operator is the OS account that ran the command, never a flag (issue 14 row 12)
+    assert grant.actor.party == f"platform/{os_account()}" and grant.actor.role == "operator"
+    assert grant.actor.cert_fingerprint == cert_fingerprint(world["pki"] / "platform" / "cert.pem")
+    assert grant.details["bank_party"] == "bank-a"
     for i in range(N_SERVED + N_DENIED):
         outcome = ev.OUTCOME_OK if i < N_SERVED else ev.OUTCOME_DENIED
         world["bank_audit"].append(
@@ -183,8 +187,8 @@ def consented(world: dict[str, Any]) -> str:
 def promoted(world: dict[str, Any], consented: str) -> None:
     code = main(
         [
-            "model", "promote", MODEL, "1", "--alias", "champion", "--approver", APPROVER,
-            "--config", str(world["bank_toml"]), "--operator", "mlops",
+            "model", "promote", MODEL, "1", "--alias", "champion",
+            "--cert-dir", str(world["pki"] / "head-of-risk"), "--config", str(world["bank_toml"]),
         ]
     )  # fmt: skip
     assert code == 0
@@ -266,7 +270,11 @@ def test_promote_records_the_approver(world: dict[str, Any], promoted: None, cap
     entries = [e for e in world["bank_audit"].entries() if e.event == ev.MODEL_PROMOTED]
     assert len(entries) == 1
     assert entries[0].details["approver"] == APPROVER and entries[0].details["alias"] == "champion"
-    assert entries[0].actor.party == "bank-a/mlops"
+    assert entries[0].actor.party == APPROVER and entries[0].actor.role == "approver"
+    assert entries[0].actor.cert_fingerprint == cert_fingerprint(
+        world["pki"] / "head-of-risk" / "cert.pem"
+    )
+    assert entries[0].details["os_account"] == os_account()
     code, out, _ = _run(capsys, "model", "list", MODEL, "--config", world["bank_toml"], "--json")
     assert code == 0
     versions = json.loads(out)["versions"]

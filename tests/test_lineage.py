@@ -25,7 +25,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("lineage")
     store = make_store(tmp)
     tracking, audit = store["tracking"], store["audit"]
-    promote(tracking, "sme-credit", "1", "champion", "bank-a/cro")
+    promote(tracking, "sme-credit", "1", "champion", Actor("bank-a/cro", "approver", "cd" * 32))
     # the bank's log: the job, three scores served, one refused, one for another model
     audit.append(ev.TRAINING_STARTED, OFFICER, {"job_id": "job-0001", "algorithm": "secureboost"})
     for outcome in ("ok", "ok", "denied", "ok"):

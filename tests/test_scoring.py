@@ -21,6 +21,7 @@ from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.errors import (
+    FailedPrecondition,
     FedCreditError,
     InternalError,
     InvalidArgument,
@@ -126,7 +127,7 @@ def test_models_by_default_alias_and_id(trained: Trained, nodes: Nodes) -> None:
     uscc = _uscc(trained, 3)
     nodes.grant(uscc)
     default = client.score(ScoringClient.request(uscc))
-    assert default.model_name == SB_NAME  # the last registered model is the default
+    assert default.model_name == SB_NAME  # the first approved champion is the default
     by_alias = client.score(ScoringClient.request(uscc, model=f"{LR_NAME}@champion"))
     by_id = client.score(ScoringClient.request(uscc, model=trained.lr.model_id_))
     assert by_alias.model_id == by_id.model_id == trained.lr.model_id_
@@ -207,14 +208,16 @@ def test_revoked_and_expired_consent_are_refused(trained: Trained, nodes: Nodes)
         client.score(ScoringClient.request(other))
 
 
-def test_roles_regulator_cannot_score_bank_can(trained: Trained, nodes: Nodes) -> None:
+def test_roles_only_this_banks_officers_score(trained: Trained, nodes: Nodes) -> None:
     uscc = _uscc(trained, 40)
     nodes.grant(uscc)
     with pytest.raises(PermissionDenied):
         nodes.client("regulator").score(ScoringClient.request(uscc))
     with pytest.raises(Unauthenticated):  # another bank's certificate is unknown here
         nodes.client("bank-b").score(ScoringClient.request(uscc))
-    reply = nodes.client("bank-a").score(ScoringClient.request(uscc))
+    with pytest.raises(PermissionDenied):  # the bank node itself is not a person (issue 15)
+        nodes.client("bank-a").score(ScoringClient.request(uscc))
+    reply = nodes.client("alice").score(ScoringClient.request(uscc))
     assert 0.0 < reply.probability_of_default < 1.0
 
 
@@ -441,12 +444,24 @@ pki_dir = "{nodes.pki}"
     # the operator serves a model under another name with a fixed scoring date
     with redirect_stdout(io.StringIO()):
         assert main(["score", "register", "--config", str(cfg), "--name", "frozen", "--part",
-                     str(trained.lr_path), "--as-of", "2022-01-01", "--no-default",
+                     str(trained.lr_path), "--as-of", "2022-01-01",
+                     "--features-table", str(trained.features_csv)]) == 0  # fmt: skip
+    with pytest.raises(FailedPrecondition):  # registered, not approved: it does not serve
+        nodes.client().score(ScoringClient.request(uscc, model="frozen"))
+    with redirect_stdout(io.StringIO()):
+        assert main(["score", "register", "--config", str(cfg), "--name", "frozen", "--part",
+                     str(trained.lr_path), "--as-of", "2022-01-01", "--approve", "champion",
+                     "--cert-dir", str(nodes.pki / "head-of-risk"),
                      "--features-table", str(trained.features_csv)]) == 0  # fmt: skip
     listing = io.StringIO()
     with redirect_stdout(listing):
         assert main(["score", "models", "--config", str(cfg)]) == 0
     assert "frozen" in listing.getvalue() and "as_of=2022-01-01" in listing.getvalue()
+    # the listing names the default and each entry's aliases and approvals (issue 15)
+    frozen = next(line for line in listing.getvalue().splitlines() if " frozen " in line)
+    assert "aliases=champion,latest" in frozen
+    assert "champion approved by bank-a/head-of-risk" in frozen
+    assert listing.getvalue().startswith(f"default: {SB_NAME}@champion")
     reply = nodes.client().score(ScoringClient.request(uscc, model="frozen"))
     assert reply.as_of == "2022-01-01" and reply.model_name == "frozen"
     assert abs(reply.probability_of_default - trained.offline_pd("logreg", 120)) < TOL

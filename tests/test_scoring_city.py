@@ -22,7 +22,7 @@ from models.federation.party import Caller
 from models.secureboost.active import SecureBoostClassifier
 from platform_node.data_provider import PlatformDataProvider
 from tests.grpc_harness import shared_pki
-from tests.scoring_support import Nodes, start_nodes
+from tests.scoring_support import Nodes, serve_approved, start_nodes
 from tests.test_scoring import SETTINGS
 
 AS_OF = "2022-01-01"
@@ -63,8 +63,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     part = root / "bank-node" / "city-sb.json"
     part.parent.mkdir(parents=True)
     clf.save_model(part)
-    ModelStore(root / "bank-node").register(
-        "city-pd", part, version="1", features={"kind": "loanbook", "dir": str(bank_dir)}
+    serve_approved(
+        ModelStore(root / "bank-node"),
+        "city-pd",
+        part,
+        version="1",
+        features={"kind": "loanbook", "dir": str(bank_dir)},
     )
     nodes = start_nodes(
         shared_pki(),

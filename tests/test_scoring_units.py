@@ -31,7 +31,13 @@ from models.logreg.scoring import adverse_categories
 from models.secureboost.predict import raw_scores
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree
 from platform_node.scoring.features import FeatureRows, IndexedTable
-from tests.scoring_support import StaticProvider, synthetic_tables, train_models
+from tests.scoring_support import (
+    TEST_APPROVAL,
+    StaticProvider,
+    serve_approved,
+    synthetic_tables,
+    train_models,
+)
 
 
 def _tree() -> Tree:
@@ -144,9 +150,10 @@ def test_model_store_resolution(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "b")
     with pytest.raises(NotFound):
         store.resolve("")
-    store.register("pd", trained.sb_path, version="1")
-    store.register("pd", trained.lr_path, alias="challenger", version="2", make_default=False)
+    serve_approved(store, "pd", trained.sb_path, version="1")
+    serve_approved(store, "pd", trained.lr_path, alias="challenger", version="2")
     assert store.resolve("").model_id == trained.sb.model_id_
+    assert store.resolve("pd@2").family == "logreg"  # an approved version by number
     assert store.resolve("pd").model_id == trained.sb.model_id_
     assert store.resolve("pd@challenger").family == "logreg"
     assert store.resolve(trained.lr.model_id_).version == "2"
@@ -156,14 +163,16 @@ def test_model_store_resolution(tmp_path: Path) -> None:
     assert loaded.model.bank_features == bank.feature_names and loaded.source is None
     assert store.load("pd@champion") is loaded  # cached
     # a promotion is picked up from the file by another store (another process)
-    ModelStore(tmp_path / "b").set_alias("pd", "champion", trained.lr.model_id_)
+    ModelStore(tmp_path / "b").approve("pd", "champion", trained.lr.model_id_, TEST_APPROVAL)
     assert store.resolve("pd").family == "logreg"
+    assert "pd@challenger" not in store.aliases()  # the challenger became champion
     with pytest.raises(InvalidArgument):
         store.register("a@b", trained.sb_path)
     # one part served under another name keeps its own settings; the first entry is unchanged
-    store.register("pd-frozen", trained.sb_path, as_of="2022-01-01", make_default=False)
+    serve_approved(store, "pd-frozen", trained.sb_path, as_of="2022-01-01")
     assert store.resolve("pd-frozen").as_of == "2022-01-01"
-    assert store.resolve("pd@challenger").as_of == ""
+    assert store.resolve("pd@1").as_of == ""
+    assert store.resolve("").name == "pd"  # another model's champion stays the default
     with pytest.raises(InvalidArgument):
         store.register("x", trained.sb_path, as_of="2022/01/01")
 

@@ -29,7 +29,7 @@ from bank_node.tracking.plots import ks_points, roc_points
 from models.audit import Actor, AuditLog, verify
 from models.audit import events as ev
 from models.audit.keys import generate_signing_key
-from models.errors import DataLoss, InvalidArgument, NotFound
+from models.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
 
 BANK_FP = "b1" * 32
 PLATFORM_FP = "c2" * 32
@@ -234,11 +234,15 @@ def test_registered_version_binds_both_parts(store) -> None:
     assert [e.event for e in store["audit"].entries()][:1] == [ev.TRAINING_RUN_LOGGED]
 
 
+RISK_HEAD = Actor("bank-a/risk-head", "approver", "ab" * 32)
+CRO = Actor("bank-a/cro", "approver", "cd" * 32)
+
+
 def test_promotion_records_the_approver_and_moves_aliases(store, tmp_path: Path) -> None:
     tracking = store["tracking"]
-    first = promote(tracking, "sme-credit", "1", "challenger", "bank-a/risk-head")
+    first = promote(tracking, "sme-credit", "1", "challenger", RISK_HEAD)
     assert first.previous_version == ""
-    promote(tracking, "sme-credit", "1", "champion", "bank-a/cro")
+    promote(tracking, "sme-credit", "1", "champion", CRO)
     mv = get_version(tracking, "sme-credit", "champion")
     assert str(mv.version) == "1" and list(mv.aliases) == ["champion"]  # challenger alias moved up
     assert mv.tags["fedcredit.approved_by"] == "bank-a/cro"
@@ -248,7 +252,7 @@ def test_promotion_records_the_approver_and_moves_aliases(store, tmp_path: Path)
     ref2 = register_model(
         tracking, "sme-credit", log_training_run(tracking, job2, result2), job2, result2
     )
-    approval = promote(tracking, "sme-credit", ref2.version, "champion", "bank-a/cro")
+    approval = promote(tracking, "sme-credit", ref2.version, "champion", CRO)
     assert (approval.version, approval.previous_version) == ("2", "1")
     assert str(get_version(tracking, "sme-credit").version) == "2"  # no version: the champion
     assert [r.version for r in list_versions(tracking, "sme-credit")] == ["1", "2"]
@@ -258,13 +262,17 @@ def test_promotion_records_the_approver_and_moves_aliases(store, tmp_path: Path)
         ("champion", "bank-a/cro"),
         ("champion", "bank-a/cro"),
     ]
+    assert [e.actor.party for e in promoted] == ["bank-a/risk-head", "bank-a/cro", "bank-a/cro"]
+    assert promoted[1].details["approver_cert_fingerprint"] == "cd" * 32
     assert verify(store["audit"].path).ok
     with pytest.raises(InvalidArgument):
-        promote(tracking, "sme-credit", "1", "production", "x")
-    with pytest.raises(InvalidArgument):
-        promote(tracking, "sme-credit", "1", "champion", " ")
+        promote(tracking, "sme-credit", "1", "production", CRO)
+    # free text, an officer or the bank node itself cannot approve (issue 15)
+    for who in ("bank-a/cro", Actor("bank-a/alice", "officer", ""), Actor("bank-a", "bank", "")):
+        with pytest.raises(PermissionDenied):
+            promote(tracking, "sme-credit", "1", "champion", who)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
-        promote(tracking, "sme-credit", "99", "champion", "x")
+        promote(tracking, "sme-credit", "99", "champion", CRO)
     with pytest.raises(NotFound):
         get_version(tracking, "no-such-model")
 

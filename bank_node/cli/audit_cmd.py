@@ -81,7 +81,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rot = asub.add_parser("rotate-key", help="retire the node's audit signing key for a new one")
     rot.add_argument("--config", type=Path, required=True, help="the node's config")
     rot.add_argument("--reason", default="", help="recorded in the rotation entry")
-    rot.add_argument("--operator", default="", help="who rotates (recorded as the actor)")
     rot.set_defaults(func=run_rotate)
 
     ent = asub.add_parser("entries", help="list audit entries (all of them, or filtered)")
@@ -253,7 +252,9 @@ def run_rotate(args: argparse.Namespace) -> int:
     node = local_node(args.config)
     log = open_node_audit_log(node.data_dir, node.party, node.kind)
     before = log.public_key
-    actor = Actor(f"{node.party}/{args.operator}", "operator", "") if args.operator else None
+    from proto.transport.local_identity import operator_identity
+
+    actor = Actor.of(operator_identity(node.party))  # the OS account that ran the command
     entry = log.rotate(actor, reason=args.reason)
     from models.audit import key_fingerprint
 

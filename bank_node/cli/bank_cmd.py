@@ -1,4 +1,10 @@
-"""``fedcredit bank serve``: run the bank node's own server."""
+"""``fedcredit bank serve|ping``: run the bank node's own server; check the platform answers.
+
+``bank ping --config bank.toml [--dataset catalogue] [--as-of YYYY-MM-DD]`` checks the
+platform's health service, then opens a session and asks it to describe the data set (no
+rows). A TLS mismatch is reported as a configuration error (exit code 2), an unreachable
+platform as unavailable (4).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run_serve)
     ping = bsub.add_parser("ping", help="check that the platform answers (health + describe)")
     ping.add_argument("--config", type=Path, required=True)
-    ping.add_argument("--dataset", default="")
+    ping.add_argument("--dataset", default="catalogue", help="data set to describe")
+    ping.add_argument(
+        "--as-of",
+        default="",
+        help="point-in-time date of the catalogue, YYYY-MM-DD (default: today)",
+    )
     ping.set_defaults(func=run_ping)
 
 
@@ -35,19 +46,37 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_ping(args: argparse.Namespace) -> int:
+    import datetime as dt
     import uuid
 
     from bank_node.config import BankConfig
+    from bank_node.federation_client import health_check
+    from models.errors import InvalidArgument
     from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
+    as_of = args.as_of or dt.date.today().isoformat()
+    try:
+        dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise InvalidArgument("--as-of must be a date YYYY-MM-DD") from None
     config = BankConfig.load(args.config)
-    peer = config.platform_peer()
-    job = f"ping-{uuid.uuid4().hex[:8]}"
-    peer.open_session(SessionSpec(job_id=job, algorithm="describe", dataset=args.dataset))
-    reply = peer.call("describe/0", DescribeRequest(), DescribeResponse)
-    peer.close_session("ping")
+    serving = health_check(
+        config.platform_target, config.tls, server_name=config.platform_name, timeout_s=5.0
+    )
+    print(f"platform {config.platform_target}: health {'SERVING' if serving else 'no answer'}")
+    peer = config.platform_peer()  # if the health check failed, this names the reason
+    try:
+        job = f"ping-{uuid.uuid4().hex[:8]}"
+        params = {"as_of": as_of} if args.dataset == "catalogue" else {}
+        peer.open_session(
+            SessionSpec(job_id=job, algorithm="describe", dataset=args.dataset, params=params)
+        )
+        reply = peer.call("describe/0", DescribeRequest(), DescribeResponse)
+        peer.close_session("ping")
+    finally:
+        peer.close()
     print(
-        f"platform {peer.party}: dataset {reply.dataset or '-'} rows={reply.n_rows} "
+        f"platform {peer.party}: dataset {reply.dataset or args.dataset} rows={reply.n_rows} "
         f"features={reply.n_features} digest={reply.digest[:16]}"
     )
     return 0

@@ -24,7 +24,7 @@ def run_report(args: argparse.Namespace) -> int:
     from platform_node.company_report import holdings, render
 
     uscc = validate_uscc(args.uscc)
-    node = _Platform(args.config, "")
+    node = _Platform(args.config)
     try:
         held = holdings(node.config.data_dir, uscc)
         consents = [_record(r) for r in node.registry.list(uscc, None, active_only=False)]

@@ -2,14 +2,16 @@
 
 Usage (on the platform node, with its config)::
 
-    fedcredit consent grant  --config platform.toml --uscc CODE --bank bank-a \\
-        --scope scoring --days 365 [--evidence DOC-REF] [--operator NAME]
+    fedcredit consent grant  --config platform.toml (--uscc CODE | --file CODES.csv) \\
+        --bank bank-a --scope scoring --days 365 [--evidence DOC-REF]
     fedcredit consent revoke --config platform.toml --uscc CODE --bank bank-a [--scope S]
     fedcredit consent list   --config platform.toml [--uscc CODE] [--bank bank-a] [--active]
 
 The commands open the consent database and the audit log under the platform's data directory
 (the running server uses the same files safely). Every grant and revocation is audited with
-the operator as actor. ``list --uscc CODE`` is also the company's own view: who holds its
+the operator as actor: ``<platform>/<OS account that ran the command>`` (from the password
+database of the effective user, never a flag), role ``operator``, with the fingerprint of the
+platform's certificate. ``list --uscc CODE`` is also the company's own view: who holds its
 consent, and every score request that used its data (from the platform's audit log).
 """
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("consent", help="companies' consents to banks (platform operator)")
     csub = p.add_subparsers(dest="consent_cmd", required=True)
 
-    g = csub.add_parser("grant", help="record a company's consent to a bank")
+    g = csub.add_parser("grant", help="record companies' consents to a bank (one or a file)")
     _common(g)
-    g.add_argument("--uscc", required=True, help="the company's unified social credit code")
+    who = g.add_mutually_exclusive_group(required=True)
+    who.add_argument("--uscc", help="the company's unified social credit code")
+    who.add_argument(
+        "--file",
+        type=Path,
+        help="many companies: one USCC per line, or a CSV with a 'uscc' column (and an "
+        "optional 'evidence' column); every code is checked before any is granted",
+    )
     g.add_argument("--bank", required=True, help="the bank's party name")
     g.add_argument("--scope", default="scoring", choices=["scoring", "training", "all"])
     g.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
@@ -58,22 +66,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, required=True, help="the platform's platform.toml")
-    p.add_argument("--operator", default="", help="who runs the command (default: login name)")
 
 
 class _Platform:
     """The platform's consent registry and audit log, opened from its config."""
 
-    def __init__(self, config_path: Path, operator: str) -> None:
+    def __init__(self, config_path: Path) -> None:
         from models.audit import Actor
         from platform_node.config import PlatformConfig
         from platform_node.consent import ConsentRegistry
         from proto.transport.audit_servicer import open_node_audit_log
+        from proto.transport.local_identity import operator_identity
 
         self.config = PlatformConfig.load(config_path, plaintext=True)
         self.audit = open_node_audit_log(self.config.data_dir, self.config.party, "platform")
-        who = operator or _login()
-        self.actor = Actor(f"{self.config.party}/{who}", "platform", "")
+        node_tls = PlatformConfig.load(config_path).tls  # paths only; read if present
+        cert = node_tls.cert if node_tls is not None else None
+        self.actor = Actor.of(operator_identity(self.config.party, cert))
         self.registry = ConsentRegistry.in_data_dir(
             self.config.data_dir, self.audit, actor=self.actor
         )
@@ -85,13 +94,6 @@ class _Platform:
 
     def close(self) -> None:
         self.registry.close()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def _uscc(code: str) -> str:
@@ -114,27 +116,79 @@ def _record(rec: Any) -> dict[str, str]:
     }
 
 
+def read_consent_file(path: Path) -> list[tuple[str, str]]:
+    """``[(uscc, evidence)]`` from a file of codes (one per line, or CSV with ``uscc`` and an
+    optional ``evidence`` column). Every code is validated first; invalid ones are counted
+    and named by line number (never by value), and nothing is granted."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidArgument(f"consent file not found: {path}") from None
+    except (OSError, UnicodeDecodeError):
+        raise InvalidArgument(f"consent file could not be read as text: {path}") from None
+    lines = text.splitlines()
+    rows: list[tuple[int, str, str]] = []
+    if lines and "uscc" in [c.strip().lower() for c in lines[0].split(",")]:
+        reader = csv.DictReader(lines)
+        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+        for number, rec in enumerate(reader, start=2):
+            code = (rec.get(fields["uscc"]) or "").strip()
+            evidence = (rec.get(fields["evidence"]) or "").strip() if "evidence" in fields else ""
+            if code:
+                rows.append((number, code, evidence))
+    else:
+        rows = [(n, line.strip(), "") for n, line in enumerate(lines, start=1) if line.strip()]
+    if not rows:
+        raise InvalidArgument(f"consent file lists no companies: {path}")
+    out: list[tuple[str, str]] = []
+    bad: list[int] = []
+    for number, code, evidence in rows:
+        try:
+            out.append((_uscc(code), evidence))
+        except InvalidArgument:
+            bad.append(number)
+    if bad:
+        shown = ", ".join(str(n) for n in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise InvalidArgument(
+            f"{path}: {len(bad)} of {len(rows)} codes are not valid USCCs (lines {shown}); "
+            "nothing was granted"
+        )
+    return out
+
+
 def run_grant(args: argparse.Namespace) -> int:
-    uscc = _uscc(args.uscc)
     if not 1 <= args.days <= MAX_DAYS:
         raise InvalidArgument(f"--days is between 1 and {MAX_DAYS}")
-    node = _Platform(args.config, args.operator)
+    one = args.file is None
+    items = [(_uscc(args.uscc), "")] if one else read_consent_file(args.file)
+    node = _Platform(args.config)
+    granted = []
     try:
         bank = node.check_bank(args.bank)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
-        rec = node.registry.grant(uscc, bank, args.scope, expires, evidence=args.evidence)
+        for uscc, evidence in items:
+            granted.append(
+                node.registry.grant(
+                    uscc, bank, args.scope, expires, evidence=evidence or args.evidence
+                )
+            )
     finally:
         node.close()
-    print(
-        f"granted {rec.consent_id}: {rec.uscc} -> {rec.bank_party} for {rec.scope} "
-        f"until {rec.expires_at} (by {rec.granted_by})"
-    )
+    for rec in granted[:20]:
+        print(
+            f"granted {rec.consent_id}: {rec.uscc} -> {rec.bank_party} for {rec.scope} "
+            f"until {rec.expires_at} (by {rec.granted_by})"
+        )
+    if len(granted) > 20:
+        print(f"... {len(granted)} consents granted in all")
     return 0
 
 
 def run_revoke(args: argparse.Namespace) -> int:
     uscc = _uscc(args.uscc)
-    node = _Platform(args.config, args.operator)
+    node = _Platform(args.config)
     try:
         revoked = node.registry.revoke(uscc, node.check_bank(args.bank), args.scope)
     finally:
@@ -166,7 +220,7 @@ def _uses(audit: Any, uscc: str) -> list[dict[str, Any]]:
 
 def run_list(args: argparse.Namespace) -> int:
     uscc = _uscc(args.uscc) if args.uscc else None
-    node = _Platform(args.config, args.operator)
+    node = _Platform(args.config)
     try:
         records = node.registry.list(uscc, args.bank, active_only=args.active)
         uses = _uses(node.audit, uscc) if uscc else []

@@ -1,21 +1,24 @@
-"""``fedcredit model promote|list``: the bank's registered models and who approved them.
+"""``fedcredit model promote|list|reconcile``: the bank's registered models and approvals.
 
 Usage::
 
     fedcredit model list NAME --config bank.toml [--json]
-    fedcredit model promote NAME VERSION --alias champion|challenger --approver WHO \\
-        --config bank.toml [--operator NAME]
+    fedcredit model promote NAME VERSION --alias champion|challenger \\
+        --cert-dir PKI/head-of-risk --config bank.toml
+    fedcredit model reconcile --config bank.toml
 
-``promote`` gives the alias to the version in the MLflow registry, stores the approver on the
-version (tags) and appends a ``model_promoted`` entry naming the approver, the operator who
-ran the command and the version replaced to the bank's audit log. If the scoring service
-already serves that model id, its ``NAME@alias`` is moved to it as well.
+``promote`` needs the approver's certificate directory (``cert.pem`` + ``key.pem``, role
+``approver``, issued to this bank by its CA): the approver is the certificate's identity, never
+a name typed on the command line. The promotion is audited (``model_promoted``, actor = the
+approver, with the OS account that ran the command), given to the version in MLflow and
+recorded in the scoring store, which then serves it (see :mod:`bank_node.governance`).
+``list`` and ``reconcile`` compare MLflow's aliases with the audited approvals and refuse
+(put back, audit) any alias changed outside fedcredit.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("name")
     pr.add_argument("version")
     pr.add_argument("--alias", required=True, choices=["champion", "challenger"])
-    pr.add_argument("--approver", required=True, help="who approved it (recorded)")
+    pr.add_argument(
+        "--cert-dir",
+        type=Path,
+        required=True,
+        help="the approver's certificate directory (cert.pem, key.pem; role approver)",
+    )
     pr.add_argument("--config", type=Path, required=True, help="the bank's bank.toml")
-    pr.add_argument("--operator", default="", help="who runs the command (default: login name)")
     pr.set_defaults(func=run_promote)
+
+    rc = msub.add_parser(
+        "reconcile", help="refuse alias changes made in MLflow without an approval (audited)"
+    )
+    rc.add_argument("--config", type=Path, required=True)
+    rc.set_defaults(func=run_reconcile)
 
     ls = msub.add_parser("list", help="versions of a registered model")
     ls.add_argument("name")
@@ -43,41 +56,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run_list)
 
 
-def _operator(config: Any, name: str) -> Any:
-    """The audit actor of a CLI promotion: ``<bank>/<operator>`` with the node's certificate."""
-    from models.audit import Actor
-    from proto.transport.tls import cert_fingerprint
-
-    who = name or _login()
-    fp = ""
-    if config.tls is not None and Path(config.tls.cert).is_file():
-        fp = cert_fingerprint(config.tls.cert)
-    return Actor(f"{config.party}/{who}", "bank", fp)
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
 def run_promote(args: argparse.Namespace) -> int:
-    from bank_node.audit_service import bank_audit_log
     from bank_node.config import BankConfig
-    from bank_node.jobs.tracking_glue import bank_tracking
-    from bank_node.tracking import promote
-    from bank_node.tracking.registry import TAG_MODEL_ID, get_version
+    from bank_node.governance import approver_identity, promote_version
+    from proto.transport.local_identity import os_account
 
     config = BankConfig.load(args.config)
-    tracking = bank_tracking(config, bank_audit_log(config))
-    approval = promote(
-        tracking,
+    approver = approver_identity(config, args.cert_dir)
+    approval, served = promote_version(
+        config,
         args.name,
         args.version,
         args.alias,
-        args.approver.strip(),
-        actor=_operator(config, args.operator),
+        approver,
+        details={"os_account": os_account()},
     )
     replaced = (
         f"; replaces version {approval.previous_version}" if approval.previous_version else ""
@@ -86,26 +78,40 @@ def run_promote(args: argparse.Namespace) -> int:
         f"{approval.name} version {approval.version} is now {approval.alias} "
         f"(approved by {approval.approver} at {approval.approved_at}{replaced})"
     )
-    model_id = (get_version(tracking, args.name, approval.version).tags or {}).get(TAG_MODEL_ID)
-    served = _move_scoring_alias(config, args.name, args.alias, model_id or "")
     if served:
-        print(f"scoring now serves {args.name}@{args.alias} with model {model_id}")
+        print(f"scoring now serves {args.name}@{args.alias} with version {approval.version}")
     return 0
 
 
-def _move_scoring_alias(config: Any, name: str, alias: str, model_id: str) -> bool:
-    """Point the scoring service's ``NAME@alias`` at ``model_id`` if it serves that model."""
-    if not model_id:
-        return False
-    try:
-        from bank_node.scoring.model_store import ModelStore
-    except ImportError:  # scoring not installed
-        return False
+def _reconciled(config: Any, names: tuple[str, ...] = ()) -> list[Any]:
+    """Run the reconciliation; print and return the refused alias changes."""
+    import sys
+
+    from bank_node.audit_service import bank_audit_log
+    from bank_node.governance import reconcile
+    from bank_node.jobs.tracking_glue import bank_tracking
+    from bank_node.scoring.model_store import ModelStore
+
+    audit = bank_audit_log(config)
+    tracking = bank_tracking(config, audit)
     store = ModelStore(config.data_dir)
-    if model_id not in {e.model_id for e in store.entries()}:
-        return False
-    store.set_alias(name, alias, model_id)
-    return True
+    drifts = reconcile(tracking, store, audit, actor=tracking.actor, names=names)
+    for d in drifts:
+        print(
+            f"refused: {d.name}@{d.alias} was set to version {d.mlflow_version or 'none'} "
+            f"outside fedcredit without an approval; {d.action} "
+            f"(approved version: {d.approved_version or 'none'})",
+            file=sys.stderr,
+        )
+    return drifts
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    from bank_node.config import BankConfig
+
+    drifts = _reconciled(BankConfig.load(args.config))
+    print(f"{len(drifts)} alias changes refused" if drifts else "MLflow aliases match approvals")
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -122,6 +128,7 @@ def run_list(args: argparse.Namespace) -> int:
     if version is not None:
         raise InvalidArgument("model list takes a model name without a version")
     config = BankConfig.load(args.config)
+    _reconciled(config, (name,))
     tracking = bank_tracking(config)
     versions = tracking.client.search_model_versions(f"name = '{name}'")
     aliases: dict[str, list[str]] = {}

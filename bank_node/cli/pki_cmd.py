@@ -17,12 +17,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--platform", default="platform")
     init.add_argument("--regulator", default="regulator")
     init.add_argument("--officers", default="", help="comma-separated OFFICER@BANK credit officers")
+    init.add_argument(
+        "--approvers", default="", help="comma-separated NAME@BANK model approvers (head of risk)"
+    )
     init.set_defaults(func=run_init)
     iss = psub.add_parser("issue", help="issue one more certificate from an existing CA")
     iss.add_argument("--dir", type=Path, required=True)
     iss.add_argument("--name", required=True)
-    iss.add_argument("--role", required=True, choices=["platform", "bank", "regulator", "officer"])
-    iss.add_argument("--org", default="", help="for officers: the bank they work for")
+    iss.add_argument(
+        "--role", required=True, choices=["platform", "bank", "regulator", "officer", "approver"]
+    )
+    iss.add_argument("--org", default="", help="for officers and approvers: the bank they work for")
     iss.set_defaults(func=run_issue)
 
 
@@ -31,7 +36,7 @@ def _officers(spec: str) -> list[tuple[str, str]]:
     for item in filter(None, (s.strip() for s in spec.split(","))):
         name, sep, bank = item.partition("@")
         if not sep or not name or not bank:
-            raise InvalidArgument("officers are given as OFFICER@BANK")
+            raise InvalidArgument("officers and approvers are given as NAME@BANK")
         out.append((name, bank))
     return out
 
@@ -46,6 +51,7 @@ def run_init(args: argparse.Namespace) -> int:
         platform=args.platform,
         regulator=args.regulator,
         officers=_officers(args.officers),
+        approvers=_officers(args.approvers),
     )
     print(f"CA: {args.dir / 'ca.pem'}")
     for f in files:

@@ -2,19 +2,23 @@
 
 Usage::
 
-    fedcredit score --config bank.toml --uscc CODE [--application-id ID] [--model NAME[@alias]]
-                    [--field NAME=VALUE ...] [--as-of YYYY-MM-DD] [--cert-dir PKI/alice] [--json]
-    fedcredit score batch --config bank.toml --in FILE --out FILE.csv|.parquet
-                    [--model NAME[@alias]] [--cert-dir PKI/alice] [--chunk N] [--no-progress]
+    fedcredit score --config bank.toml --cert-dir PKI/alice --uscc CODE [--application-id ID]
+                    [--model NAME[@alias|@VERSION]] [--field NAME=VALUE ...]
+                    [--as-of YYYY-MM-DD] [--json]
+    fedcredit score batch --config bank.toml --cert-dir PKI/alice --in FILE
+                    --out FILE.csv|.parquet [--model NAME[@alias]] [--chunk N] [--no-progress]
     fedcredit score register --config bank.toml --name NAME --part BANK_PART.json
-                    [--alias champion] [--version V] [--as-of DATE]
+                    [--version V] [--as-of DATE] [--approve champion --cert-dir PKI/head]
                     [--loanbook DIR | --features-table FILE [--id-column id]]
     fedcredit score models --config bank.toml
 
 ``score`` and ``score batch`` connect to the bank's own server (``listen`` in the config) over
-mutual TLS with the officer's certificate (``--cert-dir``; default: the bank's own identity).
-``register`` and ``models`` edit / read the bank's served-model registry
-(``<data_dir>/scoring/models.json``).
+mutual TLS with the officer's certificate (``--cert-dir``, required: every score request
+carries an officer's identity; the bank's own certificate is refused). Without ``--model``
+the bank serves its approved ``champion``.
+``register`` adds a model part to the bank's served-model registry
+(``<data_dir>/scoring/models.json``) unapproved, or approved with an approver's certificate;
+``models`` lists it with aliases and approvals (after reconciling MLflow's aliases).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.errors import InvalidArgument
+from models.errors import InvalidArgument, Unauthenticated
 
 
 def _common(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -36,7 +40,12 @@ def _common(p: argparse.ArgumentParser, *, required: bool) -> None:
         default=None,
         help="the officer's certificate directory (cert.pem, key.pem; ca.pem in its parent)",
     )
-    p.add_argument("--model", default="", help="NAME, NAME@alias or a model id (default model)")
+    p.add_argument(
+        "--model",
+        default="",
+        help="NAME, NAME@alias, NAME@VERSION or a model id of an approved version "
+        "(default: the champion)",
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
 
 
@@ -67,14 +76,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--config", type=Path, required=True)
     r.add_argument("--name", required=True, help="model name officers use")
     r.add_argument("--part", type=Path, required=True, help="the bank's model part (JSON)")
-    r.add_argument("--alias", default="champion")
     r.add_argument("--version", default="")
+    r.add_argument(
+        "--approve",
+        choices=["champion", "challenger"],
+        default=None,
+        help="approve it for this alias at once (needs --cert-dir of an approver)",
+    )
+    r.add_argument("--cert-dir", type=Path, default=None, help="the approver's certificate dir")
     r.add_argument("--as-of", default="", help="scoring date when a request names none")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--loanbook", type=Path, help="bank data dir with the loan book")
     src.add_argument("--features-table", type=Path, help="CSV/Parquet of bank features")
     r.add_argument("--id-column", default="id", help="id column of --features-table")
-    r.add_argument("--no-default", action="store_true", help="do not make it the default")
     r.set_defaults(func=run_register)
     m = ssub.add_parser("models", help="list the models served for scoring")
     m.add_argument("--config", type=Path, required=True)
@@ -84,14 +98,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _client(args: argparse.Namespace) -> Any:
     from bank_node.config import BankConfig
     from bank_node.scoring.client import ScoringClient, connect_target, officer_tls
+    from proto.transport.local_identity import certified_person
 
     config = BankConfig.load(args.config)
-    if args.cert_dir is not None:
-        tls = officer_tls(args.cert_dir)
-    elif config.tls is not None:
-        tls = config.tls
-    else:
-        raise InvalidArgument("scoring needs TLS credentials")
+    if args.cert_dir is None:
+        raise Unauthenticated(
+            "scoring needs the officer's identity: give --cert-dir with the officer's "
+            "certificate directory (cert.pem, key.pem)"
+        )
+    if config.tls is None:
+        raise InvalidArgument("the bank's config names no pki_dir: scoring needs mutual TLS")
+    # checked here so that a wrong directory is a clear message, not a TLS failure
+    certified_person(args.cert_dir, config.tls.ca, roles=("officer",), organisation=config.party)
+    tls = officer_tls(args.cert_dir, config.tls.ca)
     return ScoringClient(
         connect_target(config.listen), tls, server_name=config.party, timeout_s=args.timeout
     )
@@ -158,16 +177,39 @@ def run_register(args: argparse.Namespace) -> int:
             "path": str(args.features_table.resolve()),
             "id_column": args.id_column,
         }
-    entry = ModelStore(config.data_dir).register(
+    if args.approve and args.cert_dir is None:
+        raise InvalidArgument("--approve needs the approver's --cert-dir")
+    approver = None
+    if args.approve:
+        from bank_node.governance import approver_identity
+
+        approver = approver_identity(config, args.cert_dir)  # before anything is written
+    store = ModelStore(config.data_dir)
+    entry = store.register(
         args.name,
         args.part,
-        alias=args.alias,
         version=args.version,
         features=features,
-        make_default=not args.no_default,
         as_of=args.as_of,
     )
-    print(f"serving {entry.name}@{args.alias} -> {entry.model_id} ({entry.family})")
+    if approver is None:
+        print(
+            f"registered {entry.name}@latest -> {entry.model_id} ({entry.family}); not approved: "
+            "it serves once an approver promotes it"
+        )
+        return 0
+    from bank_node.audit_service import bank_audit_log
+    from bank_node.governance import approve_served
+    from proto.transport.local_identity import os_account
+
+    approve_served(
+        store, bank_audit_log(config), entry, args.approve, approver,
+        details={"os_account": os_account()},
+    )  # fmt: skip
+    print(
+        f"serving {entry.name}@{args.approve} -> {entry.model_id} ({entry.family}), "
+        f"approved by {approver.party}"
+    )
     return 0
 
 
@@ -175,10 +217,30 @@ def run_models(args: argparse.Namespace) -> int:
     from bank_node.config import BankConfig
     from bank_node.scoring.model_store import ModelStore
 
-    store = ModelStore(BankConfig.load(args.config).data_dir)
+    config = BankConfig.load(args.config)
+    store = ModelStore(config.data_dir)
+    from bank_node.governance import has_tracking_store
+
+    if has_tracking_store(config):
+        from bank_node.cli.model_cmd import _reconciled
+
+        _reconciled(config)
+    aliases: dict[str, list[str]] = {}
+    for spec, key in sorted(store.aliases().items()):
+        aliases.setdefault(key, []).append(spec.partition("@")[2])
+    default = store.default()
+    print(f"default: {default if default.endswith('@champion') else '(no approved champion)'}")
     for e in store.entries():
         version = f" v{e.version}" if e.version else ""
-        print(f"{e.model_id}  {e.name}{version}  {e.family}  as_of={e.as_of or 'request'}")
+        tags = ",".join(aliases.get(e.key, [])) or "-"
+        approvals = "; ".join(
+            f"{alias} approved by {a.get('by', '?')} at {a.get('at', '?')}"
+            for alias, a in sorted(e.approvals.items())
+        )
+        print(
+            f"{e.model_id}  {e.name}{version}  {e.family}  aliases={tags}  "
+            f"as_of={e.as_of or 'request'}  {approvals or 'NOT APPROVED (does not serve)'}"
+        )
     return 0
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import signal
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,15 @@ class TreeProgress:
     computes them per tree (SecureBoost in the standard privacy mode), else the training
     loss."""
 
-    def __init__(self, total: int, enabled: bool = True) -> None:
+    def __init__(self, total: int, enabled: bool = True, unit: str = "tree") -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="tree", disable=not enabled, dynamic_ncols=True)
+        self.bar = tqdm(total=total, unit=unit, disable=not enabled, dynamic_ncols=True)
+
+    def phase(self, name: str) -> None:
+        """Show the phase the job is in (PSI, training, ...) on the bar itself."""
+        self.bar.set_description_str(name)
+        self.bar.refresh()
 
     def __call__(self, info: dict[str, Any]) -> None:
         post = {}
@@ -41,6 +50,49 @@ class TreeProgress:
         self.bar.close()
 
 
+LOGGERS = ("", "mlflow", "fedcredit", "alembic")
+
+
+@contextlib.contextmanager
+def progress_logging(enabled: bool = True) -> Iterator[None]:
+    """A context in which console log lines (ours, MLflow's) are written through tqdm, above
+    the progress bar, so they never break it: every stream handler (not file handlers) of the
+    loggers in :data:`LOGGERS` is swapped for one that writes with ``tqdm.write``, keeping its
+    level, formatter and filters."""
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    class _TqdmHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                tqdm.write(self.format(record), file=sys.stderr)
+            except Exception:
+                self.handleError(record)
+
+    swapped: list[tuple[logging.Logger, logging.Handler, logging.Handler]] = []
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if not isinstance(handler, logging.StreamHandler) or isinstance(
+                handler, logging.FileHandler
+            ):
+                continue
+            writer = _TqdmHandler(handler.level)
+            writer.setFormatter(handler.formatter)
+            writer.filters = list(handler.filters)
+            logger.removeHandler(handler)
+            logger.addHandler(writer)
+            swapped.append((logger, handler, writer))
+    try:
+        yield
+    finally:
+        for logger, original, replacement in swapped:
+            logger.removeHandler(replacement)
+            logger.addHandler(original)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from bank_node.audit_service import bank_audit_log
     from bank_node.config import BankConfig
@@ -50,7 +102,13 @@ def run_train(args: argparse.Namespace) -> int:
     spec = JobSpec.load(args.job, job_id=args.job_id)
     config = BankConfig.load(spec.bank_config)
     total = int(spec.params.get("n_estimators", spec.params.get("max_epochs", 0)) or 0)
-    progress = TreeProgress(total, enabled=not args.no_progress)
+    unit = "tree" if spec.algorithm == "secureboost" else "epoch"
+    print(
+        f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
+        f"({spec.platform_data.dataset})",
+        flush=True,
+    )
+    progress = TreeProgress(total, enabled=not args.no_progress, unit=unit)
     stop = threading.Event()
 
     def on_sigint(_signum: int, _frame: object) -> None:
@@ -68,17 +126,22 @@ def run_train(args: argparse.Namespace) -> int:
             should_stop=stop.is_set,
             audit=bank_audit_log(config),
             register=not args.no_register,
+            on_phase=progress.phase,
         )
-        print(
-            f"job {spec.job_id}: {spec.algorithm} with {config.platform_name} "
-            f"({spec.platform_data.dataset})"
-        )
-        result = runner.run()
+        with progress_logging(enabled=not args.no_progress):
+            result = runner.run()
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
         peer.close()
     state = result.state
+    summary = runner.bank_summary
+    if summary:
+        dropped = summary.get("invalid_ids_dropped", 0)
+        print(
+            f"bank data: {summary.get('rows', 0)} rows"
+            + (f" ({dropped} invalid company codes dropped)" if dropped else "")
+        )
     print(
         f"PSI: bank {state.psi.get('n_bank')} x platform {state.psi.get('n_platform')} -> "
         f"{state.psi.get('n_intersection')} aligned companies"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from bank_node.jobs.state import JobState, JobStore
 from models.audit.entry import Actor
 from models.audit.events import PSI_RUN, TRAINING_COMPLETED, TRAINING_FAILED, TRAINING_STARTED
 from models.dataset import PartyTable
+from models.errors import InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
@@ -48,6 +48,29 @@ def load_bank_side(spec: JobSpec) -> PartyTable:
         id_column=spec.bank_data.id_column,
         label_column=spec.bank_data.label_column,
     )
+
+
+MIN_CLASS_ROWS = 5
+
+
+def check_training_labels(bank: PartyTable, spec: JobSpec) -> None:
+    """Before any network call: rows to train on, two classes with a few rows of each."""
+    if bank.n_rows == 0:
+        when = spec.platform_data.as_of or "the as-of date"
+        raise InvalidArgument(
+            f"the bank data has no rows for platform_data.as_of = {when} (a loan book keeps "
+            "the applications of the 12 months from it; check the date, e.g. a synthetic "
+            "city's data_card.json)"
+        )
+    y = np.asarray(bank.y)
+    if int(np.sum((y == 0) | (y == 1))) != y.size:
+        raise InvalidArgument("the bank's labels must be 0 or 1")
+    counts = [int(np.sum(y == c)) for c in (0, 1)]
+    if min(counts) < MIN_CLASS_ROWS:
+        raise InvalidArgument(
+            f"training needs both classes with at least {MIN_CLASS_ROWS} rows each "
+            f"(found {counts[0]} non-defaults and {counts[1]} defaults)"
+        )
 
 
 def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +101,12 @@ class JobRunner:
         launched_by: str = "",
         audit: Any | None = None,
         register: bool = True,
+        on_phase: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
+        self.on_phase = on_phase or (lambda _phase: None)
+        #: rows of the bank's table and invalid company codes dropped from it (after loading)
+        self.bank_summary: dict[str, int] = {}
         self.config = config
         self.peer = peer
         self.callbacks = list(callbacks or [])
@@ -224,7 +251,8 @@ class JobRunner:
         return outcome
 
     def _serve(self, outcome: FitOutcome, version: str) -> None:
-        """Make the new version available to the scoring service as ``NAME@latest``."""
+        """Register the new version with the scoring service as ``NAME@latest``: not approved,
+        so it serves nothing until an approver promotes it (``fedcredit model promote``)."""
         from bank_node.scoring.model_store import ModelStore
 
         ModelStore(self.config.data_dir).register(
@@ -233,7 +261,6 @@ class JobRunner:
             alias="latest",
             version=str(version),
             features=_feature_source(self.spec),
-            make_default=True,
             as_of=self.spec.platform_data.as_of,
         )
 
@@ -251,16 +278,26 @@ class JobRunner:
             state.launched_by = self.launched_by
             state.launched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             self.store.save(state)
+        self.on_phase("loading bank data")
         bank = load_bank_side(self.spec)
+        self.bank_summary = {
+            "rows": bank.n_rows,
+            "invalid_ids_dropped": int(bank.meta.get("rejected_invalid_codes", "0") or 0),
+        }
+        check_training_labels(bank, self.spec)  # before any network call
+        self.on_phase("PSI: aligning companies")
         aligned = self.align(state, bank)
         bank_aligned = bank.align_to(aligned)
+        self.on_phase("describing the platform's data")
         self.describe(state)
         outcome = None
         if not state.done("trained"):
+            self.on_phase("training")
             outcome = self.train(state, bank_aligned)
         if outcome is not None and not state.done("registered") and self.register:
             from bank_node.jobs.tracking_glue import track_and_register
 
+            self.on_phase("registering in MLflow")
             _, valid_rows = split_rows(
                 bank_aligned.n_rows, self.spec.valid_fraction, self.spec.seed
             )
@@ -291,8 +328,7 @@ def _feature_source(spec: JobSpec) -> dict[str, str]:
 
 
 def _whoami(config: BankConfig) -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{config.party}/{user}"
+    """Who launched the job: the OS account that ran it (not ``$USER``, which is free text)."""
+    from proto.transport.local_identity import os_account
+
+    return f"{config.party}/{os_account()}"

@@ -17,7 +17,8 @@ Example::
     [platform_data]
     dataset = "catalogue"           # the catalogue, or a table the platform serves
     categories = []                 # catalogue categories to use (empty: all shareable)
-    as_of = "2024-01-01"            # point-in-time rule: features from records before this date
+    as_of = 2022-01-01              # point-in-time rule: features from records before this date
+                                    # (a TOML date or "YYYY-MM-DD"; the synthetic city's date)
 
     [split]
     valid_fraction = 0.2
@@ -32,6 +33,11 @@ Example::
     max_depth = 4
     # dp_epsilon = 1.0              # scorecard: DP noise on the platform's binning counts
     privacy = "hardened"            # secureboost: "hardened" (default), "strict" or "standard"
+
+The whole file is checked before anything else happens (:data:`SCHEMA`, :func:`job_schema`):
+unknown tables and keys are refused with the file, the line and a suggestion, values are typed
+and bounded (``[params]`` per algorithm, :mod:`bank_node.jobs.params`), and the bank data file
+and the bank config must exist. ``docs/configuration.md`` is generated from the same schema.
 """
 
 from __future__ import annotations
@@ -43,10 +49,102 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidArgument
-from proto.transport.config import load_toml, resolve
+from proto.transport.config import resolve
+from proto.transport.config_model import FileSchema, Key, Table, check_document, read_toml
 
 ALGORITHMS = ("secureboost", "logreg", "scorecard")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+
+TABLES = (
+    Table("job", "What to train and as which bank.", (
+        Key("name", "str", None, "registered model name in MLflow", required=True,
+            pattern=_NAME_RE),
+        Key("algorithm", "str", None, "the model family", required=True, choices=ALGORITHMS),
+        Key("bank_config", "path", "bank.toml", "the bank node to run as (relative to this file)"),
+        Key("id", "str", "", "job id (default: NAME-YYYYMMDD-HHMMSS); a rerun with the same id "
+            "resumes the job", pattern=_NAME_RE),
+    ), required=True),
+    Table("bank_data", "The bank's side of the training data.", (
+        Key("source", "str", None, "`loanbook` (a loan-book directory) or `table` (CSV/Parquet)",
+            required=True, choices=("loanbook", "table")),
+        Key("path", "path", None, "the loan-book directory or the table file (relative to "
+            "this file)", required=True),
+        Key("id_column", "str", "id", "company id column (source = table)"),
+        Key("label_column", "str", "y", "0/1 default label column (source = table)"),
+    ), required=True),
+    Table("platform_data", "The platform's side: which data set, which categories, which date.", (
+        Key("dataset", "str", None, "`catalogue`, or a table the platform serves",
+            required=True),
+        Key("categories", "list[str]", [], "catalogue categories to use (empty: all shareable)"),
+        Key("as_of", "date", "", "point-in-time date: features from records strictly before "
+            "it; loan applications in the 12 months from it (the synthetic city's is "
+            "2022-01-01)"),
+    ), required=True),
+    Table("split", "Train / validation split of the aligned rows.", (
+        Key("valid_fraction", "float", 0.2, "share of rows held out for validation",
+            minimum=0.001, maximum=0.899),
+        Key("seed", "int", 42, "random seed of the split", minimum=0, maximum=2**32 - 1),
+    )),
+    Table("crypto", "Homomorphic encryption.", (
+        Key("scheme", "str", "paillier", "`ckks` for logreg and scorecard only",
+            choices=("paillier", "ckks")),
+        Key("key_bits", "int", 2048, "key size, a multiple of 256", minimum=1024,
+            maximum=8192),
+    )),
+)  # fmt: skip
+PARAMS_HELP = "The estimator's hyper-parameters (keys depend on `job.algorithm`)."
+PARAMS_HINTS = {
+    "key_bits": "set crypto.key_bits instead",
+    "mode": "set crypto.scheme instead",
+}
+
+
+def job_schema(algorithm: str | None) -> FileSchema:
+    """The job file's schema; ``[params]`` holds ``algorithm``'s hyper-parameters."""
+    if algorithm in ALGORITHMS:
+        from bank_node.jobs.params import param_keys
+
+        params = Table("params", PARAMS_HELP, param_keys(algorithm), hints=PARAMS_HINTS)
+    else:  # the algorithm itself is reported; the parameters cannot be checked yet
+        params = Table("params", PARAMS_HELP, entries=Key("value", "str|int|float|bool"))
+    return FileSchema(
+        title="Job file: `job.toml`",
+        help="`fedcredit train job.toml`: a bank data scientist's joint training job.",
+        tables=(*TABLES, params),
+        example=EXAMPLE,
+    )
+
+
+EXAMPLE = """
+[job]
+name = "sme-default"
+algorithm = "secureboost"
+bank_config = "bank.toml"
+id = "sme-default-001"
+
+[bank_data]
+source = "loanbook"
+path = "city/bank"
+
+[platform_data]
+dataset = "catalogue"
+as_of = 2022-01-01
+
+[split]
+valid_fraction = 0.25
+seed = 42
+
+[crypto]
+scheme = "paillier"
+key_bits = 2048
+
+[params]
+n_estimators = 12
+max_depth = 4
+learning_rate = 0.3
+privacy = "hardened"
+"""
 
 
 @dataclass
@@ -80,9 +178,24 @@ class JobSpec:
     path: Path | None = None
 
     @classmethod
-    def load(cls, path: Path, *, job_id: str | None = None) -> JobSpec:
-        doc = load_toml(path)
-        return cls.from_dict(doc, base=path.parent, job_id=job_id, path=path)
+    def load(cls, path: Path, *, job_id: str | None = None, check_files: bool = True) -> JobSpec:
+        """Read and check the whole job file (nothing touches the network)."""
+        path = Path(path)
+        doc, text = read_toml(path)
+        spec = cls.from_dict(doc, base=path.parent, job_id=job_id, path=path, text=text)
+        if check_files:
+            spec.check_files()
+        return spec
+
+    def check_files(self) -> None:
+        """The files the job names exist (before any network call)."""
+        if not self.bank_data.path.exists():
+            raise InvalidArgument(f"bank_data.path not found: {self.bank_data.path}")
+        if self.bank_data.source == "table" and not self.bank_data.path.is_file():
+            raise InvalidArgument(f"bank_data.path is not a file: {self.bank_data.path}")
+        if self.bank_data.source == "loanbook" and not self.bank_data.path.is_dir():
+            raise InvalidArgument(f"bank_data.path is not a loan-book directory: "
+                                  f"{self.bank_data.path}")  # fmt: skip
 
     @classmethod
     def from_dict(
@@ -92,8 +205,17 @@ class JobSpec:
         base: Path,
         job_id: str | None = None,
         path: Path | None = None,
+        text: str = "",
     ) -> JobSpec:
         job = doc.get("job", {})
+        algorithm_given = job.get("algorithm") if isinstance(job, dict) else None
+        checked = check_document(
+            doc,
+            job_schema(algorithm_given if isinstance(algorithm_given, str) else None),
+            path=path or "job",
+            text=text,
+        )
+        doc = {**doc, **{t: checked.get(t, {}) for t in ("platform_data", "params")}}
         name = str(job.get("name", ""))
         if not _NAME.match(name):
             raise InvalidArgument("job.name must be 1-64 letters, digits, '.', '_' or '-'")

@@ -135,14 +135,25 @@ def track_and_register(
 
 
 def bank_tracking(config: BankConfig, audit: Any = None) -> Any:
-    """The bank's MLflow store: ``tracking_uri`` from the config, else SQLite in the data dir."""
+    """The bank's MLflow store: ``tracking_uri`` from the config, else SQLite in the data dir.
+
+    With a local SQLite store (the default, or any ``sqlite:///`` URI) the artifacts go to
+    ``artifacts/`` beside the database (``<data_dir>/mlflow/artifacts`` by default), never to
+    ``./mlruns`` in the working directory; a tracking server decides on its own.
+    """
     from bank_node.tracking import Tracking
     from models.audit.entry import Actor
 
     actor = Actor(config.party, "bank", _cert_fp(config, config.party))
-    if config.tracking_uri:
-        return Tracking(config.tracking_uri, audit=audit, actor=actor)
-    return Tracking.for_data_dir(config.data_dir, audit=audit, actor=actor)
+    uri = config.tracking_uri
+    if not uri:
+        return Tracking.for_data_dir(config.data_dir, audit=audit, actor=actor)
+    artifacts = None
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        artifacts = (db.parent / "artifacts").resolve().as_uri()
+    return Tracking(uri, artifact_location=artifacts, audit=audit, actor=actor)
 
 
 def _file_sha256(path: Path) -> str:

@@ -114,11 +114,14 @@ def read_table_file(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise NotFound("table file not found")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise InvalidArgument("table files must be .csv or .parquet")
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InvalidArgument("table files must be .csv or .parquet")
+    try:
+        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+        # pandas' and pyarrow's parse errors (EmptyDataError, ArrowInvalid are ValueErrors)
+        kind = "CSV" if suffix == ".csv" else "Parquet"
+        raise InvalidArgument(f"the table file is not readable {kind}: {path.name}") from exc
 
 
 def load_labelled_file(

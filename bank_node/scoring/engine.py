@@ -1,5 +1,7 @@
 """The bank's side of one score request.
 
+0. check the caller is a credit officer of this bank (a person identified by the certificate
+   the TLS interceptor verified; the bank node itself and other banks' officers are refused);
 1. validate the USCC (``INVALID_ARGUMENT`` before anything leaves the bank);
 2. resolve the served model (``NAME@alias``, model id or the default);
 3. collect the bank's features (its records for the company or application, overridden by
@@ -34,7 +36,7 @@ from bank_node.scoring.settings import ScoringSettings
 from models.audit import events as ev
 from models.audit.log import AuditLog
 from models.audit.outcome import run_audited
-from models.errors import InvalidArgument
+from models.errors import InvalidArgument, PermissionDenied
 from models.federation.party import Caller
 from models.federation.peer import ScoringPeer
 from models.uscc import normalize_uscc
@@ -115,11 +117,23 @@ class BankScoringEngine:
             ev.SCORE_REQUEST,
             caller,
             details,
-            lambda: self._score(request, request_id, details),
+            lambda: self._score(self._officer(caller), request, request_id, details),
         )
 
+    def _officer(self, caller: Caller) -> Caller:
+        """Every score is requested by a person: an officer of this bank (``<bank>/<name>``)."""
+        if caller.role != "officer" or not caller.party.startswith(f"{self.party}/"):
+            raise PermissionDenied(
+                "scores are requested by the bank's credit officers with their own certificate"
+            )
+        return caller
+
     def _score(
-        self, request: scoring_pb2.ScoreRequest, request_id: str, details: dict[str, Any]
+        self,
+        officer: Caller,
+        request: scoring_pb2.ScoreRequest,
+        request_id: str,
+        details: dict[str, Any],
     ) -> scoring_pb2.ScoreResponse:
         uscc = normalize_uscc(request.uscc)
         details["uscc"] = uscc

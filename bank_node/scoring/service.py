@@ -1,4 +1,4 @@
-"""The bank's ``ScoringService`` for credit officers (and the bank itself; not the regulator).
+"""The bank's ``ScoringService`` for its credit officers (not the bank node, not the regulator).
 
 ``bank_node/server.py`` imports this module and calls :func:`install`.
 """
@@ -25,11 +25,11 @@ log = logging.getLogger("fedcredit.bank.scoring")
 SERVICE_NAME = "fedcredit.v1.ScoringService"
 _PREFIX = f"/{SERVICE_NAME}/"
 
-#: Officers of this bank and the bank itself may score; the regulator may not (nor train:
-#: training is not a service of the bank's server at all).
+#: Only officers may score (every request carries a person's identity; the engine also checks
+#: the officer belongs to this bank); the bank node and the regulator may not.
 POLICY: dict[str, tuple[str, ...]] = {
-    _PREFIX + "Score": ("officer", "bank"),
-    _PREFIX + "ScoreBatch": ("officer", "bank"),
+    _PREFIX + "Score": ("officer",),
+    _PREFIX + "ScoreBatch": ("officer",),
 }
 
 
@@ -77,7 +77,10 @@ def install(
     server: grpc.Server, config: BankConfig, *, settings: ScoringSettings | None = None
 ) -> Mapping[str, tuple[str, ...]]:
     """Add the scoring service to the bank's server; returns its role policy."""
+    from bank_node.governance import GovernanceWatcher
+
     engine = BankScoringEngine.from_config(config, settings)
     engine.keys.warm_in_background()
+    GovernanceWatcher(config, engine.audit, engine.settings.governance_check_s).start()
     scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(engine), server)
     return POLICY

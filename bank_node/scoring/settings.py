@@ -48,6 +48,7 @@ class ScoringSettings:
     risk_bands: RiskBands = field(default_factory=RiskBands)
     batch_workers: int = 4
     max_batch: int = 1000
+    governance_check_s: float = 10.0  # how often MLflow's aliases are reconciled
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -73,7 +74,12 @@ class ScoringSettings:
             out = cls(**plain, points=points, risk_bands=bands)
         except (TypeError, KeyError, ValueError) as exc:
             raise InvalidArgument("scoring settings are malformed") from exc
-        if out.key_bits < 1024 or out.retry_attempts < 1 or out.max_batch < 1:
+        if (
+            out.key_bits < 1024
+            or out.retry_attempts < 1
+            or out.max_batch < 1
+            or not out.governance_check_s > 0
+        ):
             raise InvalidArgument("scoring settings are out of range")
         return out
 
@@ -97,6 +103,7 @@ class ScoringSettings:
         doc = {
             "key_bits": self.key_bits,
             "platform_deadline_s": self.platform_deadline_s,
+            "governance_check_s": self.governance_check_s,
             "retry_attempts": self.retry_attempts,
             "retry_initial_s": self.retry_initial_s,
             "retry_max_s": self.retry_max_s,

@@ -38,7 +38,8 @@ Contract for the training code (call after a job finishes)::
     )
     run = log_training_run(tracking, job, result)          # -> RunInfo
     ref = register_model(tracking, "sme-credit", run, job, result)   # -> ModelVersionRef
-    promote(tracking, "sme-credit", ref.version, "champion", approver="bank-a/risk-head")
+    head = certified_person(cert_dir, ca, roles=("approver",), organisation="bank-a")
+    promote(tracking, "sme-credit", ref.version, "champion", approver=head)
 
 Default store: ``sqlite:///<bank data dir>/mlflow/mlflow.db`` with artifacts in
 ``<bank data dir>/mlflow/artifacts``; ``Tracking(uri)`` takes any MLflow tracking URI.

@@ -4,6 +4,11 @@ A registered version's source is the run's ``model/`` artifact (the bank's part)
 platform's part is bound to the same version by tags (``fedcredit.platform_part.model_id``,
 ``fedcredit.platform_part.digest``). Aliases are ``champion`` (serves scores) and
 ``challenger`` (candidate). Every registration and promotion is also an audit entry.
+
+A promotion needs a principal with the ``approver`` role (an identity from a certificate,
+see :func:`proto.transport.local_identity.certified_person`), never a free-text name: the
+approver is the audit entry's actor. :mod:`bank_node.governance` wraps this with the scoring
+store and the reconciliation of MLflow's aliases against the recorded approvals.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from bank_node.tracking.records import (
 )
 from bank_node.tracking.run import MODEL_DIR
 from bank_node.tracking.store import Tracking
-from models.audit import ActorLike
+from models.audit import Actor, ActorLike
 from models.audit import events as ev
 from models.audit.entry import utc_timestamp
-from models.errors import InvalidArgument, NotFound
+from models.errors import InvalidArgument, NotFound, PermissionDenied
 
 ALIASES = ("champion", "challenger")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -36,6 +41,8 @@ TAG_PLATFORM_MODEL_ID = "fedcredit.platform_part.model_id"
 TAG_PLATFORM_DIGEST = "fedcredit.platform_part.digest"
 TAG_APPROVED_BY = "fedcredit.approved_by"
 TAG_APPROVED_AT = "fedcredit.approved_at"
+TAG_APPROVED_FP = "fedcredit.approved_by.cert_fingerprint"
+APPROVER_ROLE = "approver"
 
 
 def _check_name(name: str) -> str:
@@ -178,20 +185,27 @@ def promote(
     name: str,
     version: str,
     alias: str,
-    approver: str,
+    approver: ActorLike,
     *,
-    actor: ActorLike | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Approval:
-    """Give ``alias`` (champion / challenger) to a version and record who approved it.
+    """Give ``alias`` (champion / challenger) to a version; ``approver`` approved it.
 
-    The approver is stored on the version (``fedcredit.approved_by``/``_at`` and
-    ``fedcredit.approval.<alias>.by``/``.at``) and in an audit entry ``model_promoted``. A
-    challenger promoted to champion loses its challenger alias.
+    ``approver`` is an authenticated principal with the ``approver`` role (party
+    ``<bank>/<name>``, its certificate fingerprint); anything else is refused with
+    :class:`PermissionDenied`. The approval is stored on the version
+    (``fedcredit.approved_by``/``_at``/``.cert_fingerprint`` and
+    ``fedcredit.approval.<alias>.by``/``.at``) and in an audit entry ``model_promoted`` whose
+    actor is the approver (``details`` adds keys, e.g. the OS account that ran the command).
+    A challenger promoted to champion loses its challenger alias.
     """
     if alias not in ALIASES:
         raise InvalidArgument("alias is champion or challenger")
-    if not isinstance(approver, str) or not approver.strip():
-        raise InvalidArgument("a promotion needs the approver's name")
+    if isinstance(approver, str) or not hasattr(approver, "role"):
+        raise PermissionDenied("a promotion needs an approver identity, not a name")
+    who = Actor.of(approver)
+    if who.role != APPROVER_ROLE or "/" not in who.party:
+        raise PermissionDenied("a promotion needs a principal with the approver role")
     mv = get_version(tracking, name, str(version))
     version = str(mv.version)
     client = tracking.client
@@ -199,26 +213,28 @@ def promote(
     with contextlib.suppress(NotFound):
         previous = str(get_version(tracking, name, alias).version)
     now = utc_timestamp()
+    record = {
+        "model_name": name,
+        "model_version": version,
+        "model_id": (mv.tags or {}).get(TAG_MODEL_ID, ""),
+        "alias": alias,
+        "approver": who.party,
+        "approver_cert_fingerprint": who.cert_fingerprint,
+        "previous_version": previous,
+        **(details or {}),
+    }
+    # the audit entry first: an alias in MLflow without its approval entry is refused by the
+    # reconciliation, so a crash between the two steps cannot leave an unapproved champion
+    tracking.record(ev.MODEL_PROMOTED, record, who)
     client.set_registered_model_alias(name, alias, version)
     if alias == "champion" and "challenger" in (mv.aliases or ()):
         client.delete_registered_model_alias(name, "challenger")
     for key, value in (
-        (TAG_APPROVED_BY, approver),
+        (TAG_APPROVED_BY, who.party),
         (TAG_APPROVED_AT, now),
-        (f"fedcredit.approval.{alias}.by", approver),
+        (TAG_APPROVED_FP, who.cert_fingerprint),
+        (f"fedcredit.approval.{alias}.by", who.party),
         (f"fedcredit.approval.{alias}.at", now),
     ):
         client.set_model_version_tag(name, version, key, value)
-    tracking.record(
-        ev.MODEL_PROMOTED,
-        {
-            "model_name": name,
-            "model_version": version,
-            "model_id": (mv.tags or {}).get(TAG_MODEL_ID, ""),
-            "alias": alias,
-            "approver": approver,
-            "previous_version": previous,
-        },
-        actor,
-    )
-    return Approval(name, version, alias, approver, now, previous)
+    return Approval(name, version, alias, who.party, now, previous)

@@ -41,6 +41,40 @@ def test_identity_metadata(party: str, role: str) -> tuple[tuple[str, str], ...]
     return ((TEST_IDENTITY_HEADER, f"{party}:{role}"),)
 
 
+#: Fragments of gRPC's connection errors that mean the TLS configuration is wrong, not that
+#: the peer is briefly away: retrying cannot help.
+_TLS_NAME = ("Hostname Verification Check failed", "Peer name", "not in peer certificate")
+_TLS_TRUST = (
+    "certificate signature failure",
+    "CERTIFICATE_VERIFY_FAILED",
+    "unable to get local issuer certificate",
+    "self signed certificate",
+    "certificate verify failed",
+    "Tls handshake failed",
+    "Handshake failed",
+)
+
+
+def tls_configuration_error(err: grpc.RpcError) -> FedCreditError | None:
+    """The configuration error behind a connection failure, if it is a TLS mismatch."""
+    from models.errors import InvalidArgument
+
+    details = err.details() if hasattr(err, "details") else ""
+    details = details or ""
+    if any(f in details for f in _TLS_NAME):
+        return InvalidArgument(
+            "TLS configuration: the server's certificate does not carry the name this client "
+            "expects (check platform_name in the config, or --server-name)"
+        )
+    if any(f in details for f in _TLS_TRUST):
+        return InvalidArgument(
+            "TLS configuration: the handshake failed: the server's certificate is not signed "
+            "by this node's CA (pki_dir/ca.pem), or this node's certificate is not trusted by "
+            "the server"
+        )
+    return None
+
+
 class RetryPolicy:
     """Exponential backoff with jitter for UNAVAILABLE / RESOURCE_EXHAUSTED (and deadline
     expiry, which the platform's step cache makes safe to retry)."""
@@ -71,6 +105,9 @@ class RetryPolicy:
                 return fn()
             except grpc.RpcError as err:
                 code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+                misconfigured = tls_configuration_error(err)
+                if misconfigured is not None:
+                    raise misconfigured from None
                 if attempt == self.attempts or not self.retryable(code):
                     raise error_from_rpc(err) from None
                 log.warning(

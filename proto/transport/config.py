@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.errors import InvalidArgument
 from proto.transport.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from proto.transport.config_model import FileSchema
 
 
 def load_toml(path: Path | None) -> dict[str, Any]:
+    """The parsed file; errors name the file (and the line of a TOML error)."""
     if path is None:
         return {}
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InvalidArgument("config file not found") from None
-    except tomllib.TOMLDecodeError:
-        raise InvalidArgument("config file is not valid TOML") from None
+    from proto.transport.config_model import read_toml
+
+    return read_toml(Path(path))[0]
 
 
 def apply_env(
@@ -82,17 +80,46 @@ class NodeSection:
         return TlsFiles.in_pki_dir(self.path("pki_dir"), self.settings["party"])
 
 
-def load_node_section(path: Path | None, node: str, defaults: Mapping[str, Any]) -> NodeSection:
+def load_node_section(
+    path: Path | None,
+    node: str,
+    defaults: Mapping[str, Any],
+    schema: FileSchema | None = None,
+    env: Mapping[str, str] | None = None,
+) -> NodeSection:
     """Read ``[<node>]`` of the TOML file at ``path`` (``None``: defaults only).
 
-    Scalar keys override ``defaults`` and are overridden in turn by
-    ``FEDCREDIT_<NODE>_<KEY>`` environment variables (:func:`apply_env`).
+    With ``schema`` the whole file is checked first (:func:`~proto.transport.config_model.
+    check_document`: unknown keys and tables refused with file, line and a suggestion; types
+    and ranges). Scalar keys override ``defaults`` and are overridden in turn by
+    ``FEDCREDIT_<NODE>_<KEY>`` environment variables (checked the same way).
     """
-    section = dict(load_toml(path).get(node, {}))
+    doc: dict[str, Any] = {}
+    if path is not None:
+        from proto.transport.config_model import check_document, read_toml
+
+        doc, text = read_toml(Path(path))
+        if schema is not None:
+            check_document(doc, schema, path=path, text=text)
+    section = dict(doc.get(node, {}))
     settings = dict(defaults)
     settings.update({k: v for k, v in section.items() if not isinstance(v, dict)})
+    prefix = f"FEDCREDIT_{node.upper()}"
+    table = schema.table(node) if schema is not None else None
+    if table is not None:
+        from proto.transport.config_model import env_value
+
+        env = os.environ if env is None else env
+        for variable, raw in env.items():
+            if not variable.startswith(prefix + "_"):
+                continue
+            key = table.key(variable[len(prefix) + 1 :].lower())
+            if key is not None:
+                settings[key.name] = env_value(key, raw, variable)
+    else:
+        settings = apply_env(settings, prefix, env)
     return NodeSection(
-        settings=apply_env(settings, f"FEDCREDIT_{node.upper()}"),
+        settings=settings,
         section=section,
         base=path.parent if path is not None else Path.cwd(),
     )

@@ -5,7 +5,9 @@ Each certificate names its party in the subject CN and its role in the OU:
 - ``platform``: the city's credit platform (server, also a client of nothing);
 - ``bank``: a bank node (server for its officers and the regulator, client of the platform);
 - ``regulator``: reads lineage and audit data, may not train, score or change anything;
-- ``officer``: a bank's credit officer (client of its bank's scoring service; O = the bank).
+- ``officer``: a bank's credit officer (client of its bank's scoring service; O = the bank);
+- ``approver``: a person at a bank who approves model promotions (``fedcredit model promote
+  --cert-dir``; O = the bank). Approvers call no RPC; their key proves who approved.
 
 Production deployments replace this CA with the city's own; nodes only need the CA bundle,
 their certificate and key.
@@ -26,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from models.errors import InvalidArgument
 
-ROLES = ("platform", "bank", "regulator", "officer")
+ROLES = ("platform", "bank", "regulator", "officer", "approver")
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
 
@@ -107,7 +109,7 @@ def issue(
     """Issue a certificate for party ``name`` with ``role``, signed by the CA in ``directory``."""
     _check_name(name)
     if role not in ROLES:
-        raise InvalidArgument("unknown role (platform, bank, regulator or officer)")
+        raise InvalidArgument("unknown role (platform, bank, regulator, officer or approver)")
     ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
     ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -157,9 +159,10 @@ def init_pki(
     platform: str = "platform",
     regulator: str = "regulator",
     officers: list[tuple[str, str]] | None = None,
+    approvers: list[tuple[str, str]] | None = None,
 ) -> list[PartyFiles]:
     """``fedcredit pki init``: a CA plus certificates for the platform, each bank, a regulator
-    and optional officers given as ``(officer_name, bank_name)``."""
+    and optional officers and approvers given as ``(person_name, bank_name)``."""
     if not banks:
         raise InvalidArgument("name at least one bank")
     init_ca(directory)
@@ -168,4 +171,6 @@ def init_pki(
     out.append(issue(directory, regulator, "regulator"))
     for officer, bank in officers or []:
         out.append(issue(directory, officer, "officer", organisation=bank))
+    for approver, bank in approvers or []:
+        out.append(issue(directory, approver, "approver", organisation=bank))
     return out

@@ -80,8 +80,8 @@ def cert_identity(pem: bytes) -> Caller:
     party = str(cns[0].value)
     role = str(ous[0].value)
     org = str(orgs[0].value) if orgs else party
-    # An officer acts for its bank: its party is "<bank>/<officer>".
-    if role == "officer":
+    # A person (officer, approver) acts for its bank: its party is "<bank>/<name>".
+    if role in ("officer", "approver"):
         party = f"{org}/{party}"
     return Caller(party=party, role=role, cert_fingerprint=fingerprint)
 
