@@ -1,0 +1,162 @@
+"""Signed model parts (issue 14 row 6): a node signs each part it saves under its data
+directory with its own key and refuses at load a part whose signature is missing, foreign or
+over another digest; an attacker who edits a part and recomputes its digest with the
+project's own ``save_part`` (in another process, without the node's key) is refused with
+DATA_LOSS. Also the key at rest: 0600, encrypted when a passphrase is configured."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import models.secureboost.passive  # registers the platform half
+from models.errors import DataLoss, FailedPrecondition
+from models.keystore import ENV_PASSPHRASE
+from models.model_io import load_part, save_part
+from models.part_signing import (
+    KEY_FILE,
+    part_signature,
+    register_node_key,
+    sig_path,
+    unregister_node_key,
+)
+from models.secureboost.active import SecureBoostClassifier
+from proto.transport.audit_servicer import open_node_audit_log
+from tests.grpc_harness import start_platform_and_peer
+from tests.secureboost_support import StaticProvider, load_hetero, train_test_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMAT = "fedcredit.secureboost.bank"
+
+
+def _rehash_in_another_process(path: Path, fmt: str, edit: str) -> None:
+    """The attack of the issue: edit a part and recompute its digest with ``save_part``, in a
+    process that does not hold the node's key."""
+    code = (
+        "import json, sys; from pathlib import Path\n"
+        "from models.model_io import save_part\n"
+        "p = Path(sys.argv[1]); doc = json.loads(p.read_text()); doc.pop('digest')\n"
+        f"exec({edit!r})\n"
+        "save_part(p, doc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code, str(path), fmt], check=True, env=env)
+
+
+def test_unsigned_rehashed_part_is_refused(tmp_path: Path) -> None:
+    node = tmp_path / "node"
+    register_node_key(node)
+    try:
+        path = node / "models" / "m.json"
+        body = {"format": FORMAT, "format_version": 1, "base_score": 0.5}
+        digest = save_part(path, body)
+        assert part_signature(path)
+        assert load_part(path, FORMAT)[1] == digest
+        _rehash_in_another_process(path, FORMAT, "doc['base_score'] = 0.9")
+        assert load_part.__module__ == "models.model_io"
+        with pytest.raises(DataLoss):
+            load_part(path, FORMAT)
+        # without any signature file
+        save_part(path, body)
+        sig_path(path).unlink()
+        with pytest.raises(DataLoss):
+            load_part(path, FORMAT)
+        # signed by another node's key
+        other = tmp_path / "other"
+        register_node_key(other)
+        save_part(other / "m.json", body)
+        sig_path(path).write_bytes(sig_path(other / "m.json").read_bytes())
+        with pytest.raises(DataLoss):
+            load_part(path, FORMAT)
+        # the signing key is private to the node
+        key = node / KEY_FILE
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    finally:
+        unregister_node_key(node)
+        unregister_node_key(tmp_path / "other")
+    # outside a node directory (a bare library use) nothing is signed or required
+    plain = tmp_path / "plain.json"
+    save_part(plain, {"format": FORMAT, "format_version": 1})
+    assert not sig_path(plain).exists()
+    load_part(plain, FORMAT)
+
+
+def test_encrypted_node_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_PASSPHRASE, "correct horse battery staple")
+    node = tmp_path / "node"
+    register_node_key(node)
+    try:
+        pem = (node / KEY_FILE).read_bytes()
+        assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        save_part(node / "m.json", {"format": FORMAT, "format_version": 1})
+        monkeypatch.setenv(ENV_PASSPHRASE, "wrong")
+        with pytest.raises(FailedPrecondition):
+            register_node_key(node)
+        monkeypatch.delenv(ENV_PASSPHRASE)
+        with pytest.raises(FailedPrecondition):
+            register_node_key(node)
+    finally:
+        unregister_node_key(node)
+
+
+def test_passphrase_from_a_file_descriptor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import keystore
+
+    r, w = os.pipe()
+    os.write(w, b"from-a-pipe\n")
+    os.close(w)
+    monkeypatch.setenv(keystore.ENV_PASSPHRASE_FD, str(r))
+    monkeypatch.delenv(ENV_PASSPHRASE, raising=False)
+    monkeypatch.setattr(keystore, "_from_fd", {})
+    assert keystore.node_passphrase() == b"from-a-pipe"
+    assert keystore.node_passphrase() == b"from-a-pipe"  # read once, remembered
+
+
+def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    bank, plat = load_hetero(shared_data, "default_credit", 300)
+    tr, te = train_test_rows(bank.n_rows)
+    peer, stop = start_platform_and_peer(tmp_path, StaticProvider(plat))
+    bank_dir = tmp_path / "bank"
+    open_node_audit_log(bank_dir, "bank-a", "bank")  # what every bank process does first
+    try:
+        clf = SecureBoostClassifier(
+            n_estimators=2, max_depth=2, key_bits=1024, privacy="standard"
+        ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-signed")
+        # the platform signed its part with its node key at save time, and reloads it
+        ppart = tmp_path / "platform" / "models" / "secureboost" / "bank-a" / "sb-signed.json"
+        assert part_signature(ppart)
+        before = clf.decision_function(bank.take(te[:5]), peer)
+        # the bank's part
+        path = bank_dir / "models" / "sb.json"
+        clf.save_model(path)
+        loaded = SecureBoostClassifier.load_model(path)
+        np.testing.assert_allclose(
+            loaded.decision_function(bank.take(te[:5]), peer), before, atol=1e-9
+        )
+        _rehash_in_another_process(path, FORMAT, "doc['base_score'] = doc['base_score'] + 1.0")
+        doc = json.loads(path.read_text())
+        assert load_part.__module__ and doc["digest"].startswith("sha256:")
+        with pytest.raises(DataLoss):
+            SecureBoostClassifier.load_model(path)
+        # the platform's part edited the same way: the platform refuses to serve it
+        _rehash_in_another_process(
+            ppart,
+            "fedcredit.secureboost.platform",
+            "k = next(iter(doc['splits'])); doc['splits'][k]['bin'] = 0",
+        )
+        with pytest.raises(DataLoss):
+            models.secureboost.passive.load_platform_part(ppart)
+    finally:
+        stop()
+        unregister_node_key(bank_dir)
+        unregister_node_key(tmp_path / "platform")
