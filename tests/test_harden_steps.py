@@ -294,3 +294,33 @@ def _reopened(tmp_path: Path, provider: StaticProvider, spec: SessionSpec) -> Se
     m = _describe_manager(tmp_path, provider)
     m.open(CALLER, spec)
     return m
+
+
+@pytest.mark.parametrize("family", ["logreg", "scorecard"])
+def test_refused_requests_leave_linear_sessions_unchanged(
+    shared_data: Path, tmp_path: Path, family: str
+) -> None:
+    """The same probe over logistic regression (Paillier) and the scorecard (binning first)."""
+    import models.logreg.passive  # noqa: F401  (registers the platform parties)
+    import models.scorecard.passive  # noqa: F401
+    from tests.test_logreg_support import TableProvider, load_vertical
+
+    data = load_vertical(shared_data, "default_credit", n_rows=400, seed=3)
+    manager = SessionManager(tmp_path / "platform", TableProvider(data.platform))
+    peer = ProbingPeer(manager)
+    if family == "logreg":
+        from models.logreg.active import FederatedLogisticRegression
+
+        model = FederatedLogisticRegression(
+            mode="paillier", max_epochs=2, key_bits=1024, random_state=0
+        )
+        model.fit(data.bank, peer, rows=data.train)
+    else:
+        from models.scorecard.active import FederatedScorecard
+
+        card = FederatedScorecard(
+            n_bins=8, max_bins=4, mode="paillier", max_epochs=2, key_bits=1024, random_state=0
+        )
+        card.fit(data.bank, peer, rows=data.train, model_id="sc-probe")
+    assert not peer.accepted
+    assert len({k.split(".")[0] for k in peer.refused}) >= 3
