@@ -113,6 +113,31 @@ def part_signature(path: Path) -> str:
         return ""
 
 
+def signature_fields(path: Path) -> dict[str, str]:
+    """``platform_signature`` and ``platform_key`` of a saved part, for a finalize answer
+    (empty strings when the part is not signed)."""
+    p = sig_path(path)
+    try:
+        doc = json.loads(p.read_bytes())
+        return {"platform_signature": str(doc["signature"]), "platform_key": str(doc["public_key"])}
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return {"platform_signature": "", "platform_key": ""}
+
+
+def verified_platform_signature(response: object) -> tuple[str, str]:
+    """The bank's check of a finalize answer: when the platform signed its part, the
+    signature must be valid over the digest it sent (:class:`DataLoss` if not). Returns
+    ``(signature, public key)`` (empty when unsigned); whether the key is the platform's is
+    the bank node's decision (it pins the key, ``bank_node/jobs/runner.py``)."""
+    digest = str(getattr(response, "platform_digest", ""))
+    signature = str(getattr(response, "platform_signature", ""))
+    key = str(getattr(response, "platform_key", ""))
+    if not signature and not key:
+        return "", ""
+    verify_signature(key, digest, signature)
+    return signature, key
+
+
 def verify_signature(public_key_hex: str, digest: str, signature_hex: str) -> None:
     """Check an Ed25519 signature over a part digest (raises :class:`DataLoss`)."""
     try:

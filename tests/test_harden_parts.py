@@ -26,6 +26,8 @@ from models.part_signing import (
     register_node_key,
     sig_path,
     unregister_node_key,
+    verified_platform_signature,
+    verify_signature,
 )
 from models.secureboost.active import SecureBoostClassifier
 from proto.transport.audit_servicer import open_node_audit_log
@@ -135,6 +137,11 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
         # the platform signed its part with its node key at save time, and reloads it
         ppart = tmp_path / "platform" / "models" / "secureboost" / "bank-a" / "sb-signed.json"
         assert part_signature(ppart)
+        # the bank got the platform's signature over the digest and checked it
+        assert clf.platform_signature_ == part_signature(ppart) and clf.platform_key_
+        verify_signature(clf.platform_key_, clf.platform_digest_, clf.platform_signature_)
+        with pytest.raises(DataLoss):  # a signature over another digest
+            verify_signature(clf.platform_key_, "sha256:" + "0" * 64, clf.platform_signature_)
         before = clf.decision_function(bank.take(te[:5]), peer)
         # the bank's part
         path = bank_dir / "models" / "sb.json"
@@ -160,3 +167,39 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
         stop()
         unregister_node_key(bank_dir)
         unregister_node_key(tmp_path / "platform")
+
+
+def test_bank_checks_and_pins_the_platform_signature(tmp_path: Path) -> None:
+    from bank_node.jobs.runner import check_platform_part_key
+    from models.secureboost.messages import SbFinalizeResponse
+
+    platform = tmp_path / "platform"
+    key = register_node_key(platform)
+    try:
+        path = platform / "models" / "part.json"
+        digest = save_part(path, {"format": FORMAT, "format_version": 1})
+        from models.part_signing import signature_fields
+
+        fields = signature_fields(path)
+        good = SbFinalizeResponse("m", digest, 1, **fields)
+        sig, pub = verified_platform_signature(good)
+        assert (sig, pub) == (fields["platform_signature"], fields["platform_key"])
+        # a platform answering with a digest it did not sign
+        forged = SbFinalizeResponse("m", "sha256:" + "1" * 64, 1, **fields)
+        with pytest.raises(DataLoss):
+            verified_platform_signature(forged)
+        # the bank node pins the platform's key on first use and requires a signature
+        bank = tmp_path / "bank"
+        check_platform_part_key(bank, pub, sig)
+        check_platform_part_key(bank, pub, sig)
+        with pytest.raises(DataLoss):
+            check_platform_part_key(bank, "", "")
+        other = register_node_key(tmp_path / "other")
+        from models.part_signing import public_hex
+
+        with pytest.raises(DataLoss):
+            check_platform_part_key(bank, public_hex(other.public_key()), sig)
+        assert public_hex(key.public_key()) == pub
+    finally:
+        unregister_node_key(platform)
+        unregister_node_key(tmp_path / "other")

@@ -301,7 +301,7 @@ def test_refused_requests_leave_linear_sessions_unchanged(
     shared_data: Path, tmp_path: Path, family: str
 ) -> None:
     """The same probe over logistic regression (Paillier) and the scorecard (binning first)."""
-    import models.logreg.passive  # noqa: F401  (registers the platform parties)
+    import models.logreg.passive
     import models.scorecard.passive  # noqa: F401
     from tests.test_logreg_support import TableProvider, load_vertical
 

@@ -10,8 +10,10 @@ import contextlib
 import datetime as dt
 import getpass
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from bank_node.jobs.state import JobState, JobStore
 from models.audit.entry import Actor
 from models.audit.events import PSI_RUN, TRAINING_COMPLETED, TRAINING_FAILED, TRAINING_STARTED
 from models.dataset import PartyTable
+from models.errors import DataLoss
 from models.federation.peer import PassivePeer
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
@@ -199,6 +202,9 @@ class JobRunner:
         except Exception as err:
             self._audit(TRAINING_FAILED, {"algorithm": spec.algorithm, "error": type(err).__name__})
             raise
+        check_platform_part_key(
+            self.config.data_dir, outcome.platform_key, outcome.platform_signature
+        )
         y = np.asarray(bank.y)[valid_rows]
         metrics: dict[str, float] = {}
         if outcome.valid_scores is not None and valid_rows.size and np.unique(y).size == 2:
@@ -211,6 +217,8 @@ class JobRunner:
             "bank_part": str(outcome.model_path),
             "bank_part_digest": outcome.model_digest,
             "platform_part_digest": outcome.platform_digest,
+            "platform_part_signature": outcome.platform_signature,
+            "platform_model_key": outcome.platform_key,
             "n_train": int(train_rows.size),
             "n_valid": int(valid_rows.size),
         }
@@ -296,3 +304,23 @@ def _whoami(config: BankConfig) -> str:
     except Exception:
         user = "unknown"
     return f"{config.party}/{user}"
+
+
+def check_platform_part_key(data_dir: Path, key: str, signature: str) -> None:
+    """The platform must sign the model part it saved (the estimator verified the signature
+    over the digest it sent), with the same model-signing key for every job: the key is pinned
+    on first use in ``<bank data>/pins/platform_model_key`` (delete the file to accept a new
+    key after the platform's operator announces one)."""
+    if not key or not signature:
+        raise DataLoss("the platform did not sign its model part")
+    path = Path(data_dir) / "pins" / "platform_model_key"
+    if path.exists():
+        if path.read_text(encoding="ascii").strip() != key:
+            raise DataLoss(
+                "the platform signed its model part with another key than the pinned one"
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(".platform_model_key.tmp")
+    tmp.write_text(key + "\n", encoding="ascii")
+    os.replace(tmp, path)

@@ -30,6 +30,7 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound, Permiss
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
+from models.part_signing import signature_fields
 from models.population import SUFFIX as POPULATION_SUFFIX
 from models.population import Population
 from models.secureboost.binning import QuantileBinner
@@ -99,9 +100,7 @@ def _check_level_nodes(depth: int, node_ids: list[int]) -> None:
     if not 0 <= depth < 62:
         raise InvalidArgument("the depth is out of range")
     first, last = (1 << depth) - 1, (1 << (depth + 1)) - 2
-    if len(set(node_ids)) != len(node_ids) or any(
-        not first <= int(n) <= last for n in node_ids
-    ):
+    if len(set(node_ids)) != len(node_ids) or any(not first <= int(n) <= last for n in node_ids):
         raise InvalidArgument("node ids are not distinct nodes of the level")
 
 
@@ -694,7 +693,10 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         self._splits.pop(self.model_id, None)
         self._populations.pop(self.model_id, None)
         return SbFinalizeResponse(
-            model_id=self.model_id, platform_digest=digest, n_splits=len(kept)
+            model_id=self.model_id,
+            platform_digest=digest,
+            n_splits=len(kept),
+            **signature_fields(path),
         )
 
     # ------------------------------------------------------------------ prediction
