@@ -94,7 +94,18 @@ class JobRunner:
 
     @property
     def psi_job_id(self) -> str:
+        """The PSI session of this job's alignment (of its first PSI attempt)."""
         return f"{self.spec.job_id}-psi"
+
+    def _psi_job_id(self, state: JobState) -> str:
+        """The PSI session of the alignment: a PSI interrupted by a crash of either node cannot
+        resume (the secret scalars lived in memory, and the platform refuses the same step ids
+        with new bodies), so each attempt gets its own session; the one that completed is
+        recorded in ``state.psi["job_id"]``."""
+        if state.psi.get("job_id"):
+            return str(state.psi["job_id"])
+        n = max(1, state.psi_attempts)
+        return self.psi_job_id if n == 1 else f"{self.psi_job_id}-a{n}"
 
     def _audit(self, event: str, details: dict[str, Any]) -> None:
         if self.audit is not None:
@@ -118,9 +129,11 @@ class JobRunner:
         params = {**self.spec.platform_params()}
         if validator is not None:
             params["id_format"] = "uscc"
-        self.peer.open_session(
-            SessionSpec(self.psi_job_id, "psi", self.spec.platform_data.dataset, params)
-        )
+        state.psi_attempts += 1  # a new PSI session per attempt (see _psi_job_id)
+        state.psi = {}
+        self.store.save(state)
+        psi_job = self._psi_job_id(state)
+        self.peer.open_session(SessionSpec(psi_job, "psi", self.spec.platform_data.dataset, params))
         try:
             result = PsiActive(self.peer, id_validator=validator).run(bank.ids)
         finally:
@@ -129,7 +142,7 @@ class JobRunner:
         np.save(path, np.asarray(result.aligned_ids).astype(str), allow_pickle=False)
         state.psi = {
             "protocol": "ecdh-psi/ristretto255",
-            "job_id": self.psi_job_id,
+            "job_id": psi_job,
             "n_bank": int(result.n_self),
             "n_platform": int(result.n_peer),
             "n_intersection": int(result.n_intersection),
@@ -151,7 +164,7 @@ class JobRunner:
 
     def describe(self, state: JobState) -> DescribeResponse:
         job = f"{self.spec.job_id}-describe"
-        params = {**self.spec.platform_params(), "alignment": self.psi_job_id}
+        params = {**self.spec.platform_params(), "alignment": self._psi_job_id(state)}
         self.peer.open_session(
             SessionSpec(job, "describe", self.spec.platform_data.dataset, params)
         )
@@ -180,7 +193,7 @@ class JobRunner:
             TRAINING_STARTED,
             {"algorithm": spec.algorithm, "n_rows": bank.n_rows, "dataset_digest": bank.digest()},
         )
-        session_params = {**spec.platform_params(), "alignment": self.psi_job_id}
+        session_params = {**spec.platform_params(), "alignment": self._psi_job_id(state)}
         state.attempts += 1
         self.store.save(state)
         try:
