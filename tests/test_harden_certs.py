@@ -300,3 +300,39 @@ def test_pathlen_violation_over_grpc_is_refused(pki: Path, tmp_path: Path) -> No
         peer.close()
     finally:
         running.stop(0.2)
+
+
+def test_certificate_whose_role_contradicts_its_registration_is_refused(
+    pki: Path, tmp_path: Path
+) -> None:
+    """A CA-signed certificate naming bank-a with the regulator's role (issue 14 row 13: no
+    test caught accepting it)."""
+    from platform_node.server import create_server
+    from proto.transport.pki import issue
+
+    other = tmp_path / "pki2"
+    other.mkdir()
+    (other / "ca.pem").write_bytes((pki / "ca.pem").read_bytes())
+    # issue() finds the CA key beside the PKI directory it is given
+    ca_dir = ca_key_dir(other)
+    ca_dir.mkdir(mode=0o700)
+    (ca_dir / "ca.key").write_bytes((ca_key_dir(pki) / "ca.key").read_bytes())
+    issue(other, "bank-a", "regulator")
+    running = create_server(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "platform",
+        data=TinyData(),
+        tls=TlsFiles.in_pki_dir(pki, "platform"),
+        known_parties=KNOWN,
+    )
+    try:
+        peer = GrpcPassivePeer(
+            f"127.0.0.1:{running.port}",
+            TlsFiles(pki / "ca.pem", other / "bank-a" / "cert.pem", other / "bank-a" / "key.pem"),
+            retry=RetryPolicy(attempts=1),
+        )
+        with pytest.raises(Unauthenticated):
+            peer.open_session(SessionSpec(job_id="role", algorithm="describe", dataset="tiny"))
+        peer.close()
+    finally:
+        running.stop(0.2)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # registers the platform half
-from models.errors import DataLoss, FailedPrecondition
+from models.errors import DataLoss, FailedPrecondition, NotFound, PermissionDenied
 from models.keystore import ENV_PASSPHRASE
 from models.model_io import load_part, save_part
 from models.part_signing import (
@@ -31,7 +31,7 @@ from models.part_signing import (
 )
 from models.secureboost.active import SecureBoostClassifier
 from proto.transport.audit_servicer import open_node_audit_log
-from tests.grpc_harness import start_platform_and_peer
+from tests.grpc_harness import bank_peer, start_platform
 from tests.secureboost_support import StaticProvider, load_hetero, train_test_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,13 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
 ) -> None:
     bank, plat = load_hetero(shared_data, "default_credit", 300)
     tr, te = train_test_rows(bank.n_rows)
-    peer, stop = start_platform_and_peer(tmp_path, StaticProvider(plat))
+    running = start_platform(tmp_path, StaticProvider(plat))
+    peer = bank_peer(running.port, "bank-a")
+
+    def stop() -> None:
+        peer.close()
+        running.stop(0.5)
+
     bank_dir = tmp_path / "bank"
     open_node_audit_log(bank_dir, "bank-a", "bank")  # what every bank process does first
     try:
@@ -143,6 +149,18 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
         with pytest.raises(DataLoss):  # a signature over another digest
             verify_signature(clf.platform_key_, "sha256:" + "0" * 64, clf.platform_signature_)
         before = clf.decision_function(bank.take(te[:5]), peer)
+        # another bank cannot use this bank's part, even copied (with its valid signature and
+        # population) to where its own parts live: the part names the bank it belongs to
+        other_dir = ppart.parent.parent / "bank-b"
+        other_dir.mkdir()
+        for src in ppart.parent.glob("sb-signed.*"):
+            (other_dir / src.name).write_bytes(src.read_bytes())
+        bank_b = bank_peer(running.port, "bank-b")
+        try:
+            with pytest.raises((NotFound, PermissionDenied)):
+                clf.decision_function(bank.take(te[:5]), bank_b)
+        finally:
+            bank_b.close()
         # the bank's part
         path = bank_dir / "models" / "sb.json"
         clf.save_model(path)
