@@ -11,7 +11,8 @@ The signature sits beside the part in ``<part>.sig`` (JSON: algorithm, public ke
 over ``fedcredit-model-part/v1\\0<digest>``), so the part's format and digest are unchanged.
 A node registers its key for its data directory (:func:`register_node_key`, done when the
 node opens its data directory, see ``proto/transport/audit_servicer.py``); parts outside every
-registered directory (a bare library use, tests) are neither signed nor checked.
+registered directory (a bare library use, tests) are neither signed nor checked. Parts that
+were already in the directory when it first got its key are adopted (signed) once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from models.keystore import load_private_key, private_key_pem, write_private_fil
 SIG_SUFFIX = ".sig"
 ALGORITHM = "ed25519"
 KEY_FILE = Path("keys") / "model_signing.key"
+ADOPTED_MARKER = Path("keys") / ".parts-adopted-v1"
+_ADOPT_MAX = 256 << 20
 _CONTEXT = b"fedcredit-model-part/v1\x00"
 
 _lock = threading.Lock()
@@ -59,12 +62,47 @@ def load_or_create_node_key(data_dir: Path) -> Ed25519PrivateKey:
 
 
 def register_node_key(data_dir: Path, key: Ed25519PrivateKey | None = None) -> Ed25519PrivateKey:
-    """Sign and require signatures for every part saved or loaded under ``data_dir``."""
+    """Sign and require signatures for every part saved or loaded under ``data_dir``.
+
+    The first time a data directory gets its key, the parts already there (saved by a version
+    without signatures, or by a library use before the node first started) are adopted: each
+    one whose content digest verifies is signed (:func:`adopt_parts`). From then on an
+    unsigned part is refused.
+    """
     root = Path(data_dir).resolve()
     key = key or load_or_create_node_key(root)
     with _lock:
         _keys[root] = key
+    marker = root / ADOPTED_MARKER
+    if not marker.exists():
+        adopt_parts(root)
+        write_private_file(marker, b"")
     return key
+
+
+def adopt_parts(root: Path) -> list[Path]:
+    """Sign the unsigned model parts under ``root`` whose digest matches their content
+    (parts that do not verify stay unsigned, hence refused); returns the parts signed."""
+    from models.model_io import content_digest
+
+    signed: list[Path] = []
+    for path in sorted(Path(root).rglob("*.json")):
+        if sig_path(path).exists() or not path.is_file() or path.stat().st_size > _ADOPT_MAX:
+            continue
+        try:
+            doc = json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError, OSError):
+            continue
+        if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith("fedcredit."):
+            continue
+        digest = doc.pop("digest", None)
+        try:
+            ok = isinstance(digest, str) and content_digest(doc) == digest
+        except (TypeError, ValueError):
+            ok = False
+        if ok and sign_part(path, str(digest)):
+            signed.append(path)
+    return signed
 
 
 def unregister_node_key(data_dir: Path) -> None:

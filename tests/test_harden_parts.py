@@ -221,3 +221,30 @@ def test_bank_checks_and_pins_the_platform_signature(tmp_path: Path) -> None:
     finally:
         unregister_node_key(platform)
         unregister_node_key(tmp_path / "other")
+
+
+def test_parts_saved_before_the_node_first_started_are_adopted_once(tmp_path: Path) -> None:
+    """An upgrade (or a library run before the first start): parts whose digest verifies
+    are signed when the directory first gets its key; a modified one is not, and after that
+    first start an unsigned part is refused."""
+    node = tmp_path / "node"
+    good = node / "models" / "good.json"
+    save_part(good, {"format": FORMAT, "format_version": 1, "base_score": 0.1})
+    bad = node / "models" / "bad.json"
+    save_part(bad, {"format": FORMAT, "format_version": 1, "base_score": 0.2})
+    bad.write_text(bad.read_text().replace("0.2", "0.3"))
+    register_node_key(node)
+    try:
+        assert part_signature(good) and not part_signature(bad)
+        load_part(good, FORMAT)
+        with pytest.raises(DataLoss):
+            load_part(bad, FORMAT)
+        # restarting does not adopt again: a part written meanwhile without the key is refused
+        unregister_node_key(node)
+        late = node / "models" / "late.json"
+        save_part(late, {"format": FORMAT, "format_version": 1})
+        register_node_key(node)
+        with pytest.raises(DataLoss):
+            load_part(late, FORMAT)
+    finally:
+        unregister_node_key(node)
