@@ -98,6 +98,17 @@ def test_encrypted_node_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     try:
         pem = (node / KEY_FILE).read_bytes()
         assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        # the audit signing key too, and the log still signs and verifies
+        from models.audit import events as ev
+        from models.audit import verify
+
+        log = open_node_audit_log(tmp_path / "audited", "platform", "platform")
+        log.append(ev.AUDIT_READ, None, {})
+        key_pem = (tmp_path / "audited" / "audit" / "audit_signing_key.pem").read_bytes()
+        assert key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert verify(log.path).ok
+        log.close()
+        unregister_node_key(tmp_path / "audited")
         save_part(node / "m.json", {"format": FORMAT, "format_version": 1})
         monkeypatch.setenv(ENV_PASSPHRASE, "wrong")
         with pytest.raises(FailedPrecondition):
