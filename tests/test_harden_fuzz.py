@@ -288,7 +288,7 @@ def job_docs(draw: st.DrawFn) -> dict[str, Any]:
         "that validation lands"
     ),
 )
-@FUZZ
+@settings(FUZZ, report_multiple_bugs=False)  # one exception (the xfail names its types)
 @given(job_docs())
 def test_job_file_parsing_refuses_cleanly(doc: dict[str, Any]) -> None:
     from bank_node.jobs.spec import JobSpec
