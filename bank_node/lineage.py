@@ -147,8 +147,22 @@ def related_job_ids(job_id: str) -> tuple[str, ...]:
     return (job_id, f"{job_id}-psi", f"{job_id}-describe")
 
 
+def is_related_job(candidate: object, job_id: str) -> bool:
+    """``candidate`` is one of the job's sessions: :func:`related_job_ids`, or a later attempt
+    (``<job>-psi-a<k>`` for a PSI repeated after a crash, ``<job>-r<k>`` for a retrained
+    linear model)."""
+    if not job_id or not isinstance(candidate, str):
+        return False
+    if candidate in related_job_ids(job_id):
+        return True
+    for prefix in (f"{job_id}-psi-a", f"{job_id}-r"):
+        if candidate.startswith(prefix) and candidate[len(prefix) :].isdigit():
+            return True
+    return False
+
+
 def _concerns(entry: LogEntry, job_id: str, model_keys: Sequence[str]) -> bool:
-    if job_id and entry.details.get("job_id") in related_job_ids(job_id):
+    if job_id and is_related_job(entry.details.get("job_id"), job_id):
         return True
     return any(k and matches_model(entry, k) for k in model_keys)
 
@@ -256,12 +270,15 @@ def assemble_lineage(
     attested: dict[str, Any] = {}
     bank_name = job.get("bank", {}).get("party") or run_tags.get("fedcredit.bank.party", "")
     bank_cert_seen = ""
-    job_ids = related_job_ids(job_id)
     for e in plat_rel:
         for key in ATTESTED_KEYS:
             if key in e.details and key not in attested:
                 attested[key] = e.details[key]
-        if not bank_cert_seen and e.details.get("job_id") in job_ids and e.actor.party == bank_name:
+        if (
+            not bank_cert_seen
+            and is_related_job(e.details.get("job_id"), job_id)
+            and e.actor.party == bank_name
+        ):
             bank_cert_seen = e.actor.cert_fingerprint
     bank_side = job.get("bank", {})
     plat_side = job.get("platform", {})

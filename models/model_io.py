@@ -2,7 +2,9 @@
 
 Each part is a JSON object ``{"format": ..., "format_version": 1, ..., "digest": "sha256:..."}``
 where ``digest`` is the SHA-256 of the canonical JSON (sorted keys, no whitespace, ASCII, no
-NaN/Infinity) of every other field. Loading recomputes it and refuses a modified file. Floats
+NaN/Infinity) of every other field. Loading recomputes it and refuses a modified file. Under a
+node's data directory each part is also signed with the node's key and the signature checked
+at load (``models/part_signing.py``), so a part edited and re-hashed is refused too. Floats
 are written with Python's shortest round-trip repr, so a loaded model predicts bit-identically.
 Each algorithm names its own ``format`` strings (``models/secureboost/model_io.py``,
 ``models/logreg/model_io.py``).
@@ -72,7 +74,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = canonical_json(obj)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -100,6 +102,9 @@ def save_part(path: Path, body: dict[str, Any]) -> str:
         raise InvalidArgument("a model body must not contain a digest field")
     digest = content_digest(body)
     write_json_atomic(path, {**body, "digest": digest})
+    from models.part_signing import sign_part
+
+    sign_part(path, digest)  # under a node's data directory: signed with the node's key
     return digest
 
 
@@ -113,4 +118,7 @@ def load_part(path: Path, expected_format: str) -> tuple[dict[str, Any], str]:
     digest = doc.pop("digest", None)
     if not isinstance(digest, str) or content_digest(doc) != digest:
         raise DataLoss("model part digest does not match its content")
+    from models.part_signing import verify_part
+
+    verify_part(path, digest)  # under a node's data directory: signed by the node's key
     return doc, digest

@@ -248,10 +248,12 @@ def test_bad_input_is_refused_clearly(trained: Trained, platform: Platform) -> N
 def test_replayed_prediction_step_with_another_body_is_refused(
     make_peer: PeerFactory, trained: Trained, tmp_path: Path
 ) -> None:
-    peer = make_peer(StaticProvider(trained.platform))
-    # the platform behind ``make_peer`` keeps its parts under tmp_path/platform/models
+    # the platform behind ``make_peer`` keeps its parts under tmp_path/platform/models; they
+    # are there before it first starts (a node adopts and signs the parts it finds then, and
+    # refuses unsigned parts that appear later)
     source = trained.sb_path.parent.parent.parent / "platform" / "models"
     shutil.copytree(source, tmp_path / "platform" / "models")
+    peer = make_peer(StaticProvider(trained.platform))
     sb = trained.sb
     peer.open_session(SessionSpec("replay-predict", "secureboost", "", {"mode": "predict"}))
     try:

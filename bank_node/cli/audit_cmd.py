@@ -83,6 +83,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rot.add_argument("--reason", default="", help="recorded in the rotation entry")
     rot.set_defaults(func=run_rotate)
 
+    rep = asub.add_parser(
+        "repair", help="cut a torn last line (power loss) after verifying everything before it"
+    )
+    rep.add_argument("--config", type=Path, required=True, help="the node's config")
+    rep.set_defaults(func=run_repair)
+
     ent = asub.add_parser("entries", help="list audit entries (all of them, or filtered)")
     ent.add_argument("--config", type=Path, default=None)
     ent.add_argument("--log", type=Path, default=None)
@@ -263,6 +269,27 @@ def run_rotate(args: argparse.Namespace) -> int:
     print(f"current key:  {log.chain.current_fingerprint}")
     print(f"root key (pin this one): {log.key_fingerprint}")
     log.close()
+    return 0
+
+
+# -- repair ------------------------------------------------------------------------------------
+def run_repair(args: argparse.Namespace) -> int:
+    from models.audit import events as ev
+    from models.audit.repair import repair, repair_details
+    from proto.transport.audit_servicer import open_node_audit_log
+
+    node = local_node(args.config)
+    report = repair(node.log_path)  # DataLoss (exit code) when the log does not verify
+    if not report.repaired:
+        print(f"nothing to repair: {report.n_entries} entries verify (head {report.last_seq})")
+        return 0
+    log = open_node_audit_log(node.data_dir, node.party, node.kind)
+    entry = log.append(ev.AUDIT_REPAIRED, None, repair_details(report))
+    log.close()
+    print(
+        f"repaired: cut {report.torn_bytes} torn bytes after entry {report.last_seq} "
+        f"(kept in {report.saved_to}); recorded as entry {entry.seq}"
+    )
     return 0
 
 

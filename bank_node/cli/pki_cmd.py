@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from models.errors import InvalidArgument
@@ -29,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     iss.add_argument("--org", default="", help="for officers and approvers: the bank they work for")
     iss.set_defaults(func=run_issue)
+    rev = psub.add_parser("revoke", help="revoke a certificate (adds it to DIR/crl.pem)")
+    rev.add_argument("--dir", type=Path, required=True)
+    rev.add_argument("--name", required=True, help="the party whose certificate is revoked")
+    rev.set_defaults(func=run_revoke)
 
 
 def _officers(spec: str) -> list[tuple[str, str]]:
@@ -53,7 +58,10 @@ def run_init(args: argparse.Namespace) -> int:
         officers=_officers(args.officers),
         approvers=_officers(args.approvers),
     )
-    print(f"CA: {args.dir / 'ca.pem'}")
+    from proto.transport.pki import DEV_CA_WARNING, ca_key_dir
+
+    print(DEV_CA_WARNING, file=sys.stderr)
+    print(f"CA: {args.dir / 'ca.pem'} (its key, apart: {ca_key_dir(args.dir) / 'ca.key'})")
     for f in files:
         print(f"{f.role:9s} {f.name:16s} {f.cert}")
     return 0
@@ -64,4 +72,12 @@ def run_issue(args: argparse.Namespace) -> int:
 
     f = issue(args.dir, args.name, args.role, organisation=args.org)
     print(f"{f.role} {f.name} {f.cert}")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    from proto.transport.pki import revoke
+
+    path = revoke(args.dir, args.dir / args.name / "cert.pem")
+    print(f"revoked {args.name}: {path} (servers re-read it on their next call)")
     return 0

@@ -31,6 +31,8 @@ class FitOutcome:
     valid_scores: np.ndarray | None = None
     importance: dict[str, float] = field(default_factory=dict)
     platform_digest: str = ""
+    platform_signature: str = ""  # the platform's Ed25519 signature over platform_digest
+    platform_key: str = ""  # ... and its model-signing public key (hex)
     stats: dict[str, Any] = field(default_factory=dict)
     privacy: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +108,8 @@ def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> F
         valid_scores=valid_scores,
         importance=dict(est.feature_importance("gain")),
         platform_digest=getattr(est, "platform_digest_", ""),
+        platform_signature=str(getattr(est, "platform_signature_", "")),
+        platform_key=str(getattr(est, "platform_key_", "")),
         stats=dict(getattr(est, "stats_", {})),
         privacy=privacy_record(est.privacy),
     )
@@ -167,6 +171,8 @@ def _fit_linear(
         valid_scores=valid_scores,
         importance=_linear_importance(est),
         platform_digest=str(getattr(est, "platform_digest_", "")),
+        platform_signature=str(getattr(est, "platform_signature_", "")),
+        platform_key=str(getattr(est, "platform_key_", "")),
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from bank_node.jobs.state import JobState, JobStore
 from models.audit.entry import Actor
 from models.audit.events import PSI_RUN, TRAINING_COMPLETED, TRAINING_FAILED, TRAINING_STARTED
 from models.dataset import PartyTable
-from models.errors import InvalidArgument
+from models.errors import DataLoss, InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 
@@ -118,7 +120,18 @@ class JobRunner:
 
     @property
     def psi_job_id(self) -> str:
+        """The PSI session of this job's alignment (of its first PSI attempt)."""
         return f"{self.spec.job_id}-psi"
+
+    def _psi_job_id(self, state: JobState) -> str:
+        """The PSI session of the alignment: a PSI interrupted by a crash of either node cannot
+        resume (the secret scalars lived in memory, and the platform refuses the same step ids
+        with new bodies), so each attempt gets its own session; the one that completed is
+        recorded in ``state.psi["job_id"]``."""
+        if state.psi.get("job_id"):
+            return str(state.psi["job_id"])
+        n = max(1, state.psi_attempts)
+        return self.psi_job_id if n == 1 else f"{self.psi_job_id}-a{n}"
 
     def _audit(self, event: str, details: dict[str, Any]) -> None:
         if self.audit is not None:
@@ -142,9 +155,11 @@ class JobRunner:
         params = {**self.spec.platform_params()}
         if validator is not None:
             params["id_format"] = "uscc"
-        self.peer.open_session(
-            SessionSpec(self.psi_job_id, "psi", self.spec.platform_data.dataset, params)
-        )
+        state.psi_attempts += 1  # a new PSI session per attempt (see _psi_job_id)
+        state.psi = {}
+        self.store.save(state)
+        psi_job = self._psi_job_id(state)
+        self.peer.open_session(SessionSpec(psi_job, "psi", self.spec.platform_data.dataset, params))
         try:
             result = PsiActive(self.peer, id_validator=validator).run(bank.ids)
         finally:
@@ -153,7 +168,7 @@ class JobRunner:
         np.save(path, np.asarray(result.aligned_ids).astype(str), allow_pickle=False)
         state.psi = {
             "protocol": "ecdh-psi/ristretto255",
-            "job_id": self.psi_job_id,
+            "job_id": psi_job,
             "n_bank": int(result.n_self),
             "n_platform": int(result.n_peer),
             "n_intersection": int(result.n_intersection),
@@ -175,7 +190,7 @@ class JobRunner:
 
     def describe(self, state: JobState) -> DescribeResponse:
         job = f"{self.spec.job_id}-describe"
-        params = {**self.spec.platform_params(), "alignment": self.psi_job_id}
+        params = {**self.spec.platform_params(), "alignment": self._psi_job_id(state)}
         self.peer.open_session(
             SessionSpec(job, "describe", self.spec.platform_data.dataset, params)
         )
@@ -204,7 +219,7 @@ class JobRunner:
             TRAINING_STARTED,
             {"algorithm": spec.algorithm, "n_rows": bank.n_rows, "dataset_digest": bank.digest()},
         )
-        session_params = {**spec.platform_params(), "alignment": self.psi_job_id}
+        session_params = {**spec.platform_params(), "alignment": self._psi_job_id(state)}
         state.attempts += 1
         self.store.save(state)
         try:
@@ -226,6 +241,9 @@ class JobRunner:
         except Exception as err:
             self._audit(TRAINING_FAILED, {"algorithm": spec.algorithm, "error": type(err).__name__})
             raise
+        check_platform_part_key(
+            self.config.data_dir, outcome.platform_key, outcome.platform_signature
+        )
         y = np.asarray(bank.y)[valid_rows]
         metrics: dict[str, float] = {}
         if outcome.valid_scores is not None and valid_rows.size and np.unique(y).size == 2:
@@ -238,6 +256,8 @@ class JobRunner:
             "bank_part": str(outcome.model_path),
             "bank_part_digest": outcome.model_digest,
             "platform_part_digest": outcome.platform_digest,
+            "platform_part_signature": outcome.platform_signature,
+            "platform_model_key": outcome.platform_key,
             "n_train": int(train_rows.size),
             "n_valid": int(valid_rows.size),
         }
@@ -332,3 +352,23 @@ def _whoami(config: BankConfig) -> str:
     from proto.transport.local_identity import os_account
 
     return f"{config.party}/{os_account()}"
+
+
+def check_platform_part_key(data_dir: Path, key: str, signature: str) -> None:
+    """The platform must sign the model part it saved (the estimator verified the signature
+    over the digest it sent), with the same model-signing key for every job: the key is pinned
+    on first use in ``<bank data>/pins/platform_model_key`` (delete the file to accept a new
+    key after the platform's operator announces one)."""
+    if not key or not signature:
+        raise DataLoss("the platform did not sign its model part")
+    path = Path(data_dir) / "pins" / "platform_model_key"
+    if path.exists():
+        if path.read_text(encoding="ascii").strip() != key:
+            raise DataLoss(
+                "the platform signed its model part with another key than the pinned one"
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(".platform_model_key.tmp")
+    tmp.write_text(key + "\n", encoding="ascii")
+    os.replace(tmp, path)

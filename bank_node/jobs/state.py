@@ -26,6 +26,7 @@ class JobState:
     metrics: dict[str, float] = field(default_factory=dict)
     registry: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
+    psi_attempts: int = 0
 
     def done(self, phase: str) -> bool:
         return PHASES.index(self.phase) >= PHASES.index(phase)

@@ -38,6 +38,7 @@ AUDIT_READ = "audit_read"
 DATASET_DESCRIBED = "dataset_described"
 MODEL_PART_SAVED = "model_part_saved"
 AUDIT_KEY_ROTATED = "audit_key_rotated"
+AUDIT_REPAIRED = "audit_repaired"
 
 ALL_EVENTS = (
     SESSION_OPENED,
@@ -56,6 +57,7 @@ ALL_EVENTS = (
     DATASET_DESCRIBED,
     MODEL_PART_SAVED,
     AUDIT_KEY_ROTATED,
+    AUDIT_REPAIRED,
 )
 
 OUTCOME_OK = "ok"

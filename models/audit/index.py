@@ -194,9 +194,19 @@ class AuditIndex:
                         self._clear(db)
         raise AssertionError("unreachable")
 
-    def last_seq(self) -> int:
+    def last_seq(self, visible_to: str | None = None) -> int:
+        """The last sequence number of the log, or with ``visible_to`` (a party) of the last
+        entry that concerns that party (0 when none does)."""
         with self._lock:
-            return self.refresh()
+            last = self.refresh()
+            if visible_to is None:
+                return last
+            row = (
+                self._conn()
+                .execute("SELECT MAX(seq) FROM parties WHERE party = ?", (visible_to,))
+                .fetchone()
+            )
+            return int(row[0] or 0)
 
     def _select(
         self,

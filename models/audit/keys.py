@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from models.errors import AlreadyExists, CryptoError, NotFound
+from models.keystore import load_private_key, private_key_pem
 
 PathLike = str | os.PathLike[str]
 
@@ -28,11 +29,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def write_private_key(path: PathLike, key: Ed25519PrivateKey) -> None:
     """Write ``key`` to a new file at ``path`` (PKCS#8 PEM, mode 0600); refuses to overwrite."""
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = private_key_pem(key)  # encrypted with the node's passphrase when one is set
     try:
         _write_private(Path(path), pem)
     except FileExistsError:
@@ -47,16 +44,20 @@ def generate_signing_key(path: PathLike) -> Ed25519PrivateKey:
 
 
 def load_signing_key(path: PathLike) -> Ed25519PrivateKey:
-    """Read an Ed25519 private key (PEM, PKCS#8, unencrypted)."""
+    """Read an Ed25519 private key (PEM, PKCS#8; encrypted ones with the node's passphrase,
+    :mod:`models.keystore`)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise NotFound("audit signing key file not found") from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise CryptoError("audit signing key file could not be read") from None
+    if b"ENCRYPTED" in data.split(b"\n", 1)[0]:
+        key = load_private_key(path)  # FailedPrecondition without the right passphrase
+    else:
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise CryptoError("audit signing key file could not be read") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise CryptoError("audit signing key is not an Ed25519 key")
     return key

@@ -54,7 +54,10 @@ class ListAuditResponse(WireMessage):
 
     Reveals to caller: the entries its role allows (regulator: all; others: the entries about
     their own party), the node's root audit public key, its key rotation entries (each naming
-    only the next public key) and the sequence number of its last entry.
+    only the next public key) and ``head_seq``: for the regulator the sequence number of the
+    log's last entry, for a party that of the last entry concerning it (not the node's total
+    volume). Over time a party still sees the sequence numbers of its own entries, whose gaps
+    bound how many entries the node wrote for others in between.
     """
 
     entries: list[AuditEntry] = field(default_factory=list)

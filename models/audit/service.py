@@ -111,14 +111,16 @@ def list_entries(
         "after_seq": request.after_seq,
         "limit": limit + 1,
     }
+    # head_seq: the regulator gets the log's; a party only its own last entry's, so the
+    # answer does not tell a bank how much the node did for others
     if entries is None:  # the log's index: reads only the matching lines
-        head_seq = log.index.last_seq()
         visible_to = None if caller_role == REGULATOR_ROLE else caller_party
+        head_seq = log.index.last_seq(visible_to=visible_to)
         matched = log.index.query(**filters, visible_to=visible_to)
     else:
-        all_entries = list(entries)
-        head_seq = all_entries[-1].seq if all_entries else 0
-        matched = query(visible_entries(all_entries, caller_party, caller_role), **filters)
+        visible = visible_entries(list(entries), caller_party, caller_role)
+        head_seq = visible[-1].seq if visible else 0
+        matched = query(visible, **filters)
     return ListAuditResponse(
         entries=[entry_to_wire(e) for e in matched[:limit]],
         node_party=node_party,

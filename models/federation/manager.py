@@ -4,10 +4,17 @@ The platform node owns one :class:`SessionManager`. Transports (in-process or gR
 :meth:`SessionManager.open`, :meth:`SessionManager.handle` and :meth:`SessionManager.close`
 with the caller identity they authenticated.
 
-Retries: every step carries a step id. The answer to a step is cached per session; a repeated
-step id gets the cached answer, and the handler does not run twice. Reusing a step id for a
-different request (a different digest) is refused. The cache keeps the last ``cache_steps``
-answers of a session, which covers a transport retry and a replay after a bank restart.
+Retries and replays: every step carries a step id. The answer to a step is cached per session;
+a repeated step id gets the cached answer, and the handler does not run twice. The cache keeps
+the last ``cache_steps`` answers of a session, which covers a transport retry and a replay after
+a bank restart. Reusing a step id for a different request (a different digest) is refused for
+*every* step the session ever answered, not only the cached ones: the digest of each answered
+step is appended to ``<data_dir>/sessions/<job_id>.steps`` (a line ``<step id> <digest>``,
+fsynced before the answer leaves) and reloaded when the session is resumed, after a platform
+restart included. A request that is refused leaves no digest behind, so the valid request for
+that step id still runs. An identical request whose answer has left the cache runs again (a
+retry after a platform restart); passive parties validate every request completely before they
+change state, so a refused or repeated request leaves the session as it was.
 
 Restarts: the session spec is written to ``<data_dir>/sessions/<job_id>.json``; opening a
 session again with the same job id and the same caller resumes it, and the passive party
@@ -17,6 +24,7 @@ reloads whatever it persisted under its state directory.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -60,6 +68,7 @@ class _Session:
     last_active: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: OrderedDict[str, tuple[str, WireMessage]] = field(default_factory=OrderedDict)
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 class SessionManager:
@@ -143,7 +152,9 @@ class SessionManager:
                 extras=dict(self.context_extras),
             )
             party = party_cls(context)
-            self._sessions[spec.job_id] = _Session(spec, caller, party, self._clock())
+            session = _Session(spec, caller, party, self._clock())
+            session.digests = _read_digests(self._steps_path(spec.job_id))
+            self._sessions[spec.job_id] = session
             spec_path.write_text(
                 json.dumps(
                     {
@@ -212,7 +223,7 @@ class SessionManager:
         self.expire_idle()
         session = self._get(job_id)
         self._check_owner(session.caller, caller)
-        digest = request_digest or f"{type(request).__name__}"
+        digest = (request_digest or f"{type(request).__name__}").replace(" ", "_")
         with session.lock:
             cached = session.cache.get(step_id)
             if cached is not None:
@@ -221,7 +232,13 @@ class SessionManager:
                 session.cache.move_to_end(step_id)
                 session.last_active = self._clock()
                 return cached[1]
+            known = session.digests.get(step_id)
+            if known is not None and known != digest:
+                raise FailedPrecondition("step id was already used for a different request")
             response = session.party.dispatch(request)
+            if known is None:
+                _append_digest(self._steps_path(job_id), step_id, digest)
+                session.digests[step_id] = digest
             session.cache[step_id] = (digest, response)
             while len(session.cache) > self.cache_steps:
                 session.cache.popitem(last=False)
@@ -244,6 +261,9 @@ class SessionManager:
     def _spec_path(self, job_id: str) -> Path:
         return self.data_dir / "sessions" / f"{job_id}.json"
 
+    def _steps_path(self, job_id: str) -> Path:
+        return self.data_dir / "sessions" / f"{job_id}.steps"
+
     def _info(self, spec: SessionSpec, *, resumed: bool) -> SessionInfo:
         return SessionInfo(
             job_id=spec.job_id,
@@ -256,3 +276,33 @@ class SessionManager:
     def _emit(self, event: str, caller: Caller, spec: SessionSpec) -> None:
         if self.on_event is not None:
             self.on_event(event, caller, spec)
+
+
+def _read_digests(path: Path) -> dict[str, str]:
+    """Every (step id, request digest) a session answered. A torn last line (a crash while it
+    was written, before its answer left) is cut off, so later appends start on a fresh line."""
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with path.open("r+b") as fh:
+            fh.truncate(keep)
+        data = data[:keep]
+    for line in data.split(b"\n")[:-1]:  # the part after the last newline is torn or empty
+        parts = line.decode("utf-8", "replace").split(" ")
+        if len(parts) == 2 and _STEP_ID.match(parts[0]):
+            out.setdefault(parts[0], parts[1])
+    return out
+
+
+def _append_digest(path: Path, step_id: str, digest: str) -> None:
+    """Append one answered step durably (before its answer is returned)."""
+    line = f"{step_id} {digest}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -34,6 +34,7 @@ from models.logreg.partial_scores import PREDICT_CHUNK
 from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
 from models.numerics import sigmoid
+from models.part_signing import verified_platform_signature
 
 __all__ = ["PREDICT_CHUNK", "FederatedLogisticRegression"]
 
@@ -212,6 +213,7 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         self.feature_names_in_ = list(bank_table.feature_names)
         assert result.final is not None
         self.platform_digest_ = result.final.platform_digest
+        self.platform_signature_, self.platform_key_ = verified_platform_signature(result.final)
         self.n_platform_features_ = int(result.init.n_features)
         self.platform_feature_names_ = list(result.init.feature_names)
         self.platform_feature_groups_ = list(result.init.feature_groups)

@@ -137,11 +137,17 @@ class LrFinalizeRequest(WireMessage):
 
 @dataclass(frozen=True)
 class LrFinalizeResponse(WireMessage):
-    """Reveals to bank: the digest of the platform's model part (to link the two parts)."""
+    """Reveals to bank: the digest of the platform's model part (to link the two parts).
+    Also the platform's Ed25519 signature over that digest and its model-signing public key
+    (hex; empty from a platform that runs without a node key), so the bank can hold the
+    platform to the part it saved (``models/part_signing.py``).
+    """
 
     model_id: str
     platform_digest: str
     n_features: int
+    platform_signature: str = ""
+    platform_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,9 +201,15 @@ class LrScorecardRequest(WireMessage):
 @dataclass(frozen=True)
 class LrScorecardResponse(WireMessage):
     """Reveals to bank: the part's digest and how many features and bins carry points (the
-    points themselves stay on the platform)."""
+    points themselves stay on the platform). Also the platform's Ed25519 signature over that
+    digest and its model-signing public key
+    (hex; empty from a platform that runs without a node key), so the bank can hold the
+    platform to the part it saved (``models/part_signing.py``).
+    """
 
     model_id: str
     platform_digest: str
     n_features: int
     n_bins: list[int]
+    platform_signature: str = ""
+    platform_key: str = ""

@@ -63,6 +63,7 @@ from models.logreg.optim import (
 )
 from models.logreg.scoring import LinearPart
 from models.logreg.transform import Standardizer
+from models.part_signing import signature_fields
 from models.population import SUFFIX as POPULATION_SUFFIX
 from models.population import Population
 
@@ -424,7 +425,10 @@ class LogRegPassive(PassiveParty):
             {"transform": self.transform_meta, **self.part_extra()},
         )
         return LrFinalizeResponse(
-            model_id=self.model_id, platform_digest=digest, n_features=len(weights)
+            model_id=self.model_id,
+            platform_digest=digest,
+            n_features=len(weights),
+            **signature_fields(self.part_path(self.model_id)),
         )
 
     # ------------------------------------------------------------------ scoring

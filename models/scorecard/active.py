@@ -36,6 +36,7 @@ from models.logreg.model_io import SCORECARD_BANK_FORMAT, check_model_id, load_p
 from models.logreg.optim import LrParams, default_momentum
 from models.logreg.sessions import model_session_spec
 from models.numerics import sigmoid
+from models.part_signing import verified_platform_signature
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 
 
@@ -206,6 +207,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         )
         self.base_points_ = scaling.base_points(result.intercept)
         self.platform_digest_ = final.platform_digest
+        self.platform_signature_, self.platform_key_ = verified_platform_signature(final)
         self.bank_features_ = [f.name for f in binning.selected("bank")]
         self.bank_bin_labels_ = [list(f.bin_labels) for f in binning.selected("bank")]
         self.platform_features_ = [f.name for f in binning.selected("platform")]

@@ -21,6 +21,7 @@ from models.logreg.messages import LrScorecardRequest, LrScorecardResponse
 from models.logreg.model_io import SCORECARD_PLATFORM_FORMAT, check_model_id
 from models.logreg.optim import LrParams
 from models.logreg.passive import LogRegPassive
+from models.part_signing import signature_fields
 from models.scorecard.points import points_table
 from models.scorecard.scoring import ScorecardPart
 
@@ -92,4 +93,5 @@ class ScorecardPassive(BinningPassive, LogRegPassive):
             platform_digest=digest,
             n_features=len(pts),
             n_bins=[int(p.size) for p in pts],
+            **signature_fields(self.part_path(self.model_id)),
         )

@@ -25,6 +25,7 @@ from models.dataset import PartyTable
 from models.errors import DataLoss, FedCreditError, InvalidArgument, NotFound
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
+from models.part_signing import verified_platform_signature
 from models.secureboost.binning import QuantileBinner
 from models.secureboost.checkpoint import Checkpoint
 from models.secureboost.engine import (
@@ -351,6 +352,7 @@ class SecureBoostClassifier:
         self.platform_party_ = peer.party
         self.platform_dataset_ = dataset
         self.platform_digest_ = fin.platform_digest
+        self.platform_signature_, self.platform_key_ = verified_platform_signature(fin)
         self.platform_n_splits_ = int(fin.n_splits)
         self.trees_digest_ = trees_digest
         assert backend is not None

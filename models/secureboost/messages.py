@@ -223,11 +223,17 @@ class SbFinalizeRequest(WireMessage):
 
 @dataclass(frozen=True)
 class SbFinalizeResponse(WireMessage):
-    """Reveals to bank: the platform part's content digest and its number of splits."""
+    """Reveals to bank: the platform part's content digest and its number of splits.
+    Also the platform's Ed25519 signature over that digest and its model-signing public key
+    (hex; empty from a platform that runs without a node key), so the bank can hold the
+    platform to the part it saved (``models/part_signing.py``).
+    """
 
     model_id: str
     platform_digest: str
     n_splits: int
+    platform_signature: str = ""
+    platform_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound, Permiss
 from models.federation.messages import WireMessage
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, models_dir, session_table
+from models.part_signing import signature_fields
 from models.population import SUFFIX as POPULATION_SUFFIX
 from models.population import Population
 from models.secureboost.binning import QuantileBinner
@@ -92,6 +93,15 @@ def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:
 
 def _unpack_bits(data: np.ndarray, count: int) -> np.ndarray:
     return np.unpackbits(np.asarray(data, dtype=np.uint8), count=count).astype(bool)
+
+
+def _check_level_nodes(depth: int, node_ids: list[int]) -> None:
+    """Node ids of one level: distinct, at that depth of the tree (heap numbering)."""
+    if not 0 <= depth < 62:
+        raise InvalidArgument("the depth is out of range")
+    first, last = (1 << depth) - 1, (1 << (depth + 1)) - 2
+    if len(set(node_ids)) != len(node_ids) or any(not first <= int(n) <= last for n in node_ids):
+        raise InvalidArgument("node ids are not distinct nodes of the level")
 
 
 def _split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
@@ -286,8 +296,6 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         Reveals to bank: see :class:`SbInitResponse`.
         """
         check_model_id(request.model_id)
-        self._stop_precompute()
-        self._rerand = []  # factors under a previous key are useless
         table = self._load()
         if request.n_rows != table.n_rows or request.ids_digest != ids_digest(table.ids):
             raise FailedPrecondition("the platform's rows are not aligned with the bank's")
@@ -352,6 +360,9 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
                     splits.pop(sid, None)
             committed = int(request.completed_trees)
 
+        # valid: change state
+        self._stop_precompute()
+        self._rerand = []  # factors under a previous key are useless
         self.model_id = request.model_id
         self.public_key = pk
         self.slot_bits = int(request.slot_bits)
@@ -387,18 +398,23 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         assert self.public_key is not None
         if request.tree != self.committed:
             raise FailedPrecondition("gradients are for a tree other than the next one")
-        if request.chunk == 0 or request.tree != self.tree:
-            self._reset_tree(int(request.tree))
-            feats = np.asarray(request.features, dtype=np.int64)
+        # validate completely before changing any state (a refused chunk keeps the tree)
+        new_tree = request.chunk == 0 or request.tree != self.tree
+        if new_tree:
+            feats = np.asarray(request.features, dtype=np.int64).reshape(-1)
             if feats.size and (
                 feats.min() < 0
                 or feats.max() >= self.codes.shape[1]
                 or np.unique(feats).size != feats.size
             ):
                 raise InvalidArgument("feature indices are invalid")
-            self.tree_features = np.sort(feats)
-            self._n_chunks = int(request.n_chunks)
-        if not 0 <= request.chunk < self._n_chunks or request.n_chunks != self._n_chunks:
+            n_chunks = int(request.n_chunks)
+            if not 1 <= n_chunks <= max(1, int(np.count_nonzero(self.train_mask))):
+                raise InvalidArgument("chunk count is out of range")
+            features = np.sort(feats)
+        else:
+            n_chunks, features = self._n_chunks, self.tree_features
+        if not 0 <= request.chunk < n_chunks or request.n_chunks != n_chunks:
             raise InvalidArgument("chunk index is out of range")
         rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
@@ -410,9 +426,20 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             enc = EncryptedVector.from_wire(request.enc_gh, self.public_key)
             if len(enc) != rows.size:
                 raise InvalidArgument("ciphertext count does not match the rows")
-        elif self.tree_features.size:
+        elif features.size:
             raise InvalidArgument("ciphertexts are missing")
-        self._chunks[int(request.chunk)] = (rows, enc)
+        chunks = {} if new_tree else dict(self._chunks)
+        chunks[int(request.chunk)] = (rows, enc)
+        if len(chunks) == n_chunks:
+            every = np.concatenate([r for r, _ in chunks.values()])
+            if np.unique(every).size != every.size:
+                raise InvalidArgument("a row was sent twice")
+        # valid: change state
+        if new_tree:
+            self._reset_tree(int(request.tree))
+            self.tree_features = features
+            self._n_chunks = n_chunks
+        self._chunks = chunks
         received = sum(r.size for r, _ in self._chunks.values())
         if len(self._chunks) == self._n_chunks:
             self._assemble()
@@ -441,6 +468,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         """
         enc = self._require_tree(int(request.tree))
         assert self.public_key is not None
+        _check_level_nodes(int(request.depth), list(request.node_ids))
         rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
             raise InvalidArgument("row positions are out of range")
@@ -532,19 +560,24 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         )
         if any(len(x) != n for x in fields):
             raise InvalidArgument("split fields differ in length")
+        _check_level_nodes(int(request.depth), list(request.node_ids))
         rows = np.asarray(request.rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
             raise InvalidArgument("row positions are out of range")
         node_rows = _split_rows(rows, list(request.node_sizes))
         k = self.binner.n_value_bins
-        masks = []
-        for i in range(n):
+        allowed = set(self.tree_features.tolist())
+        for i in range(n):  # validate every split before recording any
             node_id, sid = int(request.node_ids[i]), int(request.split_ids[i])
-            f, b, ml = int(request.features[i]), int(request.bins[i]), bool(request.missing_left[i])
+            f, b = int(request.features[i]), int(request.bins[i])
             if sid != make_split_id(request.tree, node_id):
                 raise InvalidArgument("split id does not match its tree and node")
-            if f not in set(self.tree_features.tolist()) or not 0 <= b < int(k[f]):
+            if f not in allowed or not 0 <= b < int(k[f]):
                 raise InvalidArgument("split feature or bin is invalid")
+        masks = []
+        for i in range(n):
+            sid = int(request.split_ids[i])
+            f, b, ml = int(request.features[i]), int(request.bins[i]), bool(request.missing_left[i])
             self.pending[sid] = {
                 "feature": f,
                 "bin": b,
@@ -660,7 +693,10 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         self._splits.pop(self.model_id, None)
         self._populations.pop(self.model_id, None)
         return SbFinalizeResponse(
-            model_id=self.model_id, platform_digest=digest, n_splits=len(kept)
+            model_id=self.model_id,
+            platform_digest=digest,
+            n_splits=len(kept),
+            **signature_fields(path),
         )
 
     # ------------------------------------------------------------------ prediction

@@ -19,6 +19,7 @@ from models.federation.party import Caller
 
 from .status import status_for
 from .tls import identity_from_context
+from .trust import CertTrust
 
 _CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
 
@@ -49,6 +50,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     plaintext:
         Take the identity from test metadata (only for servers started with the explicit
         plaintext flag).
+    trust:
+        Full chain validation and revocation of the client certificate
+        (:class:`~proto.transport.trust.CertTrust`), checked before anything else.
     """
 
     def __init__(
@@ -57,12 +61,21 @@ class AuthInterceptor(grpc.ServerInterceptor):
         known_parties: Mapping[str, str] | None,
         *,
         plaintext: bool = False,
+        trust: CertTrust | None = None,
     ) -> None:
         self.policy = policy
         self.known_parties = dict(known_parties) if known_parties is not None else None
         self.plaintext = plaintext
+        self.trust = trust
 
     def authorise(self, method: str, context: grpc.ServicerContext) -> Caller:
+        if self.trust is not None and not self.plaintext:
+            auth = context.auth_context()
+            leaf = auth.get("x509_pem_cert") or []
+            chain = auth.get("x509_pem_cert_chain") or []
+            if not leaf:
+                raise Unauthenticated("no client certificate")
+            self.trust.check(bytes(leaf[0]), _split_pem(chain))
         caller = identity_from_context(context, plaintext=self.plaintext)
         if self.known_parties is not None:
             base = caller.party.split("/", 1)[0]
@@ -90,6 +103,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         return _wrap(handler, lambda ctx: self.authorise(method, ctx))
+
+
+def _split_pem(values: list[bytes]) -> list[bytes]:
+    """The certificates of a PEM chain property (one blob or one entry per certificate)."""
+    marker = b"-----BEGIN CERTIFICATE-----"
+    out: list[bytes] = []
+    for blob in values:
+        for part in bytes(blob).split(marker)[1:]:
+            out.append(marker + part)
+    return out
 
 
 def _reset(token: contextvars.Token[Caller | None]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import pkgutil
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ PACKAGE = "fedcredit.v1"
 M = TypeVar("M", bound=WireMessage)
 _FD = _descriptor.FieldDescriptor
 _ALLOWED_DTYPES = frozenset("biufUSO")
+_MAX_DIM = 1 << 40  # no axis of a message is longer (bodies are at most 2 GB)
 
 
 def _load_generated() -> None:
@@ -70,10 +72,15 @@ def tensor_to_array(t: Any) -> np.ndarray:
     shape = tuple(int(s) for s in t.shape)
     if any(s < 0 for s in shape):
         raise InvalidArgument("tensor has a negative dimension")
-    n = int(np.prod(shape)) if shape else 1
+    if len(shape) > 32 or any(s > _MAX_DIM for s in shape):
+        raise InvalidArgument("tensor has too many or too large dimensions")
+    n = math.prod(shape)  # exact (numpy's product would overflow int64)
     if len(t.data) != n * dtype.itemsize:
         raise InvalidArgument("tensor bytes do not match its shape")
-    return np.frombuffer(t.data, dtype=dtype).reshape(shape).copy()
+    try:
+        return np.frombuffer(t.data, dtype=dtype).reshape(shape).copy()
+    except ValueError:
+        raise InvalidArgument("tensor shape cannot be represented") from None
 
 
 # -- dataclass -> protobuf ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .auth import AuthInterceptor
 from .tls import TlsFiles, channel_options, server_credentials
+from .trust import CertTrust
 
 log = logging.getLogger("fedcredit.transport")
 
@@ -50,7 +51,14 @@ def build_server(
     policy: dict[str, tuple[str, ...]] = {}
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{node}-rpc"),
-        interceptors=[AuthInterceptor(policy, known_parties, plaintext=tls is None)],
+        interceptors=[
+            AuthInterceptor(
+                policy,
+                known_parties,
+                plaintext=tls is None,
+                trust=CertTrust(tls.ca) if tls is not None else None,  # chain, pathlen, CRL
+            )
+        ],
         options=channel_options(),
     )
     for hook in services:

@@ -14,6 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from models.errors import Unauthenticated
 from models.federation.party import Caller
+from models.keystore import unencrypted_pem
 
 from .frames import MAX_MESSAGE_BYTES
 
@@ -49,7 +50,7 @@ def channel_options() -> list[tuple[str, int]]:
 def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     """Server credentials that REQUIRE a client certificate signed by the CA."""
     return grpc.ssl_server_credentials(
-        [(files.key.read_bytes(), files.cert.read_bytes())],
+        [(unencrypted_pem(files.key), files.cert.read_bytes())],
         root_certificates=files.ca.read_bytes(),
         require_client_auth=True,
     )
@@ -58,7 +59,7 @@ def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
 def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(
         root_certificates=files.ca.read_bytes(),
-        private_key=files.key.read_bytes(),
+        private_key=unencrypted_pem(files.key),
         certificate_chain=files.cert.read_bytes(),
     )
 

@@ -109,14 +109,18 @@ class LrFinalizeRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class LrFinalizeResponse(_message.Message):
-    __slots__ = ("model_id", "platform_digest", "n_features")
+    __slots__ = ("model_id", "platform_digest", "n_features", "platform_signature", "platform_key")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
     N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_KEY_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     platform_digest: str
     n_features: int
-    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ...) -> None: ...
+    platform_signature: str
+    platform_key: str
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ..., platform_signature: _Optional[str] = ..., platform_key: _Optional[str] = ...) -> None: ...
 
 class LrPredictRequest(_message.Message):
     __slots__ = ("model_id", "platform_digest", "rows", "ids_digest", "mode", "public_key")
@@ -159,13 +163,17 @@ class LrScorecardRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., epoch: _Optional[int] = ..., factor: _Optional[float] = ..., round_points: _Optional[bool] = ...) -> None: ...
 
 class LrScorecardResponse(_message.Message):
-    __slots__ = ("model_id", "platform_digest", "n_features", "n_bins")
+    __slots__ = ("model_id", "platform_digest", "n_features", "n_bins", "platform_signature", "platform_key")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
     N_FEATURES_FIELD_NUMBER: _ClassVar[int]
     N_BINS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_KEY_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     platform_digest: str
     n_features: int
     n_bins: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[_Iterable[int]] = ...) -> None: ...
+    platform_signature: str
+    platform_key: str
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[_Iterable[int]] = ..., platform_signature: _Optional[str] = ..., platform_key: _Optional[str] = ...) -> None: ...

@@ -184,14 +184,18 @@ class SbFinalizeRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., n_trees: _Optional[int] = ..., trees_digest: _Optional[str] = ...) -> None: ...
 
 class SbFinalizeResponse(_message.Message):
-    __slots__ = ("model_id", "platform_digest", "n_splits")
+    __slots__ = ("model_id", "platform_digest", "n_splits", "platform_signature", "platform_key")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_DIGEST_FIELD_NUMBER: _ClassVar[int]
     N_SPLITS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_KEY_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     platform_digest: str
     n_splits: int
-    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_splits: _Optional[int] = ...) -> None: ...
+    platform_signature: str
+    platform_key: str
+    def __init__(self, model_id: _Optional[str] = ..., platform_digest: _Optional[str] = ..., n_splits: _Optional[int] = ..., platform_signature: _Optional[str] = ..., platform_key: _Optional[str] = ...) -> None: ...
 
 class SbSecurePredictRequest(_message.Message):
     __slots__ = ("model_id", "ids", "layout_digest", "key_fingerprint", "enc_cells", "public_context")
