@@ -279,16 +279,7 @@ def job_docs(draw: st.DrawFn) -> dict[str, Any]:
     return base
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=(AttributeError, TypeError, ValueError),
-    reason=(
-        "job-file validation (issue 14 'Inputs') belongs to helper 'gov': a section that is not "
-        "a table or a value of the wrong type still ends in a traceback; remove this mark when "
-        "that validation lands"
-    ),
-)
-@settings(FUZZ, report_multiple_bugs=False)  # one exception (the xfail names its types)
+@settings(FUZZ, report_multiple_bugs=False)
 @given(job_docs())
 def test_job_file_parsing_refuses_cleanly(doc: dict[str, Any]) -> None:
     from bank_node.jobs.spec import JobSpec
