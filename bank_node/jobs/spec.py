@@ -13,6 +13,7 @@ Example::
     path = "city/bank"              # loan book directory, or a CSV/Parquet file
     id_column = "id"                # for source = "table"
     label_column = "y"
+    # positive_label = "yes"        # label value of the event (default: 0/1, yes/no, bad/good...)
 
     [platform_data]
     dataset = "catalogue"           # the catalogue, or a table the platform serves
@@ -49,12 +50,19 @@ ALGORITHMS = ("secureboost", "logreg", "scorecard")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def _positive_label(value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise InvalidArgument("bank_data.positive_label must be a string, a number or a boolean")
+
+
 @dataclass
 class BankData:
     source: str
     path: Path
     id_column: str = "id"
     label_column: str = "y"
+    positive_label: str | int | float | bool | None = None
 
 
 @dataclass
@@ -154,6 +162,7 @@ class JobSpec:
                 path=resolve(base, str(bd["path"])),
                 id_column=str(bd.get("id_column", "id")),
                 label_column=str(bd.get("label_column", "y")),
+                positive_label=_positive_label(bd.get("positive_label")),
             ),
             platform_data=PlatformData(
                 dataset=str(pd["dataset"]),
