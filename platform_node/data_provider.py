@@ -42,6 +42,7 @@ from models.federation.party import Caller
 from platform_node.catalogue.providers import AuthorisationRegistry, ParquetProviderAdapter
 from platform_node.catalogue.store import CatalogueStore
 from platform_node.features.pipeline import compute_features, parse_as_of
+from platform_node.refusals import refusal
 
 CATALOGUE = "catalogue"
 
@@ -79,25 +80,49 @@ class ServedTable:
 
 
 def load_served_table(spec: ServedTable) -> PartyTable:
-    """Read a served table; every remaining column must be numeric."""
+    """Read a served table; every remaining column must be numeric.
+
+    Every refusal is a rule plus an opaque reference (:mod:`platform_node.refusals`): the bank
+    that asked for the table never sees its file name, column names or values; the platform log
+    holds the full reason under the reference.
+    """
     path = Path(spec.path)
     if not path.exists():
-        raise NotFound("served table file not found")
+        raise refusal(
+            NotFound, "the platform cannot find the served table's file", f"{path}: no such file"
+        )
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise InvalidArgument("served tables must be .csv or .parquet files")
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise refusal(
+            InvalidArgument, "served tables must be .csv or .parquet files", f"{path}: suffix"
+        )
+    try:
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except Exception as err:
+        raise refusal(
+            InvalidArgument, "the platform cannot parse the served table", f"{path}: {err!r}"
+        ) from None
     if spec.id_column not in frame.columns:
-        raise InvalidArgument("served table lacks its id column")
-    if frame[spec.id_column].duplicated().any():
-        raise InvalidArgument("served table has duplicate ids")
+        raise refusal(
+            InvalidArgument,
+            "the served table lacks its configured id column",
+            f"{path}: no id column {spec.id_column!r}",
+        )
+    duplicated = frame[spec.id_column].duplicated()
+    if duplicated.any():
+        raise refusal(
+            InvalidArgument,
+            "the served table has duplicate ids",
+            f"{path}: {int(duplicated.sum())} duplicate id(s) in {spec.id_column!r}",
+        )
     features = [c for c in frame.columns if c != spec.id_column and c not in spec.exclude_columns]
     non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
-        raise InvalidArgument(f"served feature columns must be numeric: {non_numeric}")
+        raise refusal(
+            InvalidArgument,
+            "the served table has feature columns that are not numeric",
+            f"{path}: non-numeric feature columns {non_numeric}",
+        )
     return PartyTable(
         ids=frame[spec.id_column].astype(str).to_numpy(),
         X=frame[features].to_numpy(dtype=np.float64),
