@@ -73,7 +73,10 @@ def _tables(tmp: Path) -> dict[str, ServedTable]:
         "missing": served(f"{SECRET_FILE}_missing.csv"),
         "noid": served(f"{SECRET_FILE}_good.csv", id_column=f"{SECRET_ID_COLUMN}_other"),
         "dups": served(f"{SECRET_FILE}_dups.csv"),
-        "text": served(f"{SECRET_FILE}_text.csv"),
+        "text": served(f"{SECRET_FILE}_text.csv"),  # string column: encoded, served
+        "declared": served(
+            f"{SECRET_FILE}_good.csv", categorical_columns=(f"{SECRET_COLUMNS[2]}_typo",)
+        ),
         "garbage": served(f"{SECRET_FILE}_garbage.parquet"),
         "suffix": served(f"{SECRET_FILE}_bad.txt"),
     }
@@ -118,8 +121,14 @@ def test_every_refusal_is_a_rule_and_a_reference(
     caplog.set_level(logging.INFO, logger="fedcredit.platform")
     received: dict[str, FedCreditError] = {}
     try:
-        for name in ("missing", "noid", "dups", "text", "garbage", "suffix"):
+        for name in ("missing", "noid", "dups", "declared", "garbage", "suffix"):
             received[name] = _describe(peer, f"refuse-{name}", name)
+        # a string column is a category now: the table is served, its categories stay home
+        peer.open_session(SessionSpec(job_id="text-ok", algorithm="describe", dataset="text"))
+        reply = peer.call(
+            "describe/0", DescribeRequest(include_feature_names=True), DescribeResponse
+        )
+        assert reply.n_features == 3 and reply.feature_names == []
         received["unknown"] = _describe(peer, "refuse-unknown", f"{SECRET_FILE}_nope")
         # a protocol refusal on a good table: the platform requires strict SecureBoost
         frame = _frame()
@@ -149,13 +158,13 @@ def test_every_refusal_is_a_rule_and_a_reference(
     messages = [e.message for e in received.values()]
     _check_clean(messages, _secrets(_frame()))
     logged = caplog.text
-    for name in ("missing", "noid", "dups", "text", "garbage", "suffix", "train"):
+    for name in ("missing", "noid", "dups", "declared", "garbage", "suffix", "train"):
         match = REFERENCE.search(received[name].message)
         assert match, received[name].message
         # the platform log names the reason under the same reference
         line = next(r for r in caplog.records if match.group(0) in r.getMessage())
         assert SECRET_FILE in line.getMessage()
-    assert SECRET_COLUMNS[1] in logged  # the non-numeric column, on the platform only
+    assert f"{SECRET_COLUMNS[2]}_typo" in logged  # the declared column, on the platform only
     assert "duplicate id" in received["dups"].message
     assert "refused" in logged and "privacy" in logged  # the protocol refusal is logged too
 

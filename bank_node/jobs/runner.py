@@ -48,6 +48,7 @@ def load_bank_side(spec: JobSpec) -> PartyTable:
         id_column=spec.bank_data.id_column,
         label_column=spec.bank_data.label_column,
         positive_label=spec.bank_data.positive_label,
+        categorical_columns=spec.bank_data.categorical_columns,
     )
 
 
