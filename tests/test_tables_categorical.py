@@ -284,3 +284,21 @@ def test_platform_set_decisions_follow_the_current_categories() -> None:
     assert dec[:, 1].tolist() == [True, False, True, True, True]
     with pytest.raises(Exception, match="not categorical"):
         splits.decisions(X, ["sector", "x"], {})
+
+
+def test_served_table_config_declares_categorical_columns(tmp_path: Path) -> None:
+    from platform_node.config import PlatformConfig
+    from platform_node.node import data_provider
+
+    pd.DataFrame({"id": ["a", "b"], "sector": [11, 12], "x": [1.0, 2.0]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    (tmp_path / "platform.toml").write_text(
+        '[platform]\ndata_dir = "var"\n[platform.known_parties]\nbank-a = "bank"\n'
+        '[platform.tables.t]\npath = "t.csv"\nid_column = "id"\n'
+        'categorical_columns = ["sector"]\n'
+    )
+    config = PlatformConfig.load(tmp_path / "platform.toml", plaintext=True)
+    provider = data_provider(config)
+    table = provider.load("t", Caller("bank-a", "bank"), {})
+    assert table.categories == {"sector": ("11", "12")}
