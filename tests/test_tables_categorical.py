@@ -179,6 +179,7 @@ def _platform_strings(plat: PartyTable, bank: PartyTable) -> set[str]:
     [
         ("standard", {"n_estimators": 3, "max_depth": 3}),
         ("hardened", {"n_estimators": 4, "max_depth": 3}),
+        ("strict", {"n_estimators": 2, "max_depth": 3}),
     ],
 )
 def test_federated_categorical_equals_reference(
