@@ -18,10 +18,11 @@ Categorical features (one bin per category) split on a *set* of bins, found as L
 (``FindBestThresholdCategorical``): with at most ``max_cat_to_onehot`` categories, one category
 against the rest; otherwise the categories whose estimated row count (hessian times the
 node's rows per unit hessian) reaches ``cat_smooth`` are sorted by ``G / (H + cat_smooth)``
-and every prefix of up to ``max_cat_threshold`` categories, from either end, is a candidate
-left set, with ``lambda + cat_l2`` on the children and groups of at least
-``min_data_per_group`` rows. The missing bin (missing values and unseen categories) goes right.
-Only the label holder runs this: it needs the per-bin sums, never the categories.
+and every prefix of up to ``min(max_cat_threshold, (k + 1) // 2)`` of those ``k``
+categories, from either end, is a candidate left set, with ``lambda + cat_l2`` on the
+children and groups of at least ``min_data_per_group`` rows. The missing bin (missing values
+and unseen categories) goes right. Only the label holder runs this: it needs the per-bin
+sums, never the categories.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ def _best_categorical(
             ctr = {b: fg[b] / (fh[b] + params.cat_smooth) for b in used}
             order = sorted(used, key=lambda b: (ctr[b], b))
             max_num = min(int(params.max_cat_threshold), (len(order) + 1) // 2)
-            max_threshold = max(min(max_num, len(order)) - 1, 0)
+            max_threshold = min(max_num, len(order))
             for seq in (order, order[::-1]):
                 candidates.extend(seq[: i + 1] for i in range(min(len(seq), max_threshold)))
             group_min = float(params.min_data_per_group)
