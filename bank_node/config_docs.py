@@ -72,7 +72,7 @@ def render() -> str:
         params = job_schema(algorithm).table("params")
         assert params is not None
         section = FileSchema(
-            f"Job file `[params]` for `algorithm = \"{algorithm}\"`",
+            f'Job file `[params]` for `algorithm = "{algorithm}"`',
             "Unknown keys are refused; `key_bits` and `mode` are set in `[crypto]`.",
             (params,),
         )

@@ -29,6 +29,10 @@ class PartyTable:
         Labels (0/1) on the label holder's table, else None.
     meta:
         Free-form, non-secret metadata (source, as-of rule, date range, ...).
+    categories:
+        Categorical features: feature name -> its categories; the column holds the code
+        ``k`` of ``categories[name][k]`` (NaN: missing). Encoded by the owner
+        (:mod:`models.categorical`); never sent to the other party.
     """
 
     ids: np.ndarray
@@ -37,6 +41,7 @@ class PartyTable:
     feature_groups: list[str] = field(default_factory=list)
     y: np.ndarray | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids).astype(str)
@@ -72,7 +77,13 @@ class PartyTable:
         h.update(np.ascontiguousarray(self.X).tobytes())
         if self.y is not None:
             h.update(np.ascontiguousarray(self.y).tobytes())
+        for name in sorted(self.categories):
+            h.update(("\x1e" + name + "\x1f" + "\x1f".join(self.categories[name])).encode())
         return h.hexdigest()
+
+    def categorical_mask(self) -> np.ndarray:
+        """Which columns are categorical (bool per feature)."""
+        return np.asarray([n in self.categories for n in self.feature_names], dtype=bool)
 
     def row_positions(self, rows: np.ndarray | None) -> np.ndarray:
         """``rows`` as a flat int64 array of positions, or every row for ``None``.
@@ -92,6 +103,7 @@ class PartyTable:
             feature_groups=list(self.feature_groups),
             y=None if self.y is None else self.y[rows],
             meta=dict(self.meta),
+            categories=dict(self.categories),
         )
 
     def align_to(self, ordered_ids: np.ndarray) -> PartyTable:

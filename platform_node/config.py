@@ -20,6 +20,7 @@ Example::
     [platform.tables.default_credit]   # a served CSV/Parquet table
     path = "../shared/data/default_credit_hetero_host.csv"
     id_column = "id"
+    # categorical_columns = ["x1"]  # numeric columns to encode as categories (strings always are)
 
 Every top-level key of ``[platform]`` can be overridden by ``FEDCREDIT_PLATFORM_<KEY>``.
 """
@@ -116,6 +117,7 @@ id_column = "id"
 class ServedTableConfig:
     path: Path
     id_column: str = "id"
+    categorical_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -144,7 +146,11 @@ class PlatformConfig:
 
         min_privacy = policy_for(str(raw["secureboost_min_privacy"])).mode
         tables = {
-            name: ServedTableConfig(resolve(node.base, t["path"]), str(t.get("id_column", "id")))
+            name: ServedTableConfig(
+                resolve(node.base, t["path"]),
+                str(t.get("id_column", "id")),
+                tuple(str(c) for c in t.get("categorical_columns", [])),
+            )
             for name, t in node.section.get("tables", {}).items()
         }
         return cls(

@@ -10,7 +10,8 @@ Datasets
     the calling bank (``caller.party``), NaN elsewhere.
 any other name
     A served table, configured as ``{name: ServedTable(path, id_column)}``: a CSV or Parquet
-    file with an id column and numeric feature columns (``feature_groups`` = ``"served"``).
+    file with an id column and feature columns (``feature_groups`` = ``"served"``); string
+    columns are categories, encoded on the platform (their categories never leave it).
     This is how every algorithm runs on real data, e.g. the default_credit host file.
 
 Personal fields never leave the platform: catalogue features never read them (checked when
@@ -36,12 +37,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from models.categorical import encode_frame
 from models.dataset import PartyTable
 from models.errors import InvalidArgument, NotFound
 from models.federation.party import Caller
 from platform_node.catalogue.providers import AuthorisationRegistry, ParquetProviderAdapter
 from platform_node.catalogue.store import CatalogueStore
 from platform_node.features.pipeline import compute_features, parse_as_of
+from platform_node.refusals import refusal
 
 CATALOGUE = "catalogue"
 
@@ -58,11 +61,15 @@ class ServedTable:
         Column with the row ids (the PSI join key).
     exclude_columns:
         Columns never served (e.g. personal data, or a label that must stay with its owner).
+    categorical_columns:
+        Numeric columns to encode as categories (string columns always are); the categories
+        stay on the platform (:mod:`models.categorical`).
     """
 
     path: Path
     id_column: str
     exclude_columns: tuple[str, ...] = ()
+    categorical_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, object]) -> ServedTable:
@@ -73,37 +80,66 @@ class ServedTable:
         except KeyError:
             raise InvalidArgument("served table config needs path and id_column") from None
         exclude = spec.get("exclude_columns", ())
-        if not isinstance(exclude, (list, tuple)):
-            raise InvalidArgument("exclude_columns must be a list")
-        return cls(path, id_column, tuple(str(c) for c in exclude))
+        categorical = spec.get("categorical_columns", ())
+        if not isinstance(exclude, (list, tuple)) or not isinstance(categorical, (list, tuple)):
+            raise InvalidArgument("exclude_columns and categorical_columns must be lists")
+        return cls(
+            path, id_column, tuple(str(c) for c in exclude), tuple(str(c) for c in categorical)
+        )
 
 
 def load_served_table(spec: ServedTable) -> PartyTable:
-    """Read a served table; every remaining column must be numeric."""
+    """Read a served table; string columns (and declared ones) are encoded as categories.
+
+    Every refusal is a rule plus an opaque reference (:mod:`platform_node.refusals`): the bank
+    that asked for the table never sees its file name, column names or values; the platform log
+    holds the full reason under the reference.
+    """
     path = Path(spec.path)
     if not path.exists():
-        raise NotFound("served table file not found")
+        raise refusal(
+            NotFound, "the platform cannot find the served table's file", f"{path}: no such file"
+        )
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise InvalidArgument("served tables must be .csv or .parquet files")
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise refusal(
+            InvalidArgument, "served tables must be .csv or .parquet files", f"{path}: suffix"
+        )
+    try:
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except Exception as err:
+        raise refusal(
+            InvalidArgument, "the platform cannot parse the served table", f"{path}: {err!r}"
+        ) from None
     if spec.id_column not in frame.columns:
-        raise InvalidArgument("served table lacks its id column")
-    if frame[spec.id_column].duplicated().any():
-        raise InvalidArgument("served table has duplicate ids")
+        raise refusal(
+            InvalidArgument,
+            "the served table lacks its configured id column",
+            f"{path}: no id column {spec.id_column!r}",
+        )
+    duplicated = frame[spec.id_column].duplicated()
+    if duplicated.any():
+        raise refusal(
+            InvalidArgument,
+            "the served table has duplicate ids",
+            f"{path}: {int(duplicated.sum())} duplicate id(s) in {spec.id_column!r}",
+        )
     features = [c for c in frame.columns if c != spec.id_column and c not in spec.exclude_columns]
-    non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    if non_numeric:
-        raise InvalidArgument(f"served feature columns must be numeric: {non_numeric}")
+    try:
+        X, categories = encode_frame(frame, features, spec.categorical_columns)
+    except InvalidArgument as err:
+        raise refusal(
+            InvalidArgument,
+            "the served table has a categorical column the platform cannot encode",
+            f"{path}: {err.message}",
+        ) from None
     return PartyTable(
         ids=frame[spec.id_column].astype(str).to_numpy(),
-        X=frame[features].to_numpy(dtype=np.float64),
-        feature_names=list(features),
+        X=X,
+        feature_names=[str(f) for f in features],
         feature_groups=["served"] * len(features),
         meta={"source": path.name, "id_column": spec.id_column},
+        categories=categories,
     )
 
 

@@ -16,6 +16,7 @@ from models.federation.codec import digest_bytes
 from models.federation.manager import SessionManager
 from models.federation.messages import message_type
 from models.federation.session import CloseRequest, SessionSpec
+from platform_node.refusals import for_bank
 from proto.fedcredit.v1 import common_pb2, federation_pb2, federation_pb2_grpc
 from proto.transport.auth import current_caller
 from proto.transport.codec import PACKAGE, ProtobufCodec, from_proto, full_name, to_proto
@@ -43,7 +44,10 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
             )
             return to_proto(info)  # type: ignore[return-value]
 
-        return guard(context, run)
+        try:
+            return run()
+        except Exception as err:
+            abort_with(context, for_bank(err, "session"))
 
     def CloseSession(
         self, request: federation_pb2.CloseRequest, context: grpc.ServicerContext
@@ -74,5 +78,5 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
             data = self.codec.encode(response)
             out = Body(body.job_id, body.step_id, full_name(response), data)
         except Exception as err:
-            abort_with(context, err)
+            abort_with(context, for_bank(err, "step"))
         yield from to_frames(out)

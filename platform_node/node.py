@@ -17,7 +17,10 @@ def data_provider(config: PlatformConfig) -> DataProvider:
     from platform_node.data_provider import PlatformDataProvider, ServedTable
 
     served = {
-        name: ServedTable(path=t.path, id_column=t.id_column) for name, t in config.tables.items()
+        name: ServedTable(
+            path=t.path, id_column=t.id_column, categorical_columns=t.categorical_columns
+        )
+        for name, t in config.tables.items()
     }
     return PlatformDataProvider(config.data_dir, served)
 

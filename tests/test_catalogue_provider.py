@@ -60,7 +60,11 @@ def test_served_parquet_with_excluded_columns(tmp_path: Path) -> None:
     table = PlatformDataProvider(tmp_path, {"t": spec}).load("t", BANK_A, {})
     assert table.feature_names == ["a", "b"]
     frame.assign(a=["x", "y"]).to_csv(tmp_path / "text.csv", index=False)
-    bad = PlatformDataProvider(tmp_path, {"t": ServedTable(tmp_path / "text.csv", "id")})
+    text = PlatformDataProvider(tmp_path, {"t": ServedTable(tmp_path / "text.csv", "id")})
+    assert text.load("t", BANK_A, {}).categories == {"a": ("x", "y")}  # encoded on the platform
+    bad = PlatformDataProvider(
+        tmp_path, {"t": ServedTable(tmp_path / "text.csv", "id", categorical_columns=("zz",))}
+    )
     with pytest.raises(InvalidArgument):
         bad.load("t", BANK_A, {})
     with pytest.raises(InvalidArgument):

@@ -11,9 +11,7 @@ from bank_node.config import BankConfig
 from bank_node.jobs.tracking_glue import bank_tracking
 
 
-def test_artifacts_under_the_bank_data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_artifacts_under_the_bank_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

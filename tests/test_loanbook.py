@@ -123,8 +123,16 @@ def test_labelled_parquet_and_errors(tmp_path: Path) -> None:
         load_bank_table(tmp_path / "bad_label.csv", id_column="key", label_column="label")
     with pytest.raises(InvalidArgument):
         load_bank_table(tmp_path / "t.parquet")  # no "id" column
-    frame.assign(f=["x", "y", "z"]).to_csv(tmp_path / "text.csv", index=False)
-    with pytest.raises(InvalidArgument):
-        load_bank_table(tmp_path / "text.csv", id_column="key", label_column="label")
+    frame.assign(f=["y", "x", None]).to_csv(tmp_path / "text.csv", index=False)
+    text = load_bank_table(tmp_path / "text.csv", id_column="key", label_column="label")
+    assert text.categories == {"f": ("x", "y")}  # a string column is a category, coded
+    assert text.X[:2, 0].tolist() == [1.0, 0.0] and np.isnan(text.X[2, 0])
+    with pytest.raises(InvalidArgument, match="not feature columns"):
+        load_bank_table(
+            tmp_path / "text.csv",
+            id_column="key",
+            label_column="label",
+            categorical_columns=["nope"],
+        )
     with pytest.raises(NotFound):
         load_bank_table(tmp_path / "missing.csv")

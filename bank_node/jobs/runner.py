@@ -49,6 +49,8 @@ def load_bank_side(spec: JobSpec) -> PartyTable:
         as_of=spec.platform_data.as_of or None,
         id_column=spec.bank_data.id_column,
         label_column=spec.bank_data.label_column,
+        positive_label=spec.bank_data.positive_label,
+        categorical_columns=spec.bank_data.categorical_columns,
     )
 
 

@@ -13,6 +13,8 @@ Example::
     path = "city/bank"              # loan book directory, or a CSV/Parquet file
     id_column = "id"                # for source = "table"
     label_column = "y"
+    # positive_label = "yes"        # label value of the event (default: 0/1, yes/no, bad/good...)
+    # categorical_columns = ["sector_code"]  # numeric columns to treat as categories
 
     [platform_data]
     dataset = "catalogue"           # the catalogue, or a table the platform serves
@@ -147,12 +149,26 @@ privacy = "hardened"
 """
 
 
+def _positive_label(value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise InvalidArgument("bank_data.positive_label must be a string, a number or a boolean")
+
+
+def _str_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"bank_data.{what}_columns must be a list of column names")
+    return list(value)
+
+
 @dataclass
 class BankData:
     source: str
     path: Path
     id_column: str = "id"
     label_column: str = "y"
+    positive_label: str | int | float | bool | None = None
+    categorical_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -276,6 +292,8 @@ class JobSpec:
                 path=resolve(base, str(bd["path"])),
                 id_column=str(bd.get("id_column", "id")),
                 label_column=str(bd.get("label_column", "y")),
+                positive_label=_positive_label(bd.get("positive_label")),
+                categorical_columns=_str_list(bd.get("categorical_columns", []), "categorical"),
             ),
             platform_data=PlatformData(
                 dataset=str(pd["dataset"]),

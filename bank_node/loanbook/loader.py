@@ -23,7 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bank_node.loanbook.features import bank_features
+from bank_node.loanbook.labels import encode_label
 from bank_node.loanbook.schema import COLLATERAL, LOANS, PRODUCTS
+from models.categorical import encode_frame
 from models.dataset import PartyTable
 from models.errors import InvalidArgument, NotFound
 from models.uscc import valid_mask
@@ -129,28 +131,33 @@ def load_labelled_file(
     id_column: str = "id",
     label_column: str = "y",
     exclude_columns: Sequence[str] = (),
+    positive_label: object | None = None,
+    categorical_columns: Sequence[str] = (),
 ) -> PartyTable:
-    """A CSV/Parquet table with an id column, a 0/1 label column and numeric features."""
+    """A CSV/Parquet table with an id column, a label column and feature columns.
+
+    The label becomes 0/1 by :func:`bank_node.loanbook.labels.encode_label` (``positive_label``
+    or a common encoding such as yes/no). String (non-numeric) feature columns and the
+    ``categorical_columns`` are encoded locally as categories (:mod:`models.categorical`); the
+    table records their categories (``PartyTable.categories``) and the model keeps them.
+    """
     frame = read_table_file(path)
     for column in (id_column, label_column):
         if column not in frame.columns:
             raise InvalidArgument(f"table lacks the column {column!r}")
     features = [c for c in frame.columns if c not in {id_column, label_column, *exclude_columns}]
-    non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    if non_numeric:
-        raise InvalidArgument(f"feature columns must be numeric: {non_numeric}")
-    y = frame[label_column].to_numpy(float)
-    if not np.isin(y, [0.0, 1.0]).all():
-        raise InvalidArgument("label column must hold 0/1 values")
+    X, categories = encode_frame(frame, features, categorical_columns)
+    y = encode_label(frame[label_column], label_column, positive_label)
     if frame[id_column].duplicated().any():
         raise InvalidArgument("id column has duplicates")
     return PartyTable(
         ids=frame[id_column].astype(str).to_numpy(),
-        X=frame[features].to_numpy(float),
-        feature_names=list(features),
+        X=X,
+        feature_names=[str(f) for f in features],
         feature_groups=["bank"] * len(features),
         y=y,
         meta={"source": str(Path(path).name), "id_column": id_column, "label": label_column},
+        categories=categories,
     )
 
 
@@ -162,6 +169,8 @@ def load_bank_table(
     label_column: str = "y",
     exclude_columns: Sequence[str] = (),
     threads: int | None = None,
+    positive_label: object | None = None,
+    categorical_columns: Sequence[str] = (),
 ) -> PartyTable:
     """The bank's labelled table.
 
@@ -173,8 +182,15 @@ def load_bank_table(
         guest file: id ``id``, label ``y``).
     as_of:
         The job's as-of date (YYYY-MM-DD) for the loan book.
+    positive_label:
+        For a file: the label value that marks the event (default: a common encoding such
+        as 0/1, yes/no, true/false, bad/good).
+    categorical_columns:
+        For a file: numeric columns to treat as categories (string columns always are).
     """
     path = Path(source)
     if path.is_dir():
         return load_loanbook_table(path, _parse_date(as_of), threads=threads)
-    return load_labelled_file(path, id_column, label_column, exclude_columns)
+    return load_labelled_file(
+        path, id_column, label_column, exclude_columns, positive_label, categorical_columns
+    )

@@ -13,8 +13,8 @@ registers itself here (:func:`register_scoring`). The node names no family.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -90,12 +90,14 @@ class Companies:
     """The companies of one request as the node hands them to a family.
 
     ``X`` holds each company's raw platform values of the part's source features (NaN rows
-    for companies refused by policy), ``usable`` which companies may be computed on.
+    for companies refused by policy), ``usable`` which companies may be computed on,
+    ``categories`` the table's categories of its categorical (code) columns.
     """
 
     X: np.ndarray
     usable: np.ndarray
     caller_party: str
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class ScoringFamily(ABC):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from models.categorical import recode
 from models.crypto.ckks_readout import ReadoutKey
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
@@ -72,6 +73,11 @@ _PARAM_NAMES = (
     "early_stopping_rounds",
     "random_state",
     "privacy",
+    "cat_smooth",
+    "cat_l2",
+    "max_cat_threshold",
+    "min_data_per_group",
+    "max_cat_to_onehot",
 )
 
 
@@ -111,6 +117,10 @@ class SecureBoostClassifier:
         In ``hardened`` and ``strict`` the platform never receives a node's rows and adds noise
         to every histogram; validation rows are scored once, after training, by
         :meth:`decision_function`.
+    cat_smooth, cat_l2, max_cat_threshold, min_data_per_group, max_cat_to_onehot:
+        Categorical splits, as LightGBM's parameters of the same names
+        (:mod:`models.secureboost.splitter`). A categorical feature is a string column (or one
+        declared categorical) of either party, encoded by its owner.
     key_bits:
         Paillier key size (2048 in production; tests may use 1024).
     random_state:
@@ -141,6 +151,11 @@ class SecureBoostClassifier:
         random_state: int = 0,
         chunk_size: int = 8192,
         workers: int | None = None,
+        cat_smooth: float = 10.0,
+        cat_l2: float = 10.0,
+        max_cat_threshold: int = 32,
+        min_data_per_group: int = 100,
+        max_cat_to_onehot: int = 4,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -160,6 +175,11 @@ class SecureBoostClassifier:
         self.random_state = random_state
         self.chunk_size = chunk_size
         self.workers = workers
+        self.cat_smooth = cat_smooth
+        self.cat_l2 = cat_l2
+        self.max_cat_threshold = max_cat_threshold
+        self.min_data_per_group = min_data_per_group
+        self.max_cat_to_onehot = max_cat_to_onehot
 
     # ------------------------------------------------------------------ sklearn plumbing
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -268,7 +288,9 @@ class SecureBoostClassifier:
                 params.max_row_weight,
                 pk.key_bits,
             )
-            binner = QuantileBinner(params.n_bins).fit(bank_table.X[train])
+            binner = QuantileBinner(params.n_bins).fit(
+                bank_table.X[train], bank_table.categorical_mask()
+            )
             bank_bins = binner.transform(bank_table.X)
             stub = SecureBoostStub(peer, run)
             info = stub.init(
@@ -346,6 +368,9 @@ class SecureBoostClassifier:
         self.training_valid_raw_ = state.raw_valid.copy()
         self.training_train_raw_ = state.raw_train.copy()
         self.bank_feature_names_ = list(bank_table.feature_names)
+        self.bank_categories_ = {
+            n: tuple(c) for n, c in bank_table.categories.items() if n in self.bank_feature_names_
+        }
         self.n_platform_features_ = int(info.n_features)
         self.platform_feature_groups_ = list(info.feature_groups)
         self.platform_feature_names_ = list(info.feature_names)
@@ -376,7 +401,17 @@ class SecureBoostClassifier:
         missing = [f for f in self.bank_feature_names_ if f not in col]
         if missing:
             raise InvalidArgument("the bank table lacks features the model uses")
-        return bank_table.X[:, [col[f] for f in self.bank_feature_names_]]
+        X = bank_table.X[:, [col[f] for f in self.bank_feature_names_]].copy()
+        trained = getattr(self, "bank_categories_", {})
+        for j, name in enumerate(self.bank_feature_names_):
+            if name in trained:
+                current = bank_table.categories.get(name)
+                if current is None:
+                    raise InvalidArgument(
+                        f"the model's categorical feature {name!r} is not categorical in the table"
+                    )
+                X[:, j] = recode(X[:, j], trained[name], current)
+        return X
 
     def platform_split_ids(self) -> list[int]:
         self._check_fitted()
@@ -488,6 +523,7 @@ class SecureBoostClassifier:
             "params": {**self.boost_params().to_dict(), "key_bits": self.key_bits},
             "privacy": privacy_record(self.privacy),
             "bank_features": list(self.bank_feature_names_),
+            "bank_categories": {n: list(c) for n, c in self.bank_categories_.items()},
             "platform": {
                 "party": self.platform_party_,
                 "dataset": self.platform_dataset_,
@@ -533,6 +569,10 @@ class SecureBoostClassifier:
                 {k: (math.nan if v is None else v) for k, v in h.items()} for h in body["history"]
             ]
             model.bank_feature_names_ = [str(x) for x in body["bank_features"]]
+            model.bank_categories_ = {
+                str(n): tuple(str(c) for c in cs)
+                for n, cs in body.get("bank_categories", {}).items()
+            }
             model.n_platform_features_ = int(plat["n_features"])
             model.platform_feature_groups_ = [str(x) for x in plat["feature_groups"]]
             model.platform_feature_names_ = [str(x) for x in plat["feature_names"]]

@@ -6,10 +6,16 @@ value bins ``0 .. K_f - 1`` (``K_f <= n_bins``) and the missing bin at code ``n_
 
 Bin ``b`` holds the values ``edges[b-1] < x <= edges[b]``, so "bin <= b goes left" is the
 threshold rule ``x <= edges[b]``; ``b = K_f - 1`` sends every non-missing value left.
+
+A categorical feature (codes of :mod:`models.categorical`) gets one bin per category seen in
+training (the ``n_bins`` most frequent if there are more); ``categories_[f]`` lists the codes
+of its bins in order. A code without a bin (unseen in training, or rare beyond ``n_bins``) goes
+to the missing bin. Its splits are sets of bins (:mod:`.splitter`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +61,29 @@ def bin_column(values: np.ndarray, edges: np.ndarray, missing_code: int) -> np.n
     return codes
 
 
+def category_bins(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    """Codes (sorted, float64) that get a bin: the ``n_bins`` most frequent training codes."""
+    x = np.asarray(codes, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    uniq, counts = np.unique(x, return_counts=True)
+    if uniq.size > n_bins:
+        keep = np.argsort(-counts, kind="stable")[:n_bins]
+        uniq = np.sort(uniq[keep])
+    return uniq.astype(np.float64)
+
+
+def category_column(values: np.ndarray, cats: np.ndarray, missing_code: int) -> np.ndarray:
+    """Bin codes of a categorical column: the position of its code in ``cats``, else missing."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(x.shape, missing_code, dtype=np.uint8)
+    if cats.size == 0:
+        return out
+    pos = np.clip(np.searchsorted(cats, x), 0, cats.size - 1)
+    hit = ~np.isnan(x) & (cats[pos] == x)
+    out[hit] = pos[hit].astype(np.uint8)
+    return out
+
+
 @dataclass
 class QuantileBinner:
     """Per-feature quantile edges; ``n_bins`` value bins at most, plus the missing bin."""
@@ -65,6 +94,7 @@ class QuantileBinner:
         if not 2 <= int(self.n_bins) < MAX_BINS:
             raise InvalidArgument("n_bins must be between 2 and 254")
         self.edges_: list[np.ndarray] = []
+        self.categories_: dict[int, np.ndarray] = {}
 
     @property
     def missing_code(self) -> int:
@@ -75,18 +105,47 @@ class QuantileBinner:
         """Width of the padded histogram layout: ``n_bins`` value slots + the missing slot."""
         return int(self.n_bins) + 1
 
-    def fit(self, X: np.ndarray) -> QuantileBinner:
-        """Compute edges from the training rows ``X`` (n_rows, n_features)."""
+    def fit(self, X: np.ndarray, categorical: np.ndarray | None = None) -> QuantileBinner:
+        """Compute edges from the training rows ``X`` (n_rows, n_features).
+
+        ``categorical`` (bool per feature) marks category-code columns: one bin per category.
+        """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise InvalidArgument("feature matrix must be two-dimensional")
-        self.edges_ = [feature_edges(X[:, j], self.n_bins) for j in range(X.shape[1])]
+        cat = np.zeros(X.shape[1], dtype=bool) if categorical is None else np.asarray(categorical)
+        if cat.shape != (X.shape[1],):
+            raise InvalidArgument("categorical mask does not match the features")
+        self.edges_ = []
+        self.categories_ = {}
+        for j in range(X.shape[1]):
+            if cat[j]:
+                self.categories_[j] = category_bins(X[:, j], self.n_bins)
+                self.edges_.append(np.zeros(0, dtype=np.float64))
+            else:
+                self.edges_.append(feature_edges(X[:, j], self.n_bins))
         return self
 
     @property
+    def categorical(self) -> np.ndarray:
+        """Bool per feature: categorical (one bin per category)."""
+        return np.asarray([j in self.categories_ for j in range(len(self.edges_))], dtype=bool)
+
+    @property
     def n_value_bins(self) -> np.ndarray:
-        """``K_f`` per feature: number of value bins (edges + 1)."""
-        return np.asarray([e.size + 1 for e in self.edges_], dtype=np.int64)
+        """``K_f`` per feature: number of value bins (edges + 1, or categories with a bin)."""
+        return np.asarray(
+            [
+                max(1, self.categories_[j].size) if j in self.categories_ else e.size + 1
+                for j, e in enumerate(self.edges_)
+            ],
+            dtype=np.int64,
+        )
+
+    def bin_codes(self, feature: int, bins: Sequence[int]) -> list[float]:
+        """The category codes of a categorical feature's ``bins``."""
+        cats = self.categories_[feature]
+        return [float(cats[b]) for b in bins if 0 <= b < cats.size]
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Bin codes (n_rows, n_features) uint8 in the padded layout."""
@@ -95,8 +154,18 @@ class QuantileBinner:
             raise InvalidArgument("feature matrix does not match the fitted binner")
         out = np.empty(X.shape, dtype=np.uint8)
         for j, e in enumerate(self.edges_):
-            out[:, j] = bin_column(X[:, j], e, self.missing_code)
+            if j in self.categories_:
+                out[:, j] = category_column(X[:, j], self.categories_[j], self.missing_code)
+            else:
+                out[:, j] = bin_column(X[:, j], e, self.missing_code)
         return out
+
+    def digest_bytes(self) -> bytes:
+        """The fitted bins as bytes (edges, and each categorical feature's codes)."""
+        parts = [np.ascontiguousarray(e).tobytes() + b"|" for e in self.edges_]
+        for j in sorted(self.categories_):
+            parts.append(f"c{j}:".encode() + self.categories_[j].tobytes() + b"|")
+        return b"".join(parts)
 
     def threshold(self, feature: int, bin_index: int) -> float | None:
         """The value threshold of "bin <= bin_index goes left" (None: every value goes left)."""

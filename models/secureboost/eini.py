@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.errors import FailedPrecondition, InvalidArgument
-from models.secureboost.tree import BANK, PLATFORM, Tree, left_child, right_child
+from models.secureboost.tree import BANK, PLATFORM, Tree, category_decision, left_child, right_child
 
 Constraint = tuple[int, bool]  # (heap id of a platform split, goes left)
 Cell = tuple[Constraint, ...]
@@ -259,6 +259,7 @@ class BankCells:
         self.features: list[int] = []
         self.thresholds: list[float] = []
         self.missing_left: list[bool] = []
+        self.categories: list[tuple[float, ...] | None] = []  # set splits: left codes
         rows: list[tuple[list[int], list[bool], int, float, int]] = []
         for pos, tree in enumerate(trees):
             col_of: dict[int, int] = {}
@@ -269,6 +270,7 @@ class BankCells:
                     thr = node.threshold
                     self.thresholds.append(math.inf if thr is None else float(thr))
                     self.missing_left.append(node.missing_left)
+                    self.categories.append(node.categories)
                 elif node.owner != PLATFORM:
                     raise InvalidArgument("a split node has an unknown owner")
             for leaf in tree.leaves():
@@ -323,6 +325,9 @@ class BankCells:
         xs = X[:, self._feat] if self._feat.size else np.zeros((X.shape[0], 0))
         with np.errstate(invalid="ignore"):
             left = np.where(np.isnan(xs), self._ml[None, :], xs <= self._thr[None, :])
+        for j, codes in enumerate(self.categories):
+            if codes is not None:
+                left[:, j] = category_decision(xs[:, j], codes, bool(self._ml[j]))
         ext = np.concatenate([left, np.ones((X.shape[0], 1), dtype=bool)], axis=1)
         t = self._table
         return np.all(ext[:, t.index] == t.wanted[None, :, :], axis=2)

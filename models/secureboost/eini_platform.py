@@ -3,7 +3,10 @@
 One decision rule serves every prediction the platform makes for a saved model (batch
 prediction in a session, validation rows, online scoring): :meth:`PlatformSplits.decisions`,
 ``x <= threshold`` (``threshold`` None: every value) and a missing value the split's default
-way, exactly :func:`models.secureboost.tree.value_decision`.
+way, exactly :func:`models.secureboost.tree.value_decision`. A categorical split is a
+set-membership decision: the value's category (under the current table's categories) is one
+of the split's recorded left categories; a missing value or a category the split does not list
+(another one, or one unseen in training) goes right.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from models.crypto.ckks_readout import ReadoutEvaluator
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, DataLoss, FailedPrecondition, InvalidArgument
 from models.secureboost.eini import FLOOD_BITS, CellLayout, Packing
+from models.secureboost.tree import category_decision
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class PlatformSplits:
     features: tuple[str, ...]  # feature name per split
     thresholds: np.ndarray  # float64, +inf where every non-missing value goes left
     missing_left: np.ndarray  # bool
+    categories: tuple[frozenset[str] | None, ...] = ()  # left categories of set splits
 
     @classmethod
     def from_part(cls, body: dict[str, Any]) -> PlatformSplits:
@@ -45,6 +50,10 @@ class PlatformSplits:
                 features=tuple(str(v["feature_name"]) for _, v in items),
                 thresholds=np.asarray(thresholds, dtype=np.float64),
                 missing_left=np.asarray([bool(v["missing_left"]) for _, v in items], dtype=bool),
+                categories=tuple(
+                    frozenset(str(c) for c in v["categories"]) if "categories" in v else None
+                    for _, v in items
+                ),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataLoss("the platform model part is malformed") from exc
@@ -62,12 +71,32 @@ class PlatformSplits:
         except KeyError:
             raise FailedPrecondition("a model feature is missing from the platform data") from None
 
-    def decisions(self, X: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        """``(rows, splits)`` go-left decisions for raw rows whose columns are ``names``."""
+    def decisions(
+        self,
+        X: np.ndarray,
+        names: Sequence[str],
+        categories: Mapping[str, Sequence[str]] | None = None,
+    ) -> np.ndarray:
+        """``(rows, splits)`` go-left decisions for raw rows whose columns are ``names``.
+
+        ``categories``: the table's categories of its categorical columns (feature name ->
+        categories, the column holding codes), needed when a split is categorical.
+        """
         X = np.asarray(X, dtype=np.float64)
         xs = X[:, self.columns(names)] if self.split_ids.size else np.zeros((X.shape[0], 0))
         with np.errstate(invalid="ignore"):
-            return np.where(np.isnan(xs), self.missing_left[None, :], xs <= self.thresholds)
+            out = np.where(np.isnan(xs), self.missing_left[None, :], xs <= self.thresholds)
+        for j, left in enumerate(self.categories):
+            if left is None:
+                continue
+            cats = (categories or {}).get(self.features[j])
+            if cats is None:
+                raise FailedPrecondition(
+                    "a categorical model feature is not categorical in the platform data"
+                )
+            codes = tuple(float(k) for k, c in enumerate(cats) if c in left)
+            out[:, j] = category_decision(xs[:, j], codes, bool(self.missing_left[j]))
+        return out
 
     def layout(self) -> CellLayout:
         """The cell layout of the model (computed once)."""
@@ -175,11 +204,12 @@ def answer_rows(
     usable: np.ndarray,
     layout_digest: str,
     enc_cells: CipherArray,
+    categories: Mapping[str, Sequence[str]] | None = None,
 ) -> CipherArray:
     """Decisions, selections and sealed margins for raw rows (unusable rows select nothing)."""
     if layout_digest != splits.layout_digest():
         raise FailedPrecondition("the bank's model does not match the platform's part")
-    selection = splits.select(splits.decisions(X, names))
+    selection = splits.select(splits.decisions(X, names, categories))
     layout = splits.layout()
     selection[~np.asarray(usable, dtype=bool)] = False
     return sealed_margins(ev, layout, selection, enc_cells)

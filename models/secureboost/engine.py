@@ -45,6 +45,11 @@ class BoostParams:
     early_stopping_rounds: int = 0
     random_state: int = 0
     privacy: str = STANDARD
+    cat_smooth: float = 10.0
+    cat_l2: float = 10.0
+    max_cat_threshold: int = 32
+    min_data_per_group: int = 100
+    max_cat_to_onehot: int = 4
 
     @property
     def policy(self) -> PrivacyPolicy:
@@ -73,6 +78,10 @@ class BoostParams:
                 raise InvalidArgument("GOSS top_rate + other_rate must not exceed 1")
         if self.early_stopping_rounds < 0:
             raise InvalidArgument("early_stopping_rounds must be non-negative")
+        if self.cat_smooth < 0 or self.cat_l2 < 0 or self.min_data_per_group < 0:
+            raise InvalidArgument("cat_smooth, cat_l2 and min_data_per_group must be non-negative")
+        if self.max_cat_threshold < 1 or self.max_cat_to_onehot < 1:
+            raise InvalidArgument("max_cat_threshold and max_cat_to_onehot must be at least 1")
         if self.early_stopping_rounds and not self.policy.routes_validation:
             raise InvalidArgument(
                 "early stopping needs per-tree validation scores, which privacy = "
@@ -218,7 +227,16 @@ class BoostEngine:
         grow = GrowParams(
             p.max_depth,
             p.learning_rate,
-            SplitParams(p.reg_lambda, p.min_child_weight, p.gamma),
+            SplitParams(
+                p.reg_lambda,
+                p.min_child_weight,
+                p.gamma,
+                p.cat_smooth,
+                p.cat_l2,
+                p.max_cat_threshold,
+                p.min_data_per_group,
+                p.max_cat_to_onehot,
+            ),
         )
         scale = float(2.0**self.frac_bits)
         while len(state.trees) < p.n_estimators and not state.stopped_early:

@@ -27,7 +27,7 @@ from models.secureboost.messages import (
 )
 from models.secureboost.plain_hist import plain_histograms
 from models.secureboost.stub import SecureBoostStub
-from models.secureboost.tree import BANK, PLATFORM, Node, Tree, bin_decision
+from models.secureboost.tree import BANK, PLATFORM, Node, Tree, bin_decision, pack_bin_sets
 
 PRECOMPUTE_BATCH = 256
 
@@ -90,6 +90,10 @@ class FederatedBackend:
         self.n_features = self.n_bank_features + self.n_platform_features
         self.n_slots = bank_binner.n_slots
         self.n_value_bins = np.concatenate([bank_binner.n_value_bins, self.platform_bins])
+        plat_cat = np.asarray(platform.categorical or [False] * self.n_platform_features, bool)
+        if plat_cat.shape != (self.n_platform_features,):
+            raise InvalidArgument("the platform's categorical flags are invalid")
+        self.categorical = np.concatenate([bank_binner.categorical, plat_cat])
         self.chunk_size = int(chunk_size)
         self.workers = workers
         self.stats: dict[str, float] = defaultdict(float)
@@ -308,7 +312,7 @@ class FederatedBackend:
         for i, s in enumerate(splits):
             if s.feature < nb:
                 masks[i] = bin_decision(
-                    self.bank_bins[s.rows, s.feature], s.bin, s.missing_left, mc
+                    self.bank_bins[s.rows, s.feature], s.bin, s.missing_left, mc, s.left_bins
                 )
             else:
                 plat.append((i, s))
@@ -324,6 +328,7 @@ class FederatedBackend:
     def _platform_partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
         """The go-left masks of the platform's chosen splits over each node's rows."""
         nb = self.n_bank_features
+        cat_sizes, cat_bins = pack_bin_sets([s.left_bins for s in splits])
         resp = self.stub.split(
             SbSplitRequest(
                 tree=t,
@@ -335,6 +340,8 @@ class FederatedBackend:
                 missing_left=[s.missing_left for s in splits],
                 node_sizes=[int(s.rows.size) for s in splits],
                 rows=_concat_rows([s.rows for s in splits]),
+                cat_sizes=cat_sizes if any(cat_sizes) else [],
+                cat_bins=cat_bins,
             )
         )
         total = sum(int(s.rows.size) for s in splits)
@@ -364,7 +371,11 @@ class FederatedBackend:
         def decide(node: Node, idx: np.ndarray) -> np.ndarray:
             if node.owner == BANK:
                 return bin_decision(
-                    self.bank_bins[rows[idx], node.feature], node.bin, node.missing_left, mc
+                    self.bank_bins[rows[idx], node.feature],
+                    node.bin,
+                    node.missing_left,
+                    mc,
+                    node.left_bins,
                 )
             return decisions[index[node.split_id], idx]
 
@@ -373,7 +384,7 @@ class FederatedBackend:
     def end_tree(self, t: int, tree: Tree) -> None:
         for node in tree.split_nodes():
             if node.owner == BANK:
-                node.threshold = self.bank_binner.threshold(node.feature, node.bin)
+                set_bank_rule(node, self.bank_binner)
         ids = [n.split_id for n in tree.split_nodes() if n.owner == PLATFORM]
         self.stub.tree_done(SbTreeDoneRequest(tree=t, split_ids=ids))
 
@@ -385,3 +396,12 @@ def unpack_decisions(data: np.ndarray, n_splits: int, n_rows: int) -> np.ndarray
     if bits.size < total or bits.size > total + 7:
         raise InvalidArgument("the decisions have the wrong size")
     return bits[:total].astype(bool).reshape(n_splits, n_rows)
+
+
+def set_bank_rule(node: Node, binner: QuantileBinner) -> None:
+    """A bank split's value rule: its threshold, or the category codes of its left bins."""
+    if node.left_bins is not None:
+        node.threshold = None
+        node.categories = tuple(binner.bin_codes(node.feature, node.left_bins))
+    else:
+        node.threshold = binner.threshold(node.feature, node.bin)

@@ -49,6 +49,7 @@ class SplitOrder:
     bin: int
     missing_left: bool
     split_id: int
+    left_bins: tuple[int, ...] | None = None  # categorical split: the bins that go left
 
 
 class TreeBackend(Protocol):
@@ -58,6 +59,7 @@ class TreeBackend(Protocol):
     n_bank_features: int
     n_slots: int
     n_value_bins: np.ndarray
+    categorical: np.ndarray  # bool per global feature: split on sets of bins
 
     def begin_tree(
         self, t: int, gq: np.ndarray, hq: np.ndarray, rows: np.ndarray, features: np.ndarray
@@ -153,6 +155,8 @@ def grow_tree(
                 mask,
                 frac_bits,
                 params.split,
+                categorical=backend.categorical,
+                n_rows=int(node.rows.size),
             )
             if cand is None:
                 continue
@@ -161,7 +165,13 @@ def grow_tree(
             )
             orders.append(
                 SplitOrder(
-                    node.node_id, node.rows, cand.feature, cand.bin, cand.missing_left, split_id
+                    node.node_id,
+                    node.rows,
+                    cand.feature,
+                    cand.bin,
+                    cand.missing_left,
+                    split_id,
+                    cand.left_bins,
                 )
             )
             chosen[node.node_id] = (node, cand.feature, cand.bin, cand.missing_left, cand.gain)
@@ -185,6 +195,7 @@ def grow_tree(
                 gain=gain,
                 hess=float(node.h) * scale,
                 n_rows=int(node.rows.size),
+                left_bins=order.left_bins,
             )
             left_rows, right_rows = node.rows[mask], node.rows[~mask]
             lg, lh = int(gq[left_rows].sum()), int(hq[left_rows].sum())

@@ -36,7 +36,7 @@ from models.secureboost.hidden_messages import (
 from models.secureboost.messages import SbInitResponse
 from models.secureboost.privacy import PrivacyPolicy
 from models.secureboost.stub import SecureBoostStub
-from models.secureboost.tree import BANK, Node, Tree, bin_decision
+from models.secureboost.tree import BANK, Node, Tree, bin_decision, pack_bin_sets
 
 
 def level_slots(depth: int, n_built: int, k: int) -> tuple[int, int]:
@@ -229,6 +229,7 @@ class HiddenBackend(FederatedBackend):
         """The platform answers each chosen split for every training row (no row set sent);
         the bits are kept to route the rows the tree did not sample."""
         nb = self.n_bank_features
+        cat_sizes, cat_bins = pack_bin_sets([s.left_bins for s in splits])
         resp = self.stub.level_split(
             SbLevelSplitRequest(
                 tree=t,
@@ -238,6 +239,8 @@ class HiddenBackend(FederatedBackend):
                 features=[s.feature - nb for s in splits],
                 bins=[s.bin for s in splits],
                 missing_left=[s.missing_left for s in splits],
+                cat_sizes=cat_sizes if any(cat_sizes) else [],
+                cat_bins=cat_bins,
             )
         )
         n = self.train_rows.size
@@ -261,7 +264,11 @@ class HiddenBackend(FederatedBackend):
         def decide(node: Node, idx: np.ndarray) -> np.ndarray:
             if node.owner == BANK:
                 return bin_decision(
-                    self.bank_bins[rows[idx], node.feature], node.bin, node.missing_left, mc
+                    self.bank_bins[rows[idx], node.feature],
+                    node.bin,
+                    node.missing_left,
+                    mc,
+                    node.left_bins,
                 )
             return self._bits[node.split_id][idx_all[idx]]
 

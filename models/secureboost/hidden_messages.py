@@ -8,7 +8,7 @@ docstring states what it reveals to the platform, each response's what it reveal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,7 +97,9 @@ class SbLevelSplitRequest(WireMessage):
     tree, not its rows) is on its feature ``features[i]`` at bin ``bins[i]`` with the missing
     direction. Not the node's rows, not the gain. Over a whole job the platform learns which of
     its cuts the model uses, and where: where its own data predicts default (measured as
-    ``label-from-split-choice``), nothing about a company beyond its own records.
+    ``label-from-split-choice``), nothing about a company beyond its own records. A categorical
+    split (``cat_sizes[i] > 0``) names the set of its bins that go left (the next
+    ``cat_sizes[i]`` entries of ``cat_bins``) instead of a bin.
     """
 
     tree: int
@@ -107,6 +109,8 @@ class SbLevelSplitRequest(WireMessage):
     features: list[int]
     bins: list[int]
     missing_left: list[bool]
+    cat_sizes: list[int] = field(default_factory=list)
+    cat_bins: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,12 @@ from models.secureboost.hidden_messages import (
     SbLevelSplitRequest,
     SbLevelSplitResponse,
 )
+from models.secureboost.platform_splits import record_decision, split_record
 from models.secureboost.privacy import NOISE_CLIP_SIGMAS, PrivacyPolicy
-from models.secureboost.tree import bin_decision, make_split_id
+from models.secureboost.tree import make_split_id, unpack_bin_sets
 
 if TYPE_CHECKING:
+    from models.dataset import PartyTable
     from models.secureboost.binning import QuantileBinner
 
 #: Most ciphertexts per row per level (groups of built nodes) a platform accepts.
@@ -93,6 +95,7 @@ class HiddenLevelsMixin:
         def _rerandomize(self, enc: EncryptedVector) -> EncryptedVector: ...
         def _start_precompute(self, count: int) -> None: ...
         def _stop_precompute(self) -> None: ...
+        def _load(self) -> PartyTable: ...
 
     # ------------------------------------------------------------------ state
     def _reset_level(self) -> None:
@@ -273,27 +276,25 @@ class HiddenLevelsMixin:
             raise InvalidArgument("split fields differ in length")
         if len(set(request.node_ids)) != n:
             raise InvalidArgument("a node is split twice")
-        k = self.binner.n_value_bins
         allowed = set(self.tree_features.tolist())
+        sets = unpack_bin_sets(list(request.cat_sizes), list(request.cat_bins), n)
+        table = self._load()
         first, last = (1 << d) - 1, (1 << (d + 1)) - 2
-        for node_id, sid, f, b in zip(
-            request.node_ids, request.split_ids, request.features, request.bins, strict=True
-        ):
-            if not first <= int(node_id) <= last or int(sid) != make_split_id(t, int(node_id)):
-                raise InvalidArgument("split id does not match its tree and node")
-            if int(f) not in allowed or not 0 <= int(b) < int(k[int(f)]):
-                raise InvalidArgument("split feature or bin is invalid")
-        out = np.zeros((n, self.train_order.size), dtype=bool)
+        records = []
         for i in range(n):
-            sid, f, b = int(request.split_ids[i]), int(request.features[i]), int(request.bins[i])
-            ml = bool(request.missing_left[i])
-            self.pending[sid] = {
-                "feature": f,
-                "bin": b,
-                "missing_left": ml,
-                "threshold": self.binner.threshold(f, b),
-            }
-            out[i] = bin_decision(self.codes[self.train_order, f], b, ml, self.binner.missing_code)
+            node_id, sid = int(request.node_ids[i]), int(request.split_ids[i])
+            f, b = int(request.features[i]), int(request.bins[i])
+            if not first <= node_id <= last or sid != make_split_id(t, node_id):
+                raise InvalidArgument("split id does not match its tree and node")
+            if f not in allowed:
+                raise InvalidArgument("split feature or bin is invalid")
+            rec = split_record(self.binner, table, f, b, bool(request.missing_left[i]), sets[i])
+            records.append((sid, rec))
+        out = np.zeros((n, self.train_order.size), dtype=bool)
+        for i, (sid, rec) in enumerate(records):
+            self.pending[sid] = rec
+            f = int(rec["feature"])
+            out[i] = record_decision(rec, self.codes[self.train_order, f], self.binner.missing_code)
         return SbLevelSplitResponse(
             tree=t,
             split_ids=[int(s) for s in request.split_ids],

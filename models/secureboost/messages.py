@@ -7,7 +7,7 @@ reveals to the bank.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,7 +53,8 @@ class SbInitResponse(WireMessage):
     Reveals to bank: the number of platform features, each feature's number of value bins
     (a lower bound of its number of distinct training values, at most ``n_bins``), each
     feature's group (catalogue category), the feature names only if the platform allows it,
-    and how many trees the platform has committed.
+    how many trees the platform has committed, and which features are categorical (one bin
+    per category; the bank then counts their categories, never learns one).
     """
 
     n_features: int
@@ -61,6 +62,7 @@ class SbInitResponse(WireMessage):
     feature_groups: list[str]
     feature_names: list[str]
     completed_trees: int
+    categorical: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ class SbSplitRequest(WireMessage):
 
     Reveals to platform: for each node, that the best split is on its feature ``features[i]``
     at bin ``bins[i]`` with the missing direction, and the node's rows. Not the gain, not why.
+    A categorical split (``cat_sizes[i] > 0``, ``bins[i] = -1``) names instead the set of the
+    feature's bins that go left: the next ``cat_sizes[i]`` entries of ``cat_bins``.
     """
 
     tree: int
@@ -149,6 +153,8 @@ class SbSplitRequest(WireMessage):
     missing_left: list[bool]
     node_sizes: list[int]
     rows: np.ndarray
+    cat_sizes: list[int] = field(default_factory=list)
+    cat_bins: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

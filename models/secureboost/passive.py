@@ -64,6 +64,7 @@ from models.secureboost.model_io import (
     save_part,
     write_json_atomic,
 )
+from models.secureboost.platform_splits import record_decision, split_record
 from models.secureboost.privacy import (
     STANDARD,
     PrivacyPolicy,
@@ -71,7 +72,7 @@ from models.secureboost.privacy import (
     policy_for,
     with_noise_scale,
 )
-from models.secureboost.tree import bin_decision, make_split_id
+from models.secureboost.tree import make_split_id, unpack_bin_sets
 
 STATE_FILE = "secureboost_state.json"
 STATE_VERSION = 1
@@ -326,17 +327,14 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             1 <= request.frac_bits <= 52 and 2 <= request.g_bits < request.slot_bits
         ):
             raise InvalidArgument("the fixed-point layout is invalid")
-        binner = QuantileBinner(int(request.n_bins)).fit(table.X[train])
+        binner = QuantileBinner(int(request.n_bins)).fit(table.X[train], table.categorical_mask())
         codes = binner.transform(table.X)
         k = binner.n_value_bins
         compact = codes.copy()
         for f in range(codes.shape[1]):
             col = compact[:, f]
             col[col == binner.missing_code] = k[f]
-        h = hashlib.sha256()
-        for e in binner.edges_:
-            h.update(np.ascontiguousarray(e).tobytes() + b"|")
-        binning_digest = h.hexdigest()
+        binning_digest = hashlib.sha256(binner.digest_bytes()).hexdigest()
         train_digest = hashlib.sha256(np.sort(train).tobytes()).hexdigest()
 
         committed, splits, tree_splits = 0, {}, {}
@@ -383,6 +381,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         return SbInitResponse(
             n_features=table.n_features,
             n_value_bins=[int(x) for x in k],
+            categorical=[bool(c) for c in binner.categorical],
             feature_groups=list(table.feature_groups),
             feature_names=list(table.feature_names) if allow else [],
             completed_trees=committed,
@@ -565,26 +564,27 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         if rows.size and (rows.min() < 0 or rows.max() >= self.codes.shape[0]):
             raise InvalidArgument("row positions are out of range")
         node_rows = _split_rows(rows, list(request.node_sizes))
-        k = self.binner.n_value_bins
+        sets = unpack_bin_sets(list(request.cat_sizes), list(request.cat_bins), n)
+        table = self._load()
         allowed = set(self.tree_features.tolist())
+        records = []
         for i in range(n):  # validate every split before recording any
             node_id, sid = int(request.node_ids[i]), int(request.split_ids[i])
             f, b = int(request.features[i]), int(request.bins[i])
             if sid != make_split_id(request.tree, node_id):
                 raise InvalidArgument("split id does not match its tree and node")
-            if f not in allowed or not 0 <= b < int(k[f]):
+            if f not in allowed:
                 raise InvalidArgument("split feature or bin is invalid")
+            ml = bool(request.missing_left[i])
+            records.append((sid, split_record(self.binner, table, f, b, ml, sets[i])))
         masks = []
-        for i in range(n):
-            sid = int(request.split_ids[i])
-            f, b, ml = int(request.features[i]), int(request.bins[i]), bool(request.missing_left[i])
-            self.pending[sid] = {
-                "feature": f,
-                "bin": b,
-                "missing_left": ml,
-                "threshold": self.binner.threshold(f, b),
-            }
-            masks.append(bin_decision(self.codes[node_rows[i], f], b, ml, self.binner.missing_code))
+        for i, (sid, rec) in enumerate(records):
+            self.pending[sid] = rec
+            masks.append(
+                record_decision(
+                    rec, self.codes[node_rows[i], rec["feature"]], self.binner.missing_code
+                )
+            )
         bits = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
         return SbSplitResponse(
             tree=request.tree, node_ids=list(request.node_ids), left=np.packbits(bits)
@@ -604,11 +604,8 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
         out = np.zeros((len(request.split_ids), rows.size), dtype=bool)
         for i, sid in enumerate(request.split_ids):
             rec = self._split_record(int(sid))
-            out[i] = bin_decision(
-                self.codes[rows, rec["feature"]],
-                rec["bin"],
-                rec["missing_left"],
-                self.binner.missing_code,
+            out[i] = record_decision(
+                rec, self.codes[rows, rec["feature"]], self.binner.missing_code
             )
         return SbRouteResponse(
             split_ids=list(request.split_ids),
@@ -668,6 +665,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
                     "bin": rec["bin"],
                     "threshold": rec["threshold"],
                     "missing_left": rec["missing_left"],
+                    **({"categories": rec["categories"]} if "left_bins" in rec else {}),
                 }
         body = {
             "format": PLATFORM_FORMAT,
@@ -760,6 +758,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             np.ones(pos.size, dtype=bool),
             request.layout_digest,
             request.enc_cells,
+            table.categories,
         )
         return SbSecurePredictResponse(
             model_id=request.model_id,

@@ -206,7 +206,9 @@ def raw_scores(
 
     def decide(node: Node, idx: np.ndarray) -> np.ndarray:
         if node.owner == BANK:
-            return value_decision(X_bank[idx, node.feature], node.threshold, node.missing_left)
+            return value_decision(
+                X_bank[idx, node.feature], node.threshold, node.missing_left, node.categories
+            )
         return decisions[index[node.split_id], idx]
 
     raw = np.full(n, float(base_score))

@@ -31,6 +31,7 @@ class PlainBackend:
         self.n_bank_features = n_bank_features
         self.n_slots = binner.n_slots
         self.n_value_bins = binner.n_value_bins
+        self.categorical = binner.categorical
         self._gq = np.zeros(0, dtype=np.int64)
         self._hq = np.zeros(0, dtype=np.int64)
 
@@ -49,7 +50,8 @@ class PlainBackend:
     def partition(self, t: int, depth: int, splits: list[SplitOrder]) -> list[np.ndarray]:
         mc = self.binner.missing_code
         return [
-            bin_decision(self.bins[s.rows, s.feature], s.bin, s.missing_left, mc) for s in splits
+            bin_decision(self.bins[s.rows, s.feature], s.bin, s.missing_left, mc, s.left_bins)
+            for s in splits
         ]
 
     def _global(self, node: Node) -> int:
@@ -66,7 +68,9 @@ def route_bins(tree: Tree, codes: np.ndarray, column: Any, missing_code: int) ->
     """Leaf ids from bin codes; ``column(node)`` gives the code column of a split node."""
 
     def decide(node: Node, idx: np.ndarray) -> np.ndarray:
-        return bin_decision(codes[idx, column(node)], node.bin, node.missing_left, missing_code)
+        return bin_decision(
+            codes[idx, column(node)], node.bin, node.missing_left, missing_code, node.left_bins
+        )
 
     return tree.route(codes.shape[0], decide)
 
@@ -76,7 +80,8 @@ class SecureBoostReference:
 
     Parameters are those of :class:`~models.secureboost.engine.BoostParams`. ``fit`` takes the
     joined feature matrix; ``n_bank_features`` marks the first columns as the bank's so that
-    split ownership (and platform split ids) match a federated run column for column.
+    split ownership (and platform split ids) match a federated run column for column;
+    ``categorical`` (bool per column) marks category-code columns (set splits).
     """
 
     def __init__(self, **params: Any) -> None:
@@ -91,6 +96,7 @@ class SecureBoostReference:
         y: np.ndarray,
         *,
         n_bank_features: int | None = None,
+        categorical: np.ndarray | None = None,
         train_rows: np.ndarray | None = None,
         valid_rows: np.ndarray | None = None,
         callbacks: Sequence[Callback] = (),
@@ -105,7 +111,7 @@ class SecureBoostReference:
         n = X.shape[0]
         train = np.arange(n) if train_rows is None else np.asarray(train_rows, dtype=np.int64)
         valid = np.zeros(0, np.int64) if valid_rows is None else np.asarray(valid_rows, np.int64)
-        self.binner_ = QuantileBinner(params.n_bins).fit(X[train])
+        self.binner_ = QuantileBinner(params.n_bins).fit(X[train], categorical)
         bins = self.binner_.transform(X)
         nb = X.shape[1] if n_bank_features is None else int(n_bank_features)
         self.n_bank_features_ = nb

@@ -122,6 +122,7 @@ class SecureBoostScoring(ScoringFamily):
             companies.usable,
             pred.layout_digest,
             pred.enc_cells,
+            companies.categories,
         )
         return SbScoreResponse(
             reply, SbSecurePredictResponse(part.model_id, part.digest, n, False, enc)

@@ -13,6 +13,16 @@ Gain of sending rows with bin <= b (and missing values to one side) left::
 and a hessian sum ``>= min_child_weight`` (and > 0) on both sides. Equal gains (thresholds
 that split the node's rows identically because the bins between them are empty) go to the
 lowest feature, then the highest bin (LightGBM's choice), then "missing goes right".
+
+Categorical features (one bin per category) split on a *set* of bins, found as LightGBM does
+(``FindBestThresholdCategorical``): with at most ``max_cat_to_onehot`` categories, one category
+against the rest; otherwise the categories whose estimated row count (hessian times the
+node's rows per unit hessian) reaches ``cat_smooth`` are sorted by ``G / (H + cat_smooth)``
+and every prefix of up to ``min(max_cat_threshold, (k + 1) // 2)`` of those ``k``
+categories, from either end, is a candidate left set, with ``lambda + cat_l2`` on the
+children and groups of at least ``min_data_per_group`` rows. The missing bin (missing values
+and unseen categories) goes right. Only the label holder runs this: it needs the per-bin
+sums, never the categories.
 """
 
 from __future__ import annotations
@@ -27,6 +37,11 @@ class SplitParams:
     reg_lambda: float = 1.0
     min_child_weight: float = 1.0
     gamma: float = 0.0
+    cat_smooth: float = 10.0
+    cat_l2: float = 10.0
+    max_cat_threshold: int = 32
+    min_data_per_group: int = 100
+    max_cat_to_onehot: int = 4
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class SplitCandidate:
     gain: float
     left_g: int
     left_h: int
+    left_bins: tuple[int, ...] | None = None  # categorical: the bins that go left
 
 
 def leaf_weight(g_sum: float, h_sum: float, reg_lambda: float) -> float:
@@ -58,6 +74,8 @@ def best_split(
     feature_mask: np.ndarray,
     frac_bits: int,
     params: SplitParams,
+    categorical: np.ndarray | None = None,
+    n_rows: int = 0,
 ) -> SplitCandidate | None:
     """The best split of one node, or None if no candidate beats ``gamma``.
 
@@ -73,6 +91,10 @@ def best_split(
         Features allowed in this tree (column subsampling).
     frac_bits:
         Fixed-point scale of the sums.
+    categorical:
+        Bool per feature: split on sets of bins (module docstring); None: none.
+    n_rows:
+        The node's row count (turns hessians into row-count estimates for categorical splits).
     """
     n_slots = G.shape[1]
     nb = n_slots - 1
@@ -91,8 +113,17 @@ def best_split(
     valid = (hl > 0) & (hr > 0) & (fhl >= mcw) & (fhr >= mcw)
     valid &= (np.arange(nb)[None, :] < np.asarray(n_value_bins)[:, None])[:, :, None]
     valid &= np.asarray(feature_mask, dtype=bool)[:, None, None]
+    cat = (
+        np.zeros(G.shape[0], dtype=bool)
+        if categorical is None
+        else np.asarray(categorical, dtype=bool)
+    )
+    valid &= ~cat[:, None, None]
+    cat_best = _best_categorical(
+        G, H, g_total, h_total, n_value_bins, feature_mask, cat, frac_bits, params, n_rows
+    )
     if not valid.any():
-        return None
+        return cat_best
     gt, ht = float(g_total) * scale, float(h_total) * scale
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = fgl * fgl / (fhl + lam) + fgr * fgr / (fhr + lam) - gt * gt / (ht + lam)
@@ -103,7 +134,11 @@ def best_split(
     b = nb - 1 - int(rb)
     best = float(gain[f, b, d])
     if not np.isfinite(best) or best <= float(params.gamma):
-        return None
+        return cat_best
+    if cat_best is not None and (
+        cat_best.gain > best or (cat_best.gain == best and cat_best.feature < f)
+    ):
+        return cat_best
     return SplitCandidate(
         feature=int(f),
         bin=int(b),
@@ -112,3 +147,81 @@ def best_split(
         left_g=int(gl[f, b, d]),
         left_h=int(hl[f, b, d]),
     )
+
+
+def _best_categorical(
+    G: np.ndarray,
+    H: np.ndarray,
+    g_total: int,
+    h_total: int,
+    n_value_bins: np.ndarray,
+    feature_mask: np.ndarray,
+    categorical: np.ndarray,
+    frac_bits: int,
+    params: SplitParams,
+    n_rows: int,
+) -> SplitCandidate | None:
+    """The best set split over the categorical features (module docstring), or None."""
+    best: SplitCandidate | None = None
+    scale = float(2.0**-frac_bits)
+    gt, ht = float(g_total) * scale, float(h_total) * scale
+    if ht <= 0.0:
+        return None
+    lam, mcw = float(params.reg_lambda), float(params.min_child_weight)
+    parent = gt * gt / (ht + lam)
+    per_hess = float(n_rows) / ht if n_rows > 0 else 1.0
+    for f in np.flatnonzero(categorical & np.asarray(feature_mask, dtype=bool)):
+        k = int(n_value_bins[f])
+        gq, hq = G[f, :k], H[f, :k]
+        present = np.flatnonzero(hq > 0)
+        if present.size < 2 and not (present.size == 1 and H[f, -1] > 0):
+            continue
+        fg, fh = gq.astype(np.float64) * scale, hq.astype(np.float64) * scale
+        cnt = np.rint(fh * per_hess)
+        candidates: list[list[int]] = []
+        l2 = lam
+        if k <= params.max_cat_to_onehot:
+            candidates = [[int(b)] for b in present]
+            group_min = 0.0
+        else:
+            l2 = lam + float(params.cat_l2)
+            used = [int(b) for b in present if cnt[b] >= params.cat_smooth]
+            ctr = {b: fg[b] / (fh[b] + params.cat_smooth) for b in used}
+            order = sorted(used, key=lambda b: (ctr[b], b))
+            max_num = min(int(params.max_cat_threshold), (len(order) + 1) // 2)
+            max_threshold = min(max_num, len(order))
+            for seq in (order, order[::-1]):
+                candidates.extend(seq[: i + 1] for i in range(min(len(seq), max_threshold)))
+            group_min = float(params.min_data_per_group)
+        group = 0.0
+        prev_len = 0
+        for left in candidates:
+            if len(left) <= prev_len:
+                group = 0.0  # a new direction starts
+            group += float(cnt[left[-1]])
+            prev_len = len(left)
+            lg_q = int(gq[left].sum())
+            lh_q = int(hq[left].sum())
+            lg, lh = float(lg_q) * scale, float(lh_q) * scale
+            rg, rh = gt - lg, ht - lh
+            if lh < mcw or lh <= 0.0:
+                continue
+            if rh < mcw or rh <= 0.0 or ht * per_hess - lh * per_hess < group_min:
+                continue
+            if group < group_min:
+                continue
+            group = 0.0
+            gain = lg * lg / (lh + l2) + rg * rg / (rh + l2) - parent
+            if not np.isfinite(gain) or gain <= float(params.gamma):
+                continue
+            if best is None or gain > best.gain:
+                best = SplitCandidate(
+                    feature=int(f),
+                    bin=-1,
+                    missing_left=False,
+                    gain=float(gain),
+                    left_g=lg_q,
+                    left_h=lh_q,
+                    left_bins=tuple(sorted(left)),
+                )
+    return best

@@ -60,6 +60,12 @@ class Node:
         Platform splits: the id in the platform's lookup table (-1 for bank splits).
     gain, hess, n_rows:
         Split gain, hessian sum (cover) and training rows in the node.
+    left_bins:
+        Categorical splits: the owner's bins that go left (a set; ``bin`` is -1, missing
+        values and unseen categories go right). None for a threshold split.
+    categories:
+        Bank categorical splits: the category codes that go left (the bank's own encoding,
+        recorded with its model). Platform categorical splits keep theirs on the platform.
     """
 
     node_id: int
@@ -75,6 +81,12 @@ class Node:
     gain: float = 0.0
     hess: float = 0.0
     n_rows: int = 0
+    left_bins: tuple[int, ...] | None = None
+    categories: tuple[float, ...] | None = None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.left_bins is not None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.node_id, "depth": self.depth}
@@ -95,6 +107,10 @@ class Node:
             d["threshold"] = self.threshold
         else:
             d["split_id"] = self.split_id
+        if self.left_bins is not None:
+            d["left_bins"] = list(self.left_bins)
+        if self.categories is not None:
+            d["categories"] = list(self.categories)
         return d
 
     @classmethod
@@ -110,6 +126,7 @@ class Node:
                     n_rows=int(d.get("n_rows", 0)),
                 )
             thr = d.get("threshold")
+            lb, cats = d.get("left_bins"), d.get("categories")
             return cls(
                 node_id=int(d["id"]),
                 depth=int(d["depth"]),
@@ -123,6 +140,8 @@ class Node:
                 gain=float(d.get("gain", 0.0)),
                 hess=float(d.get("hess", 0.0)),
                 n_rows=int(d.get("n_rows", 0)),
+                left_bins=None if lb is None else tuple(int(b) for b in lb),
+                categories=None if cats is None else tuple(float(c) for c in cats),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataLoss("a tree node in the model is malformed") from exc
@@ -202,20 +221,57 @@ class Tree:
 
     def structure(self) -> list[tuple[Any, ...]]:
         """A comparable summary: (id, owner, feature, bin, missing_left) per split node."""
-        return [(n.node_id, n.owner, n.feature, n.bin, n.missing_left) for n in self.split_nodes()]
+        return [
+            (n.node_id, n.owner, n.feature, n.bin, n.missing_left, n.left_bins)
+            for n in self.split_nodes()
+        ]
 
 
 def bin_decision(
-    codes: np.ndarray, bin_index: int, missing_left: bool, missing_code: int
+    codes: np.ndarray,
+    bin_index: int,
+    missing_left: bool,
+    missing_code: int,
+    left_bins: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """Go-left mask from bin codes: ``code <= bin`` for values, ``missing_left`` for missing."""
+    """Go-left mask from bin codes: ``code <= bin`` for values, ``missing_left`` for missing.
+
+    With ``left_bins`` (a categorical split): ``code in left_bins``; the missing bin goes
+    ``missing_left``.
+    """
     codes = np.asarray(codes)
     missing = codes == missing_code
+    if left_bins is not None:
+        member = np.isin(codes, np.asarray(left_bins, dtype=np.int64))
+        return np.where(missing, missing_left, member)
     return np.where(missing, missing_left, codes <= bin_index)
 
 
-def value_decision(values: np.ndarray, threshold: float | None, missing_left: bool) -> np.ndarray:
-    """Go-left mask from raw values: ``x <= threshold`` (None: all values), NaN -> default."""
+def category_decision(
+    values: np.ndarray, left_codes: tuple[float, ...], missing_left: bool
+) -> np.ndarray:
+    """Go-left mask of a categorical split from category codes: ``x in left_codes``.
+
+    A missing value goes ``missing_left``; a code outside the left set (another category, or
+    one unseen in training, which has no bin) goes right, the missing side of a set split.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    member = np.isin(x, np.asarray(left_codes, dtype=np.float64))
+    return np.where(np.isnan(x), missing_left, member)
+
+
+def value_decision(
+    values: np.ndarray,
+    threshold: float | None,
+    missing_left: bool,
+    left_codes: tuple[float, ...] | None = None,
+) -> np.ndarray:
+    """Go-left mask from raw values: ``x <= threshold`` (None: all values), NaN -> default.
+
+    With ``left_codes``: the categorical rule of :func:`category_decision`.
+    """
+    if left_codes is not None:
+        return category_decision(values, left_codes, missing_left)
     x = np.asarray(values, dtype=np.float64)
     missing = np.isnan(x)
     if threshold is None:
@@ -224,3 +280,27 @@ def value_decision(values: np.ndarray, threshold: float | None, missing_left: bo
         with np.errstate(invalid="ignore"):
             left = x <= threshold
     return np.where(missing, missing_left, left)
+
+
+def pack_bin_sets(sets: list[tuple[int, ...] | None]) -> tuple[list[int], list[int]]:
+    """Categorical left-bin sets as (sizes, concatenated bins); size 0 = threshold split."""
+    sizes = [0 if s is None else len(s) for s in sets]
+    flat = [int(b) for s in sets if s is not None for b in s]
+    return sizes, flat
+
+
+def unpack_bin_sets(sizes: list[int], flat: list[int], n: int) -> list[tuple[int, ...] | None]:
+    """Inverse of :func:`pack_bin_sets` for ``n`` splits (empty ``sizes``: no set splits)."""
+    from models.errors import InvalidArgument
+
+    if not sizes and not flat:
+        return [None] * n
+    if len(sizes) != n or any(int(k) < 0 for k in sizes) or sum(sizes) != len(flat):
+        raise InvalidArgument("categorical split sets are malformed")
+    out: list[tuple[int, ...] | None] = []
+    pos = 0
+    for k in sizes:
+        k = int(k)
+        out.append(None if k == 0 else tuple(int(b) for b in flat[pos : pos + k]))
+        pos += k
+    return out

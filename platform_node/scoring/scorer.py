@@ -192,8 +192,10 @@ class PlatformScorer:
             raise FailedPrecondition("the bank's model does not match the platform's part")
         names = list(part.source_features)
         X = np.full((len(usccs), len(names)), np.nan)
+        categories: dict[str, tuple[str, ...]] = {}
         if any(e is None for e in errors):
             table = self.features.table(part.dataset or header.dataset, caller, as_of)
+            categories = dict(table.table.categories)
             cols = table.columns_of(names)
             for i, code in enumerate(usccs):
                 if errors[i] is None:
@@ -210,4 +212,5 @@ class PlatformScorer:
             messages=["" if e is None else e.message for e in errors],
         )
         usable = np.asarray([e is None for e in errors], dtype=bool)
-        return family.answer(part, request, Companies(X, usable, caller.party), reply)
+        companies = Companies(X, usable, caller.party, categories)
+        return family.answer(part, request, companies, reply)

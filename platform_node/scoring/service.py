@@ -23,11 +23,12 @@ from models.errors import InvalidArgument
 from models.federation.messages import message_type
 from models.federation.party import DataProvider
 from platform_node.consent.registry import ConsentRegistry
+from platform_node.refusals import for_bank
 from platform_node.scoring.scorer import PlatformScorer
 from proto.fedcredit.v1 import scoring_pb2, scoring_pb2_grpc
 from proto.transport.auth import current_caller
 from proto.transport.codec import PACKAGE, ProtobufCodec, full_name
-from proto.transport.status import guard
+from proto.transport.status import abort_with
 
 SERVICE_NAME = "fedcredit.v1.PlatformScoringService"
 _PREFIX = f"/{SERVICE_NAME}/"
@@ -57,7 +58,10 @@ class PlatformScoringServicer(scoring_pb2_grpc.PlatformScoringServiceServicer):
                 body_type=full_name(response), body=self.codec.encode(response)
             )
 
-        return guard(context, run)
+        try:
+            return run()
+        except Exception as err:
+            abort_with(context, for_bank(err, "scoring request"))
 
 
 def install(

@@ -66,7 +66,7 @@ class SbLevelHistogramResponse(_message.Message):
     def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., n_slots: _Optional[int] = ..., n_groups: _Optional[int] = ..., per_ciphertext: _Optional[int] = ..., value_count: _Optional[int] = ..., enc_hist: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
 
 class SbLevelSplitRequest(_message.Message):
-    __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left")
+    __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left", "cat_sizes", "cat_bins")
     TREE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class SbLevelSplitRequest(_message.Message):
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     BINS_FIELD_NUMBER: _ClassVar[int]
     MISSING_LEFT_FIELD_NUMBER: _ClassVar[int]
+    CAT_SIZES_FIELD_NUMBER: _ClassVar[int]
+    CAT_BINS_FIELD_NUMBER: _ClassVar[int]
     tree: int
     depth: int
     node_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -81,7 +83,9 @@ class SbLevelSplitRequest(_message.Message):
     features: _containers.RepeatedScalarFieldContainer[int]
     bins: _containers.RepeatedScalarFieldContainer[int]
     missing_left: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., split_ids: _Optional[_Iterable[int]] = ..., features: _Optional[_Iterable[int]] = ..., bins: _Optional[_Iterable[int]] = ..., missing_left: _Optional[_Iterable[bool]] = ...) -> None: ...
+    cat_sizes: _containers.RepeatedScalarFieldContainer[int]
+    cat_bins: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., split_ids: _Optional[_Iterable[int]] = ..., features: _Optional[_Iterable[int]] = ..., bins: _Optional[_Iterable[int]] = ..., missing_left: _Optional[_Iterable[bool]] = ..., cat_sizes: _Optional[_Iterable[int]] = ..., cat_bins: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SbLevelSplitResponse(_message.Message):
     __slots__ = ("tree", "split_ids", "n_rows", "left")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.fedcredit.v1 import common_pb2 as proto_dot_fedcredit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$proto/fedcredit/v1/secureboost.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xbb\x02\n\rSbInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x0e\n\x06n_bins\x18\x05 \x01(\x03\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x11\n\tslot_bits\x18\x07 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x08 \x01(\x03\x12\x17\n\x0f\x63ompleted_trees\x18\t \x01(\x03\x12\x0f\n\x07privacy\x18\n \x01(\t\x12\x11\n\tfrac_bits\x18\x0b \x01(\x03\x12\x0e\n\x06g_bits\x18\x0c \x01(\x03\x12(\n\nvalid_rows\x18\r \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\x82\x01\n\x0eSbInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x14\n\x0cn_value_bins\x18\x02 \x03(\x03\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x03 \x03(\t\x12\x15\n\rfeature_names\x18\x04 \x03(\t\x12\x17\n\x0f\x63ompleted_trees\x18\x05 \x01(\x03\"\xa4\x01\n\x12SbGradientsRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x63hunk\x18\x02 \x01(\x03\x12\x10\n\x08n_chunks\x18\x03 \x01(\x03\x12\"\n\x04rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x10\n\x08\x66\x65\x61tures\x18\x05 \x03(\x03\x12)\n\x06\x65nc_gh\x18\x06 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"5\n\x13SbGradientsResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x10\n\x08received\x18\x02 \x01(\x03\"{\n\x12SbHistogramRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x12\n\nnode_sizes\x18\x04 \x03(\x03\x12\"\n\x04rows\x18\x05 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\xd9\x01\n\x13SbHistogramResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12*\n\x0cskipped_bins\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x13\n\x0bvalue_count\x18\x05 \x01(\x03\x12+\n\x08\x65nc_hist\x18\x06 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12%\n\x07present\x18\x07 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\xc0\x01\n\x0eSbSplitRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x11\n\tsplit_ids\x18\x04 \x03(\x03\x12\x10\n\x08\x66\x65\x61tures\x18\x05 \x03(\x03\x12\x0c\n\x04\x62ins\x18\x06 \x03(\x03\x12\x14\n\x0cmissing_left\x18\x07 \x03(\x08\x12\x12\n\nnode_sizes\x18\x08 \x03(\x03\x12\"\n\x04rows\x18\t \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"U\n\x0fSbSplitResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x10\n\x08node_ids\x18\x02 \x03(\x03\x12\"\n\x04left\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"G\n\x0eSbRouteRequest\x12\x11\n\tsplit_ids\x18\x01 \x03(\x03\x12\"\n\x04rows\x18\x02 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"]\n\x0fSbRouteResponse\x12\x11\n\tsplit_ids\x18\x01 \x03(\x03\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\'\n\tdecisions\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"4\n\x11SbTreeDoneRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x11\n\tsplit_ids\x18\x02 \x03(\x03\";\n\x12SbTreeDoneResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x17\n\x0f\x63ommitted_trees\x18\x02 \x01(\x03\"L\n\x11SbFinalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07n_trees\x18\x02 \x01(\x03\x12\x14\n\x0ctrees_digest\x18\x03 \x01(\t\"\x83\x01\n\x12SbFinalizeResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x10\n\x08n_splits\x18\x03 \x01(\x03\x12\x1a\n\x12platform_signature\x18\x04 \x01(\t\x12\x14\n\x0cplatform_key\x18\x05 \x01(\t\"\xad\x01\n\x16SbSecurePredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rlayout_digest\x18\x03 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x04 \x01(\t\x12,\n\tenc_cells\x18\x05 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x16\n\x0epublic_context\x18\x06 \x01(\x0c\"\x96\x01\n\x17SbSecurePredictResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x0e\n\x06n_rows\x18\x03 \x01(\x03\x12\x10\n\x08need_key\x18\x04 \x01(\x08\x12.\n\x0b\x65nc_margins\x18\x05 \x01(\x0b\x32\x19.fedcredit.v1.CipherArrayb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$proto/fedcredit/v1/secureboost.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xbb\x02\n\rSbInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x0e\n\x06n_bins\x18\x05 \x01(\x03\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x11\n\tslot_bits\x18\x07 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x08 \x01(\x03\x12\x17\n\x0f\x63ompleted_trees\x18\t \x01(\x03\x12\x0f\n\x07privacy\x18\n \x01(\t\x12\x11\n\tfrac_bits\x18\x0b \x01(\x03\x12\x0e\n\x06g_bits\x18\x0c \x01(\x03\x12(\n\nvalid_rows\x18\r \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\x97\x01\n\x0eSbInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x14\n\x0cn_value_bins\x18\x02 \x03(\x03\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x03 \x03(\t\x12\x15\n\rfeature_names\x18\x04 \x03(\t\x12\x17\n\x0f\x63ompleted_trees\x18\x05 \x01(\x03\x12\x13\n\x0b\x63\x61tegorical\x18\x06 \x03(\x08\"\xa4\x01\n\x12SbGradientsRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x63hunk\x18\x02 \x01(\x03\x12\x10\n\x08n_chunks\x18\x03 \x01(\x03\x12\"\n\x04rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x10\n\x08\x66\x65\x61tures\x18\x05 \x03(\x03\x12)\n\x06\x65nc_gh\x18\x06 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"5\n\x13SbGradientsResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x10\n\x08received\x18\x02 \x01(\x03\"{\n\x12SbHistogramRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x12\n\nnode_sizes\x18\x04 \x03(\x03\x12\"\n\x04rows\x18\x05 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\xd9\x01\n\x13SbHistogramResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12*\n\x0cskipped_bins\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x13\n\x0bvalue_count\x18\x05 \x01(\x03\x12+\n\x08\x65nc_hist\x18\x06 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12%\n\x07present\x18\x07 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"\xe5\x01\n\x0eSbSplitRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x11\n\tsplit_ids\x18\x04 \x03(\x03\x12\x10\n\x08\x66\x65\x61tures\x18\x05 \x03(\x03\x12\x0c\n\x04\x62ins\x18\x06 \x03(\x03\x12\x14\n\x0cmissing_left\x18\x07 \x03(\x08\x12\x12\n\nnode_sizes\x18\x08 \x03(\x03\x12\"\n\x04rows\x18\t \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x11\n\tcat_sizes\x18\n \x03(\x03\x12\x10\n\x08\x63\x61t_bins\x18\x0b \x03(\x03\"U\n\x0fSbSplitResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x10\n\x08node_ids\x18\x02 \x03(\x03\x12\"\n\x04left\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"G\n\x0eSbRouteRequest\x12\x11\n\tsplit_ids\x18\x01 \x03(\x03\x12\"\n\x04rows\x18\x02 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"]\n\x0fSbRouteResponse\x12\x11\n\tsplit_ids\x18\x01 \x03(\x03\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\'\n\tdecisions\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"4\n\x11SbTreeDoneRequest\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x11\n\tsplit_ids\x18\x02 \x03(\x03\";\n\x12SbTreeDoneResponse\x12\x0c\n\x04tree\x18\x01 \x01(\x03\x12\x17\n\x0f\x63ommitted_trees\x18\x02 \x01(\x03\"L\n\x11SbFinalizeRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07n_trees\x18\x02 \x01(\x03\x12\x14\n\x0ctrees_digest\x18\x03 \x01(\t\"\x83\x01\n\x12SbFinalizeResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x10\n\x08n_splits\x18\x03 \x01(\x03\x12\x1a\n\x12platform_signature\x18\x04 \x01(\t\x12\x14\n\x0cplatform_key\x18\x05 \x01(\t\"\xad\x01\n\x16SbSecurePredictRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x15\n\rlayout_digest\x18\x03 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x04 \x01(\t\x12,\n\tenc_cells\x18\x05 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x16\n\x0epublic_context\x18\x06 \x01(\x0c\"\x96\x01\n\x17SbSecurePredictResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x17\n\x0fplatform_digest\x18\x02 \x01(\t\x12\x0e\n\x06n_rows\x18\x03 \x01(\x03\x12\x10\n\x08need_key\x18\x04 \x01(\x08\x12.\n\x0b\x65nc_margins\x18\x05 \x01(\x0b\x32\x19.fedcredit.v1.CipherArrayb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,33 +35,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SBINITREQUEST']._serialized_start=88
   _globals['_SBINITREQUEST']._serialized_end=403
   _globals['_SBINITRESPONSE']._serialized_start=406
-  _globals['_SBINITRESPONSE']._serialized_end=536
-  _globals['_SBGRADIENTSREQUEST']._serialized_start=539
-  _globals['_SBGRADIENTSREQUEST']._serialized_end=703
-  _globals['_SBGRADIENTSRESPONSE']._serialized_start=705
-  _globals['_SBGRADIENTSRESPONSE']._serialized_end=758
-  _globals['_SBHISTOGRAMREQUEST']._serialized_start=760
-  _globals['_SBHISTOGRAMREQUEST']._serialized_end=883
-  _globals['_SBHISTOGRAMRESPONSE']._serialized_start=886
-  _globals['_SBHISTOGRAMRESPONSE']._serialized_end=1103
-  _globals['_SBSPLITREQUEST']._serialized_start=1106
-  _globals['_SBSPLITREQUEST']._serialized_end=1298
-  _globals['_SBSPLITRESPONSE']._serialized_start=1300
-  _globals['_SBSPLITRESPONSE']._serialized_end=1385
-  _globals['_SBROUTEREQUEST']._serialized_start=1387
-  _globals['_SBROUTEREQUEST']._serialized_end=1458
-  _globals['_SBROUTERESPONSE']._serialized_start=1460
-  _globals['_SBROUTERESPONSE']._serialized_end=1553
-  _globals['_SBTREEDONEREQUEST']._serialized_start=1555
-  _globals['_SBTREEDONEREQUEST']._serialized_end=1607
-  _globals['_SBTREEDONERESPONSE']._serialized_start=1609
-  _globals['_SBTREEDONERESPONSE']._serialized_end=1668
-  _globals['_SBFINALIZEREQUEST']._serialized_start=1670
-  _globals['_SBFINALIZEREQUEST']._serialized_end=1746
-  _globals['_SBFINALIZERESPONSE']._serialized_start=1749
-  _globals['_SBFINALIZERESPONSE']._serialized_end=1880
-  _globals['_SBSECUREPREDICTREQUEST']._serialized_start=1883
-  _globals['_SBSECUREPREDICTREQUEST']._serialized_end=2056
-  _globals['_SBSECUREPREDICTRESPONSE']._serialized_start=2059
-  _globals['_SBSECUREPREDICTRESPONSE']._serialized_end=2209
+  _globals['_SBINITRESPONSE']._serialized_end=557
+  _globals['_SBGRADIENTSREQUEST']._serialized_start=560
+  _globals['_SBGRADIENTSREQUEST']._serialized_end=724
+  _globals['_SBGRADIENTSRESPONSE']._serialized_start=726
+  _globals['_SBGRADIENTSRESPONSE']._serialized_end=779
+  _globals['_SBHISTOGRAMREQUEST']._serialized_start=781
+  _globals['_SBHISTOGRAMREQUEST']._serialized_end=904
+  _globals['_SBHISTOGRAMRESPONSE']._serialized_start=907
+  _globals['_SBHISTOGRAMRESPONSE']._serialized_end=1124
+  _globals['_SBSPLITREQUEST']._serialized_start=1127
+  _globals['_SBSPLITREQUEST']._serialized_end=1356
+  _globals['_SBSPLITRESPONSE']._serialized_start=1358
+  _globals['_SBSPLITRESPONSE']._serialized_end=1443
+  _globals['_SBROUTEREQUEST']._serialized_start=1445
+  _globals['_SBROUTEREQUEST']._serialized_end=1516
+  _globals['_SBROUTERESPONSE']._serialized_start=1518
+  _globals['_SBROUTERESPONSE']._serialized_end=1611
+  _globals['_SBTREEDONEREQUEST']._serialized_start=1613
+  _globals['_SBTREEDONEREQUEST']._serialized_end=1665
+  _globals['_SBTREEDONERESPONSE']._serialized_start=1667
+  _globals['_SBTREEDONERESPONSE']._serialized_end=1726
+  _globals['_SBFINALIZEREQUEST']._serialized_start=1728
+  _globals['_SBFINALIZEREQUEST']._serialized_end=1804
+  _globals['_SBFINALIZERESPONSE']._serialized_start=1807
+  _globals['_SBFINALIZERESPONSE']._serialized_end=1938
+  _globals['_SBSECUREPREDICTREQUEST']._serialized_start=1941
+  _globals['_SBSECUREPREDICTREQUEST']._serialized_end=2114
+  _globals['_SBSECUREPREDICTRESPONSE']._serialized_start=2117
+  _globals['_SBSECUREPREDICTRESPONSE']._serialized_end=2267
 # @@protoc_insertion_point(module_scope)

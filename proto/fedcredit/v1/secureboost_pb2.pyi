@@ -38,18 +38,20 @@ class SbInitRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., slot_bits: _Optional[int] = ..., slots_per_ciphertext: _Optional[int] = ..., completed_trees: _Optional[int] = ..., privacy: _Optional[str] = ..., frac_bits: _Optional[int] = ..., g_bits: _Optional[int] = ..., valid_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbInitResponse(_message.Message):
-    __slots__ = ("n_features", "n_value_bins", "feature_groups", "feature_names", "completed_trees")
+    __slots__ = ("n_features", "n_value_bins", "feature_groups", "feature_names", "completed_trees", "categorical")
     N_FEATURES_FIELD_NUMBER: _ClassVar[int]
     N_VALUE_BINS_FIELD_NUMBER: _ClassVar[int]
     FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
     FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_TREES_FIELD_NUMBER: _ClassVar[int]
+    CATEGORICAL_FIELD_NUMBER: _ClassVar[int]
     n_features: int
     n_value_bins: _containers.RepeatedScalarFieldContainer[int]
     feature_groups: _containers.RepeatedScalarFieldContainer[str]
     feature_names: _containers.RepeatedScalarFieldContainer[str]
     completed_trees: int
-    def __init__(self, n_features: _Optional[int] = ..., n_value_bins: _Optional[_Iterable[int]] = ..., feature_groups: _Optional[_Iterable[str]] = ..., feature_names: _Optional[_Iterable[str]] = ..., completed_trees: _Optional[int] = ...) -> None: ...
+    categorical: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, n_features: _Optional[int] = ..., n_value_bins: _Optional[_Iterable[int]] = ..., feature_groups: _Optional[_Iterable[str]] = ..., feature_names: _Optional[_Iterable[str]] = ..., completed_trees: _Optional[int] = ..., categorical: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class SbGradientsRequest(_message.Message):
     __slots__ = ("tree", "chunk", "n_chunks", "rows", "features", "enc_gh")
@@ -108,7 +110,7 @@ class SbHistogramResponse(_message.Message):
     def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., skipped_bins: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., value_count: _Optional[int] = ..., enc_hist: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ..., present: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class SbSplitRequest(_message.Message):
-    __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left", "node_sizes", "rows")
+    __slots__ = ("tree", "depth", "node_ids", "split_ids", "features", "bins", "missing_left", "node_sizes", "rows", "cat_sizes", "cat_bins")
     TREE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +120,8 @@ class SbSplitRequest(_message.Message):
     MISSING_LEFT_FIELD_NUMBER: _ClassVar[int]
     NODE_SIZES_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    CAT_SIZES_FIELD_NUMBER: _ClassVar[int]
+    CAT_BINS_FIELD_NUMBER: _ClassVar[int]
     tree: int
     depth: int
     node_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -127,7 +131,9 @@ class SbSplitRequest(_message.Message):
     missing_left: _containers.RepeatedScalarFieldContainer[bool]
     node_sizes: _containers.RepeatedScalarFieldContainer[int]
     rows: _common_pb2.Tensor
-    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., split_ids: _Optional[_Iterable[int]] = ..., features: _Optional[_Iterable[int]] = ..., bins: _Optional[_Iterable[int]] = ..., missing_left: _Optional[_Iterable[bool]] = ..., node_sizes: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    cat_sizes: _containers.RepeatedScalarFieldContainer[int]
+    cat_bins: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, tree: _Optional[int] = ..., depth: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., split_ids: _Optional[_Iterable[int]] = ..., features: _Optional[_Iterable[int]] = ..., bins: _Optional[_Iterable[int]] = ..., missing_left: _Optional[_Iterable[bool]] = ..., node_sizes: _Optional[_Iterable[int]] = ..., rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., cat_sizes: _Optional[_Iterable[int]] = ..., cat_bins: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SbSplitResponse(_message.Message):
     __slots__ = ("tree", "node_ids", "left")
