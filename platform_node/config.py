@@ -91,6 +91,8 @@ SCHEMA = FileSchema(
             entries=Table("platform.tables.NAME", "", (
                 Key("path", "path", None, "the file (relative to this file)", required=True),
                 Key("id_column", "str", "id", "the column of company ids"),
+                Key("categorical_columns", "list[str]", [], "numeric columns to encode as "
+                    "categories (string columns always are)"),
             )),
         ),
     ),

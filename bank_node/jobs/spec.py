@@ -73,7 +73,12 @@ TABLES = (
         Key("path", "path", None, "the loan-book directory or the table file (relative to "
             "this file)", required=True),
         Key("id_column", "str", "id", "company id column (source = table)"),
-        Key("label_column", "str", "y", "0/1 default label column (source = table)"),
+        Key("label_column", "str", "y", "default label column (source = table)"),
+        Key("positive_label", "str|int|float|bool", None, "label value of a default (e.g. "
+            "\"yes\", 1, \"bad\"); default: 0/1, true/false, yes/no, y/n, bad/good are "
+            "recognised"),
+        Key("categorical_columns", "list[str]", [], "numeric columns to treat as categories "
+            "(string columns always are)"),
     ), required=True),
     Table("platform_data", "The platform's side: which data set, which categories, which date.", (
         Key("dataset", "str", None, "`catalogue`, or a table the platform serves",
