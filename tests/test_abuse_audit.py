@@ -93,9 +93,12 @@ def test_verify_log_is_the_regulators_alone_and_cached(
             running.audit_log.append(ev.SCORE_REQUEST, BANK, {"model_id": f"m{i}"})
         target = f"127.0.0.1:{running.port}"
         pki = shared_pki()
-        with AuditClient(target, TlsFiles.in_pki_dir(pki, "bank-a"), server_name="platform") as c:
-            with pytest.raises(PermissionDenied):
-                c.verify()
+        bank_tls = TlsFiles.in_pki_dir(pki, "bank-a")
+        with (
+            AuditClient(target, bank_tls, server_name="platform") as c,
+            pytest.raises(PermissionDenied),
+        ):
+            c.verify()
         with AuditClient(
             target, TlsFiles.in_pki_dir(pki, "regulator"), server_name="platform"
         ) as reg:
