@@ -17,6 +17,14 @@ Example::
     bank-a = "bank"
     regulator = "regulator"
 
+    [platform.limits]              # per-party resource limits (proto/transport/limits.py)
+    party_bytes_in_flight = 536870912
+    party_streams = 4
+
+    [platform.feature_tables]      # scoring's point-in-time tables (scoring/features.py)
+    max_tables = 16
+    builds_per_s = 0.2
+
     [platform.tables.default_credit]   # a served CSV/Parquet table
     path = "../shared/data/default_credit_hetero_host.csv"
     id_column = "id"
@@ -31,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidArgument
+from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
+from proto.transport.limits import LimitsConfig
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -68,6 +78,8 @@ class PlatformConfig:
     secureboost_min_privacy: str = "standard"
     known_parties: dict[str, str] = field(default_factory=dict)
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -96,4 +108,6 @@ class PlatformConfig:
             secureboost_min_privacy=min_privacy,
             known_parties=known,
             tables=tables,
+            limits=LimitsConfig.from_mapping(node.section.get("limits")),
+            feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
         )

@@ -14,6 +14,7 @@ from models.audit.keys import load_or_create_signing_key
 from models.audit.verify import verify
 from models.errors import PermissionDenied
 from proto.transport import audit_servicer
+from proto.transport.limits import LimitsConfig, RateRule
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import shared_pki, start_platform
 from tests.scoring_support import StaticProvider, synthetic_tables
@@ -87,7 +88,8 @@ def test_verify_log_is_the_regulators_alone_and_cached(
 
     monkeypatch.setattr(audit_servicer, "IncrementalVerifier", Recording)
     _, plat = synthetic_tables(50)
-    running = start_platform(tmp_path, StaticProvider(plat))
+    limits = LimitsConfig(rates={"VerifyLog": RateRule(100.0, 100.0)})
+    running = start_platform(tmp_path, StaticProvider(plat), limits=limits)
     try:
         for i in range(30):
             running.audit_log.append(ev.SCORE_REQUEST, BANK, {"model_id": f"m{i}"})
