@@ -113,3 +113,28 @@ def test_verify_log_is_the_regulators_alone_and_cached(
             assert made[0].entries_checked == checked  # repeated calls hash nothing
     finally:
         running.stop(0.5)
+
+
+def test_verification_during_appends_stays_incremental(tmp_path: Path) -> None:
+    """The log grows while it is verified: no false alarm, no fallback to a full run."""
+    import threading
+
+    log = _log(tmp_path, 5)
+    v = IncrementalVerifier(log.path)
+    stop = threading.Event()
+
+    def append() -> None:
+        while not stop.is_set():
+            log.append(ev.SCORE_REQUEST, BANK, {"model_id": "m", "outcome": "ok"})
+
+    t = threading.Thread(target=append)
+    t.start()
+    try:
+        reports = [v.verify() for _ in range(30)]
+    finally:
+        stop.set()
+        t.join()
+    assert all(r.ok for r in reports), [r.summary() for r in reports if not r.ok]
+    assert v.full_runs == 0
+    final = v.verify()
+    assert final == verify(log.path) and v.entries_checked == final.n_entries

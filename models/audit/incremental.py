@@ -48,7 +48,7 @@ from models.audit.keys import (
     load_public_key,
     public_key_path,
 )
-from models.audit.log import head_ok, read_head
+from models.audit.log import _BAD_HEAD, HEAD_SLOT, _parse_head, head_ok  # one head format
 from models.audit.verify import VerifyReport, verify
 from models.errors import InvalidArgument
 
@@ -113,7 +113,7 @@ class IncrementalVerifier:
             if self._cached is not None and self._cached[0] == key:
                 return self._cached[1]
             try:
-                report = self._advance(root, fp, ino, size)
+                report = self._advance(root, fp, ino, size, _head_from_bytes(stamp[-1]))
             except _Anomaly:
                 self._state = None
                 self.full_runs += 1
@@ -133,15 +133,22 @@ class IncrementalVerifier:
             fcntl.flock(fd, fcntl.LOCK_SH)
             st = os.fstat(fd)
             try:
-                head = head_path(self.path).read_bytes()
+                head: bytes | None = head_path(self.path).read_bytes()
             except FileNotFoundError:
-                head = b""
+                head = None
         finally:
             os.close(fd)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, head)
         return st.st_ino, st.st_size, stamp
 
-    def _advance(self, root: Ed25519PublicKey, fp: str, ino: int, size: int) -> VerifyReport:
+    def _advance(
+        self,
+        root: Ed25519PublicKey,
+        fp: str,
+        ino: int,
+        size: int,
+        head: dict[str, Any] | None,
+    ) -> VerifyReport:
         state = self._state
         if state is None or state.ino != ino or state.root_fp != fp or size < state.offset:
             state = _Checkpoint(fp, ino, key=root)
@@ -158,7 +165,7 @@ class IncrementalVerifier:
                 self._check(new, line)
         if tail:
             raise _Anomaly
-        report = self._head_report(new, root, fp)
+        report = self._head_report(new, root, fp, head)
         self._state = new
         return report
 
@@ -187,10 +194,12 @@ class IncrementalVerifier:
         if len(st.recent) > RECENT:
             st.recent.popitem(last=False)
 
-    def _head_report(self, st: _Checkpoint, root: Ed25519PublicKey, fp: str) -> VerifyReport:
-        """The end-of-log checks of the full verifier, on the checkpoint (see its module)."""
+    def _head_report(
+        self, st: _Checkpoint, root: Ed25519PublicKey, fp: str, head: dict[str, Any] | None
+    ) -> VerifyReport:
+        """The end-of-log checks of the full verifier, on the checkpoint and the head read
+        with the log's size (see :mod:`models.audit.verify`)."""
         last_seq = st.expected - 1
-        head = read_head(self.path)
         if head is None:
             if last_seq == 0:
                 return VerifyReport(True, st.n_lines, key_fingerprint=fp)
@@ -217,6 +226,17 @@ class IncrementalVerifier:
             current_key_fingerprint=key_fingerprint(st.key),
             rotations=len(st.steps),
         )
+
+
+def _head_from_bytes(data: bytes | None) -> dict[str, Any] | None:
+    """:func:`models.audit.log.read_head` on the head file's bytes read earlier."""
+    if data is None:
+        return None
+    if len(data) == 2 * HEAD_SLOT:
+        slots = [_parse_head(data[i * HEAD_SLOT : (i + 1) * HEAD_SLOT]) for i in (0, 1)]
+        found = [h for h in slots if h is not None]
+        return max(found, key=lambda h: int(h["seq"])) if found else dict(_BAD_HEAD)
+    return _parse_head(data) or dict(_BAD_HEAD)
 
 
 def _prefix_matches(fh: Any, st: _Checkpoint) -> bool:
