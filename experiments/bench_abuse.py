@@ -13,9 +13,10 @@ bank-b's certificate (and, for row 1, the regulator's) runs:
 3. a new ``as_of`` date on every scoring request of bank-b's own model (per-bank budget of new
    feature tables; cached dates keep being served).
 
-Every abuser loop sleeps ``--abuse-pause-ms`` between its calls: this measures what each
-expensive request costs the platform, not a packet flood (a network-level matter on a machine
-whose two cores also run the abuser and the honest clients).
+Every abuser loop sleeps ``--abuse-pause-ms`` between its calls and ignores refusals (no
+backoff). The abuser runs at the lowest CPU priority (``nice 19``): in production the attacker's
+own CPU is another machine's, while here two shared cores run everything; the platform's CPU
+spent on the abuse is measured in full (the table gives each process's CPU seconds per phase).
 
 The platform's RSS is sampled every 50 ms over both phases; ``platform_rss_ceiling_mb`` is the
 ceiling configured for the run: the platform's quiet RSS plus 3x its bytes-in-flight budget
@@ -178,6 +179,7 @@ def abuse(work: Path, platform_port: int, args: Any) -> None:
     from proto.transport.channel import RetryPolicy, open_channel
     from proto.transport.tls import TlsFiles
 
+    os.nice(19)  # the abuser's own CPU stands for another machine's (see the module doc)
     pki = work / "pki"
     target = f"127.0.0.1:{platform_port}"
     stop = threading.Event()
@@ -250,9 +252,11 @@ def abuse(work: Path, platform_port: int, args: Any) -> None:
         channel.close()
         peer.close()
 
+    keys = ScoringKeys(2048)  # before the abuse starts: key generation is not abuse
+    keys.public_bytes()
+
     def new_dates() -> None:
         adapter = load_bank_model(work / "bank-b" / "parts" / "abuse-lr.json")
-        keys = ScoringKeys(2048)
         peer = GrpcPassivePeer(
             target, TlsFiles.in_pki_dir(pki, "bank-b"), score_retry=RetryPolicy(attempts=1)
         )
@@ -376,7 +380,8 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         "TLS on loopback, nodes in separate processes). Abused phase: bank-b floods VerifyLog, "
         f"streams {cfg['streams']} x {cfg['stream_mib']} MiB Exchange bodies, and asks for a "
         "new as_of date on every scoring request; the regulator floods VerifyLog too "
-        f"(each abuser loop pauses {cfg['abuse_pause_ms']} ms between calls).",
+        f"(each abuser loop pauses {cfg['abuse_pause_ms']} ms between calls and ignores "
+        "refusals; the abuser process runs at nice 19, standing for another machine).",
         "",
         "| phase | scores/s | p50 ms | p99 ms | errors "
         "| CPU s (platform / bank / clients / abuser) |",
