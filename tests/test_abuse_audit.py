@@ -138,3 +138,18 @@ def test_verification_during_appends_stays_incremental(tmp_path: Path) -> None:
     assert v.full_runs == 0
     final = v.verify()
     assert final == verify(log.path) and v.entries_checked == final.n_entries
+
+
+def test_concurrent_callers_share_one_verification(tmp_path: Path) -> None:
+    import threading
+
+    log = _log(tmp_path, 60)
+    v = IncrementalVerifier(log.path)
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(v.verify())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reports) == 4 and all(r == reports[0] and r.ok for r in reports)
+    assert v.entries_checked == 60  # once, not four times

@@ -50,7 +50,7 @@ from models.audit.keys import (
 )
 from models.audit.log import _BAD_HEAD, HEAD_SLOT, _parse_head, head_ok  # one head format
 from models.audit.verify import VerifyReport, verify
-from models.errors import InvalidArgument
+from models.errors import InvalidArgument, Unavailable
 
 _CHUNK = 1 << 20
 #: Hashes of the last entries kept to place a head that lags the log (crash between writes).
@@ -100,27 +100,38 @@ class IncrementalVerifier:
         self._state: _Checkpoint | None = None
         self._cached: tuple[tuple[Any, ...], VerifyReport] | None = None
 
-    def verify(self) -> VerifyReport:
-        """The report :func:`~models.audit.verify.verify` would give for the log now."""
-        with self._lock:
-            root = self.public_key or load_public_key(public_key_path(self.path))
-            fp = key_fingerprint(root)
-            snap = self._snapshot()
-            if snap is None:  # no log yet
-                return verify(self.path, root)
-            ino, size, stamp = snap
-            key = (fp, *stamp)
-            if self._cached is not None and self._cached[0] == key:
-                return self._cached[1]
-            try:
-                report = self._advance(root, fp, ino, size, _head_from_bytes(stamp[-1]))
-            except _Anomaly:
-                self._state = None
-                self.full_runs += 1
-                report = verify(self.path, root)
-                self.entries_checked += report.n_entries
-            self._cached = (key, report)
-            return report
+    def verify(self, wait_s: float = 30.0) -> VerifyReport:
+        """The report :func:`~models.audit.verify.verify` would give for the log now.
+
+        A caller that finds another verification running waits up to ``wait_s`` seconds for
+        it (and usually gets its cached result), then gets :class:`Unavailable`.
+        """
+        if not self._lock.acquire(timeout=wait_s):
+            raise Unavailable("the audit log is being verified; retry later")
+        try:
+            return self._verify_locked()
+        finally:
+            self._lock.release()
+
+    def _verify_locked(self) -> VerifyReport:
+        root = self.public_key or load_public_key(public_key_path(self.path))
+        fp = key_fingerprint(root)
+        snap = self._snapshot()
+        if snap is None:  # no log yet
+            return verify(self.path, root)
+        ino, size, stamp = snap
+        key = (fp, *stamp)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        try:
+            report = self._advance(root, fp, ino, size, _head_from_bytes(stamp[-1]))
+        except _Anomaly:
+            self._state = None
+            self.full_runs += 1
+            report = verify(self.path, root)
+            self.entries_checked += report.n_entries
+        self._cached = (key, report)
+        return report
 
     # -- internals -----------------------------------------------------------------------------
     def _snapshot(self) -> tuple[int, int, tuple[Any, ...]] | None:
