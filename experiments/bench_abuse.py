@@ -179,7 +179,7 @@ def abuse(work: Path, platform_port: int, args: Any) -> None:
     from proto.transport.channel import RetryPolicy, open_channel
     from proto.transport.tls import TlsFiles
 
-    os.nice(19)  # the abuser's own CPU stands for another machine's (see the module doc)
+    os.nice(args.abuser_nice)  # the abuser's CPU stands for another machine's (module doc)
     pki = work / "pki"
     target = f"127.0.0.1:{platform_port}"
     stop = threading.Event()
@@ -381,7 +381,8 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         f"streams {cfg['streams']} x {cfg['stream_mib']} MiB Exchange bodies, and asks for a "
         "new as_of date on every scoring request; the regulator floods VerifyLog too "
         f"(each abuser loop pauses {cfg['abuse_pause_ms']} ms between calls and ignores "
-        "refusals; the abuser process runs at nice 19, standing for another machine).",
+        f"refusals; the abuser process runs at nice {cfg['abuser_nice']}, standing for another "
+        "machine).",
         "",
         "| phase | scores/s | p50 ms | p99 ms | errors "
         "| CPU s (platform / bank / clients / abuser) |",
@@ -399,7 +400,8 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         f"- platform RSS: quiet {doc['platform_rss_mb_quiet']:.0f} MB, peak "
         f"{doc['platform_rss_mb_peak']:.0f} MB, ceiling {doc['platform_rss_ceiling_mb']:.0f} MB: "
         f"{'under' if doc['rss_under_ceiling'] else 'OVER'}",
-        f"- abuser outcomes: `{json.dumps(doc['abuser'], sort_keys=True)}`",
+        f"- abuser: {doc['abuser_calls_per_s']:.0f} calls/s over {doc['abuser_seconds']:.1f} s; "
+        f"outcomes `{json.dumps(doc['abuser'], sort_keys=True)}`",
         f"- platform refusals (RESOURCE_EXHAUSTED by reason): "
         f"`{json.dumps(doc['platform_refused'], sort_keys=True)}`",
         f"- limits: `{json.dumps(cfg['limits'])}`; feature tables: "
@@ -421,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--stream-mib", type=int, default=0)
     parser.add_argument("--abuse-pause-ms", type=float, default=20.0)
+    parser.add_argument("--abuser-nice", type=int, default=19, help="0: compete for the CPU")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--logs", type=Path, help="copy the processes' logs here")
     parser.add_argument("--serve", choices=["platform", "bank", "abuse"], help=argparse.SUPPRESS)
@@ -515,15 +518,19 @@ def main(argv: list[str] | None = None) -> int:
                     str(args.stream_mib),
                     "--abuse-pause-ms",
                     str(args.abuse_pause_ms),
+                    "--abuser-nice",
+                    str(args.abuser_nice),
                 ],
                 work / "abuser.ready",
                 work / "abuser.log",
             )
             procs.append(abuser)
+            abuse_t0 = time.perf_counter()
             time.sleep(3.0)  # let the abuse ramp up
             pids["abuser"] = abuser.pid
             abused = measured(pids, lambda: honest_phase(clients, picks, usccs, args.requests))
             _stop(abuser)
+            abuse_s = time.perf_counter() - abuse_t0
             procs.remove(abuser)
             del pids["abuser"]
             # quiet again: the machine is shared, so the baseline is the mean of both sides
@@ -561,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         "abused": abused,
         "quiet_after": quiet_after,
         "abuser": counts,
+        "abuser_calls_per_s": sum(sum(c.values()) for c in counts.values()) / abuse_s,
+        "abuser_seconds": abuse_s,
         "platform_refused": refused,
         "models": models,
         "config": {
@@ -573,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             "streams": args.streams,
             "stream_mib": args.stream_mib,
             "abuse_pause_ms": args.abuse_pause_ms,
+            "abuser_nice": args.abuser_nice,
             "limits": LIMITS,
             "feature_tables": FEATURE_TABLES,
             "cpus": os.cpu_count(),
