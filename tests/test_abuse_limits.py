@@ -148,7 +148,9 @@ def test_streams_for_no_open_session_are_refused_before_the_body(make_platform) 
 
 
 def test_bytes_in_flight_per_party(make_platform) -> None:
-    running = make_platform(max_body_bytes=6 * MiB, party_bytes_in_flight=8 * MiB)
+    running = make_platform(
+        max_body_bytes=6 * MiB, party_bytes_in_flight=8 * MiB, reserve_wait_s=0.2
+    )
     _open(running.port, "a-job")
     _open(running.port, "b-job", "bank-b")
     release = threading.Event()
@@ -292,7 +294,10 @@ def test_concurrent_big_streams_keep_memory_bounded(make_platform) -> None:
     import tracemalloc
 
     running = make_platform(
-        max_body_bytes=48 * MiB, party_bytes_in_flight=64 * MiB, spill_threshold_bytes=MiB
+        max_body_bytes=48 * MiB,
+        party_bytes_in_flight=64 * MiB,
+        spill_threshold_bytes=MiB,
+        reserve_wait_s=0.0,
     )
     _open(running.port, "mem")
     size = 48 * MiB
@@ -335,3 +340,30 @@ def test_concurrent_big_streams_keep_memory_bounded(make_platform) -> None:
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes  # over the party's budget
     assert grpc.StatusCode.INVALID_ARGUMENT in codes  # admitted, received, not a message
     assert peak < 110 * MiB, peak / MiB
+
+
+def test_a_stream_over_budget_waits_for_the_earlier_one() -> None:
+    guard = ResourceGuard(
+        LimitsConfig(max_body_bytes=6 * MiB, party_bytes_in_flight=8 * MiB, reserve_wait_s=10.0)
+    )
+    admitted = threading.Event()
+    with guard.reserve("bank-a", 6 * MiB):
+
+        def second() -> None:
+            with guard.reserve("bank-a", 6 * MiB):
+                admitted.set()
+
+        t = threading.Thread(target=second)
+        t.start()
+        assert not admitted.wait(0.3)  # over budget: waiting, not refused
+    t.join(10)
+    assert admitted.is_set() and guard.refused == {}
+    short = ResourceGuard(
+        LimitsConfig(max_body_bytes=6 * MiB, party_bytes_in_flight=8 * MiB, reserve_wait_s=0.1)
+    )
+    with (
+        short.reserve("bank-a", 6 * MiB),
+        pytest.raises(ResourceExhausted),
+        short.reserve("bank-a", 6 * MiB),
+    ):
+        pass

@@ -10,8 +10,9 @@ authenticated party:
 - **concurrent streams** per party for client-streaming methods (``party_streams``);
 - **bytes in flight**: a stream's announced body size is reserved from the party's budget
   (``party_bytes_in_flight``) and the node's (``bytes_in_flight``) from its header until its
-  answer is computed (:meth:`ResourceGuard.reserve`); bodies over ``max_body_bytes`` are refused
-  at the header;
+  answer is computed (:meth:`ResourceGuard.reserve`; over budget, it waits up to
+  ``reserve_wait_s`` for earlier streams, then is refused); bodies over ``max_body_bytes`` are
+  refused at the header;
 - **byte rate** per party (``party_bytes_per_s``): the receiver waits before reading more of a
   stream that is ahead of its budget (gRPC flow control then slows the sender), so a party
   cannot take the node's CPU by streaming.
@@ -30,6 +31,7 @@ Configured in the node's config (``[platform.limits]``, :meth:`LimitsConfig.from
     party_streams = 4
     party_bytes_per_s = 268435456
     spill_threshold_bytes = 4194304
+    reserve_wait_s = 5.0
     default_rate = [1000.0, 2000.0]         # calls per second, burst, per party and method
 
     [platform.limits.rates]                 # per method (its short name): [rate, burst]
@@ -97,6 +99,7 @@ class LimitsConfig:
     party_streams: int = 4
     party_bytes_per_s: float = 256.0 * MiB
     spill_threshold_bytes: int = 4 * MiB
+    reserve_wait_s: float = 5.0
     default_rate: RateRule = RateRule(1000.0, 2000.0)
     rates: Mapping[str, RateRule] = field(default_factory=lambda: dict(DEFAULT_RATES))
 
@@ -119,6 +122,11 @@ class LimitsConfig:
             updates["spill_threshold_bytes"] = _positive_int(
                 "spill_threshold_bytes", raw["spill_threshold_bytes"]
             )
+        if "reserve_wait_s" in raw:
+            v = raw["reserve_wait_s"]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 600:
+                raise InvalidArgument("limits.reserve_wait_s must be between 0 and 600 seconds")
+            updates["reserve_wait_s"] = float(v)
         if "party_bytes_per_s" in raw:
             v = raw["party_bytes_per_s"]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
@@ -191,6 +199,7 @@ class ResourceGuard:
         self.config = config or LimitsConfig()
         self._clock = clock
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self._buckets: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
         self._streams: dict[str, int] = {}
         self._party_bytes: dict[str, int] = {}
@@ -244,17 +253,31 @@ class ResourceGuard:
 
     @contextlib.contextmanager
     def reserve(self, party: str, nbytes: int) -> Iterator[None]:
-        """Reserve ``nbytes`` of the party's and the node's bytes in flight."""
+        """Reserve ``nbytes`` of the party's and the node's bytes in flight.
+
+        A stream over budget waits up to ``reserve_wait_s`` for earlier ones to finish (it
+        already holds one of the party's few stream slots, so waiting costs a thread, not CPU,
+        and a client that ignores refusals is slowed down), then is refused.
+        """
         self.check_body_size(nbytes)
+        cfg = self.config
+        deadline = time.monotonic() + cfg.reserve_wait_s
         with self._lock:
-            mine = self._party_bytes.get(party, 0)
-            ok = (
-                mine + nbytes <= self.config.party_bytes_in_flight
-                and self._bytes + nbytes <= self.config.bytes_in_flight
-            )
-            if ok:
-                self._party_bytes[party] = mine + nbytes
-                self._bytes += nbytes
+            while True:
+                mine = self._party_bytes.get(party, 0)
+                if (
+                    mine + nbytes <= cfg.party_bytes_in_flight
+                    and self._bytes + nbytes <= cfg.bytes_in_flight
+                ):
+                    self._party_bytes[party] = mine + nbytes
+                    self._bytes += nbytes
+                    ok = True
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    ok = False
+                    break
+                self._freed.wait(left)
         if not ok:
             raise self._refuse("bytes_in_flight", "too many bytes in flight; retry later")
         try:
@@ -265,6 +288,7 @@ class ResourceGuard:
                 self._party_bytes[party] -= nbytes
                 if not self._party_bytes[party]:
                     del self._party_bytes[party]
+                self._freed.notify_all()
 
     def throttle(
         self, party: str, nbytes: int, sleep: Callable[[float], None] = time.sleep
