@@ -32,9 +32,9 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
 
     ``Exchange`` checks a stream's header before reading its body (known message type, an
     open session, size within the limits), reserves the announced size from the caller's
-    bytes in flight (:meth:`ResourceGuard.reserve`, ``RESOURCE_EXHAUSTED`` when over), receives
-    the body spilling to ``<spill_dir>`` past the configured threshold, and paces the caller to
-    its byte rate.
+    bytes in flight (:meth:`ResourceGuard.reserve`: waits a while, then ``RESOURCE_EXHAUSTED``),
+    receives the body spilling to ``<spill_dir>`` past the configured threshold, and paces the
+    caller to its byte rate.
     """
 
     def __init__(
