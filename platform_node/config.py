@@ -17,6 +17,14 @@ Example::
     bank-a = "bank"
     regulator = "regulator"
 
+    [platform.limits]              # per-party resource limits (proto/transport/limits.py)
+    party_bytes_in_flight = 536870912
+    party_streams = 4
+
+    [platform.feature_tables]      # scoring's point-in-time tables (scoring/features.py)
+    max_tables = 16
+    builds_per_s = 0.2
+
     [platform.tables.default_credit]   # a served CSV/Parquet table
     path = "../shared/data/default_credit_hetero_host.csv"
     id_column = "id"
@@ -32,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidArgument
+from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
 from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.limits import LimitsConfig
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {
@@ -95,6 +105,43 @@ SCHEMA = FileSchema(
                     "categories (string columns always are)"),
             )),
         ),
+        Table("platform.limits", "Per-party resource limits (`proto/transport/limits.py`); "
+              "exceeding one is RESOURCE_EXHAUSTED.", (
+            Key("max_body_bytes", "int", LimitsConfig.max_body_bytes,
+                "largest Exchange body", minimum=1),
+            Key("party_bytes_in_flight", "int", LimitsConfig.party_bytes_in_flight,
+                "bytes of one party's requests being received or processed", minimum=1),
+            Key("bytes_in_flight", "int", LimitsConfig.bytes_in_flight,
+                "the same for all parties together", minimum=1),
+            Key("party_streams", "int", LimitsConfig.party_streams,
+                "concurrent Exchange streams per party", minimum=1),
+            Key("party_bytes_per_s", "float", LimitsConfig.party_bytes_per_s,
+                "byte rate per party (the server reads slower beyond it)", minimum=1),
+            Key("spill_threshold_bytes", "int", LimitsConfig.spill_threshold_bytes,
+                "bodies larger than this are spilled to a private file", minimum=1),
+            Key("reserve_wait_s", "float", LimitsConfig.reserve_wait_s,
+                "how long a stream over budget waits before it is refused", minimum=0,
+                maximum=600),
+            Key("default_rate", "list[float]", None,
+                "[calls per second, burst] for every method without its own rule"),
+        ), entries=None),
+        Table("platform.limits.rates", "Per-method call rates: `Method = [per second, burst]` "
+              "(e.g. `VerifyLog = [1, 5]`).",
+              entries=Key("rule", "list[float]", help="[calls per second, burst]"),
+              entry_name="METHOD"),
+        Table("platform.feature_tables", "Scoring's point-in-time feature tables "
+              "(`platform_node/scoring/table_cache.py`).", (
+            Key("max_tables", "int", TableCacheConfig.max_tables, "tables kept", minimum=1),
+            Key("max_bytes", "int", TableCacheConfig.max_bytes, "bytes kept", minimum=1),
+            Key("max_tables_per_party", "int", TableCacheConfig.max_tables_per_party,
+                "tables one bank may hold in the cache", minimum=1),
+            Key("builds_per_s", "float", TableCacheConfig.builds_per_s,
+                "new dates a bank may ask for per second (after the burst)", minimum=0.0001),
+            Key("build_burst", "int", TableCacheConfig.build_burst,
+                "new dates a bank may ask for at once", minimum=1),
+            Key("concurrent_builds", "int", TableCacheConfig.concurrent_builds,
+                "tables built at the same time on the node", minimum=1),
+        )),
     ),
     example="""
 [platform]
@@ -136,6 +183,8 @@ class PlatformConfig:
     secureboost_min_privacy: str = "standard"
     known_parties: dict[str, str] = field(default_factory=dict)
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -168,4 +217,6 @@ class PlatformConfig:
             secureboost_min_privacy=min_privacy,
             known_parties=known,
             tables=tables,
+            limits=LimitsConfig.from_mapping(node.section.get("limits")),
+            feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
         )

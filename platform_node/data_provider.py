@@ -27,8 +27,6 @@ Example
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ from platform_node.catalogue.providers import AuthorisationRegistry, ParquetProv
 from platform_node.catalogue.store import CatalogueStore
 from platform_node.features.pipeline import compute_features, parse_as_of
 from platform_node.refusals import refusal
+from platform_node.scoring.table_cache import TableCache, TableCacheConfig
 
 CATALOGUE = "catalogue"
 
@@ -158,6 +157,9 @@ class PlatformDataProvider:
     cache_size:
         How many loaded tables to keep in memory (a session loads its table once per step
         handler instance; jobs with the same parameters share the result).
+    cache_bytes:
+        At most this many bytes of loaded tables are kept. Tables are built one per key,
+        without a global lock: a cached table is served while another one is being built.
     """
 
     def __init__(
@@ -166,6 +168,7 @@ class PlatformDataProvider:
         served_tables: Mapping[str, ServedTable] | None = None,
         threads: int | None = None,
         cache_size: int = 4,
+        cache_bytes: int = 1 << 30,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.served_tables = dict(served_tables or {})
@@ -175,9 +178,13 @@ class PlatformDataProvider:
         self.authorisations = AuthorisationRegistry(self.data_dir)
         self.provider = ParquetProviderAdapter(self.data_dir)
         self.threads = threads
-        self._cache: OrderedDict[tuple[str, ...], PartyTable] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: TableCache[PartyTable] = TableCache(
+            TableCacheConfig(
+                max_tables=cache_size, max_tables_per_party=cache_size, max_bytes=cache_bytes
+            ),
+            size_of=lambda t: int(np.asarray(t.X).nbytes + np.asarray(t.ids).nbytes),
+            limit_builds=False,
+        )
 
     def datasets(self) -> list[str]:
         return [CATALOGUE, *sorted(self.served_tables)]
@@ -194,19 +201,14 @@ class PlatformDataProvider:
             key = (dataset,)
         else:
             raise NotFound("unknown dataset")
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached.take(np.arange(cached.n_rows))
+
+        def build() -> PartyTable:
             if dataset == CATALOGUE:
-                result = self._catalogue(caller, as_of.isoformat(), categories)
-            else:
-                result = load_served_table(self.served_tables[dataset])
-            self._cache[key] = result
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-            return result.take(np.arange(result.n_rows))
+                return self._catalogue(caller, as_of.isoformat(), categories)
+            return load_served_table(self.served_tables[dataset])
+
+        result = self._cache.get(key, caller.party, build)  # one build per key, others go on
+        return result.take(np.arange(result.n_rows))
 
     def _catalogue(self, caller: Caller, as_of: str, categories: list[str] | None) -> PartyTable:
         licences = self.store.read("licence", columns=["uscc", "event_date"])

@@ -43,6 +43,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             consent_registry=consent,
             audit_log=audit,
             party=config.party,
+            feature_tables=config.feature_tables,
         )
 
     return create_server(
@@ -57,6 +58,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         share_feature_names=config.share_feature_names,
         audit_log=audit,
         extra_services=[scoring_hook],
+        limits=config.limits,
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
             "secureboost_min_privacy": config.secureboost_min_privacy,

@@ -26,6 +26,7 @@ from models.federation.session import DescribeResponse, SessionSpec
 from proto.fedcredit.v1 import federation_pb2_grpc
 from proto.transport.audit_servicer import SERVICE_NAME as AUDIT_SERVICE
 from proto.transport.audit_servicer import install_audit_service, open_node_audit_log
+from proto.transport.limits import LimitsConfig, ResourceGuard
 from proto.transport.server import NodeServer, ServiceHook, build_server
 from proto.transport.tls import TlsFiles
 
@@ -123,11 +124,14 @@ def create_server(
     extra_services: list[ServiceHook] | None = None,
     audit_log: AuditLog | None = None,
     context_extras: Mapping[str, object] | None = None,
+    limits: LimitsConfig | None = None,
 ) -> RunningServer:
     """Build, bind and start the platform server. ``tls=None`` is the test-only plaintext mode.
 
     The platform's audit log (``<data_dir>/audit``) records every session event and is served
-    to the regulator (everything) and to banks (only entries that concern them).
+    to the regulator (everything) and to banks (only entries that concern them). ``limits``
+    are the per-party resource limits (:mod:`proto.transport.limits`); large training bodies
+    spill to ``<data_dir>/spool`` while they arrive.
     """
     from platform_node.federation_servicer import FederationServicer
     from platform_node.parties import load_parties
@@ -196,9 +200,11 @@ def create_server(
     )
     manager.on_attest = on_attest
 
+    resource_guard = ResourceGuard(limits)
+
     def federation(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
         federation_pb2_grpc.add_FederationServiceServicer_to_server(
-            FederationServicer(manager), server
+            FederationServicer(manager, resource_guard, Path(data_dir) / "spool"), server
         )
         return FEDERATION_POLICY
 
@@ -214,6 +220,7 @@ def create_server(
         service_names=["fedcredit.v1.FederationService", AUDIT_SERVICE],
         max_workers=max_workers,
         node="platform",
+        guard=resource_guard,
     )
     reaper = threading.Event()
     threading.Thread(

@@ -204,3 +204,38 @@ def test_garbage_table_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
     assert "not readable Parquet" in _error(load_bank_table, bad)
+
+
+def test_platform_limit_and_cache_tables_are_part_of_the_schema(tmp_path: Path) -> None:
+    body = textwrap.dedent(
+        """
+        [platform]
+        party = "platform"
+        listen = "127.0.0.1:50051"
+
+        [platform.known_parties]
+        bank-a = "bank"
+
+        [platform.limits]
+        party_streams = 2
+        default_rate = [100, 200]
+
+        [platform.limits.rates]
+        VerifyLog = [1, 5]
+
+        [platform.feature_tables]
+        max_tables = 8
+        """
+    )
+    path = tmp_path / "platform.toml"
+    path.write_text(body)
+    cfg = PlatformConfig.load(path)
+    assert cfg.limits.party_streams == 2
+    assert cfg.limits.rate_for("/fedcredit.v1.AuditService/VerifyLog").burst == 5
+    assert cfg.feature_tables.max_tables == 8
+    path.write_text(body.replace("party_streams", "party_stream"))
+    with pytest.raises(InvalidArgument, match="did you mean 'party_streams'"):
+        PlatformConfig.load(path)
+    path.write_text(body.replace("[100, 200]", '"fast"'))
+    with pytest.raises(InvalidArgument, match="list of numbers"):
+        PlatformConfig.load(path)

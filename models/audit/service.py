@@ -25,7 +25,7 @@ from models.audit.messages import (
     VerifyLogResponse,
 )
 from models.audit.query import REGULATOR_ROLE, query, visible_entries
-from models.audit.verify import verify
+from models.audit.verify import VerifyReport, verify
 from models.errors import InvalidArgument, PermissionDenied
 
 DEFAULT_LIMIT = 1000
@@ -137,8 +137,14 @@ def verify_log(
     node_party: str,
     public_key: Ed25519PublicKey | None = None,
 ) -> VerifyLogResponse:
-    """Answer ``VerifyLog`` for the node's log at ``path``."""
-    report = verify(path, public_key)
+    """Answer ``VerifyLog`` for the node's log at ``path`` (a full verification)."""
+    return verify_response(verify(path, public_key), request, node_party)
+
+
+def verify_response(
+    report: VerifyReport, request: VerifyLogRequest, node_party: str
+) -> VerifyLogResponse:
+    """The ``VerifyLog`` answer for a verification ``report`` (e.g. an incremental one)."""
     if request.expected_key_fingerprint and (
         request.expected_key_fingerprint != report.key_fingerprint
     ):
@@ -166,4 +172,5 @@ __all__ = [
     "list_entries",
     "read_entries",
     "verify_log",
+    "verify_response",
 ]

@@ -131,7 +131,15 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         return default_momentum(self.optimizer)
 
     def lr_params(self) -> LrParams:
-        out = LrParams(
+        try:
+            out = self._lr_params()
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidArgument("a hyper-parameter has the wrong type") from None
+        out.validate()
+        return out
+
+    def _lr_params(self) -> LrParams:
+        return LrParams(
             mode=self.mode,
             penalty=self.penalty,
             C=float(self.C),
@@ -150,8 +158,6 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
             nesterov=bool(self.nesterov),
             sigmoid_terms=int(self.sigmoid_terms),
         )
-        out.validate()
-        return out
 
     # ------------------------------------------------------------------ training
     def fit(

@@ -260,6 +260,8 @@ class SecureBoostClassifier:
         y = np.asarray(bank_table.y, dtype=np.float64)
         if not np.all((y[train] == 0) | (y[train] == 1)):
             raise InvalidArgument("labels must be 0 or 1")
+        if np.unique(y[train]).size < 2:
+            raise InvalidArgument("training rows must hold both classes")
 
         stop = _stop_check(should_stop)
         policy = params.policy

@@ -26,6 +26,21 @@ Callback = Callable[[dict[str, Any]], None]
 StopCheck = Callable[[], bool]
 
 
+#: Upper bound on the number of trees (each is a full federated round trip per level).
+MAX_ESTIMATORS = 10_000
+_INT_PARAMS = ("n_estimators", "max_depth", "n_bins", "early_stopping_rounds", "random_state")
+_FLOAT_PARAMS = (
+    "learning_rate",
+    "min_child_weight",
+    "reg_lambda",
+    "gamma",
+    "subsample",
+    "colsample_bytree",
+    "top_rate",
+    "other_rate",
+)
+
+
 @dataclass(frozen=True)
 class BoostParams:
     """Hyper-parameters of the algorithm (see :class:`SecureBoostClassifier`)."""
@@ -57,8 +72,24 @@ class BoostParams:
         return policy_for(self.privacy)
 
     def validate(self) -> None:
+        for name in _INT_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise InvalidArgument(f"{name} must be an integer")
+        for name in _FLOAT_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise InvalidArgument(f"{name} must be a number")
+            if not math.isfinite(float(value)):
+                raise InvalidArgument(f"{name} must be finite")
+        if not isinstance(self.goss, (bool, np.bool_)):
+            raise InvalidArgument("goss must be true or false")
+        if not isinstance(self.privacy, str):
+            raise InvalidArgument("privacy must be a mode name")
         if self.n_estimators < 1:
             raise InvalidArgument("n_estimators must be at least 1")
+        if self.n_estimators > MAX_ESTIMATORS:
+            raise InvalidArgument(f"n_estimators must be at most {MAX_ESTIMATORS}")
         if not 0.0 < self.learning_rate <= 1.0:
             raise InvalidArgument("learning_rate must be in (0, 1]")
         if not 1 <= self.max_depth <= MAX_DEPTH:

@@ -2,22 +2,22 @@
 
 The platform's data provider computes a whole table per (dataset, bank, as-of date) (the same
 call a training session makes); the first score request of a day for a bank loads it, later
-requests look the company up in a dictionary. Tables are kept in a small LRU cache, so a day
-change or another bank's interface-call view simply loads another table.
+requests look the company up in a dictionary. Tables are kept in a bounded LRU cache
+(:mod:`platform_node.scoring.table_cache`), so a day change or another bank's interface-call
+view simply loads another table, without blocking requests for the dates already cached.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, NotFound
 from models.federation.party import Caller, DataProvider
+from platform_node.scoring.table_cache import TableCache, TableCacheConfig
 
 
 @dataclass(frozen=True)
@@ -60,43 +60,57 @@ class IndexedTable:
 class FeatureRows:
     """Cached point-in-time feature tables, per (dataset, bank party, as-of date).
 
+    A bounded :class:`~platform_node.scoring.table_cache.TableCache`: cached dates are served
+    while other dates build (one build per key, no global lock), new dates are limited per bank,
+    and memory is bounded by count and bytes.
+
     Parameters
     ----------
     data:
         The platform's data provider (``load(dataset, caller, params)``).
+    config:
+        The cache's bounds and build budget (``[platform.feature_tables]``).
     max_tables:
-        Tables kept in memory.
+        Shorthand for ``config.max_tables``.
     """
 
-    def __init__(self, data: DataProvider, *, max_tables: int = 4) -> None:
+    def __init__(
+        self,
+        data: DataProvider,
+        *,
+        config: TableCacheConfig | None = None,
+        max_tables: int | None = None,
+    ) -> None:
         self.data = data
-        self.max_tables = max_tables
-        self._cache: OrderedDict[tuple[str, str, str], IndexedTable] = OrderedDict()
-        self._lock = threading.Lock()
-        self._load_lock = threading.Lock()
-        self.loads = 0
+        config = config or TableCacheConfig()
+        if max_tables is not None:
+            config = replace(config, max_tables=max_tables)
+        self.cache: TableCache[IndexedTable] = TableCache(config, size_of=table_bytes)
+
+    @property
+    def loads(self) -> int:
+        return self.cache.builds
+
+    @property
+    def max_tables(self) -> int:
+        return self.cache.config.max_tables
 
     def table(self, dataset: str, caller: Caller, as_of: str) -> IndexedTable:
         """The indexed table the bank ``caller`` may use, as of ``as_of`` (YYYY-MM-DD)."""
         key = (dataset, caller.party, as_of)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        with self._load_lock:  # one load at a time; the others wait for its result
-            with self._lock:
-                hit = self._cache.get(key)
-            if hit is not None:
-                return hit
-            loaded = IndexedTable.of(self.data.load(dataset, caller, {"as_of": as_of}))
-            self.loads += 1
-            with self._lock:
-                self._cache[key] = loaded
-                while len(self._cache) > self.max_tables:
-                    self._cache.popitem(last=False)
-            return loaded
+
+        def build() -> IndexedTable:
+            table = IndexedTable.of(self.data.load(dataset, caller, {"as_of": as_of}))
+            self.cache.builds += 1
+            return table
+
+        return self.cache.get(key, caller.party, build)
 
     def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self.cache.clear()
+
+
+def table_bytes(t: IndexedTable) -> int:
+    """Estimated memory of an indexed table (arrays plus its id and column dictionaries)."""
+    X = np.asarray(t.table.X)
+    return int(X.nbytes + np.asarray(t.table.ids).nbytes + 120 * (len(t.rows) + len(t.columns)))

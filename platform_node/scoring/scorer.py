@@ -53,6 +53,7 @@ from models.uscc import validate_uscc
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.scoring.features import FeatureRows
 from platform_node.scoring.parts import PartStore
+from platform_node.scoring.table_cache import TableCacheConfig
 
 log = logging.getLogger("fedcredit.platform.scoring")
 
@@ -100,6 +101,8 @@ class PlatformScorer:
         The platform's party name.
     clock:
         Current aware datetime (tests inject one); the scoring date is its UTC date.
+    feature_tables:
+        Bounds of the feature-table cache and the per-bank budget of new dates.
     """
 
     def __init__(
@@ -111,10 +114,11 @@ class PlatformScorer:
         audit_log: AuditLog,
         party: str = "platform",
         clock: Callable[[], dt.datetime] | None = None,
+        feature_tables: TableCacheConfig | None = None,
     ) -> None:
         self.party = party
         self.parts = PartStore(Path(data_dir))
-        self.features = FeatureRows(data_provider)
+        self.features = FeatureRows(data_provider, config=feature_tables)
         self.consent = consent_registry
         self.audit = audit_log
         self.families = load_families()

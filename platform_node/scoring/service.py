@@ -25,6 +25,7 @@ from models.federation.party import DataProvider
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.refusals import for_bank
 from platform_node.scoring.scorer import PlatformScorer
+from platform_node.scoring.table_cache import TableCacheConfig
 from proto.fedcredit.v1 import scoring_pb2, scoring_pb2_grpc
 from proto.transport.auth import current_caller
 from proto.transport.codec import PACKAGE, ProtobufCodec, full_name
@@ -72,6 +73,7 @@ def install(
     consent_registry: ConsentRegistry,
     audit_log: AuditLog,
     party: str = "platform",
+    feature_tables: TableCacheConfig | None = None,
 ) -> Mapping[str, tuple[str, ...]]:
     """Add the service to ``server``; returns its role policy (banks only)."""
     scorer = PlatformScorer(
@@ -80,6 +82,7 @@ def install(
         consent_registry=consent_registry,
         audit_log=audit_log,
         party=party,
+        feature_tables=feature_tables,
     )
     scoring_pb2_grpc.add_PlatformScoringServiceServicer_to_server(
         PlatformScoringServicer(scorer), server

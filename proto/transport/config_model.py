@@ -31,7 +31,10 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-KINDS = ("str", "int", "float", "bool", "path", "date", "list[str]", "str|int|float|bool")
+KINDS = (
+    "str", "int", "float", "bool", "path", "date", "list[str]", "list[float]",
+    "str|int|float|bool",
+)  # fmt: skip
 MAX_ERRORS = 20
 
 
@@ -212,6 +215,11 @@ def coerce(key: Key, value: Any) -> tuple[Any, str]:
     elif kind == "list[str]":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None, "must be a list of strings"
+    elif kind == "list[float]":
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            return None, "must be a list of numbers"
     elif kind == "str|int|float|bool" and not isinstance(value, str | int | float | bool):
         return None, "must be a string, number or boolean"
     if key.choices and value not in key.choices:

@@ -1,4 +1,11 @@
-"""Common gRPC server construction for both nodes: interceptor, limits, TLS, health."""
+"""Common gRPC server construction for both nodes: interceptors, limits, TLS, health.
+
+Every call passes :class:`~proto.transport.auth.AuthInterceptor` (who is calling, may that role
+call this method) and then :class:`~proto.transport.limits.LimitsInterceptor` (the caller's call
+rate and stream slots; requests decoded by our own code, so malformed bytes are
+``INVALID_ARGUMENT``). The :class:`~proto.transport.limits.ResourceGuard` is shared with the
+streaming handlers, which reserve bytes in flight per party.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .auth import AuthInterceptor
+from .limits import LimitsInterceptor, ResourceGuard
 from .tls import TlsFiles, channel_options, server_credentials
 from .trust import CertTrust
 
@@ -27,6 +35,7 @@ class NodeServer:
     server: grpc.Server
     port: int
     health: health.HealthServicer
+    guard: ResourceGuard = field(default_factory=ResourceGuard)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self, grace: float = 5.0) -> None:
@@ -46,9 +55,15 @@ def build_server(
     service_names: list[str],
     max_workers: int = 16,
     node: str = "node",
+    guard: ResourceGuard | None = None,
 ) -> NodeServer:
-    """Create, bind and start a server. ``tls=None`` is the explicit test-only plaintext mode."""
+    """Create, bind and start a server. ``tls=None`` is the explicit test-only plaintext mode.
+
+    ``guard`` holds the per-party limits (default: :class:`~proto.transport.limits.LimitsConfig`
+    defaults); pass the same guard to the services that stream.
+    """
     policy: dict[str, tuple[str, ...]] = {}
+    guard = guard or ResourceGuard()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{node}-rpc"),
         interceptors=[
@@ -57,7 +72,8 @@ def build_server(
                 known_parties,
                 plaintext=tls is None,
                 trust=CertTrust(tls.ca) if tls is not None else None,  # chain, pathlen, CRL
-            )
+            ),
+            LimitsInterceptor(guard),
         ],
         options=channel_options(),
     )
@@ -76,7 +92,7 @@ def build_server(
     for name in ["", *service_names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("listening", extra={"node": node, "port": port, "tls": tls is not None})
-    return NodeServer(server, port, health_servicer)
+    return NodeServer(server, port, health_servicer, guard)
 
 
 def wait_for_signal(running: NodeServer, grace: float) -> None:
