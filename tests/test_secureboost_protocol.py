@@ -3,6 +3,7 @@ transcript privacy, model files, federated prediction, resume and cancellation."
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,11 @@ def test_transcript_reveals_no_gradient_label_or_feature(
         assert np.float64(v).tobytes() not in payload_back
     init = next(m for m in to_bank if isinstance(m, SbInitResponse))
     assert init.feature_names == []  # names only when the platform allows them
-    assert all(k.startswith(("bank:", "platform:cat")) for k in clf.feature_importance())
+    importance = clf.feature_importance()
+    assert all(k.startswith(("bank:", "platform:cat")) for k in importance)
+    platform_keys = [k for k in importance if k.startswith("platform:")]
+    # one entry per platform feature, named by group and index (issue 16 item 5)
+    assert platform_keys and all(re.fullmatch(r"platform:cat\w*/f\d+", k) for k in platform_keys)
 
 
 def test_model_files_roundtrip_and_tamper(

@@ -487,13 +487,15 @@ class SecureBoostClassifier:
             return f"bank:{self.bank_feature_names_[feature]}"
         if self.platform_feature_names_:
             return f"platform:{self.platform_feature_names_[feature]}"
-        return f"platform:{self.platform_feature_groups_[feature]}"
+        # the bank knows each platform feature by index and group only (the index is in every
+        # split it chose); one entry per feature, never a name the platform did not share
+        return f"platform:{self.platform_feature_groups_[feature]}/f{feature}"
 
     def feature_importance(self, kind: str = "gain") -> dict[str, float]:
         """Split count (``"split"``) or total gain (``"gain"``) per feature.
 
-        Bank features are named ``bank:<name>``; platform features ``platform:<group>``
-        (summed over the group) unless the platform allowed its feature names.
+        Bank features are named ``bank:<name>``; platform features ``platform:<group>/f<k>``
+        (group and index ``k``), or ``platform:<name>`` where the platform allowed its names.
         """
         self._check_fitted()
         if kind not in ("gain", "split"):
