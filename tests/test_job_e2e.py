@@ -61,7 +61,10 @@ def test_secureboost_job_end_to_end(tmp_path: Path, shared_data: Path, breast_pl
     assert state.psi["n_intersection"] == 569
     assert state.platform["n_rows"] == 569 and state.platform["digest"]
     assert len(seen) == 3
-    assert result.metrics["valid_auc"] > 0.95
+    # the default privacy mode (hardened) adds the platform's noise to every histogram, drawn
+    # from the OS CSPRNG: on 427 training rows and 3 trees the AUC varies between runs
+    # (0.93 to 0.97 seen); lossless accuracy is checked with the noise off elsewhere
+    assert result.metrics["valid_auc"] > 0.9
     assert state.phase == "registered"
     assert state.registry["model_version"] == "1"
     assert Path(state.model["bank_part"]).exists()
