@@ -52,12 +52,12 @@ if str(ROOT) not in sys.path:
 
 from experiments.bench_scoring import (  # noqa: E402
     DATASET,
-    _serve_until_signal,
     bench_tables,
     run_load,
     serve_bank,
     summary,
 )
+from experiments.bench_scoring import serve_platform as scoring_platform  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results"
 MiB = 1 << 20
@@ -83,7 +83,7 @@ def train(work: Path, bank: Any, plat: Any, quick: bool) -> dict[str, Any]:
     from models.federation.manager import SessionManager
     from models.federation.party import Caller
     from models.logreg.active import FederatedLogisticRegression
-    from tests.scoring_support import StaticProvider
+    from tests.scoring_support import StaticProvider, serve_approved
 
     manager = SessionManager(work / "platform", StaticProvider(plat), idle_timeout_s=600)
     out: dict[str, Any] = {}
@@ -111,8 +111,12 @@ def train(work: Path, bank: Any, plat: Any, quick: bool) -> dict[str, Any]:
     os.replace(
         work / "bank-a" / "parts" / "bench-lr.json", work / "bank" / "parts" / "bench-lr.json"
     )
-    ModelStore(work / "bank").register(
-        "bench-lr", work / "bank" / "parts" / "bench-lr.json", version="1", features=features
+    serve_approved(  # approved as an approver's `model promote` would
+        ModelStore(work / "bank"),
+        "bench-lr",
+        work / "bank" / "parts" / "bench-lr.json",
+        version="1",
+        features=features,
     )
     return out
 
@@ -120,51 +124,19 @@ def train(work: Path, bank: Any, plat: Any, quick: bool) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- platform process
 def serve_platform(work: Path) -> None:
     """Child process: the platform with scoring over the served table, limits from LIMITS."""
-    from models.audit.entry import Actor
-    from platform_node.consent.registry import ConsentRegistry
-    from platform_node.data_provider import PlatformDataProvider, ServedTable
-    from platform_node.scoring import service as platform_scoring
     from platform_node.scoring.table_cache import TableCacheConfig
-    from platform_node.server import create_server
-    from proto.transport.audit_servicer import open_node_audit_log
     from proto.transport.limits import LimitsConfig
-    from proto.transport.tls import TlsFiles
 
-    data_dir = work / "platform"
-    provider = PlatformDataProvider(
-        data_dir, {DATASET: ServedTable(work / "platform_table.parquet", "id")}
-    )
-    audit = open_node_audit_log(data_dir, "platform", "platform")
-    consent = ConsentRegistry.in_data_dir(data_dir, audit, actor=Actor("operator", "platform"))
-
-    def hook(server: Any) -> Any:
-        return platform_scoring.install(
-            server,
-            data_dir=data_dir,
-            data_provider=provider,
-            consent_registry=consent,
-            audit_log=audit,
-            party="platform",
-            feature_tables=TableCacheConfig.from_mapping(FEATURE_TABLES),
-        )
-
-    running = create_server(
-        listen="127.0.0.1:0",
-        data_dir=data_dir,
-        data=provider,
-        tls=TlsFiles.in_pki_dir(work / "pki", "platform"),
-        known_parties={"bank-a": "bank", "bank-b": "bank", "regulator": "regulator"},
-        max_workers=16,
-        extra_services=[hook],
-        audit_log=audit,
-        limits=LimitsConfig.from_mapping(LIMITS),
-    )
-
-    def stop() -> None:
+    def record_refusals(running: Any) -> None:
         (work / "platform.refused.json").write_text(json.dumps(running.node.guard.refused))
-        running.stop(1.0)
 
-    _serve_until_signal(work / "platform.port", running.port, stop)
+    scoring_platform(
+        work,
+        known_parties={"bank-a": "bank", "bank-b": "bank", "regulator": "regulator"},
+        feature_tables=TableCacheConfig.from_mapping(FEATURE_TABLES),
+        limits=LimitsConfig.from_mapping(LIMITS),
+        on_stop=record_refusals,
+    )
 
 
 # ----------------------------------------------------------------------------- abuser process

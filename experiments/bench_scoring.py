@@ -89,7 +89,7 @@ def train(work: Path, bank: PartyTable, plat: PartyTable, quick: bool) -> dict[s
     from models.federation.party import Caller
     from models.logreg.active import FederatedLogisticRegression
     from models.secureboost.active import SecureBoostClassifier
-    from tests.scoring_support import StaticProvider
+    from tests.scoring_support import StaticProvider, serve_approved
 
     manager = SessionManager(work / "platform", StaticProvider(plat), idle_timeout_s=600)
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
@@ -118,8 +118,10 @@ def train(work: Path, bank: PartyTable, plat: PartyTable, quick: bool) -> dict[s
     pframe.to_parquet(work / "platform_table.parquet", index=False)
     features = {"kind": "table", "path": str(work / "bank" / "bank_features.parquet")}
     store = ModelStore(work / "bank")
-    store.register("bench-lr", parts / "bench-lr.json", version="1", features=features)
-    store.register("bench-sb", parts / "bench-sb.json", version="1", features=features)
+    # approved for scoring as an approver's `model promote` would (unapproved versions never
+    # serve by default)
+    serve_approved(store, "bench-lr", parts / "bench-lr.json", version="1", features=features)
+    serve_approved(store, "bench-sb", parts / "bench-sb.json", version="1", features=features)
     n_splits = len(sb.platform_split_ids())
     return {
         "secureboost": {"trees": len(sb.trees_), "platform_splits": n_splits, "train_s": t_sb},
@@ -132,8 +134,17 @@ def train(work: Path, bank: PartyTable, plat: PartyTable, quick: bool) -> dict[s
 
 
 # ----------------------------------------------------------------------------- node processes
-def serve_platform(work: Path) -> None:
-    """Child process: the platform server with scoring over the served table."""
+def serve_platform(
+    work: Path,
+    *,
+    known_parties: dict[str, str] | None = None,
+    feature_tables: Any = None,
+    limits: Any = None,
+    on_stop: Callable[[Any], None] | None = None,
+) -> None:
+    """Child process: the platform server with scoring over the served table (``bench_abuse``
+    passes its limits, feature-table cache settings, extra parties and a stop hook that gets
+    the running server)."""
     from models.audit.entry import Actor
     from platform_node.consent.registry import ConsentRegistry
     from platform_node.data_provider import PlatformDataProvider, ServedTable
@@ -157,6 +168,7 @@ def serve_platform(work: Path) -> None:
             consent_registry=consent,
             audit_log=audit,
             party="platform",
+            feature_tables=feature_tables,
         )
 
     running = create_server(
@@ -164,12 +176,19 @@ def serve_platform(work: Path) -> None:
         data_dir=data_dir,
         data=provider,
         tls=TlsFiles.in_pki_dir(work / "pki", "platform"),
-        known_parties={"bank-a": "bank", "regulator": "regulator"},
+        known_parties=known_parties or {"bank-a": "bank", "regulator": "regulator"},
         max_workers=16,
         extra_services=[hook],
         audit_log=audit,
+        limits=limits,
     )
-    _serve_until_signal(work / "platform.port", running.port, lambda: running.stop(1.0))
+
+    def stop() -> None:
+        if on_stop is not None:
+            on_stop(running)
+        running.stop(1.0)
+
+    _serve_until_signal(work / "platform.port", running.port, stop)
 
 
 def serve_bank(work: Path, platform_port: int) -> None:
