@@ -96,7 +96,7 @@ def train(work: Path, bank: PartyTable, plat: PartyTable, quick: bool) -> dict[s
     t0 = time.perf_counter()
     sb = SecureBoostClassifier(
         n_estimators=8 if quick else 25, max_depth=4, n_bins=32, key_bits=1024
-    ).fit(bank, peer, job_id="bench-sb", dataset=DATASET)
+    ).fit(bank, peer, job_id="bench-sb", platform_dataset=DATASET)
     t_sb = time.perf_counter() - t0
     t0 = time.perf_counter()
     lr = FederatedLogisticRegression(

@@ -294,8 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             clf = SecureBoostClassifier(**params, key_bits=args.key_bits, privacy="standard").fit(
                 bank,
                 platform.peer,
-                train_rows=tr,
-                valid_rows=te,
+                rows=tr,
+                validation_rows=te,
                 callbacks=[per_tree.append],
                 job_id="bench-sb",
             )
@@ -423,8 +423,8 @@ def run_mode(
     clf = SecureBoostClassifier(**params, key_bits=args.key_bits, privacy=mode).fit(
         bank,
         platform.peer,
-        train_rows=tr,
-        valid_rows=te,
+        rows=tr,
+        validation_rows=te,
         callbacks=[per_tree.append],
         job_id=f"bench-sb-{mode}",
     )

@@ -87,8 +87,8 @@ def test_prediction_needs_consent_outside_the_training_population(gate: Gate) ->
     clf.fit(
         bank,
         peer,
-        train_rows=train,
-        valid_rows=valid,
+        rows=train,
+        validation_rows=valid,
         job_id="gate",
         session_params={"alignment": "gate-psi"},
     )

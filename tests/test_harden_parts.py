@@ -150,7 +150,7 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
     try:
         clf = SecureBoostClassifier(
             n_estimators=2, max_depth=2, key_bits=1024, privacy="standard"
-        ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-signed")
+        ).fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-signed")
         # the platform signed its part with its node key at save time, and reloads it
         ppart = tmp_path / "platform" / "models" / "secureboost" / "bank-a" / "sb-signed.json"
         assert part_signature(ppart)

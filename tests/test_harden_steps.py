@@ -173,7 +173,7 @@ def test_refused_requests_leave_the_session_unchanged(
     manager = SessionManager(tmp_path / "platform", StaticProvider(plat))
     peer = ProbingPeer(manager)
     clf = SecureBoostClassifier(**params, key_bits=1024, privacy=privacy).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id=f"sb-probe-{privacy}"
+        bank, peer, rows=tr, validation_rows=te, job_id=f"sb-probe-{privacy}"
     )
     assert not peer.accepted
     # every kind of training step was probed and refused without a trace
@@ -227,7 +227,7 @@ def test_row4_refused_chunk_mid_tree_keeps_the_tree(shared_data: Path, tmp_path:
     peer = Injecting(manager, CALLER, codec=ProtobufCodec())
     clf = SecureBoostClassifier(
         n_estimators=2, max_depth=2, key_bits=1024, privacy="standard", chunk_size=64
-    ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-row4")
+    ).fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-row4")
     assert injected.is_set(), "the tree was sent in one chunk; the test needs two"
     assert len(clf.trees_) == 2
 

@@ -59,7 +59,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     )
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
     clf = SecureBoostClassifier(n_estimators=3, max_depth=3, n_bins=16, key_bits=1024)
-    clf.fit(bank, peer, job_id="city-sb", dataset="catalogue")
+    clf.fit(bank, peer, job_id="city-sb", platform_dataset="catalogue")
     part = root / "bank-node" / "city-sb.json"
     part.parent.mkdir(parents=True)
     clf.save_model(part)

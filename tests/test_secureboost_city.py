@@ -52,7 +52,7 @@ def test_federated_equals_reference_on_the_city(city, tmp_path: Path) -> None:
         codec=ProtobufCodec(),
     )
     fed = SecureBoostClassifier(**PARAMS, key_bits=1024, random_state=0, privacy="standard")
-    fed.fit(bank, peer, train_rows=train, job_id="city-sb")
+    fed.fit(bank, peer, rows=train, job_id="city-sb")
     p_fed = fed.predict_proba(bank.take(test), peer)[:, 1]
     ref = SecureBoostReference(**PARAMS, random_state=0)
     X = np.hstack([bank.X, platform.X])

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify audit logs and read model lineage (also remotely)",
     ),
     "score": ("bank_node.cli.score_cmd", "score a company (credit officers)"),
+    "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 

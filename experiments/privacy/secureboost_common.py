@@ -192,7 +192,7 @@ def observe(mode: str, quick: bool) -> Observation:
             cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
             clf = SecureBoostClassifier(**params, privacy=mode, key_bits=cfg["key_bits"]).fit(
-                bank, peer, train_rows=train, valid_rows=test, job_id=f"privacy-{mode}"
+                bank, peer, rows=train, validation_rows=test, job_id=f"privacy-{mode}"
             )
             seconds = time.perf_counter() - t0
             cpu = _cpu_seconds() - cpu0

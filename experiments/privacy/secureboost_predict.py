@@ -96,7 +96,7 @@ def _setup(quick: bool) -> dict[str, Any]:
     manager = SessionManager(work / "platform", StaticProvider(plat))
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
     clf = SecureBoostClassifier(**params, n_bins=32, key_bits=1024).fit(
-        bank, peer, train_rows=train, job_id="attack-sb-predict"
+        bank, peer, rows=train, job_id="attack-sb-predict"
     )
     part = work / "platform" / "models" / "secureboost" / "bank-a" / "attack-sb-predict.json"
     body, _ = load_part(part, PLATFORM_FORMAT)
