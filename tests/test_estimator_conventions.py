@@ -90,7 +90,7 @@ def test_python_api_notebook_runs(capsys: pytest.CaptureFixture[str]) -> None:
     regression reporting each epoch through its callback as it ended."""
     ns: dict[str, Any] = {"__name__": "__notebook__"}
     for i, src in enumerate(_code_cells(ROOT / "docs" / "python_api.ipynb")):
-        exec(compile(src, f"python_api.ipynb[cell {i}]", "exec"), ns)  # noqa: S102
+        exec(compile(src, f"python_api.ipynb[cell {i}]", "exec"), ns)
     out = capsys.readouterr().out
     assert ns["auc_sb"] > 0.9 and abs(ns["auc_sb"] - ns["auc_ref"]) < 0.03
     assert ns["epochs"] == list(range(ns["lr"].n_epochs_)) and ns["epochs"]
