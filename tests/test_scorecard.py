@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 import models.scorecard.passive  # noqa: F401  (registers the platform party)
+from experiments.support.vertical import TableProvider, VerticalData, load_vertical
 from models.binning.transform import WoeTransform
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
@@ -20,7 +21,6 @@ from models.logreg.model_io import read_json
 from models.scorecard.active import FederatedScorecard
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 from proto.transport.codec import ProtobufCodec
-from tests.test_logreg_support import TableProvider, VerticalData, load_vertical
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 import models.secureboost.passive  # registers the platform half
 from experiments.privacy import secureboost_bincount, secureboost_labels, secureboost_paths
 from experiments.privacy.common import AttackResult
+from experiments.support.hetero import StaticProvider, joined, load_hetero, train_test_rows
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument, PermissionDenied
@@ -45,7 +46,6 @@ from models.secureboost.reference import SecureBoostReference
 from models.secureboost.stub import ALGORITHM, SecureBoostStub
 from models.secureboost.tree import make_split_id
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
 KEY_BITS = 1024
 # Acceptance targets (issue 13) and what shows that each attack works on the standard mode.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # registers the platform half
+from experiments.support.hetero import StaticProvider, joined, load_hetero, train_test_rows
 from models.dataset import PartyTable
 from models.errors import Cancelled, DataLoss, FailedPrecondition
 from models.federation.recording import RecordingPeer, iter_values
@@ -26,7 +27,6 @@ from models.secureboost.messages import (
 from models.secureboost.reference import SecureBoostReference
 from models.secureboost.tree import PLATFORM, Tree
 from tests.conftest import PeerFactory
-from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
 KEY_BITS = 1024  # never smaller
 # The acceptance bound; fixed-point arithmetic makes the two models identical in practice.

@@ -18,6 +18,7 @@ import pytest
 
 import models.secureboost.passive  # noqa: F401  (registers the platform half)
 from bank_node.loanbook import load_bank_table
+from experiments.support.hetero import StaticProvider, joined, train_test_rows
 from models.categorical import apply_categories, encode_column, encode_frame, recode
 from models.dataset import PartyTable
 from models.federation.inprocess import InProcessPeer
@@ -33,7 +34,6 @@ from models.secureboost.reference import SecureBoostReference
 from models.secureboost.splitter import SplitParams, best_split
 from platform_node.data_provider import ServedTable, load_served_table
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, joined, train_test_rows
 from tests.tables_support import PLATFORM_TEXT, credit_tables
 
 KEY_BITS = 1024

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from platform_node.tables import ServedTableRegistry, TableCheck
 
 
-def add_parser(psub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(psub: argparse._SubParsersAction) -> None:
     p = psub.add_parser("tables", help="served tables: list, check, add, retire (no restart)")
     tsub = p.add_subparsers(dest="tables_cmd", required=True)
 
