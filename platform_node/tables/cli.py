@@ -74,8 +74,8 @@ def _registry(config_path: Path) -> ServedTableRegistry:
     from models.audit import Actor
     from platform_node.config import PlatformConfig
     from platform_node.tables import ServedTableRegistry
-    from proto.transport.audit_servicer import open_node_audit_log
     from proto.transport.local_identity import operator_identity
+    from proto.transport.node_audit import open_node_audit_log
 
     config = PlatformConfig.load(config_path, plaintext=True)
     audit = open_node_audit_log(config.data_dir, config.party, "platform")
