@@ -41,8 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bank_node.cli.model_cmd",
         "registered models: list versions, promote with approval",
     ),
-    "consent": ("bank_node.cli.consent_cmd", "companies' consents to banks (platform operator)"),
-    "company": ("bank_node.cli.company_cmd", "a company's own view of its data on the platform"),
+    "consent": ("platform_node.cli.consent", "companies' consents to banks (platform operator)"),
+    "company": ("platform_node.cli.company", "a company's own view of its data on the platform"),
     "audit": (
         "bank_node.cli.audit_cmd",
         "verify audit logs and read model lineage (also remotely)",
