@@ -238,6 +238,7 @@ class JobRunner:
                 model_dir=self.config.data_dir / "models" / spec.job_id,
                 callbacks=self.callbacks,
                 should_stop=self.should_stop,
+                on_phase=self.on_phase,
             )
             outcome = adapter(job, bank, self.peer)
         except Exception as err:

@@ -92,10 +92,6 @@ def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:
     return load_part(path, PLATFORM_FORMAT)
 
 
-def _unpack_bits(data: np.ndarray, count: int) -> np.ndarray:
-    return np.unpackbits(np.asarray(data, dtype=np.uint8), count=count).astype(bool)
-
-
 def _check_level_nodes(depth: int, node_ids: list[int]) -> None:
     """Node ids of one level: distinct, at that depth of the tree (heap numbering)."""
     if not 0 <= depth < 62:

@@ -19,7 +19,7 @@ from models.dataset import PartyTable
 from models.errors import InternalError, InvalidArgument
 from models.uscc import valid_mask
 from platform_node.catalogue.providers import AuthorisationRegistry, ProviderAdapter
-from platform_node.catalogue.schema import CATEGORIES, SharingMode, category, table
+from platform_node.catalogue.schema import SharingMode, category, table
 from platform_node.catalogue.store import CatalogueStore, empty_view_sql
 from platform_node.features.definitions import FEATURES, FeatureSpec
 
@@ -182,7 +182,3 @@ def _as_of_array(as_of: Sequence[dt.date | str] | np.ndarray | dt.date | str, n:
     if np.isnat(out).any():
         raise InvalidArgument("as_of must be a date in YYYY-MM-DD form")
     return out
-
-
-def all_categories() -> list[str]:
-    return [c.key for c in CATEGORIES]
