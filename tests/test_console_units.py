@@ -1,0 +1,220 @@
+"""Console parts without a browser: accounts, sessions/CSRF, the message catalogue, the
+objection state machine, and the platform console's refusals through starlette's client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from models.audit import events as ev
+from models.audit.entry import Actor
+from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from models.uscc import generate_usccs
+from platform_node.consent.registry import ConsentRegistry
+from platform_node.objections import ObjectionStore
+from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.web.accounts import (
+    AccountLocked,
+    AccountStore,
+    BadCredentials,
+    check_password_rules,
+)
+from proto.transport.web.i18n import LANGS, catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Zhengzhou-2025-ok"
+A, B = generate_usccs(2, np.random.default_rng(18))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def test_password_rules_and_argon2_hashes(tmp_path: Path) -> None:
+    for bad in ("short1A", "onlyletterslong", "123456789012345", "alice-2025-secret"):
+        with pytest.raises(InvalidArgument):
+            check_password_rules(bad, "alice")
+    store = AccountStore(tmp_path / "a.db")
+    store.create("alice", PASSWORD, "officer", "bank-a/alice")
+    raw = (tmp_path / "a.db").read_bytes()
+    assert PASSWORD.encode() not in raw and b"$argon2id$" in raw
+    assert (tmp_path / "a.db").stat().st_mode & 0o077 == 0
+    assert store.authenticate("alice", PASSWORD).party == "bank-a/alice"
+    with pytest.raises(BadCredentials) as wrong:
+        store.authenticate("alice", "Wrong-password-1")
+    with pytest.raises(BadCredentials) as unknown:
+        store.authenticate("nobody", "Wrong-password-1")
+    assert str(wrong.value) == str(unknown.value)  # the same answer either way
+    with pytest.raises(InvalidArgument):
+        store.create("bob", PASSWORD, "superuser", "bank-a/bob")
+
+
+def test_lockout_after_repeated_failures_refuses_even_the_right_password(tmp_path: Path) -> None:
+    clock = Clock()
+    store = AccountStore(tmp_path / "a.db", max_failures=3, lockout_s=600, clock=clock)
+    store.create("alice", PASSWORD, "officer", "bank-a/alice")
+    for _ in range(2):
+        with pytest.raises(BadCredentials):
+            store.authenticate("alice", "Wrong-password-1")
+    with pytest.raises(AccountLocked):
+        store.authenticate("alice", "Wrong-password-1")
+    with pytest.raises(AccountLocked):
+        store.authenticate("alice", PASSWORD)
+    clock.now += dt.timedelta(seconds=601)
+    assert store.authenticate("alice", PASSWORD).username == "alice"
+
+
+def test_every_message_key_exists_in_both_languages() -> None:
+    cat = catalogue()
+    assert cat.missing() == []
+    used: set[str] = set()
+    pattern = re.compile(r"""\bt\(\s*["']([a-z0-9_.\-]+)["']""")
+    dirs = ["proto/transport/web", "bank_node/console", "platform_node/console"]
+    for d in dirs:
+        for path in (ROOT / d).rglob("*"):
+            if path.suffix in (".html", ".py"):
+                used |= {k for k in pattern.findall(path.read_text()) if not k.endswith(".")}
+    used |= {"login.bad", "login.locked"}
+    missing = sorted(k for k in used if k not in cat.messages)
+    assert missing == []
+    for lang in LANGS:
+        assert cat.text("login.heading", lang)
+
+
+# -- the objection state machine --------------------------------------------------------------
+@pytest.fixture()
+def objections(tmp_path: Path) -> Iterator[tuple[ObjectionStore, Any]]:
+    audit = open_node_audit_log(tmp_path, "platform", "platform")
+    store = ObjectionStore(tmp_path, audit)
+    yield store, audit
+    store.close()
+
+
+def _company(code: str) -> Actor:
+    return Actor(f"company/{code}", "company", "")
+
+
+OPERATOR = Actor("platform/op", "operator", "")
+
+
+def test_objection_steps_are_stored_and_audited(objections: tuple[ObjectionStore, Any]) -> None:
+    store, audit = objections
+    obj = store.submit(A, "objection", "judgments", "r1", "2024-01-02", "wrong", _company(A))
+    assert obj.state == "submitted" and store.excluded_records(A) == set()
+    with pytest.raises(FailedPrecondition):  # one open objection per record
+        store.submit(A, "objection", "judgments", "r1", "2024-01-02", "again", _company(A))
+    store.request_exclusion(obj.objection_id, _company(A))
+    assert store.excluded_records(A) == {("judgments", "r1")}
+    with pytest.raises(PermissionDenied):  # a company cannot decide its own objection
+        store.act(obj.objection_id, "correct", _company(A))
+    with pytest.raises(NotFound):  # another company's objection does not exist for B
+        store.act(obj.objection_id, "withdraw", _company(B))
+    with pytest.raises(InvalidArgument):  # a rejection needs a reason
+        store.act(obj.objection_id, "reject", OPERATOR)
+    store.act(obj.objection_id, "review", OPERATOR)
+    done = store.act(obj.objection_id, "correct", OPERATOR, "court record updated")
+    assert done.state == "corrected" and store.excluded_records(A) == {("judgments", "r1")}
+    with pytest.raises(FailedPrecondition):
+        store.act(obj.objection_id, "reject", OPERATOR, "too late")
+    steps = [(s.action, s.to_state) for s in store.steps(obj.objection_id)]
+    assert steps == [("submit", "submitted"), ("exclude", "submitted"),
+                     ("review", "in_review"), ("correct", "corrected")]  # fmt: skip
+    logged = [e for e in audit.entries() if e.event.startswith("objection_")]
+    assert [e.actor.party for e in logged] == [f"company/{A}"] * 2 + ["platform/op"] * 2
+    assert all("wrong" not in str(e.details) for e in logged)  # the reason text stays out
+    with pytest.raises(InvalidArgument):  # repair only for penalty / dishonesty records
+        store.submit(A, "repair", "judgments", "r2", "2024-01-02", "x", _company(A))
+    with pytest.raises(InvalidArgument):
+        store.submit(A, "objection", "judgments", "r3", "2024-01-02", "x", _company(A),
+                     attachment=b"<html>not a pdf")  # fmt: skip
+
+
+# -- the platform console through starlette's client -------------------------------------------
+@pytest.fixture()
+def platform_console(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    from platform_node.console.app import build_platform_console
+
+    audit = open_node_audit_log(tmp_path, "platform", "platform")
+    registry = ConsentRegistry.in_data_dir(tmp_path, audit)
+    accounts = AccountStore.in_data_dir(tmp_path, max_failures=3)
+    accounts.create("company-a", PASSWORD, "company", f"company/{A}", subject=A)
+    accounts.create("op", PASSWORD, "operator", "platform/op")
+    app, ctx = build_platform_console(
+        party="platform", data_dir=tmp_path, audit=audit, consent=registry,
+        known_parties={"bank-a": "bank", "regulator": "regulator"}, accounts=accounts,
+    )  # fmt: skip
+    client = TestClient(app, base_url="https://testserver")
+    yield {"client": client, "audit": audit, "registry": registry, "ctx": ctx}
+    registry.close()
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert m, path
+    return m.group(1)
+
+
+def _login(client: TestClient, user: str, password: str = PASSWORD) -> Any:
+    return client.post(
+        "/login", data={"username": user, "password": password, "csrf": _csrf(client, "/login")},
+        follow_redirects=False,
+    )  # fmt: skip
+
+
+def test_sign_in_sets_a_secure_cookie_and_csrf_guards_every_post(platform_console) -> None:
+    client = platform_console["client"]
+    r = client.get("/login")
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("__Host-fc_session=")
+    assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Strict"))
+    # a POST without the token is refused before any route code runs
+    assert client.post("/login", data={"username": "op", "password": PASSWORD}).status_code == 403
+    r = _login(client, "op")
+    assert r.status_code == 303 and r.headers["location"] == "/operator/objections"
+    assert r.headers["set-cookie"].split(";")[0] != cookie.split(";")[0]  # new session id
+    r = client.post("/company/consents/grant", data={"bank": "bank-a", "days": "30"})
+    assert r.status_code == 403
+    assert platform_console["registry"].list() == []
+
+
+def test_wrong_password_and_lockout_are_audited(platform_console) -> None:
+    client = platform_console["client"]
+    assert _login(client, "op", "Wrong-password-1").status_code == 401
+    for _ in range(2):
+        r = _login(client, "op", "Wrong-password-1")
+    assert r.status_code == 401 and ("锁定" in r.text)
+    assert _login(client, "op").status_code == 401  # locked: the right password too
+    failed = [e for e in platform_console["audit"].entries() if e.event == "console_login_failed"]
+    assert [e.details["locked"] for e in failed] == [False, False, True, True]
+
+
+def test_company_grants_and_revokes_and_cannot_open_operator_pages(platform_console) -> None:
+    client = platform_console["client"]
+    _login(client, "company-a")
+    token = _csrf(client, "/company/consents")
+    r = client.post("/company/consents/grant", data={"bank": "bank-a", "scope": "scoring",
+                    "days": "30", "csrf": token}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    (granted,) = platform_console["registry"].list(A)
+    entry = [e for e in platform_console["audit"].entries() if e.event == ev.CONSENT_GRANTED][-1]
+    assert entry.actor.party == f"company/{A}" and entry.actor.role == "company"
+    assert client.get("/operator/objections").status_code == 403
+    refused = [e for e in platform_console["audit"].entries() if e.event == "console_refused"]
+    assert refused and refused[-1].actor.party == f"company/{A}"
+    r = client.post("/company/consents/revoke", data={"bank": "bank-a", "scope": "scoring",
+                    "csrf": token}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and platform_console["registry"].list(A)[0].revoked_at
+    assert client.get("/lang/en?next=/company/consents").status_code == 200
+    assert "Consents" in client.get("/company/consents").text
