@@ -20,8 +20,8 @@ ifneq ($(SODIUM_OK),yes)
 endif
 ifneq ($(CHROMIUM_OK),yes)
 	@echo "installing chromium and chromium-driver (console browser tests)"
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
-	 else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; \
+	 else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; fi
 endif
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

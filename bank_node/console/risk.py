@@ -56,8 +56,7 @@ async def promote(request: Request, account: Account = APPROVER) -> Response:
         tracking = _tracking(s.config)
         if tracking is not None and _run_of(tracking, name, version) is not None:
             promote_version(
-                s.config, name, version, alias, approver, tracking=tracking, audit=s.audit,
-                details=details,
+                s.config, name, version, alias, approver, audit=s.audit, details=details,
             )  # fmt: skip
         else:  # a part served outside MLflow: the same audited approval, store only
             approve_served(s.engine.store, s.audit, entry, alias, approver, details=details)

@@ -84,3 +84,22 @@ def serve_console(app: FastAPI, listen: str, tls: TlsFiles | None, name: str) ->
     return ConsoleServer(
         app, listen, certfile=tls.cert if tls else None, keyfile=tls.key if tls else None, name=name
     ).start()
+
+
+def start_platform_console(config: object, audit: AuditLog, consent: ConsentRegistry) -> ConsoleServer:
+    """Serve the console of a running platform node (``[platform.console]``), sharing the
+    node's audit log and consent registry."""
+    from platform_node.config import PlatformConfig
+
+    assert isinstance(config, PlatformConfig)
+    app, _ = build_platform_console(
+        party=config.party,
+        data_dir=config.data_dir,
+        audit=audit,
+        consent=consent,
+        known_parties=config.known_parties,
+        served={n: (str(t.path), t.id_column) for n, t in config.tables.items()},
+        console_config=config.console,
+        secure_cookie=config.tls is not None,
+    )
+    return serve_console(app, config.console.listen, config.tls, "platform-console")

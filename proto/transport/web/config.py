@@ -1,4 +1,5 @@
-"""The ``[bank.console]`` / ``[platform.console]`` table of a node's config (off by default)."""
+"""The ``[bank.console]`` / ``[platform.console]`` settings of a node (off by default; the
+schema is :func:`proto.transport.config_model.console_table`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proto.transport.config_model import Key, Table
-
-_HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
 
 
 @dataclass(frozen=True)
@@ -30,25 +28,3 @@ class ConsoleConfig:
             max_failures=int(raw.get("max_failures", d.max_failures)),
             lockout_s=float(raw.get("lockout_s", d.lockout_s)),
         )
-
-
-def console_table(node: str, default_listen: str) -> Table:
-    """The schema of ``[<node>.console]`` (documented in docs/configuration.md)."""
-    d = ConsoleConfig()
-    return Table(
-        f"{node}.console",
-        f"The web console this node serves over HTTPS with its own certificate "
-        f"(`docs/console.md`); off unless `enabled`. Accounts live in "
-        f"`<data_dir>/console/accounts.db`.",
-        (
-            Key("enabled", "bool", False, "serve the console"),
-            Key("listen", "str", default_listen, "the console's HTTPS address",
-                pattern=_HOSTPORT, form="a host:port address"),
-            Key("session_idle_s", "float", d.session_idle_s,
-                "a session idle this long ends", minimum=60, maximum=86400),
-            Key("max_failures", "int", d.max_failures,
-                "wrong passwords in a row that lock an account", minimum=1, maximum=100),
-            Key("lockout_s", "float", d.lockout_s, "how long a locked account stays locked",
-                minimum=1, maximum=86400),
-        ),
-    )  # fmt: skip
