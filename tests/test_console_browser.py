@@ -20,10 +20,10 @@ from models.audit import events as ev
 from tests.console_support import MODEL, PASSWORD, World, build_world
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (CHROMIUM.exists() and DRIVER.exists()),
     reason="Debian's chromium and chromium-driver are not installed (make installs them)",
-)
+)]  # slow: one real training job with MLflow (~50 s) and a browser (~60 s); `make test-all`
 INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2"><b>粗体</b>'
 
 

@@ -290,6 +290,10 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     ctx = console(request)
     session = session_of(request)
     account = account_of(request)
+    nav = ctx.nav.get(account.role, ()) if account else ()
+    path = request.url.path
+    here = max((h for _, h in nav if path == h or path.startswith(h.rstrip("/") + "/")),
+               key=len, default="")  # fmt: skip
     page = ctx.env.get_template(template).render(
         request=request,
         t=t_for(request),
@@ -297,10 +301,11 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         langs=LANGS,
         csrf=session.csrf,
         account=account,
-        nav=ctx.nav.get(account.role, ()) if account else (),
+        nav=nav,
+        here=here,
         node=ctx.node,
         node_party=ctx.party,
-        path=request.url.path,
+        path=path,
         **values,
     )
     return HTMLResponse(page, status_code=status)
