@@ -90,7 +90,7 @@ def search(request: Request, q: str = "", account: Account = OFFICER) -> Respons
 async def company(request: Request, uscc: str, account: Account = OFFICER) -> Response:
     code = validate_uscc(uscc)
     s = svc(request)
-    consent = await run_in_threadpool(s.consent_status, code)
+    consent = await run_in_threadpool(lambda: s.consent_status(code, fresh=True))
     history = await run_in_threadpool(s.history, code)
     models = [e for e in s.engine.store.entries() if e.approved]
     return render(

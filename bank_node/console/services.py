@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ class BankServices:
     audit: AuditLog
     batches: BatchRunner
     customers: dict[str, str] = field(default_factory=dict)
+    consent_ttl_s: float = 60.0
+    _consent_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(
@@ -56,12 +61,28 @@ class BankServices:
             (code, name) for code, name in self.customers.items() if q in name.lower()
         )[:50]
 
-    def consent_status(self, uscc: str) -> dict[str, Any]:
+    def consent_status(self, uscc: str, *, fresh: bool = False) -> dict[str, Any]:
         """The company's consents to this bank as the platform's audit log records them.
 
         Read with the bank's own certificate: the platform shows a bank only entries that
-        concern it (its consents included). ``{"state": in_force|none|unknown, ...}``.
+        concern it (its consents included). ``{"state": in_force|none|unknown, ...}``. Kept
+        for ``consent_ttl_s`` (the page shown after a score reuses what the company page
+        read); it is only shown to the officer: the platform checks consent on every score.
         """
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._consent_cache.get(uscc)
+        if hit is not None and not fresh and now - hit[0] < self.consent_ttl_s:
+            return hit[1]
+        status = self._read_consent_status(uscc)
+        if status["state"] != "unknown":
+            with self._cache_lock:
+                self._consent_cache[uscc] = (now, status)
+                if len(self._consent_cache) > 10_000:
+                    self._consent_cache.clear()
+        return status
+
+    def _read_consent_status(self, uscc: str) -> dict[str, Any]:
         from bank_node.lineage_fetch import platform_audit_client
 
         try:
