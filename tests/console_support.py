@@ -56,16 +56,35 @@ def _catalogue(platform_dir: Path, code: str, other: str) -> None:
 
     store = CatalogueStore(platform_dir)
     d = dt.date
-    store.ingest("licence", pd.DataFrame({
-        "uscc": [code, other], "event_date": [d(2015, 3, 2), d(2016, 1, 5)],
-        "name": ["郑州示例科技有限公司", "另一家公司"], "legal_rep_name": ["张三", "李四"],
-        "legal_rep_id_number": ["410101199001011234", "410101199001011235"],
-        "registration_authority": ["郑州市市场监督管理局", "郑州市市场监督管理局"],
-        "status": ["active", "active"], "registered_capital": [500.0, 100.0]}), "amr")
-    store.ingest("judgments", pd.DataFrame({
-        "uscc": [code, code], "event_date": [d(2023, 5, 10), d(2024, 2, 1)],
-        "case_type": ["commercial", "labour"], "role": ["defendant", "defendant"],
-        "amount": [35.0, 4.2]}), "court")
+    store.ingest(
+        "licence",
+        pd.DataFrame(
+            {
+                "uscc": [code, other],
+                "event_date": [d(2015, 3, 2), d(2016, 1, 5)],
+                "name": ["郑州示例科技有限公司", "另一家公司"],
+                "legal_rep_name": ["张三", "李四"],
+                "legal_rep_id_number": ["410101199001011234", "410101199001011235"],
+                "registration_authority": ["郑州市市场监督管理局", "郑州市市场监督管理局"],
+                "status": ["active", "active"],
+                "registered_capital": [500.0, 100.0],
+            }
+        ),
+        "amr",
+    )
+    store.ingest(
+        "judgments",
+        pd.DataFrame(
+            {
+                "uscc": [code, code],
+                "event_date": [d(2023, 5, 10), d(2024, 2, 1)],
+                "case_type": ["commercial", "labour"],
+                "role": ["defendant", "defendant"],
+                "amount": [35.0, 4.2],
+            }
+        ),
+        "court",
+    )
     store.ingest("admin_actions", pd.DataFrame({
         "uscc": [code], "event_date": [d(2024, 8, 20)], "action_type": ["penalty"],
         "fine_amount": [2.0], "authority": ["郑州市生态环境局"]}), "admin")  # fmt: skip
@@ -129,14 +148,16 @@ def build_world(root: Path, *, n: int = 240) -> World:
     cc = ConsoleConfig(enabled=True, listen="127.0.0.1:0", max_failures=3)
     tls = TlsFiles.in_pki_dir(pki, "bank-a")
     bank_app, bank_ctx = build_bank_console(config, console_config=cc)
-    bank_console = ConsoleServer(bank_app, "127.0.0.1:0", certfile=tls.cert, keyfile=tls.key).start()
+    bank_console = ConsoleServer(
+        bank_app, "127.0.0.1:0", certfile=tls.cert, keyfile=tls.key
+    ).start()
     ptls = TlsFiles.in_pki_dir(pki, "platform")
     plat_app, plat_ctx = build_platform_console(
         party="platform", data_dir=pdir, audit=plog, consent=consent, known_parties=dict(KNOWN),
         served={"sme": (str(plat_csv), "id")}, console_config=cc,
     )  # fmt: skip
-    plat_console = ConsoleServer(plat_app, "127.0.0.1:0", certfile=ptls.cert, keyfile=ptls.key).start()
+    plat_console = ConsoleServer(
+        plat_app, "127.0.0.1:0", certfile=ptls.cert, keyfile=ptls.key
+    ).start()
     return World(root, pki, usccs, platform, plog, consent, config, bank_console, plat_console,
                  bank_ctx, plat_ctx)  # fmt: skip
-
-

@@ -20,10 +20,13 @@ from models.audit import events as ev
 from tests.console_support import MODEL, PASSWORD, World, build_world
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (CHROMIUM.exists() and DRIVER.exists()),
-    reason="Debian's chromium and chromium-driver are not installed (make installs them)",
-)]  # slow: one real training job with MLflow (~50 s) and a browser (~60 s); `make test-all`
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and DRIVER.exists()),
+        reason="Debian's chromium and chromium-driver are not installed (make installs them)",
+    ),
+]  # slow: one real training job with MLflow (~50 s) and a browser (~60 s); `make test-all`
 INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2"><b>粗体</b>'
 
 
@@ -43,7 +46,8 @@ def browser() -> Iterator[Any]:
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--ignore-certificate-errors", "--window-size=1280,1000", "--lang=zh-CN"):  # fmt: skip
+                "--ignore-certificate-errors", "--window-size=1280,1000",
+                "--lang=zh-CN"):  # fmt: skip
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
     driver.set_page_load_timeout(60)
@@ -87,7 +91,9 @@ def wait_for(browser: Any, element_id: str, timeout: float = 30.0) -> Any:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout).until(ec.presence_of_element_located((By.ID, element_id)))
+    return WebDriverWait(browser, timeout).until(
+        ec.presence_of_element_located((By.ID, element_id))
+    )
 
 
 # -- main paths, in the order of the story -----------------------------------------------------
@@ -112,7 +118,9 @@ def test_company_sees_its_records_grants_consent_and_objects(world: World, brows
     shot(browser, "company_consents")
     (grant,) = world.consent.list(code)
     logged = [e for e in world.platform_audit.entries() if e.event == ev.CONSENT_GRANTED][-1]
-    assert logged.actor.party == f"company/{code}" and logged.details["consent_id"] == grant.consent_id
+    assert (
+        logged.actor.party == f"company/{code}" and logged.details["consent_id"] == grant.consent_id
+    )
     # an objection against the older judgment, with script in its text, excluded from scoring
     browser.get(base + "/company")
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#cat-judicial tr.record")
@@ -134,7 +142,9 @@ def test_company_sees_its_records_grants_consent_and_objects(world: World, brows
     world.extra["objection_url"] = browser.current_url
 
 
-def test_operator_works_the_queue_and_the_company_sees_each_step(world: World, browser: Any) -> None:
+def test_operator_works_the_queue_and_the_company_sees_each_step(
+    world: World, browser: Any
+) -> None:
     from selenium.webdriver.common.by import By
 
     base, code = world.platform_console.url, world.usccs[0]
@@ -163,14 +173,19 @@ def test_operator_works_the_queue_and_the_company_sees_each_step(world: World, b
     assert text(browser, "state") == "已更正"
     # and the platform's audit log has each step with the person as the actor
     steps_logged = [(e.actor.party, e.details.get("action"))
-                    for e in world.platform_audit.entries() if e.event.startswith("objection_")]  # fmt: skip
-    assert steps_logged == [(f"company/{code}", None), (f"company/{code}", "exclude_from_scoring"),
-                            ("platform/operator", "review"), ("platform/operator", "correct")]  # fmt: skip
+                    for e in world.platform_audit.entries()
+                    if e.event.startswith("objection_")]  # fmt: skip
+    assert steps_logged == [
+        (f"company/{code}", None), (f"company/{code}", "exclude_from_scoring"),
+        ("platform/operator", "review"), ("platform/operator", "correct"),
+    ]  # fmt: skip
     store = world.platform_app_ctx.services["platform"].objections
     assert len(store.excluded_records(code)) == 1
 
 
-def test_head_of_risk_promotes_the_version_as_a_signed_in_approver(world: World, browser: Any) -> None:
+def test_head_of_risk_promotes_the_version_as_a_signed_in_approver(
+    world: World, browser: Any
+) -> None:
     from selenium.webdriver.common.by import By
 
     base = world.bank_console.url
@@ -178,7 +193,9 @@ def test_head_of_risk_promotes_the_version_as_a_signed_in_approver(world: World,
     assert browser.current_url.endswith("/risk/registry")
     assert "valid_auc" in text(browser, "registry") or "auc" in text(browser, "registry")
     plots = browser.find_elements(By.CSS_SELECTOR, "img.plot")
-    assert plots and all(browser.execute_script("return arguments[0].naturalWidth", p) > 0 for p in plots)
+    assert plots and all(
+        browser.execute_script("return arguments[0].naturalWidth", p) > 0 for p in plots
+    )
     browser.find_element(By.ID, f"promote-{MODEL}-1").click()
     assert MODEL in text(browser, "promoted")
     shot(browser, "risk_registry")
@@ -188,7 +205,9 @@ def test_head_of_risk_promotes_the_version_as_a_signed_in_approver(world: World,
     assert promoted.details["via"] == "console" and promoted.details["username"] == "head-of-risk"
 
 
-def test_officer_finds_scores_prints_and_batch_scores(world: World, browser: Any, tmp_path: Path) -> None:
+def test_officer_finds_scores_prints_and_batch_scores(
+    world: World, browser: Any, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
 
     base, code = world.bank_console.url, world.usccs[0]
@@ -206,7 +225,11 @@ def test_officer_finds_scores_prints_and_batch_scores(world: World, browser: Any
     client = cookie_client(browser, base)
     href = browser.find_element(By.ID, "pdf").get_attribute("href")
     pdf = client.get(href)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and b"STSong-Light" in pdf.content
+    assert (
+        pdf.status_code == 200
+        and pdf.content.startswith(b"%PDF")
+        and b"STSong-Light" in pdf.content
+    )
     scored = [e for e in world.bank_app_ctx.audit.entries() if e.event == ev.SCORE_REQUEST][-1]
     assert scored.actor.party == "bank-a/alice" and scored.details["outcome"] == "ok"
     # batch: two companies, one without consent
@@ -248,7 +271,10 @@ def test_regulator_reads_lineage_verifies_and_changes_nothing(world: World, brow
         assert text(browser, "error-heading") == "无权访问"
     reads = [e for e in world.bank_app_ctx.audit.entries() if e.event == ev.AUDIT_READ]
     assert {e.details.get("what") for e in reads if e.actor.party == "regulator/examiner"} >= {
-        "lineage", "verify_log", "privacy_report"}
+        "lineage",
+        "verify_log",
+        "privacy_report",
+    }
     # the regulator verifies the platform's log on the platform's console too
     sign_in(browser, world.platform_console.url, "examiner")
     assert text(browser, "verify-result").startswith("校验通过")
@@ -286,7 +312,8 @@ def test_company_cannot_see_another_company(world: World, browser: Any) -> None:
     (theirs,) = store.list(world.usccs[0])
     sign_in(browser, base, world.usccs[1])
     for path in (f"/company/objections/{theirs.objection_id}",
-                 f"/company/objections/{theirs.objection_id}/attachment", "/operator/objections"):  # fmt: skip
+                 f"/company/objections/{theirs.objection_id}/attachment",
+                 "/operator/objections"):  # fmt: skip
         browser.get(base + path)
         assert text(browser, "error-heading") in ("未找到", "无权访问")
     browser.get(base + "/company")
@@ -321,5 +348,3 @@ def test_screenshots_are_committed() -> None:
     names = {p.stem for p in shots.glob("*.png")}
     assert {"company_records", "operator_objection", "officer_score", "risk_registry",
             "regulator_lineage"} <= names  # fmt: skip
-
-

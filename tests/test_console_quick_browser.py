@@ -7,7 +7,6 @@ company and of a POST without CSRF token. The full story against both nodes is
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +58,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     consent.close()
 
 
-def test_company_objects_operator_decides_company_sees_it(site: dict[str, Any], browser: Any) -> None:  # noqa: F811
+def test_company_objects_operator_decides_company_sees_it(
+    site: dict[str, Any],
+    browser: Any,  # noqa: F811  (the fixture imported above)
+) -> None:
     from selenium.webdriver.common.by import By
 
     base, a = site["url"], site["a"]

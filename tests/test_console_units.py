@@ -207,7 +207,7 @@ def test_company_grants_and_revokes_and_cannot_open_operator_pages(platform_cons
     r = client.post("/company/consents/grant", data={"bank": "bank-a", "scope": "scoring",
                     "days": "30", "csrf": token}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 303
-    (granted,) = platform_console["registry"].list(A)
+    (_granted,) = platform_console["registry"].list(A)
     entry = [e for e in platform_console["audit"].entries() if e.event == ev.CONSENT_GRANTED][-1]
     assert entry.actor.party == f"company/{A}" and entry.actor.role == "company"
     assert client.get("/operator/objections").status_code == 403
@@ -218,3 +218,37 @@ def test_company_grants_and_revokes_and_cannot_open_operator_pages(platform_cons
     assert r.status_code == 303 and platform_console["registry"].list(A)[0].revoked_at
     assert client.get("/lang/en?next=/company/consents").status_code == 200
     assert "Consents" in client.get("/company/consents").text
+
+
+def test_cli_adds_unlocks_and_lists_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from bank_node.cli.main import main
+
+    toml = tmp_path / "platform.toml"
+    toml.write_text(
+        f'[platform]\ndata_dir = "{tmp_path / "p"}"\n[platform.known_parties]\nbank-a = "bank"\n'
+        "[platform.console]\nenabled = true\nmax_failures = 2\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["console", "account", "add", "--config", str(toml), "--username", "acme",
+            "--role", "company", "--uscc", A.lower(), "--password-stdin"]  # fmt: skip
+    assert main(argv) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("weak\n"))
+    assert main([*argv[:6], "bob", "--role", "operator", "--password-stdin"]) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main([*argv[:6], "acme2", "--role", "officer", "--password-stdin"]) == 2  # bank role
+    store = AccountStore.in_data_dir(tmp_path / "p", max_failures=2)
+    assert store.get("acme").party == f"company/{A}" and store.get("acme").subject == A
+    for _ in range(2):
+        with pytest.raises((BadCredentials, AccountLocked)):
+            store.authenticate("acme", "Wrong-password-1")
+    assert main(["console", "account", "list", "--config", str(toml)]) == 0
+    assert "(locked)" in capsys.readouterr().out
+    assert main(["console", "account", "unlock", "--config", str(toml), "--username", "acme"]) == 0
+    assert store.authenticate("acme", PASSWORD).username == "acme"
+    audit = open_node_audit_log(tmp_path / "p", "platform", "platform")
+    changes = [e.details["action"] for e in audit.entries() if e.event == "console_account_changed"]
+    assert changes == ["add", "unlock"]

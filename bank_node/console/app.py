@@ -21,7 +21,10 @@ HOMES = {"officer": "/officer", "approver": "/risk/registry", "regulator": "/reg
 NAV = {
     "officer": [("nav.officer.search", "/officer"), ("nav.officer.batch", "/officer/batch")],
     "approver": [("nav.risk.registry", "/risk/registry")],
-    "regulator": [("nav.regulator.home", "/regulator"), ("nav.regulator.verify", "/regulator/verify")],
+    "regulator": [
+        ("nav.regulator.home", "/regulator"),
+        ("nav.regulator.verify", "/regulator/verify"),
+    ],
 }
 
 
@@ -61,7 +64,9 @@ def start_bank_console(
     """Serve the console over HTTPS with the bank's certificate (``[bank.console] listen``)."""
     cc = getattr(config, "console", None) or ConsoleConfig()
     tls = config.tls
-    app, _ = build_bank_console(config, engine=engine, console_config=cc, secure_cookie=tls is not None)
+    app, _ = build_bank_console(
+        config, engine=engine, console_config=cc, secure_cookie=tls is not None
+    )
     return ConsoleServer(
         app,
         listen or cc.listen,

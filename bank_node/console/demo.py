@@ -16,6 +16,7 @@ print their URLs. Demo passwords are fixed and printed: for a demo only.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,8 @@ def create_demo_accounts(
 
     def add(store: AccountStore, node: str, username: str, role: str, party: str,
             subject: str = "") -> None:  # fmt: skip
-        try:
+        with contextlib.suppress(AlreadyExists):  # kept as it is
             store.create(username, password, role, party, subject=subject)
-        except AlreadyExists:
-            pass
         out.append(DemoAccount(node, role, username, password, subject))
 
     if bank_data_dir is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,10 +65,14 @@ def result_view(request: Request, r: scoring_pb2.ScoreResponse, uscc: str) -> di
         "officer": getattr(account, "party", ""),
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "reasons": [
-            {"rank": x.rank, "code": x.code, "source": x.source,
-             "label": reason_label(x, t, ctx.messages.messages)}
+            {
+                "rank": x.rank,
+                "code": x.code,
+                "source": x.source,
+                "label": reason_label(x, t, ctx.messages.messages),
+            }
             for x in r.reasons
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -105,9 +110,11 @@ async def score(request: Request, account: Account = OFFICER) -> Response:
     code = validate_uscc(str(form.get("uscc", "")).strip().upper())
     model = str(form.get("model", ""))[:200]
     s = svc(request)
+    started = time.perf_counter()
     reply = await run_in_threadpool(
         s.engine.score, caller_of(account), scoring_pb2.ScoreRequest(uscc=code, model=model)
     )
+    scored = time.perf_counter()
     view = result_view(request, reply, code)
     results = session_of(request).data.setdefault("results", {})
     assert isinstance(results, dict)
@@ -117,10 +124,15 @@ async def score(request: Request, account: Account = OFFICER) -> Response:
     consent = await run_in_threadpool(s.consent_status, code)
     history = await run_in_threadpool(s.history, code)
     models = [e for e in s.engine.store.entries() if e.approved]
-    return render(
+    page = render(
         request, "officer_company.html", uscc=code, name=s.customers.get(code, ""),
         consent=consent, history=history, models=models, result=view,
     )  # fmt: skip
+    done = time.perf_counter()  # Server-Timing: the engine's share and the page's
+    page.headers["server-timing"] = (
+        f"score;dur={1000 * (scored - started):.1f}, page;dur={1000 * (done - scored):.1f}"
+    )
+    return page
 
 
 @router.get("/officer/report/{request_id}.pdf")
@@ -154,7 +166,9 @@ async def batch_start(request: Request, account: Account = OFFICER) -> Response:
     s = svc(request)
     codes = parse_upload(data, s.engine.settings.max_batch)
     batch = s.batches.start(caller_of(account), codes, str(form.get("model", ""))[:200])
-    audit_action(request, account, BATCH_STARTED, {"batch_id": batch.batch_id, "companies": len(codes)})
+    audit_action(
+        request, account, BATCH_STARTED, {"batch_id": batch.batch_id, "companies": len(codes)}
+    )
     return RedirectResponse(f"/officer/batch/{batch.batch_id}", status_code=303)
 
 

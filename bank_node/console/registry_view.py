@@ -87,6 +87,4 @@ def score_counts(audit: AuditLog) -> list[dict[str, Any]]:
         c = counts.setdefault(key, {"ok": 0, "denied": 0, "error": 0})
         outcome = str(d.get("outcome", ""))
         c[outcome if outcome in c else "error"] += 1
-    return [
-        {"model": f"{n or '-'}@{v or '-'}", **c} for (n, v), c in sorted(counts.items())
-    ]
+    return [{"model": f"{n or '-'}@{v or '-'}", **c} for (n, v), c in sorted(counts.items())]

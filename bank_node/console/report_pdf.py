@@ -51,7 +51,10 @@ def render_report(result: Mapping[str, Any], t: Callable[..., str]) -> bytes:
         (t("score.pd"), f"{100 * float(result['pd']):.2f}%"),
         (t("score.points"), f"{float(result['score']):.0f}"),
         (t("score.band"), result["band"]),
-        (t("score.model"), f"{result['model_name']}@{result['model_version']} ({result['family']})"),
+        (
+            t("score.model"),
+            f"{result['model_name']}@{result['model_version']} ({result['family']})",
+        ),
         (t("score.as_of"), result["as_of"]),
         (t("score.consent"), result["consent_id"]),
         (t("score.request"), result["request_id"]),
@@ -66,8 +69,12 @@ def render_report(result: Mapping[str, Any], t: Callable[..., str]) -> bytes:
         ("GRID", (0, 0), (-1, -1), 0.4, colors.lightgrey),
         ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
     ]))  # fmt: skip
-    reasons = [[Paragraph(_esc(t(h)), body) for h in
-                ("score.rank", "score.factor", "score.source", "score.direction")]]
+    reasons = [
+        [
+            Paragraph(_esc(t(h)), body)
+            for h in ("score.rank", "score.factor", "score.source", "score.direction")
+        ]
+    ]
     for r in result["reasons"]:
         reasons.append([
             Paragraph(str(r["rank"]), body),

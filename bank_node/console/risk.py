@@ -43,15 +43,17 @@ async def promote(request: Request, account: Account = APPROVER) -> Response:
     if alias not in ("champion", "challenger"):
         raise InvalidArgument("alias is champion or challenger")
     s = svc(request)
-    entry = next((e for e in s.engine.store.entries() if e.name == name and e.version == version), None)
+    entry = next(
+        (e for e in s.engine.store.entries() if e.name == name and e.version == version), None
+    )
     if entry is None:
         raise NotFound("no such model version")
     approver = Actor(account.party, "approver", "")
     details = {"via": "console", "username": account.username, "session": session_of(request).tag}
 
     def run() -> None:
-        from bank_node.governance import approve_served, promote_version
         from bank_node.console.registry_view import _run_of, _tracking
+        from bank_node.governance import approve_served, promote_version
 
         tracking = _tracking(s.config)
         if tracking is not None and _run_of(tracking, name, version) is not None:

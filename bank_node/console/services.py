@@ -39,9 +39,7 @@ class BankServices:
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def create(
-        cls, config: BankConfig, engine: BankScoringEngine | None = None
-    ) -> BankServices:
+    def create(cls, config: BankConfig, engine: BankScoringEngine | None = None) -> BankServices:
         engine = engine or BankScoringEngine.from_config(config)
         return cls(
             config=config,
@@ -57,9 +55,9 @@ class BankServices:
         q = query.strip().lower()
         if not q:
             return []
-        return sorted(
-            (code, name) for code, name in self.customers.items() if q in name.lower()
-        )[:50]
+        return sorted((code, name) for code, name in self.customers.items() if q in name.lower())[
+            :50
+        ]
 
     def consent_status(self, uscc: str, *, fresh: bool = False) -> dict[str, Any]:
         """The company's consents to this bank as the platform's audit log records them.

@@ -18,7 +18,11 @@ from proto.transport.web.serve import ConsoleServer
 from proto.transport.web.sessions import SessionStore
 
 TEMPLATES = Path(__file__).with_name("templates")
-HOMES = {"company": "/company", "operator": "/operator/objections", "regulator": "/regulator/verify"}
+HOMES = {
+    "company": "/company",
+    "operator": "/operator/objections",
+    "regulator": "/regulator/verify",
+}
 NAV = {
     "company": [
         ("nav.company.records", "/company"),
@@ -86,7 +90,9 @@ def serve_console(app: FastAPI, listen: str, tls: TlsFiles | None, name: str) ->
     ).start()
 
 
-def start_platform_console(config: object, audit: AuditLog, consent: ConsentRegistry) -> ConsoleServer:
+def start_platform_console(
+    config: object, audit: AuditLog, consent: ConsentRegistry
+) -> ConsoleServer:
     """Serve the console of a running platform node (``[platform.console]``), sharing the
     node's audit log and consent registry."""
     from platform_node.config import PlatformConfig

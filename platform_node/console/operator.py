@@ -50,7 +50,9 @@ async def objection(request: Request, objection_id: str, account: Account = OPER
 
 
 @router.post("/operator/objections/{objection_id}/{action}")
-async def step(request: Request, objection_id: str, action: str, account: Account = OPERATOR) -> Response:
+async def step(
+    request: Request, objection_id: str, action: str, account: Account = OPERATOR
+) -> Response:
     form = await request.form()
     if action not in ("review", "correct", "flag", "reject"):
         raise NotFound("no such action")
@@ -72,5 +74,3 @@ async def verify(request: Request, account: Account = VERIFIERS) -> Response:
     if account.role == "regulator":
         audit_action(request, account, AUDIT_READ, {"what": "verify_log", "ok": report.ok})
     return render(request, "verify.html", report=report, log_party=s.party)
-
-

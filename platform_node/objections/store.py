@@ -296,7 +296,8 @@ class ObjectionStore:
         now = self._now()
         with self._tx() as conn:
             conn.execute(
-                "UPDATE objections SET exclude_requested = 1, updated_at = ? WHERE objection_id = ?",
+                "UPDATE objections SET exclude_requested = 1, updated_at = ?"
+                " WHERE objection_id = ?",
                 (now, objection_id),
             )
             self._step(conn, objection_id, who, "exclude", current.state, current.state, "", now)

@@ -352,13 +352,14 @@ def console_table(node: str, default_listen: str) -> Table:
     d = ConsoleConfig()
     return Table(
         f"{node}.console",
-        f"The web console this node serves over HTTPS with its own certificate "
-        f"(`docs/console.md`); off unless `enabled`. Accounts live in "
-        f"`<data_dir>/console/accounts.db`.",
+        "The web console this node serves over HTTPS with its own certificate "
+        "(`docs/console.md`); off unless `enabled`. Accounts live in "
+        "`<data_dir>/console/accounts.db`.",
         (
             Key("enabled", "bool", False, "serve the console"),
             Key("listen", "str", default_listen, "the console's HTTPS address",
-                pattern=r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}", form="a host:port address"),
+                pattern=r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}",
+                form="a host:port address"),
             Key("session_idle_s", "float", d.session_idle_s,
                 "a session idle this long ends", minimum=60, maximum=86400),
             Key("max_failures", "int", d.max_failures,

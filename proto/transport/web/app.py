@@ -91,7 +91,10 @@ class ConsoleContext:
     def __post_init__(self) -> None:
         self.env = Environment(
             loader=ChoiceLoader(
-                [FileSystemLoader(str(self.template_dir)), FileSystemLoader(str(WEB_DIR / "templates"))]
+                [
+                    FileSystemLoader(str(self.template_dir)),
+                    FileSystemLoader(str(WEB_DIR / "templates")),
+                ]
             ),
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
@@ -145,7 +148,9 @@ class ConsoleMiddleware:
                     break
             body = b"".join(chunks)
             if not await self._csrf_ok(scope, body, session):
-                log.warning("request without a valid CSRF token refused", extra={"path": scope["path"]})
+                log.warning(
+                    "request without a valid CSRF token refused", extra={"path": scope["path"]}
+                )
                 await self._plain(send, 403, "CSRF token missing or invalid", session)
                 return
 
@@ -181,9 +186,10 @@ class ConsoleMiddleware:
         if csrf_ok(session, headers.get("x-csrf-token")):
             return True
         ctype = headers.get("content-type", "")
-        if not (ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith(
-            "multipart/form-data"
-        )):
+        if not (
+            ctype.startswith("application/x-www-form-urlencoded")
+            or ctype.startswith("multipart/form-data")
+        ):
             return False
         done = False
 
