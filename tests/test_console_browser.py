@@ -62,6 +62,16 @@ def shot(browser: Any, name: str) -> None:
         browser.save_screenshot(str(Path(target) / f"{name}.png"))
 
 
+def click(browser: Any, by: str, value: str) -> None:
+    """Click an element that loads a new page, and wait until the old page is gone."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element = browser.find_element(by, value)
+    element.click()
+    WebDriverWait(browser, 30).until(ec.staleness_of(element))
+
+
 def sign_in(browser: Any, base: str, username: str, password: str = PASSWORD) -> None:
     from selenium.webdriver.common.by import By
 
@@ -69,7 +79,7 @@ def sign_in(browser: Any, base: str, username: str, password: str = PASSWORD) ->
     browser.get(base + "/login")
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login").click()
+    click(browser, By.ID, "login")
 
 
 def text(browser: Any, element_id: str) -> str:
@@ -99,7 +109,8 @@ def wait_for(browser: Any, element_id: str, timeout: float = 30.0) -> Any:
 # -- main paths, in the order of the story -----------------------------------------------------
 def test_company_sees_its_records_grants_consent_and_objects(world: World, browser: Any) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base, code = world.platform_console.url, world.usccs[0]
     sign_in(browser, base, code)
@@ -112,7 +123,7 @@ def test_company_sees_its_records_grants_consent_and_objects(world: World, brows
     # consent to bank-a
     browser.get(base + "/company/consents")
     Select(browser.find_element(By.ID, "grant-bank")).select_by_value("bank-a")
-    browser.find_element(By.ID, "grant").click()
+    click(browser, By.ID, "grant")
     assert text(browser, "consent-done")
     assert "bank-a" in text(browser, "consents")
     shot(browser, "company_consents")
@@ -125,10 +136,12 @@ def test_company_sees_its_records_grants_consent_and_objects(world: World, brows
     browser.get(base + "/company")
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#cat-judicial tr.record")
                if "2023-05-10" in r.text)  # fmt: skip
-    row.find_element(By.CLASS_NAME, "object-link").click()
+    link = row.find_element(By.CLASS_NAME, "object-link")
+    link.click()
+    WebDriverWait(browser, 30).until(ec.staleness_of(link))
     browser.find_element(By.ID, "reason").send_keys("该判决已撤销。" + INJECTION)
-    browser.find_element(By.ID, "exclude").click()
-    browser.find_element(By.ID, "submit-objection").click()
+    browser.find_element(By.ID, "exclude").click()  # a checkbox: no new page
+    click(browser, By.ID, "submit-objection")
     assert text(browser, "state") == "已提交"
     reason = browser.find_element(By.ID, "reason-text")
     assert INJECTION in reason.text  # shown as text ...
@@ -151,14 +164,14 @@ def test_operator_works_the_queue_and_the_company_sees_each_step(
     sign_in(browser, base, "operator")
     assert browser.current_url.endswith("/operator/objections")
     shot(browser, "operator_queue")
-    browser.find_element(By.CSS_SELECTOR, "#queue a").click()
+    click(browser, By.CSS_SELECTOR, "#queue a")
     assert INJECTION in text(browser, "reason-text")
     assert browser.execute_script("return window.__pwned === undefined")
-    browser.find_element(By.ID, "review").click()
+    click(browser, By.ID, "review")
     assert text(browser, "state") == "审核中"
     browser.find_element(By.ID, "note").send_keys("已核实法院更正文书")
     shot(browser, "operator_objection")
-    browser.find_element(By.ID, "correct").click()
+    click(browser, By.ID, "correct")
     assert text(browser, "state") == "已更正"
     objection_id = browser.current_url.rstrip("/").rsplit("/", 1)[-1]
     browser.get(base + "/operator/verify")
@@ -196,7 +209,7 @@ def test_head_of_risk_promotes_the_version_as_a_signed_in_approver(
     assert plots and all(
         browser.execute_script("return arguments[0].naturalWidth", p) > 0 for p in plots
     )
-    browser.find_element(By.ID, f"promote-{MODEL}-1").click()
+    click(browser, By.ID, f"promote-{MODEL}-1")
     assert MODEL in text(browser, "promoted")
     shot(browser, "risk_registry")
     bank_log = world.bank_app_ctx.audit
@@ -213,9 +226,9 @@ def test_officer_finds_scores_prints_and_batch_scores(
     base, code = world.bank_console.url, world.usccs[0]
     sign_in(browser, base, "alice")
     browser.find_element(By.ID, "q").send_keys(code)
-    browser.find_element(By.ID, "search").click()
+    click(browser, By.ID, "search")
     assert "已授权本行评分" in text(browser, "consent-state")
-    browser.find_element(By.ID, "score").click()
+    click(browser, By.ID, "score")
     pd_text = text(browser, "pd")
     assert pd_text.endswith("%") and 0 < float(pd_text[:-1]) < 100
     assert text(browser, "band") in "ABCDEF"
@@ -237,7 +250,7 @@ def test_officer_finds_scores_prints_and_batch_scores(
     csv_path.write_text(f"uscc\n{code}\n{world.usccs[1]}\n")
     browser.get(base + "/officer/batch")
     browser.find_element(By.ID, "file").send_keys(str(csv_path))
-    browser.find_element(By.ID, "batch-submit").click()
+    click(browser, By.ID, "batch-submit")
     link = wait_for(browser, "batch-download")  # htmx polls the progress until done
     shot(browser, "officer_batch")
     result = client.get(link.get_attribute("href")).text.splitlines()
@@ -256,7 +269,7 @@ def test_regulator_reads_lineage_verifies_and_changes_nothing(world: World, brow
     counts = text(browser, "counts")
     assert f"{MODEL}@1" in counts
     shot(browser, "regulator_home")
-    browser.find_element(By.CSS_SELECTOR, "a.lineage-link").click()
+    click(browser, By.CSS_SELECTOR, "a.lineage-link")
     assert "交叉核对通过" in text(browser, "cross-check")
     assert "model_promoted" in text(browser, "trail")
     shot(browser, "regulator_lineage")
@@ -338,7 +351,7 @@ def test_english_switch(world: World, browser: Any) -> None:
 
     base = world.bank_console.url
     sign_in(browser, base, "alice")
-    browser.find_element(By.CSS_SELECTOR, "a.lang").click()
+    click(browser, By.CSS_SELECTOR, "a.lang")
     assert "Find a company" in browser.page_source
     shot(browser, "officer_search_en")
 

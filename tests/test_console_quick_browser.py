@@ -25,6 +25,7 @@ from tests.test_console_browser import (
     DRIVER,
     INJECTION,
     browser,  # noqa: F401  (the module's browser fixture)
+    click,
     cookie_client,
     sign_in,
     text,
@@ -68,12 +69,12 @@ def test_company_objects_operator_decides_company_sees_it(
     sign_in(browser, base, a)
     assert "2023-05-10" in text(browser, "cat-judicial")
     browser.get(base + "/company/consents")
-    browser.find_element(By.ID, "grant").click()
+    click(browser, By.ID, "grant")
     assert site["consent"].list(a)[0].bank_party == "bank-a"
     browser.get(base + "/company")
-    browser.find_element(By.CSS_SELECTOR, "#cat-judicial tr.record .object-link").click()
+    click(browser, By.CSS_SELECTOR, "#cat-judicial tr.record .object-link")
     browser.find_element(By.ID, "reason").send_keys(INJECTION)
-    browser.find_element(By.ID, "submit-objection").click()
+    click(browser, By.ID, "submit-objection")
     reason = browser.find_element(By.ID, "reason-text")
     assert INJECTION in reason.text and reason.find_elements(By.TAG_NAME, "b") == []
     assert browser.execute_script("return window.__pwned === undefined")
@@ -91,7 +92,7 @@ def test_company_objects_operator_decides_company_sees_it(
     sign_in(browser, base, "operator")
     browser.get(objection.replace("/company/", "/operator/"))
     browser.find_element(By.ID, "note").send_keys("记录与法院公告一致")
-    browser.find_element(By.ID, "reject").click()
+    click(browser, By.ID, "reject")
     assert text(browser, "state") == "已驳回"
     sign_in(browser, base, a)
     browser.get(objection)

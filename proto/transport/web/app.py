@@ -426,5 +426,5 @@ def create_console_app(ctx: ConsoleContext, routers: Sequence[APIRouter]) -> Fas
     async def domain_error(request: Request, exc: FedCreditError) -> Response:
         return error_page(request, exc)
 
-    app.add_middleware(ConsoleMiddleware, ctx=ctx)  # type: ignore[arg-type]
+    app.add_middleware(ConsoleMiddleware, ctx=ctx)
     return app
