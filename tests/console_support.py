@@ -4,13 +4,17 @@ records for a company, demo accounts, and both consoles served over HTTPS."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pandas as pd
+import pytest
 
 from bank_node.config import BankConfig
 from bank_node.console.demo import DEMO_PASSWORD, create_demo_accounts
@@ -27,6 +31,17 @@ from tests.scoring_support import synthetic_tables
 MODEL = "sme-console"
 JOB = "console-job-1"
 PASSWORD = DEMO_PASSWORD
+
+
+@contextlib.contextmanager
+def cheap_hashes() -> Iterator[None]:
+    """argon2 with test parameters (1 pass, 1 MiB): the tests check the rules, not the cost."""
+    from argon2 import PasswordHasher
+
+    cheap = functools.partial(PasswordHasher, time_cost=1, memory_cost=1024, parallelism=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("proto.transport.web.accounts.PasswordHasher", cheap)
+        yield
 
 
 @dataclass

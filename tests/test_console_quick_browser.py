@@ -18,7 +18,7 @@ from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.tls import TlsFiles
 from proto.transport.web.config import ConsoleConfig
 from proto.transport.web.serve import ConsoleServer
-from tests.console_support import _catalogue
+from tests.console_support import _catalogue, cheap_hashes
 from tests.grpc_harness import KNOWN, shared_pki
 from tests.test_console_browser import (
     CHROMIUM,
@@ -47,11 +47,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _catalogue(root, a, b)
     audit = open_node_audit_log(root, "platform", "platform")
     consent = ConsentRegistry.in_data_dir(root, audit)
-    create_demo_accounts(None, root, companies=[a, b])
-    app, ctx = build_platform_console(
-        party="platform", data_dir=root, audit=audit, consent=consent, known_parties=dict(KNOWN),
-        console_config=ConsoleConfig(enabled=True),
-    )  # fmt: skip
+    with cheap_hashes():
+        create_demo_accounts(None, root, companies=[a, b])
+        app, ctx = build_platform_console(
+            party="platform", data_dir=root, audit=audit, consent=consent,
+            known_parties=dict(KNOWN), console_config=ConsoleConfig(enabled=True),
+        )  # fmt: skip
     tls = TlsFiles.in_pki_dir(shared_pki(), "platform")
     server = ConsoleServer(app, "127.0.0.1:0", certfile=tls.cert, keyfile=tls.key).start()
     yield {"url": server.url, "a": a, "b": b, "ctx": ctx, "consent": consent, "audit": audit}

@@ -27,10 +27,17 @@ from proto.transport.web.accounts import (
     check_password_rules,
 )
 from proto.transport.web.i18n import LANGS, catalogue
+from tests.console_support import cheap_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Zhengzhou-2025-ok"
 A, B = generate_usccs(2, np.random.default_rng(18))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes() -> Iterator[None]:
+    with cheap_hashes():
+        yield
 
 
 class Clock:
