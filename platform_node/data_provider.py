@@ -211,6 +211,8 @@ class PlatformDataProvider:
         return result.take(np.arange(result.n_rows))
 
     def _catalogue(self, caller: Caller, as_of: str, categories: list[str] | None) -> PartyTable:
+        from platform_node.objections.exclusions import excluded_rows
+
         licences = self.store.read("licence", columns=["uscc", "event_date"])
         known = licences.filter(pc.less(licences.column("event_date"), parse_as_of(as_of)))
         usccs = np.unique(np.asarray(known.column("uscc").to_numpy(zero_copy_only=False), str))
@@ -223,6 +225,7 @@ class PlatformDataProvider:
             authorisations=self.authorisations,
             provider=self.provider,
             threads=self.threads,
+            exclude=excluded_rows(self.store.root),  # records disputed or corrected (issue 18)
         )
         table = features.to_party_table()
         table.meta.update({"dataset": CATALOGUE, "as_of": as_of})

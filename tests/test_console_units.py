@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from models.audit import events as ev
 from models.audit.entry import Actor
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from models.federation.party import Caller
 from models.uscc import generate_usccs
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.objections import ObjectionStore
@@ -259,3 +260,43 @@ def test_cli_adds_unlocks_and_lists_accounts(
     audit = open_node_audit_log(tmp_path / "p", "platform", "platform")
     changes = [e.details["action"] for e in audit.entries() if e.event == "console_account_changed"]
     assert changes == ["add", "unlock"]
+
+
+def test_excluded_and_corrected_records_leave_the_features(
+    objections: tuple[ObjectionStore, Any],
+) -> None:
+    from platform_node.catalogue.store import CatalogueStore
+    from platform_node.console.records import company_records
+    from platform_node.data_provider import PlatformDataProvider
+    from platform_node.features.pipeline import compute_features
+    from platform_node.objections.exclusions import excluded_rows
+    from tests.console_support import _catalogue
+
+    store, _audit = objections
+    root = store.root.parent
+    _catalogue(root, A, B)
+    cat = CatalogueStore(root)
+
+    def cases() -> float:
+        f = compute_features(cat, [A], "2025-01-01", categories=["judicial"],
+                             exclude=excluded_rows(root))  # fmt: skip
+        return float(f.X[0, f.feature_names.index("jud_defendant_cases_3y")])
+
+    assert cases() == 2.0
+    judicial = next(c for c in company_records(root, A) if c.key == "judicial")
+    old = next(r for r in judicial.records if r.date == "2023-05-10")
+    obj = store.submit(A, "objection", old.table, old.record_id, old.date, "撤销", _company(A))
+    assert cases() == 2.0  # disputed, no exclusion asked: still counts
+    store.request_exclusion(obj.objection_id, _company(A))
+    assert cases() == 1.0
+    store.act(obj.objection_id, "reject", OPERATOR, "记录属实")
+    assert cases() == 2.0  # rejected: counts again
+    new = next(r for r in judicial.records if r.date == "2024-02-01")
+    obj = store.submit(A, "objection", new.table, new.record_id, new.date, "已更正", _company(A))
+    store.act(obj.objection_id, "correct", OPERATOR, "法院已更正")
+    assert cases() == 1.0  # corrected: no longer counts
+    table = PlatformDataProvider(root).load(
+        "catalogue", Caller("bank-a", "bank"), {"as_of": "2025-01-01", "categories": "judicial"}
+    )
+    row = list(table.ids).index(A)
+    assert table.X[row, table.feature_names.index("jud_defendant_cases_3y")] == 1.0

@@ -10,9 +10,6 @@ and fetched only at use time with the company's authorisation: the page says so.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ import numpy as np
 from models.uscc import validate_uscc
 from platform_node.catalogue.schema import CATEGORIES, Sensitivity, SharingMode
 from platform_node.catalogue.store import CatalogueStore
+from platform_node.objections.exclusions import _text, record_id
 
 SOURCE_FIELDS = ("registration_authority", "authority")
 
@@ -42,19 +40,6 @@ class CategoryRecords:
     sharing: str
     records: list[Record] = field(default_factory=list)
     table_meanings: dict[str, str] = field(default_factory=dict)
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def record_id(table: str, row: dict[str, Any]) -> str:
-    canon = json.dumps({k: _text(v) for k, v in sorted(row.items())}, ensure_ascii=False)
-    return hashlib.sha256(f"{table}\0{canon}".encode()).hexdigest()[:16]
 
 
 def company_records(data_dir: Path, uscc: str) -> list[CategoryRecords]:
