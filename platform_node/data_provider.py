@@ -189,6 +189,15 @@ class PlatformDataProvider:
     def datasets(self) -> list[str]:
         return [CATALOGUE, *sorted(self.served_tables)]
 
+    def data_version(self, dataset: str) -> str:
+        """Changes when the catalogue's usable records change (objections excluding or
+        correcting records, issue 18); part of every cache key built on the catalogue."""
+        if dataset != CATALOGUE:
+            return ""
+        from platform_node.objections.exclusions import exclusions_stamp
+
+        return exclusions_stamp(self.store.root)
+
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
         """Return the table named ``dataset`` as ``caller`` may use it (see the module doc)."""
         key: tuple[str, ...]
@@ -196,7 +205,8 @@ class PlatformDataProvider:
             as_of = parse_as_of(params.get("as_of", ""))
             raw = params.get("categories", "")
             categories = [c.strip() for c in raw.split(",") if c.strip()] or None
-            key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []))
+            key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []),
+                   self.data_version(dataset))  # fmt: skip
         elif dataset in self.served_tables:
             key = (dataset,)
         else:

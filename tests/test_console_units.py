@@ -283,6 +283,15 @@ def test_excluded_and_corrected_records_leave_the_features(
         return float(f.X[0, f.feature_names.index("jud_defendant_cases_3y")])
 
     assert cases() == 2.0
+    provider = PlatformDataProvider(root)
+    caller, params = Caller("bank-a", "bank"), {"as_of": "2025-01-01", "categories": "judicial"}
+
+    def served() -> float:  # through the provider's cache, as scoring and training see it
+        table = provider.load("catalogue", caller, params)
+        return float(table.X[list(table.ids).index(A), table.feature_names.index(
+            "jud_defendant_cases_3y")])  # fmt: skip
+
+    assert served() == 2.0
     judicial = next(c for c in company_records(root, A) if c.key == "judicial")
     old = next(r for r in judicial.records if r.date == "2023-05-10")
     obj = store.submit(A, "objection", old.table, old.record_id, old.date, "撤销", _company(A))
@@ -295,8 +304,4 @@ def test_excluded_and_corrected_records_leave_the_features(
     obj = store.submit(A, "objection", new.table, new.record_id, new.date, "已更正", _company(A))
     store.act(obj.objection_id, "correct", OPERATOR, "法院已更正")
     assert cases() == 1.0  # corrected: no longer counts
-    table = PlatformDataProvider(root).load(
-        "catalogue", Caller("bank-a", "bank"), {"as_of": "2025-01-01", "categories": "judicial"}
-    )
-    row = list(table.ids).index(A)
-    assert table.X[row, table.feature_names.index("jud_defendant_cases_3y")] == 1.0
+    assert served() == 1.0  # the cached table was rebuilt after the change

@@ -38,6 +38,16 @@ def record_id(table: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(f"{table}\0{canon}".encode()).hexdigest()[:16]
 
 
+def exclusions_stamp(data_dir: Path) -> str:
+    """Changes whenever the objections change (the database's mtime and size): feature
+    tables cached by the platform include it in their key, so a change is used at once."""
+    try:
+        st = (Path(data_dir) / OBJECTIONS_DB).stat()
+    except OSError:
+        return ""
+    return f"{st.st_mtime_ns}:{st.st_size}"
+
+
 def excluded_ids(data_dir: Path) -> dict[str, dict[str, set[str]]]:
     """``{table: {uscc: {record id}}}`` to leave out (open with a request, or corrected)."""
     path = Path(data_dir) / OBJECTIONS_DB
