@@ -305,3 +305,40 @@ def test_excluded_and_corrected_records_leave_the_features(
     store.act(obj.objection_id, "correct", OPERATOR, "法院已更正")
     assert cases() == 1.0  # corrected: no longer counts
     assert served() == 1.0  # the cached table was rebuilt after the change
+
+
+def test_nodes_serve_their_consoles_when_configured(tmp_path: Path) -> None:
+    import ssl
+
+    import httpx
+
+    from bank_node.config import BankConfig
+    from bank_node.console.app import start_bank_console
+    from platform_node.config import PlatformConfig
+    from platform_node.node import start_platform_node
+    from tests.grpc_harness import shared_pki
+
+    pki = shared_pki()
+    (tmp_path / "platform.toml").write_text(
+        f'[platform]\nlisten = "127.0.0.1:0"\ndata_dir = "{tmp_path / "p"}"\npki_dir = "{pki}"\n'
+        '[platform.known_parties]\nbank-a = "bank"\n'
+        '[platform.console]\nenabled = true\nlisten = "127.0.0.1:0"\n'
+    )
+    running = start_platform_node(PlatformConfig.load(tmp_path / "platform.toml"))
+    (tmp_path / "bank.toml").write_text(
+        f'[bank]\nlisten = "127.0.0.1:0"\ndata_dir = "{tmp_path / "b"}"\npki_dir = "{pki}"\n'
+        f'platform_target = "127.0.0.1:{running.port}"\n'
+        '[bank.console]\nenabled = true\nlisten = "127.0.0.1:0"\n'
+    )
+    bank = start_bank_console(BankConfig.load(tmp_path / "bank.toml"))
+    try:
+        for url in (running.extras["console"].url, bank.url):
+            assert url.startswith("https://")
+            r = httpx.get(url + "/login", verify=ssl.create_default_context(cafile=pki / "ca.pem"))
+            assert r.status_code == 200 and "__Host-fc_session" in r.headers["set-cookie"]
+    finally:
+        bank.stop()
+        running.stop(0.2)
+    assert PlatformConfig.load(tmp_path / "platform.toml").console.enabled
+    (tmp_path / "off.toml").write_text(f'[bank]\ndata_dir = "{tmp_path / "b"}"\n')
+    assert not BankConfig.load(tmp_path / "off.toml").console.enabled  # off by default
