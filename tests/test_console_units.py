@@ -342,3 +342,19 @@ def test_nodes_serve_their_consoles_when_configured(tmp_path: Path) -> None:
     assert PlatformConfig.load(tmp_path / "platform.toml").console.enabled
     (tmp_path / "off.toml").write_text(f'[bank]\ndata_dir = "{tmp_path / "b"}"\n')
     assert not BankConfig.load(tmp_path / "off.toml").console.enabled  # off by default
+
+
+def test_demo_accounts_and_config_lines(tmp_path: Path) -> None:
+    import tomllib
+
+    from bank_node.console.demo import console_toml, create_demo_accounts, describe
+
+    accounts = create_demo_accounts(tmp_path / "b", tmp_path / "p", companies=[A])
+    again = create_demo_accounts(tmp_path / "b", tmp_path / "p", companies=[A])  # idempotent
+    assert [a.username for a in accounts] == [a.username for a in again]
+    store = AccountStore.in_data_dir(tmp_path / "p")
+    assert store.authenticate(A, accounts[-1].password).subject == A
+    doc = tomllib.loads("[bank]\n" + console_toml("bank", "127.0.0.1:8443"))
+    assert doc["bank"]["console"] == {"enabled": True, "listen": "127.0.0.1:8443"}
+    text = describe(accounts, {"bank": "https://localhost:8443"})
+    assert "alice" in text and "platform console" not in text

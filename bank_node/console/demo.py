@@ -9,9 +9,12 @@ reads its accounts from ``<data_dir>/console/accounts.db``::
     for a in accounts:
         print(a.node, a.role, a.username, a.password)
 
-and enable the consoles in the configs (``[bank.console] enabled = true``, ``listen = ...``;
-``[platform.console]`` likewise); ``fedcredit bank serve`` / ``fedcredit platform serve`` then
-print their URLs. Demo passwords are fixed and printed: for a demo only.
+and enable the consoles in the configs (append ``console_toml("bank", "127.0.0.1:8443")`` to
+``bank.toml`` and ``console_toml("platform", "127.0.0.1:8444")`` to ``platform.toml``);
+``fedcredit bank serve`` / ``fedcredit platform serve`` then serve them and print their URLs
+(``bank bank-a console on https://...``); ``describe(accounts, {"bank": url, "platform":
+url})`` gives the lines to print at the end of the demo. Demo passwords are fixed and printed:
+for a demo only.
 """
 
 from __future__ import annotations
@@ -69,3 +72,22 @@ def create_demo_accounts(
             add(plat, "platform", code, "company", f"company/{code}", code)
         plat.close()
     return out
+
+
+def console_toml(node: str, listen: str) -> str:
+    """The table to append to a node's config (``node`` = ``bank`` or ``platform``) so that
+    ``fedcredit <node> serve`` serves its console on ``listen``."""
+    return f'\n[{node}.console]\nenabled = true\nlisten = "{listen}"\n'
+
+
+def describe(accounts: Sequence[DemoAccount], urls: dict[str, str]) -> str:
+    """Lines for the demo's last screen: each console's URL and its accounts."""
+    lines = []
+    for node in ("bank", "platform"):
+        if node not in urls:
+            continue
+        lines.append(f"{node} console: {urls[node]}")
+        for a in accounts:
+            if a.node == node:
+                lines.append(f"  {a.role:10s} {a.username:20s} password {a.password}")
+    return "\n".join(lines)
