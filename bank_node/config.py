@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from proto.transport.config import load_node_section
-from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.config_model import FileSchema, Key, Table, console_table, keys_from_defaults
 from proto.transport.tls import TlsFiles
+from proto.transport.web.config import ConsoleConfig
 
 DEFAULTS: dict[str, Any] = {
     "party": "bank-a",
@@ -89,6 +90,7 @@ SCHEMA = FileSchema(
             ),
             entry_name="PARTY",
         ),
+        console_table("bank", "127.0.0.1:8443"),
     ),
     example="""
 [bank]
@@ -121,6 +123,7 @@ class BankConfig:
     step_timeout_s: float
     known_parties: dict[str, str] = field(default_factory=dict)
     platform_audit_key: str = ""
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
@@ -149,6 +152,7 @@ class BankConfig:
             step_timeout_s=float(raw["step_timeout_s"]),
             known_parties=known,
             platform_audit_key=str(raw["platform_audit_key"]),
+            console=ConsoleConfig.from_mapping(node.section.get("console")),
         )
 
     def platform_peer(self) -> Any:

@@ -42,9 +42,10 @@ from typing import Any
 from models.errors import InvalidArgument
 from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
-from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.config_model import FileSchema, Key, Table, console_table, keys_from_defaults
 from proto.transport.limits_config import LimitsConfig
 from proto.transport.tls import TlsFiles
+from proto.transport.web.config import ConsoleConfig
 
 DEFAULTS: dict[str, Any] = {
     "party": "platform",
@@ -142,6 +143,7 @@ SCHEMA = FileSchema(
             Key("concurrent_builds", "int", TableCacheConfig.concurrent_builds,
                 "tables built at the same time on the node", minimum=1),
         )),
+        console_table("platform", "127.0.0.1:8444"),
     ),
     example="""
 [platform]
@@ -185,6 +187,7 @@ class PlatformConfig:
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -219,4 +222,5 @@ class PlatformConfig:
             tables=tables,
             limits=LimitsConfig.from_mapping(node.section.get("limits")),
             feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
+            console=ConsoleConfig.from_mapping(node.section.get("console")),
         )

@@ -63,7 +63,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             feature_tables=config.feature_tables,
         )
 
-    return create_server(
+    running = create_server(
         listen=config.listen,
         data_dir=config.data_dir,
         data=data,
@@ -81,3 +81,8 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             "secureboost_min_privacy": config.secureboost_min_privacy,
         },
     )
+    if config.console.enabled:  # the web console (issue 18) shares the registry and the log
+        from platform_node.console.app import start_platform_console
+
+        running.extras["console"] = start_platform_console(config, audit, consent)
+    return running

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify audit logs and read model lineage (also remotely)",
     ),
     "score": ("bank_node.cli.score_cmd", "score a company (credit officers)"),
+    "console": ("bank_node.cli.console_cmd", "web console accounts of a node"),
     "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())

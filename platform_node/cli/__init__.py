@@ -33,6 +33,8 @@ def run_serve(args: argparse.Namespace) -> int:
     setup_logging(config.log_level, node="platform")
     running = start_platform_node(config)
     print(f"platform listening on port {running.port}", flush=True)
+    if "console" in running.extras:
+        print(f"platform console on {running.extras['console'].url}", flush=True)
     wait_for_signal(running.node, config.grace_s)
     running.stop(0)
     return 0

@@ -344,6 +344,32 @@ def env_value(key: Key, raw: str, variable: str) -> Any:
     return good
 
 
+# -- shared tables -----------------------------------------------------------------------------
+def console_table(node: str, default_listen: str) -> Table:
+    """The schema of ``[<node>.console]`` (documented in docs/configuration.md)."""
+    from proto.transport.web.config import ConsoleConfig
+
+    d = ConsoleConfig()
+    return Table(
+        f"{node}.console",
+        "The web console this node serves over HTTPS with its own certificate "
+        "(`docs/console.md`); off unless `enabled`. Accounts live in "
+        "`<data_dir>/console/accounts.db`.",
+        (
+            Key("enabled", "bool", False, "serve the console"),
+            Key("listen", "str", default_listen, "the console's HTTPS address",
+                pattern=r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}",
+                form="a host:port address"),
+            Key("session_idle_s", "float", d.session_idle_s,
+                "a session idle this long ends", minimum=60, maximum=86400),
+            Key("max_failures", "int", d.max_failures,
+                "wrong passwords in a row that lock an account", minimum=1, maximum=100),
+            Key("lockout_s", "float", d.lockout_s, "how long a locked account stays locked",
+                minimum=1, maximum=86400),
+        ),
+    )  # fmt: skip
+
+
 # -- documentation -----------------------------------------------------------------------------
 def _default(key: Key) -> str:
     if key.required:
