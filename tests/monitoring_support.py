@@ -1,0 +1,47 @@
+"""A platform data provider whose features move between two dates (for the monitoring tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from models.dataset import PartyTable
+from models.federation.party import Caller
+
+REFERENCE = "2026-01-04"  # Sunday of 2026-W01
+CURRENT = "2026-03-01"  # Sunday of 2026-W09
+GROUPS = ["tax", "judicial", "social_security"]
+
+
+class ShiftingProvider:
+    """Three features per company: ``f0`` stable, ``f1`` shifted by +1.5 sd and ``f2`` with
+    many more missing values at :data:`CURRENT`; ``absent`` is not in the current table."""
+
+    def __init__(self, ids: list[str], absent: str = "", seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.ids = np.asarray(ids)
+        n = len(ids)
+        self.base = rng.normal(size=(n, 3))
+        self.noise = rng.normal(scale=0.05, size=(n, 3))
+        self.absent = absent
+        self.loads: list[str] = []
+
+    def table_at(self, as_of: str) -> PartyTable:
+        X = self.base.copy()
+        keep = np.ones(len(self.ids), dtype=bool)
+        if as_of != REFERENCE:
+            X = X + self.noise
+            X[:, 1] += 1.5
+            X[::3, 2] = np.nan
+            keep = self.ids != self.absent
+        return PartyTable(
+            ids=self.ids[keep],
+            X=X[keep],
+            feature_names=["tax_paid_12m", "court_cases_3y", "insured_staff"],
+            feature_groups=list(GROUPS),
+        )
+
+    def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
+        self.loads.append(params.get("as_of", ""))
+        return self.table_at(params.get("as_of", ""))
