@@ -11,12 +11,13 @@ from models.federation.party import Caller
 
 REFERENCE = "2026-01-04"  # Sunday of 2026-W01
 CURRENT = "2026-03-01"  # Sunday of 2026-W09
+CHANGE = "2026-01-15"  # the features move on this day
 GROUPS = ["tax", "judicial", "social_security"]
 
 
 class ShiftingProvider:
     """Three features per company: ``f0`` stable, ``f1`` shifted by +1.5 sd and ``f2`` with
-    many more missing values at :data:`CURRENT`; ``absent`` is not in the current table."""
+    many more missing values from :data:`CHANGE` on; ``absent`` is not in the later tables."""
 
     def __init__(self, ids: list[str], absent: str = "", seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
@@ -30,7 +31,7 @@ class ShiftingProvider:
     def table_at(self, as_of: str) -> PartyTable:
         X = self.base.copy()
         keep = np.ones(len(self.ids), dtype=bool)
-        if as_of != REFERENCE:
+        if as_of >= CHANGE:
             X = X + self.noise
             X[:, 1] += 1.5
             X[::3, 2] = np.nan

@@ -1,0 +1,193 @@
+"""A monitoring run on the bank: score PSI per week against a direct numpy computation, the
+platform's feature indices over gRPC with mutual TLS, alerts at the thresholds, MLflow metrics
+on the model version, the saved report and the audit entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bank_node.monitoring.client import MonitoringClient
+from bank_node.monitoring.runner import (
+    MONITORING_RUN,
+    Thresholds,
+    load_reports,
+    report_dir,
+    run_monitoring,
+)
+from bank_node.monitoring.scores import frame_records, week_step
+from bank_node.tracking import Tracking
+from bank_node.tracking.registry import TAG_MODEL_ID
+from models.audit import Actor
+from models.errors import FailedPrecondition, NotFound
+from proto.transport.audit_servicer import open_node_audit_log
+from tests.monitoring_support import ShiftingProvider
+from tests.test_monitoring_stability import direct_psi
+from tests.whitelist_support import licences, start, tls
+
+NAME = "sme-credit"
+# ISO weeks 2026-W02 .. W05 (Mondays)
+MONDAYS = [dt.date(2026, 1, 5) + dt.timedelta(weeks=k) for k in range(4)]
+WEEKS = ["2026-W02", "2026-W03", "2026-W04", "2026-W05"]
+
+
+def scores_frame(codes: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """400 scores a week: W03 the reference's values reordered (stable), W04 x1.25 (a
+    warning), W05 x1.5 (an action)."""
+    rng = np.random.default_rng(3)
+    ref = rng.beta(2, 8, 400)
+    by_week = {
+        WEEKS[0]: ref,
+        WEEKS[1]: rng.permutation(ref),
+        WEEKS[2]: ref * 1.25,
+        WEEKS[3]: ref * 1.5,
+    }
+    rows = []
+    for monday, week in zip(MONDAYS, WEEKS, strict=True):
+        for i, value in enumerate(by_week[week]):
+            day = monday + dt.timedelta(days=i % 7)
+            rows.append({"scored_at": day.isoformat(), "uscc": codes[i % len(codes)],
+                         "probability_of_default": value})  # fmt: skip
+    rows.append({"scored_at": "2026-01-27", "uscc": codes[0], "probability_of_default": np.nan})
+    return pd.DataFrame(rows), by_week
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MLflow store for the module (creating its database takes seconds)."""
+    bank_dir = tmp_path_factory.mktemp("bank") / "bank"
+    Tracking.for_data_dir(bank_dir).experiment_id()
+    return bank_dir
+
+
+@pytest.fixture
+def tracking(store: Path, tmp_path: Path) -> Iterator[Tracking]:
+    """A fresh audit log and a registered version 1 (champion) of a model of its own."""
+    global NAME
+    audit = open_node_audit_log(tmp_path / "bank-audit", "bank-a", "bank")
+    t = Tracking.for_data_dir(store, audit=audit, actor=Actor("bank-a", "bank", "b1" * 32))
+    client = t.client
+    run = client.create_run(t.experiment_id(), tags={"mlflow.runName": "job-1"})
+    client.log_param(run.info.run_id, "platform.categories", "tax,judicial,social_security")
+    client.set_terminated(run.info.run_id)
+    NAME = f"sme-credit-{tmp_path.name[-12:].strip('_').replace('_', '-')}"
+    client.create_registered_model(NAME)
+    mv = client.create_model_version(
+        NAME, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id,
+        tags={TAG_MODEL_ID: "mdl-1"},
+    )  # fmt: skip
+    client.set_registered_model_alias(NAME, "champion", mv.version)
+    yield t
+
+
+def _levels(report: Any) -> dict[str, str]:
+    return {a.metric: a.level for a in report.alerts}
+
+
+def test_score_stability_alerts_metrics_and_report(tracking: Tracking, tmp_path: Path) -> None:
+    codes = [str(c) for c in licences(60)["uscc"]]
+    frame, by_week = scores_frame(codes)
+    records = frame_records(frame)
+    assert records.week_list() == WEEKS
+    data_dir = tmp_path / "bank"
+    reports = {
+        week: run_monitoring(tracking=tracking, model=NAME, records=records, week=week,
+                             data_dir=data_dir)  # fmt: skip
+        for week in WEEKS[1:]
+    }
+    expected = {w: direct_psi(by_week[WEEKS[0]], by_week[w]) for w in WEEKS[1:]}
+    for week, report in reports.items():
+        assert report.reference_week == WEEKS[0]
+        assert report.score_psi == pytest.approx(expected[week], rel=1e-9)
+        assert report.model_version == "1" and report.model_id == "mdl-1"
+    assert expected[WEEKS[1]] == pytest.approx(0.0, abs=1e-12)
+    assert 0.1 <= expected[WEEKS[2]] < 0.25 and expected[WEEKS[3]] >= 0.25
+    assert [reports[w].level for w in WEEKS[1:]] == ["ok", "warning", "action"]
+    assert _levels(reports[WEEKS[1]]) == {}
+    assert _levels(reports[WEEKS[2]]) == {"score_psi": "warning"}
+    assert _levels(reports[WEEKS[3]]) == {"score_psi": "action"}
+    # lower thresholds change the level, not the value
+    strict = run_monitoring(tracking=tracking, model=f"{NAME}@champion", records=records,
+                            week=WEEKS[2], thresholds=Thresholds(0.05, 0.12))  # fmt: skip
+    assert strict.level == "action" and strict.score_psi == reports[WEEKS[2]].score_psi
+
+    # MLflow: metrics of the version's run, one step per week
+    client = tracking.client
+    mv = client.get_model_version(NAME, "1")
+    history = client.get_metric_history(mv.run_id, "monitor.score_psi")
+    by_step = {m.step: m.value for m in history}
+    assert by_step[week_step(WEEKS[1])] == pytest.approx(expected[WEEKS[1]], abs=1e-12)
+    assert by_step[week_step(WEEKS[3])] == pytest.approx(expected[WEEKS[3]])
+    levels = {m.step: m.value for m in client.get_metric_history(mv.run_id, "monitor.alert_level")}
+    assert levels[week_step(WEEKS[1])] == 0.0 and levels[week_step(WEEKS[3])] == 2.0
+    assert mv.tags["fedcredit.monitoring.last_level"] in ("warning", "action")
+
+    # the reports, saved privately, and the audit entries
+    saved = load_reports(data_dir, NAME, "1")
+    assert [r.week for r in saved] == WEEKS[1:]
+    assert saved[2].alerts[0].level == "action"
+    path = report_dir(data_dir, NAME, "1") / f"{WEEKS[3]}.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert tracking.audit is not None
+    runs = [e for e in tracking.audit.entries() if e.event == MONITORING_RUN]
+    assert [e.details["level"] for e in runs] == ["ok", "warning", "action", "action"]
+    assert runs[2]["details"] if isinstance(runs[2], dict) else runs[2].details["week"] == WEEKS[3]
+
+
+def test_weeks_must_hold_enough_scores(tracking: Tracking) -> None:
+    frame = pd.DataFrame(
+        {"scored_at": ["2026-01-05"] * 30 + ["2026-01-12"] * 5,
+         "probability_of_default": np.linspace(0.01, 0.5, 35)}  # fmt: skip
+    )
+    with pytest.raises(FailedPrecondition):
+        run_monitoring(tracking=tracking, model=NAME, records=frame_records(frame))
+    with pytest.raises(NotFound):
+        run_monitoring(tracking=tracking, model=NAME, records=frame_records(frame),
+                       week="2026-W09")  # fmt: skip
+
+
+def test_platform_features_in_the_run(tracking: Tracking, tmp_path: Path) -> None:
+    codes = [str(c) for c in licences(60)["uscc"]]
+    provider = ShiftingProvider(codes)
+    platform = start(tmp_path, n_companies=60, data=provider)
+    try:
+        for code in codes:
+            platform.grant(code, "bank-a", "post_loan_monitoring")
+        frame, _ = scores_frame(codes)
+        with MonitoringClient(platform.target, tls("bank-a")) as client:
+            report = run_monitoring(
+                tracking=tracking, model=NAME, records=frame_records(frame), week=WEEKS[1],
+                platform=client,
+            )  # fmt: skip
+        # the population: the companies scored in the week; the dates: the weeks' Sundays
+        assert report.platform["n_population"] == 60
+        assert (report.platform["reference_as_of"], report.platform["current_as_of"]) == (
+            "2026-01-11",
+            "2026-01-18",
+        )
+        assert provider.loads == ["2026-01-11", "2026-01-18"]
+        ref, cur = provider.table_at("2026-01-11").X, provider.table_at("2026-01-18").X
+        expected = [direct_psi(ref[:, j], cur[:, j]) for j in range(3)]
+        assert [f["index"] for f in report.features] == pytest.approx(expected, rel=1e-9)
+        levels = _levels(report)
+        assert "score_psi" not in levels  # the scores did not move that week
+        assert levels["feature_csi.judicial/f1"] == "action"
+        assert "feature_csi.tax/f0" not in levels
+        assert report.level == "action"
+        history = tracking.client.get_metric_history(
+            tracking.client.get_model_version(NAME, "1").run_id, "monitor.feature_csi.judicial/f1"
+        )
+        assert history[-1].value == pytest.approx(expected[1])
+        # the platform audited the query under the id the bank recorded
+        (entry,) = platform.entries("feature_stability_queried")
+        assert entry["query_id"] == report.platform["query_id"]
+    finally:
+        platform.stop()
