@@ -5,6 +5,7 @@ on the model version, the saved report and the audit entry."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import stat
 from collections.abc import Iterator
@@ -33,7 +34,9 @@ from tests.monitoring_support import ShiftingProvider
 from tests.test_monitoring_stability import direct_psi
 from tests.whitelist_support import licences, start, tls
 
-NAME = "sme-credit"
+BASE_NAME = "sme-credit"
+NAME = BASE_NAME
+_SERIAL = itertools.count(1)
 # ISO weeks 2026-W02 .. W05 (Mondays)
 MONDAYS = [dt.date(2026, 1, 5) + dt.timedelta(weeks=k) for k in range(4)]
 WEEKS = ["2026-W02", "2026-W03", "2026-W04", "2026-W05"]
@@ -54,8 +57,13 @@ def scores_frame(codes: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]
     for monday, week in zip(MONDAYS, WEEKS, strict=True):
         for i, value in enumerate(by_week[week]):
             day = monday + dt.timedelta(days=i % 7)
-            rows.append({"scored_at": day.isoformat(), "uscc": codes[i % len(codes)],
-                         "probability_of_default": value})  # fmt: skip
+            rows.append(
+                {
+                    "scored_at": day.isoformat(),
+                    "uscc": codes[i % len(codes)],
+                    "probability_of_default": value,
+                }
+            )
     rows.append({"scored_at": "2026-01-27", "uscc": codes[0], "probability_of_default": np.nan})
     return pd.DataFrame(rows), by_week
 
@@ -70,21 +78,25 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tracking(store: Path, tmp_path: Path) -> Iterator[Tracking]:
-    """A fresh audit log and a registered version 1 (champion) of a model of its own."""
-    global NAME
+    """A fresh audit log and a registered version 1 (champion) of the model ``NAME`` (each
+    test's model is its own: the module's store is shared)."""
+    name = f"{BASE_NAME}-{next(_SERIAL)}"
     audit = open_node_audit_log(tmp_path / "bank-audit", "bank-a", "bank")
     t = Tracking.for_data_dir(store, audit=audit, actor=Actor("bank-a", "bank", "b1" * 32))
     client = t.client
     run = client.create_run(t.experiment_id(), tags={"mlflow.runName": "job-1"})
     client.log_param(run.info.run_id, "platform.categories", "tax,judicial,social_security")
     client.set_terminated(run.info.run_id)
-    NAME = f"sme-credit-{tmp_path.name[-12:].strip('_').replace('_', '-')}"
-    client.create_registered_model(NAME)
+    client.create_registered_model(name)
     mv = client.create_model_version(
-        NAME, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id,
+        name,
+        source=f"{run.info.artifact_uri}/model",
+        run_id=run.info.run_id,
         tags={TAG_MODEL_ID: "mdl-1"},
-    )  # fmt: skip
-    client.set_registered_model_alias(NAME, "champion", mv.version)
+    )
+    client.set_registered_model_alias(name, "champion", mv.version)
+    global NAME
+    NAME = name
     yield t
 
 
@@ -99,8 +111,9 @@ def test_score_stability_alerts_metrics_and_report(tracking: Tracking, tmp_path:
     assert records.week_list() == WEEKS
     data_dir = tmp_path / "bank"
     reports = {
-        week: run_monitoring(tracking=tracking, model=NAME, records=records, week=week,
-                             data_dir=data_dir)  # fmt: skip
+        week: run_monitoring(
+            tracking=tracking, model=NAME, records=records, week=week, data_dir=data_dir
+        )
         for week in WEEKS[1:]
     }
     expected = {w: direct_psi(by_week[WEEKS[0]], by_week[w]) for w in WEEKS[1:]}
@@ -115,13 +128,19 @@ def test_score_stability_alerts_metrics_and_report(tracking: Tracking, tmp_path:
     assert _levels(reports[WEEKS[2]]) == {"score_psi": "warning"}
     assert _levels(reports[WEEKS[3]]) == {"score_psi": "action"}
     # lower thresholds change the level, not the value
-    strict = run_monitoring(tracking=tracking, model=f"{NAME}@champion", records=records,
-                            week=WEEKS[2], thresholds=Thresholds(0.05, 0.12))  # fmt: skip
+    strict = run_monitoring(
+        tracking=tracking,
+        model=f"{NAME}@champion",
+        records=records,
+        week=WEEKS[2],
+        thresholds=Thresholds(0.05, 0.12),
+    )
     assert strict.level == "action" and strict.score_psi == reports[WEEKS[2]].score_psi
 
     # MLflow: metrics of the version's run, one step per week
     client = tracking.client
     mv = client.get_model_version(NAME, "1")
+    assert mv.run_id is not None
     history = client.get_metric_history(mv.run_id, "monitor.score_psi")
     by_step = {m.step: m.value for m in history}
     assert by_step[week_step(WEEKS[1])] == pytest.approx(expected[WEEKS[1]], abs=1e-12)
@@ -139,19 +158,20 @@ def test_score_stability_alerts_metrics_and_report(tracking: Tracking, tmp_path:
     assert tracking.audit is not None
     runs = [e for e in tracking.audit.entries() if e.event == MONITORING_RUN]
     assert [e.details["level"] for e in runs] == ["ok", "warning", "action", "action"]
-    assert runs[2]["details"] if isinstance(runs[2], dict) else runs[2].details["week"] == WEEKS[3]
+    assert runs[2].details["week"] == WEEKS[3] and runs[2].details["alerts"][0]["level"] == "action"
 
 
 def test_weeks_must_hold_enough_scores(tracking: Tracking) -> None:
     frame = pd.DataFrame(
-        {"scored_at": ["2026-01-05"] * 30 + ["2026-01-12"] * 5,
-         "probability_of_default": np.linspace(0.01, 0.5, 35)}  # fmt: skip
+        {
+            "scored_at": ["2026-01-05"] * 30 + ["2026-01-12"] * 5,
+            "probability_of_default": np.linspace(0.01, 0.5, 35),
+        }
     )
     with pytest.raises(FailedPrecondition):
         run_monitoring(tracking=tracking, model=NAME, records=frame_records(frame))
     with pytest.raises(NotFound):
-        run_monitoring(tracking=tracking, model=NAME, records=frame_records(frame),
-                       week="2026-W09")  # fmt: skip
+        run_monitoring(tracking=tracking, model=NAME, records=frame_records(frame), week="2026-W09")
 
 
 def test_platform_features_in_the_run(tracking: Tracking, tmp_path: Path) -> None:
@@ -164,9 +184,12 @@ def test_platform_features_in_the_run(tracking: Tracking, tmp_path: Path) -> Non
         frame, _ = scores_frame(codes)
         with MonitoringClient(platform.target, tls("bank-a")) as client:
             report = run_monitoring(
-                tracking=tracking, model=NAME, records=frame_records(frame), week=WEEKS[1],
+                tracking=tracking,
+                model=NAME,
+                records=frame_records(frame),
+                week=WEEKS[1],
                 platform=client,
-            )  # fmt: skip
+            )
         # the population: the companies scored in the week; the dates: the weeks' Sundays
         assert report.platform["n_population"] == 60
         assert (report.platform["reference_as_of"], report.platform["current_as_of"]) == (
@@ -182,9 +205,9 @@ def test_platform_features_in_the_run(tracking: Tracking, tmp_path: Path) -> Non
         assert levels["feature_csi.judicial/f1"] == "action"
         assert "feature_csi.tax/f0" not in levels
         assert report.level == "action"
-        history = tracking.client.get_metric_history(
-            tracking.client.get_model_version(NAME, "1").run_id, "monitor.feature_csi.judicial/f1"
-        )
+        run_id = tracking.client.get_model_version(NAME, "1").run_id
+        assert run_id is not None
+        history = tracking.client.get_metric_history(run_id, "monitor.feature_csi.judicial/f1")
         assert history[-1].value == pytest.approx(expected[1])
         # the platform audited the query under the id the bank recorded
         (entry,) = platform.entries("feature_stability_queried")
