@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -214,3 +215,32 @@ def test_platform_features_in_the_run(tracking: Tracking, tmp_path: Path) -> Non
         assert entry["query_id"] == report.platform["query_id"]
     finally:
         platform.stop()
+
+
+def test_monitor_cli_run_and_show(
+    tracking: Tracking, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bank_node.cli.main import EXIT_OK, EXIT_USAGE, main
+    from tests.grpc_harness import shared_pki
+
+    codes = [str(c) for c in licences(60)["uscc"]]
+    frame, by_week = scores_frame(codes)
+    scores = tmp_path / "scores.csv"
+    frame.to_csv(scores, index=False)
+    bank_toml = tmp_path / "bank.toml"
+    bank_toml.write_text(
+        f'[bank]\nparty = "bank-a"\ndata_dir = "{store}"\npki_dir = "{shared_pki()}"\n'
+        'platform_target = "127.0.0.1:1"\nplatform_name = "platform"\n'
+    )
+    run = ("monitor", "run", "--config", bank_toml, "--model", f"{NAME}@champion")
+    code = main([str(a) for a in (*run, "--scores", scores, "--no-platform", "--week", WEEKS[2])])
+    text = capsys.readouterr().out
+    assert code == EXIT_OK, text
+    assert f"week {WEEKS[2]} (reference {WEEKS[0]}): level warning" in text
+    assert "ALERT warning: score_psi" in text
+    code = main(["monitor", "show", "--config", str(bank_toml), "--model", NAME, "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK and [r["week"] for r in shown] == [WEEKS[2]]
+    assert shown[0]["score_psi"] == pytest.approx(direct_psi(by_week[WEEKS[0]], by_week[WEEKS[2]]))
+    bad = main([str(a) for a in (*run, "--scores", scores, "--no-platform", "--week", "2026-53")])
+    assert bad == EXIT_USAGE
