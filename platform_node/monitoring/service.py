@@ -8,9 +8,10 @@ A bank names its monitored population (companies it lent to) and two dates. The 
    that differs from one the bank already used with the same dataset, dates and bins by fewer
    than ``min_population`` companies (FAILED_PRECONDITION), so that the indices of two close
    populations cannot be subtracted to learn about the few companies between them;
-3. loads its point-in-time features as of each date (the same data provider as training),
-   keeps the population's rows present at both dates (the population must still be
-   ``min_population``), and computes each feature's characteristic stability index
+3. loads its point-in-time features as of each date (the same data provider as training;
+   tables cached, new dates limited per bank: :data:`DEFAULT_TABLES`), keeps the population's
+   rows present at both dates (the population must still be ``min_population``), and
+   computes each feature's characteristic stability index
    (:func:`models.stability.stability_index`: reference deciles, a missing-value bin);
 4. answers the index of each feature, named as the bank may know it (the feature's name if the
    platform shares names, else ``<category>/f<k>``), and audits the query
@@ -49,6 +50,7 @@ from models.stability import DEFAULT_BINS, stability_indices
 from models.uscc import validate_uscc
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.refusals import for_bank
+from platform_node.scoring.table_cache import TableCache, TableCacheConfig
 from proto.fedcredit.v1 import monitoring_pb2, monitoring_pb2_grpc
 from proto.transport.auth import current_caller
 from proto.transport.status import abort_with
@@ -66,6 +68,17 @@ MAX_POPULATION = 200_000
 MAX_BINS = 20
 _KEYS_KEPT = 512
 _POPULATIONS_PER_KEY = 32
+
+#: Point-in-time tables built for monitoring: a few kept, new dates limited per bank (a bank
+#: asking for a new date on every request gets RESOURCE_EXHAUSTED, not a platform busy building).
+DEFAULT_TABLES = TableCacheConfig(
+    max_tables=8,
+    max_bytes=256 << 20,
+    max_tables_per_party=4,
+    builds_per_s=0.1,
+    build_burst=6,
+    concurrent_builds=1,
+)
 
 
 def _date(value: str, what: str) -> str:
@@ -124,6 +137,8 @@ class FeatureMonitor:
     in_population:
         ``(uscc, bank) -> None``, raising when the company may not be monitored for the bank
         (default: a ``post_loan_monitoring`` consent in force; a watch list may replace it).
+    tables:
+        Bounds of the cache of point-in-time tables and the per-bank budget of new dates.
     """
 
     def __init__(
@@ -135,6 +150,7 @@ class FeatureMonitor:
         min_population: int = MIN_POPULATION,
         share_feature_names: bool = False,
         in_population: Callable[[str, str], object] | None = None,
+        tables: TableCacheConfig | None = None,
     ) -> None:
         if min_population < 2:
             raise InvalidArgument("the minimum population is at least 2")
@@ -146,6 +162,10 @@ class FeatureMonitor:
             lambda uscc, bank: consent_registry.check(uscc, bank, SCOPE)
         )
         self.guard = PopulationGuard(min_population)
+        self.tables: TableCache[PartyTable] = TableCache(
+            tables or DEFAULT_TABLES,
+            size_of=lambda t: int(np.asarray(t.X).nbytes + np.asarray(t.ids).nbytes),
+        )
 
     def _population(self, caller: Caller, usccs: list[str]) -> list[str]:
         out: set[str] = set()
@@ -162,7 +182,11 @@ class FeatureMonitor:
         params = {"as_of": as_of}
         if categories:
             params["categories"] = categories
-        return self.data.load(dataset, caller, params)
+
+        def build() -> PartyTable:
+            return self.data.load(dataset, caller, params)
+
+        return self.tables.get((dataset, categories, caller.party, as_of), caller.party, build)
 
     def stability(
         self, caller: Caller, request: monitoring_pb2.FeatureStabilityRequest
@@ -267,6 +291,7 @@ def install(
     min_population: int = MIN_POPULATION,
     share_feature_names: bool = False,
     in_population: Callable[[str, str], object] | None = None,
+    tables: TableCacheConfig | None = None,
 ) -> Mapping[str, tuple[str, ...]]:
     """Add the service to ``server``; returns its role policy (banks only)."""
     monitor = FeatureMonitor(
@@ -276,6 +301,7 @@ def install(
         min_population=min_population,
         share_feature_names=share_feature_names,
         in_population=in_population,
+        tables=tables,
     )
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(monitor), server)
     return POLICY
