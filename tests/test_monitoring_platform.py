@@ -124,3 +124,20 @@ def test_feature_names_when_the_platform_shares_them(tmp_path: Path) -> None:
         assert np.isfinite([f.index for f in reply.features]).all()
     finally:
         p.stop()
+
+
+def test_decoys_do_not_make_the_guard_forget() -> None:
+    from platform_node.monitoring.service import _POPULATIONS_PER_KEY, PopulationGuard
+
+    guard = PopulationGuard(50)
+    key = ("bank-a", "catalogue", "", REFERENCE, CURRENT, "10")
+    first = frozenset(f"c{i}" for i in range(60))
+    guard.admit(key, first)
+    for k in range(1, _POPULATIONS_PER_KEY):  # decoys, each far from the others
+        guard.admit(key, frozenset(f"d{k}-{i}" for i in range(60)))
+    with pytest.raises(FailedPrecondition, match="too many different populations"):
+        guard.admit(key, frozenset(f"e{i}" for i in range(60)))
+    with pytest.raises(FailedPrecondition, match="too few companies"):
+        guard.admit(key, first | {"target"})  # the first population is still remembered
+    guard.admit(key, first)  # the same population again is answered
+    guard.admit(("bank-b", *key[1:]), first | {"target"})  # another bank's key

@@ -93,7 +93,12 @@ def population_digest(usccs: list[str]) -> str:
 
 
 class PopulationGuard:
-    """Refuses populations too close to one already used under the same key (in memory)."""
+    """Refuses populations too close to one already used under the same key (in memory).
+
+    At most ``_POPULATIONS_PER_KEY`` different populations per key are answered (the same one
+    again always is): a bank cannot push an earlier population out with decoys and then ask
+    for a neighbour of it. Keys (bank, dataset, categories, dates, bins) are kept LRU.
+    """
 
     def __init__(self, min_difference: int) -> None:
         self.min_difference = min_difference
@@ -111,7 +116,11 @@ class PopulationGuard:
                         " few companies"
                     )
             if population not in earlier:
-                earlier = [*earlier, population][-_POPULATIONS_PER_KEY:]
+                if len(earlier) >= _POPULATIONS_PER_KEY:  # refused, not forgotten: no decoys
+                    raise FailedPrecondition(
+                        "too many different populations were already used with these dates"
+                    )
+                earlier = [*earlier, population]
             self._seen[key] = earlier
             self._seen.move_to_end(key)
             while len(self._seen) > _KEYS_KEPT:
@@ -139,29 +148,37 @@ class FeatureMonitor:
         (default: a ``post_loan_monitoring`` consent in force; a watch list may replace it).
     tables:
         Bounds of the cache of point-in-time tables and the per-bank budget of new dates.
+    differencing_rule:
+        Refuse populations close to an earlier one (always on in the service; off only to
+        measure the earlier flow, ``experiments/privacy/monitoring_differencing.py``).
     """
 
     def __init__(
         self,
         *,
         data_provider: DataProvider,
-        consent_registry: ConsentRegistry,
+        consent_registry: ConsentRegistry | None,
         audit_log: AuditLog,
         min_population: int = MIN_POPULATION,
         share_feature_names: bool = False,
         in_population: Callable[[str, str], object] | None = None,
         tables: TableCacheConfig | None = None,
+        differencing_rule: bool = True,
     ) -> None:
         if min_population < 2:
             raise InvalidArgument("the minimum population is at least 2")
+        if in_population is None and consent_registry is None:
+            raise InvalidArgument("monitoring needs a consent registry or a population check")
         self.data = data_provider
         self.audit = audit_log
         self.min_population = min_population
         self.share_feature_names = share_feature_names
+        registry = consent_registry
         self.in_population = in_population or (
-            lambda uscc, bank: consent_registry.check(uscc, bank, SCOPE)
+            lambda uscc, bank: registry.check(uscc, bank, SCOPE)  # type: ignore[union-attr]
         )
-        self.guard = PopulationGuard(min_population)
+        # without the rule (only for re-enacting the earlier flow in experiments/privacy/)
+        self.guard = PopulationGuard(min_population if differencing_rule else 1)
         self.tables: TableCache[PartyTable] = TableCache(
             tables or DEFAULT_TABLES,
             size_of=lambda t: int(np.asarray(t.X).nbytes + np.asarray(t.ids).nbytes),
