@@ -55,15 +55,20 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.append(counts, float(missing.sum()))
 
 
-def index_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
-    """The stability index of two count vectors over the same bins."""
+def terms_from_counts(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Each bin's term ``(q_b - p_b) ln(q_b / p_b)`` of two count vectors over the same bins."""
     p = np.asarray(reference, dtype=np.float64)
     q = np.asarray(current, dtype=np.float64)
     if p.shape != q.shape or p.sum() <= 0 or q.sum() <= 0:
         raise InvalidArgument("a stability index needs two non-empty distributions")
     p = np.maximum(p / p.sum(), EPSILON)
     q = np.maximum(q / q.sum(), EPSILON)
-    return float(np.sum((q - p) * np.log(q / p)))
+    return np.asarray((q - p) * np.log(q / p))
+
+
+def index_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
+    """The stability index of two count vectors over the same bins."""
+    return float(np.sum(terms_from_counts(reference, current)))
 
 
 def contributions(
@@ -71,13 +76,7 @@ def contributions(
 ) -> np.ndarray:
     """Each bin's term of the index (characteristic analysis: where the shift is)."""
     edges = quantile_edges(reference, n_bins)
-    p = bin_counts(reference, edges)
-    q = bin_counts(current, edges)
-    if p.sum() <= 0 or q.sum() <= 0:
-        raise InvalidArgument("a stability index needs two non-empty distributions")
-    p = np.maximum(p / p.sum(), EPSILON)
-    q = np.maximum(q / q.sum(), EPSILON)
-    return np.asarray((q - p) * np.log(q / p))
+    return terms_from_counts(bin_counts(reference, edges), bin_counts(current, edges))
 
 
 def stability_index(
@@ -97,6 +96,26 @@ def stability_indices(
     if ref.ndim != 2 or cur.ndim != 2 or ref.shape[1] != cur.shape[1]:
         raise InvalidArgument("reference and current need the same columns")
     return np.asarray([stability_index(ref[:, j], cur[:, j], n_bins) for j in range(ref.shape[1])])
+
+
+def label_counts(
+    reference: np.ndarray, current: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(labels, reference counts, current counts)`` of two arrays of category labels (the
+    bins are every label seen on either side, sorted)."""
+    ref = np.asarray(reference).astype(str)
+    cur = np.asarray(current).astype(str)
+    labels = sorted(set(ref.tolist()) | set(cur.tolist()))
+    pos = {label: k for k, label in enumerate(labels)}
+    p = np.bincount([pos[v] for v in ref.tolist()], minlength=len(labels)).astype(np.float64)
+    q = np.bincount([pos[v] for v in cur.tolist()], minlength=len(labels)).astype(np.float64)
+    return labels, p, q
+
+
+def categorical_index(reference: np.ndarray, current: np.ndarray) -> float:
+    """PSI / CSI of a categorical characteristic (e.g. risk bands): one bin per label."""
+    _, p, q = label_counts(reference, current)
+    return index_from_counts(p, q)
 
 
 def alert_level(value: float, warning: float = WARNING, action: float = ACTION) -> str:

@@ -244,3 +244,42 @@ def test_monitor_cli_run_and_show(
     assert shown[0]["score_psi"] == pytest.approx(direct_psi(by_week[WEEKS[0]], by_week[WEEKS[2]]))
     bad = main([str(a) for a in (*run, "--scores", scores, "--no-platform", "--week", "2026-53")])
     assert bad == EXIT_USAGE
+
+
+def test_served_risk_bands_from_the_audit_log(tracking: Tracking, tmp_path: Path) -> None:
+    """Without a scores file the run reads the bands served with the version from the bank's
+    audit log (ok outcomes of this model only), one bin per band."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from models.audit.log import AuditLog
+
+    now = [dt.datetime(2026, 1, 6, 10, tzinfo=dt.UTC)]
+    audit = AuditLog(tmp_path / "served.log", Ed25519PrivateKey.generate(), clock=lambda: now[0])
+    officer = Actor("bank-a/alice", "officer", "a3" * 32)
+    mix = {
+        WEEKS[0]: {"A": 30, "B": 40, "C": 20, "D": 10},
+        WEEKS[1]: {"A": 30, "B": 40, "C": 20, "D": 10},
+        WEEKS[2]: {"A": 10, "B": 30, "C": 30, "D": 25, "E": 5},
+    }
+    for k, week in enumerate(WEEKS[:3]):
+        now[0] = dt.datetime(2026, 1, 6 + 7 * k, 10, tzinfo=dt.UTC)
+        for band, count in mix[week].items():
+            for _ in range(count):
+                audit.append("score_request", officer, {"model_id": "mdl-1", "risk_band": band,
+                                                         "outcome": "ok", "uscc": ""})  # fmt: skip
+        audit.append("score_request", officer, {"model_id": "mdl-1", "outcome": "denied"})
+        audit.append("score_request", officer, {"model_id": "mdl-9", "risk_band": "E",
+                                                 "outcome": "ok"})  # fmt: skip
+    tracking.audit = audit
+    stable = run_monitoring(tracking=tracking, model=NAME, week=WEEKS[1])
+    moved = run_monitoring(tracking=tracking, model=NAME, week=WEEKS[2])
+    assert stable.score_basis == moved.score_basis == "risk_band"
+    assert (stable.n_reference, stable.n_current, moved.n_current) == (100, 100, 100)
+    labels = ["A", "B", "C", "D", "E"]
+    p = np.array([mix[WEEKS[0]].get(b, 0) for b in labels]) / 100
+    q = np.array([mix[WEEKS[2]].get(b, 0) for b in labels]) / 100
+    p, q = np.clip(p, 1e-4, None), np.clip(q, 1e-4, None)
+    assert moved.score_psi == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
+    assert sum(moved.score_bin_terms) == pytest.approx(moved.score_psi)
+    assert stable.level == "ok" and stable.score_psi == pytest.approx(0.0, abs=1e-12)
+    assert moved.level == "action"

@@ -2,15 +2,16 @@
 
 Usage (on the bank node, with its config)::
 
-    fedcredit monitor run --config bank.toml --model sme-credit[@champion] --scores scores.csv \\
+    fedcredit monitor run --config bank.toml --model sme-credit[@champion] [--scores scores.csv] \\
         [--week 2026-W48] [--reference-week 2026-W40] [--population borrowers.txt] \\
         [--no-platform] [--dataset catalogue] [--categories tax,judicial] [--bins 10] \\
         [--warning 0.1] [--action 0.25] [--json]
     fedcredit monitor show --config bank.toml --model sme-credit[@VERSION] [--json]
 
 ``run`` computes the PSI of the week's scores against the reference week (the bank's own
-data), asks the platform for its features' stability over the monitored population (the
-companies in ``--population``, else those scored in the week; only those with a
+data: the file, else the risk bands it served with the version, from its audit log), asks
+the platform for its features' stability over the monitored population (the companies in
+``--population``, else those scored in the week; only those with a
 ``post_loan_monitoring`` consent count, at least 50), raises warning / action alerts at the
 thresholds, logs the values as MLflow metrics of the model version, saves the report and
 audits the run (``bank_node/monitoring/runner.py``). ``show`` prints the saved reports.
@@ -31,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r = msub.add_parser("run", help="monitor a model version for one week")
     r.add_argument("--config", type=Path, required=True, help="the bank's bank.toml")
     r.add_argument("--model", required=True, help="NAME[@VERSION|@ALIAS] (default champion)")
-    r.add_argument("--scores", type=Path, required=True, help="CSV/Parquet of scores served")
+    r.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        help="CSV/Parquet of scores (default: the risk bands served, from the bank's audit log)",
+    )
     r.add_argument("--week", default=None, help="ISO week YYYY-Www (default: the latest)")
     r.add_argument("--reference-week", default=None, help="default: the earliest week")
     r.add_argument("--population", type=Path, default=None, help="USCCs monitored (txt/CSV)")
@@ -57,7 +63,7 @@ def render(report: Any) -> str:
         f"{report.model_name} v{report.model_version} week {report.week} "
         f"(reference {report.reference_week}): level {report.level}",
         f"  score PSI {report.score_psi:.4f} [{report.score_level}] "
-        f"({report.n_reference} -> {report.n_current} scores)",
+        f"({report.n_reference} -> {report.n_current} scores, by {report.score_basis})",
     ]
     if report.platform:
         lines.append(
@@ -81,7 +87,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     config = BankConfig.load(args.config)
     thresholds = Thresholds(args.warning, args.action)
-    records = read_scores(args.scores)
+    records = read_scores(args.scores) if args.scores is not None else None
     population = read_population(args.population) if args.population else None
     tracking = bank_tracking(config, bank_audit_log(config))
     platform = (

@@ -3,7 +3,8 @@
 1. **Score stability** (the bank's own data): the PSI of the week's scores against a reference
    week's (default: the earliest week of the records), over the reference's deciles plus a
    missing bin (:mod:`models.stability`), with each bin's term (characteristic analysis of the
-   score: where the distribution moved).
+   score: where the distribution moved). Without a scores file, the risk bands the bank served
+   with the version (its audit log's ``score_request`` entries), one bin per band.
 2. **Feature stability** (optional, the platform's data): the platform computes each of its
    features' characteristic stability index over the monitored population between the
    reference week's Sunday and the current week's Sunday (:mod:`bank_node.monitoring.client`;
@@ -32,9 +33,25 @@ from typing import Any
 import numpy as np
 
 from bank_node.monitoring.client import MonitoringClient
-from bank_node.monitoring.scores import ScoreRecords, parse_week, week_end, week_step
+from bank_node.monitoring.scores import (
+    ScoreRecords,
+    audit_records,
+    parse_week,
+    week_end,
+    week_step,
+)
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
-from models.stability import ACTION, LEVELS, WARNING, alert_level, contributions, stability_index
+from models.stability import (
+    ACTION,
+    LEVELS,
+    WARNING,
+    alert_level,
+    categorical_index,
+    contributions,
+    label_counts,
+    stability_index,
+    terms_from_counts,
+)
 
 MONITORING_RUN = "monitoring_run"
 MIN_SCORES = 20
@@ -73,6 +90,7 @@ class MonitoringReport:
     score_psi: float
     score_level: str
     score_bin_terms: list[float]
+    score_basis: str = "probability_of_default"
     features: list[dict[str, Any]] = field(default_factory=list)
     platform: dict[str, Any] = field(default_factory=dict)
     alerts: list[MonitoringAlert] = field(default_factory=list)
@@ -140,7 +158,7 @@ def run_monitoring(
     *,
     tracking: Any,
     model: str,
-    records: ScoreRecords,
+    records: ScoreRecords | None = None,
     week: str | None = None,
     reference_week: str | None = None,
     platform: MonitoringClient | None = None,
@@ -154,30 +172,44 @@ def run_monitoring(
 ) -> MonitoringReport:
     """Monitor version ``model`` (``NAME[@VERSION|@ALIAS]``, default the champion) for a week.
 
-    ``platform`` with a ``population`` (or records naming companies) adds the platform's
-    feature indices; ``data_dir`` saves the report there. See the module docstring.
+    ``records``: the scores (default: the risk bands served with this version, from the
+    bank's audit log, ``tracking.audit``). ``platform`` with a ``population`` (or records
+    naming companies) adds the platform's feature indices; ``data_dir`` saves the report
+    there. See the module docstring.
     """
     from bank_node.tracking.registry import TAG_MODEL_ID, get_version, parse_model_spec
 
     thresholds = thresholds or Thresholds()
     name, version = parse_model_spec(model)
     mv = get_version(tracking, name, version)
+    model_id = (mv.tags or {}).get(TAG_MODEL_ID, "")
+    if records is None:
+        if tracking.audit is None or not model_id:
+            raise FailedPrecondition("no score records given and no audit log to read them from")
+        records = audit_records(tracking.audit, model_id)
     current, reference = _choose_weeks(records, week, reference_week)
     ref_scores, cur_scores = records.of_week(reference), records.of_week(current)
     if min(ref_scores.size, cur_scores.size) < min_scores:
         raise FailedPrecondition(f"each week compared needs at least {min_scores} scores")
-    score_psi = stability_index(ref_scores, cur_scores, n_bins)
+    if records.categorical:  # served risk bands: one bin per band
+        score_psi = categorical_index(ref_scores, cur_scores)
+        _, p, q = label_counts(ref_scores, cur_scores)
+        terms = [float(v) for v in terms_from_counts(p, q)]
+    else:
+        score_psi = stability_index(ref_scores, cur_scores, n_bins)
+        terms = [float(v) for v in contributions(ref_scores, cur_scores, n_bins)]
     report = MonitoringReport(
         model_name=name,
         model_version=str(mv.version),
-        model_id=(mv.tags or {}).get(TAG_MODEL_ID, ""),
+        model_id=model_id,
         week=current,
         reference_week=reference,
         n_reference=int(ref_scores.size),
         n_current=int(cur_scores.size),
         score_psi=score_psi,
         score_level=thresholds.level(score_psi),
-        score_bin_terms=[float(v) for v in contributions(ref_scores, cur_scores, n_bins)],
+        score_basis=records.column,
+        score_bin_terms=terms,
         created_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     if report.score_level != "ok":

@@ -6,6 +6,11 @@ a score column (``probability_of_default``, else ``score``) and optionally ``usc
 company, used as the monitored population for the platform's features when no population is
 given). Rows without a finite score are ignored (e.g. the failed rows of ``fedcredit score
 batch``). Weeks are ISO weeks written ``YYYY-Www``; a week's date is its Sunday.
+
+Without a file, :func:`audit_records` reads the scores the bank served from its own audit log:
+every ``score_request`` entry of the model that ended ``ok`` records when and which risk band
+was served (not the probability), so the served distribution is monitored over the bands
+(a categorical index, :func:`models.stability.categorical_index`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.audit.events import SCORE_REQUEST
 from models.errors import InvalidArgument, NotFound
 
 DATE_COLUMNS = ("scored_at", "as_of", "date")
@@ -58,9 +65,10 @@ class ScoreRecords:
     """Scores with their ISO week (and company when known)."""
 
     weeks: np.ndarray  # "YYYY-Www" per row
-    values: np.ndarray  # float score per row
+    values: np.ndarray  # float score per row, or a risk band label per row (``categorical``)
     usccs: np.ndarray | None  # company per row, when the input names it
     column: str  # which score column was used
+    categorical: bool = False
 
     def week_list(self) -> list[str]:
         return sorted(set(self.weeks.tolist()))
@@ -127,3 +135,24 @@ def read_population(path: Path) -> list[str]:
         return [u.strip().upper() for u in frame["uscc"].dropna().tolist() if u.strip()]
     lines = path.read_text(encoding="utf-8").splitlines()
     return [s.strip().upper() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+
+
+def audit_records(audit: Any, model_id: str) -> ScoreRecords:
+    """The risk bands the bank served with model ``model_id``, from its audit log."""
+    weeks: list[str] = []
+    bands: list[str] = []
+    usccs: list[str] = []
+    for entry in audit.query(event=SCORE_REQUEST, model_id=model_id):
+        d = entry.details
+        if d.get("outcome") != "ok" or not d.get("risk_band"):
+            continue
+        when = dt.datetime.fromisoformat(str(entry.ts).replace("Z", "+00:00"))
+        year, week, _ = when.isocalendar()
+        weeks.append(week_label(year, week))
+        bands.append(str(d["risk_band"]))
+        usccs.append(str(d.get("uscc", "")))
+    if not bands:
+        raise NotFound("the bank's audit log holds no score served with this model")
+    return ScoreRecords(
+        np.asarray(weeks), np.asarray(bands), np.asarray(usccs), "risk_band", categorical=True
+    )
