@@ -137,7 +137,7 @@ def _attack(name: str, variant: str, rule: bool, gap: int, trials: int, seed: in
 
 
 def run(quick: bool = False) -> list[AttackResult]:
-    trials = 120 if quick else 1000
+    trials = 100 if quick else 1000
     return [
         _attack("adjacent-populations", "before", False, 0, trials, 1),
         _attack("adjacent-populations", "differencing-rule", True, 0, trials, 1),
