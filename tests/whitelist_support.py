@@ -22,7 +22,7 @@ from platform_node.catalogue.store import CatalogueStore
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.data_provider import PlatformDataProvider
 from platform_node.server import RunningServer, create_server
-from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.node_audit import open_node_audit_log
 from proto.transport.pki import issue
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import KNOWN, shared_pki

@@ -43,7 +43,7 @@ from models.federation.party import Caller
 from models.uscc import generate_usccs
 from platform_node.monitoring.service import FeatureMonitor
 from proto.fedcredit.v1 import monitoring_pb2
-from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.node_audit import open_node_audit_log
 
 PROTOCOL = "monitoring"
 N = 300
