@@ -12,7 +12,12 @@ import pytest
 
 from bank_node.cli.whitelist_cmd import Candidate, WhitelistClient
 from models.errors import InvalidArgument, PermissionDenied
-from platform_node.whitelist.service import WHITELIST_QUERIED, WHITELIST_RECOMMENDED
+from platform_node.whitelist.service import (
+    CODES_PER_ENTRY,
+    WHITELIST_QUERIED,
+    WHITELIST_RECOMMENDED,
+    WHITELIST_RECOMMENDED_CODES,
+)
 from tests.whitelist_support import OPERATOR, Platform, start, tls
 
 
@@ -99,7 +104,9 @@ def test_invalid_uscc_rejected_and_counted(platform: Platform) -> None:
     assert all(c[0] not in r.message and "not-a-code" not in r.message for r in reply.rejected)
     (entry,) = platform.entries(WHITELIST_RECOMMENDED)
     assert entry["_actor"] == "tech-bureau"
-    assert entry["accepted"] == 1 and entry["usccs"] == [c[0]]
+    assert entry["accepted"] == 1 and entry["n_parts"] == 1
+    (codes_entry,) = platform.entries(WHITELIST_RECOMMENDED_CODES)
+    assert codes_entry["upload_id"] == entry["upload_id"] and codes_entry["usccs"] == [c[0]]
     assert entry["rejected_invalid_uscc"] == reply.rejected_invalid_uscc
 
 
@@ -179,3 +186,22 @@ def test_store_is_private(platform: Platform) -> None:
     db = platform.data_dir / "whitelist" / "whitelist.db"
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(db.parent).st_mode) == 0o700
+
+
+def test_a_large_upload_is_audited_in_parts(tmp_path: Path) -> None:
+    import hashlib
+
+    p = start(tmp_path, n_companies=2 * CODES_PER_ENTRY + 50)
+    try:
+        c = codes(p)
+        reply = recommend(p, "tech-bureau", c)
+        assert reply.accepted == len(c)  # type: ignore[attr-defined]
+        (entry,) = p.entries(WHITELIST_RECOMMENDED)
+        parts = p.entries(WHITELIST_RECOMMENDED_CODES)
+        assert entry["n_parts"] == len(parts) == 3
+        audited = [u for part in parts for u in part["usccs"]]  # type: ignore[attr-defined]
+        assert sorted(audited) == sorted(c)
+        digest = hashlib.sha256("\n".join(audited).encode()).hexdigest()
+        assert entry["usccs_sha256"] == digest
+    finally:
+        p.stop()

@@ -16,7 +16,8 @@
    ``monitor.feature_csi_max``, ``monitor.alert_level`` as 0/1/2), the version is tagged
    with its last monitored week and level, the report is saved as JSON under
    ``<bank data>/monitoring/<model>/v<version>/<week>.json`` (0600), and the bank's audit log
-   gets a ``monitoring_run`` entry with the values and alerts.
+   gets a ``monitoring_run`` entry with the score PSI, the level, the number of alerts per
+   level and the 20 largest alerts.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from models.stability import (
 
 MONITORING_RUN = "monitoring_run"
 MIN_SCORES = 20
+AUDITED_ALERTS = 20
 _METRIC_SAFE = re.compile(r"[^0-9A-Za-z_\-. /]")
 
 
@@ -253,7 +255,13 @@ def run_monitoring(
             "reference_week": reference,
             "score_psi": round(score_psi, 6),
             "level": report.level,
-            "alerts": [dataclasses.asdict(a) for a in report.alerts],
+            "n_warning": sum(a.level == "warning" for a in report.alerts),
+            "n_action": sum(a.level == "action" for a in report.alerts),
+            # the largest ones (an entry's details are at most 16 KiB; the report has them all)
+            "alerts": [
+                {"metric": a.metric[:80], "value": round(a.value, 6), "level": a.level}
+                for a in sorted(report.alerts, key=lambda a: -a.value)[:AUDITED_ALERTS]
+            ],
             "platform_query_id": report.platform.get("query_id", ""),
         },
     )

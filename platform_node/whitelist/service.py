@@ -8,8 +8,10 @@ their own certificate), ``ListWhitelist`` only banks. Everything else is PERMISS
 ``rejected_invalid_uscc``), a company in the catalogue's registration data, a reason and
 criteria of bounded printable text (else ``rejected_other``); it records the rest with
 :class:`~platform_node.whitelist.store.WhitelistStore` (duplicates counted, not recorded
-twice) and appends one ``whitelist_recommended`` entry to the platform's audit log, in the
-same transaction (an upload that cannot be audited is not recorded).
+twice) and appends to the platform's audit log, in the same transaction (an upload that cannot
+be audited is not recorded), one ``whitelist_recommended`` entry (counts, SHA-256 of the
+accepted codes in upload order) and ``whitelist_recommended_codes`` entries holding those codes,
+400 per entry.
 
 ``ListWhitelist`` returns the recommended companies that have a consent in force of scope
 ``whitelist_listing`` for the calling bank, filtered by industry and district, with their
@@ -26,6 +28,7 @@ which rule each refused one broke (including "not in the registration data", whi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -64,6 +67,9 @@ POLICY: dict[str, tuple[str, ...]] = {
 
 SCOPE = "whitelist_listing"
 WHITELIST_RECOMMENDED = "whitelist_recommended"
+WHITELIST_RECOMMENDED_CODES = "whitelist_recommended_codes"
+#: Accepted codes per audit entry (an entry's details are at most 16 KiB).
+CODES_PER_ENTRY = 400
 WHITELIST_QUERIED = "whitelist_queried"
 MAX_CANDIDATES = 10_000
 DEFAULT_LIMIT = 1_000
@@ -136,6 +142,8 @@ class Whitelist:
         actor = Actor(caller.party, caller.role, caller.cert_fingerprint)
 
         def audit(done: UploadReport) -> None:
+            codes = list(done.accepted_usccs)
+            parts = [codes[i : i + CODES_PER_ENTRY] for i in range(0, len(codes), CODES_PER_ENTRY)]
             self.audit.append(
                 WHITELIST_RECOMMENDED,
                 actor,
@@ -148,9 +156,16 @@ class Whitelist:
                     "duplicates": done.duplicates,
                     "rejected_invalid_uscc": done.rejected_invalid_uscc,
                     "rejected_other": done.rejected_other,
-                    "usccs": list(done.accepted_usccs),
+                    "usccs_sha256": hashlib.sha256("\n".join(codes).encode()).hexdigest(),
+                    "n_parts": len(parts),
                 },
             )
+            for k, part in enumerate(parts):
+                self.audit.append(
+                    WHITELIST_RECOMMENDED_CODES,
+                    actor,
+                    {"upload_id": done.upload_id, "part": k, "usccs": part},
+                )
 
         return self.store.record_upload(caller.party, rows, report, batch_ref, on_commit=audit)
 
