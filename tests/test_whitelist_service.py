@@ -104,7 +104,7 @@ def test_invalid_uscc_rejected_and_counted(platform: Platform) -> None:
     assert all(c[0] not in r.message and "not-a-code" not in r.message for r in reply.rejected)
     (entry,) = platform.entries(WHITELIST_RECOMMENDED)
     assert entry["_actor"] == "tech-bureau"
-    assert entry["accepted"] == 1 and entry["n_parts"] == 1
+    assert entry["accepted"] == 1 and entry["n_parts"] == 1 and entry["outcome"] == "ok"
     (codes_entry,) = platform.entries(WHITELIST_RECOMMENDED_CODES)
     assert codes_entry["upload_id"] == entry["upload_id"] and codes_entry["usccs"] == [c[0]]
     assert entry["rejected_invalid_uscc"] == reply.rejected_invalid_uscc
@@ -205,3 +205,17 @@ def test_a_large_upload_is_audited_in_parts(tmp_path: Path) -> None:
         assert entry["usccs_sha256"] == digest
     finally:
         p.stop()
+
+
+def test_a_refused_upload_is_audited_and_records_nothing(platform: Platform) -> None:
+    from platform_node.whitelist.service import MAX_CANDIDATES
+
+    c = codes(platform)
+    with client(platform, "tech-bureau") as cl, pytest.raises(InvalidArgument):
+        cl.recommend([Candidate(c[0], "x")] * (MAX_CANDIDATES + 1))
+    (entry,) = platform.entries(WHITELIST_RECOMMENDED)
+    assert entry["outcome"] == "error" and entry["error"] == "invalid_argument"
+    assert entry["received"] == MAX_CANDIDATES + 1 and entry["_actor"] == "tech-bureau"
+    assert platform.entries(WHITELIST_RECOMMENDED_CODES) == []
+    platform.grant(c[0], "bank-a", "whitelist_listing")
+    assert listed(platform) == []

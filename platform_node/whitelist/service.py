@@ -39,7 +39,7 @@ import grpc
 
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
-from models.audit.outcome import run_audited
+from models.audit.outcome import record, run_audited
 from models.errors import FedCreditError, InvalidArgument
 from models.federation.party import Caller
 from models.uscc import validate_uscc
@@ -108,7 +108,18 @@ class Whitelist:
     def recommend(
         self, caller: Caller, candidates: list[tuple[str, str, list[str]]], batch_ref: str = ""
     ) -> UploadReport:
-        """Validate, deduplicate and record one upload (audited in the same transaction)."""
+        """Validate, deduplicate and record one upload (audited in the same transaction); a
+        refused upload is audited too (``outcome`` error, nothing recorded)."""
+        try:
+            return self._recommend(caller, candidates, batch_ref)
+        except BaseException as err:
+            details = {"recommender": caller.party, "received": len(candidates)}
+            record(self.audit, WHITELIST_RECOMMENDED, caller, details, err)
+            raise
+
+    def _recommend(
+        self, caller: Caller, candidates: list[tuple[str, str, list[str]]], batch_ref: str
+    ) -> UploadReport:
         if len(candidates) > MAX_CANDIDATES:
             raise InvalidArgument(f"at most {MAX_CANDIDATES} candidates per upload")
         batch_ref = clean_text(batch_ref, 200, "the batch reference")
@@ -156,6 +167,7 @@ class Whitelist:
                     "duplicates": done.duplicates,
                     "rejected_invalid_uscc": done.rejected_invalid_uscc,
                     "rejected_other": done.rejected_other,
+                    "outcome": "ok",
                     "usccs_sha256": hashlib.sha256("\n".join(codes).encode()).hexdigest(),
                     "n_parts": len(parts),
                 },
