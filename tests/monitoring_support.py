@@ -1,4 +1,5 @@
-"""A platform data provider whose features move between two dates (for the monitoring tests)."""
+"""For the monitoring tests: a platform data provider whose features move between two dates,
+and the stability index written out directly in numpy."""
 
 from __future__ import annotations
 
@@ -46,3 +47,18 @@ class ShiftingProvider:
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
         self.loads.append(params.get("as_of", ""))
         return self.table_at(params.get("as_of", ""))
+
+
+def direct_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
+    """PSI written out: reference deciles, a missing bin, shares floored at 1e-4."""
+    finite = ref[~np.isnan(ref)]
+    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+
+    def shares(x: np.ndarray) -> np.ndarray:
+        nan = np.isnan(x)
+        idx = np.digitize(x[~nan], edges)
+        counts = np.append(np.bincount(idx, minlength=len(edges) + 1), nan.sum())
+        return np.clip(counts / counts.sum(), 1e-4, None)
+
+    p, q = shares(ref), shares(cur)
+    return float(np.sum((q - p) * np.log(q / p)))

@@ -31,8 +31,7 @@ from bank_node.tracking.registry import TAG_MODEL_ID
 from models.audit import Actor
 from models.errors import FailedPrecondition, NotFound
 from proto.transport.node_audit import open_node_audit_log
-from tests.monitoring_support import ShiftingProvider
-from tests.test_monitoring_stability import direct_psi
+from tests.monitoring_support import ShiftingProvider, direct_psi
 from tests.whitelist_support import licences, start, tls
 
 BASE_NAME = "sme-credit"

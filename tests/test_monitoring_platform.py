@@ -13,8 +13,7 @@ import pytest
 from bank_node.monitoring.client import MonitoringClient
 from models.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from platform_node.monitoring.service import FEATURE_STABILITY_QUERIED
-from tests.monitoring_support import CURRENT, REFERENCE, ShiftingProvider
-from tests.test_monitoring_stability import direct_psi
+from tests.monitoring_support import CURRENT, REFERENCE, ShiftingProvider, direct_psi
 from tests.whitelist_support import Platform, start, tls
 
 N = 90

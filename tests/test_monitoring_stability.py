@@ -8,21 +8,7 @@ import pytest
 from bank_node.monitoring.runner import Thresholds
 from models.errors import InvalidArgument
 from models.stability import alert_level, contributions, stability_index, stability_indices
-
-
-def direct_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
-    """PSI written out: reference deciles, a missing bin, shares floored at 1e-4."""
-    finite = ref[~np.isnan(ref)]
-    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
-
-    def shares(x: np.ndarray) -> np.ndarray:
-        nan = np.isnan(x)
-        idx = np.digitize(x[~nan], edges)
-        counts = np.append(np.bincount(idx, minlength=len(edges) + 1), nan.sum())
-        return np.clip(counts / counts.sum(), 1e-4, None)
-
-    p, q = shares(ref), shares(cur)
-    return float(np.sum((q - p) * np.log(q / p)))
+from tests.monitoring_support import direct_psi
 
 
 def test_index_matches_direct_numpy() -> None:
