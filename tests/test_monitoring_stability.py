@@ -55,3 +55,17 @@ def test_thresholds_raise_the_right_level() -> None:
         alert_level(float("nan"))
     with pytest.raises(InvalidArgument):
         stability_index(np.array([np.nan]), np.array([]))
+
+
+def test_categorical_index_has_one_bin_per_label() -> None:
+    from models.stability import categorical_index, label_counts
+
+    ref = np.array(["A"] * 50 + ["B"] * 30 + ["C"] * 20)
+    cur = np.array(["A"] * 20 + ["B"] * 30 + ["C"] * 40 + ["D"] * 10)
+    labels, p, q = label_counts(ref, cur)
+    assert labels == ["A", "B", "C", "D"] and p.tolist() == [50, 30, 20, 0]
+    ps = np.clip(np.array([0.5, 0.3, 0.2, 0.0]), 1e-4, None)
+    qs = np.array([0.2, 0.3, 0.4, 0.1])
+    expected = float(np.sum((qs - ps) * np.log(qs / ps)))
+    assert categorical_index(ref, cur) == pytest.approx(expected)
+    assert categorical_index(ref, np.random.default_rng(0).permutation(ref)) == 0.0
