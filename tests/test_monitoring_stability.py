@@ -64,6 +64,7 @@ def test_categorical_index_has_one_bin_per_label() -> None:
     cur = np.array(["A"] * 20 + ["B"] * 30 + ["C"] * 40 + ["D"] * 10)
     labels, p, q = label_counts(ref, cur)
     assert labels == ["A", "B", "C", "D"] and p.tolist() == [50, 30, 20, 0]
+    assert q.tolist() == [20, 30, 40, 10]
     ps = np.clip(np.array([0.5, 0.3, 0.2, 0.0]), 1e-4, None)
     qs = np.array([0.2, 0.3, 0.4, 0.1])
     expected = float(np.sum((qs - ps) * np.log(qs / ps)))
