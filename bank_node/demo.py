@@ -87,6 +87,7 @@ idle_timeout_s = 900
 [platform.known_parties]
 bank-a = "bank"
 regulator = "regulator"
+jinshui-district = "recommender"
 """
     )
     bank_cfg = work / "bank.toml"
@@ -131,13 +132,14 @@ def run(work: Path) -> int:
 
     say(
         "Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a, "
-        "approver head-of-risk@bank-a"
+        "approver head-of-risk@bank-a, white-list recommender jinshui-district"
     )
     init_pki(
         work / "pki",
         ["bank-a"],
         officers=[("alice", "bank-a")],
         approvers=[("head-of-risk", "bank-a")],
+        recommenders=["jinshui-district"],
     )
     say(
         f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
@@ -259,6 +261,26 @@ def run(work: Path) -> int:
         print(f"(exit code {refused}: refused as expected)")
         if refused == 0:
             raise RuntimeError("a company without consent was scored")
+
+        say(
+            "The white list: a district recommends companies (each code checked, duplicates "
+            "counted); bank-a sees only those that consented to be listed to it"
+        )
+        (work / "candidates.csv").write_text(
+            "uscc,reason,criteria\n"
+            + "".join(f"{u},high-tech SME,patents;tax grade A\n" for u in [*consenting, refusing])
+            + "91410100XXXXXXXXXX,typo,\n"
+        )
+        fedcredit(
+            "whitelist", "upload", "--platform", f"127.0.0.1:{platform_port}",
+            "--cert-dir", "pki/jinshui-district", "--file", "candidates.csv", cwd=work,
+        )  # fmt: skip
+        for uscc in consenting[:2]:
+            fedcredit(
+                "consent", "grant", "--config", "platform.toml", "--uscc", uscc,
+                "--bank", "bank-a", "--scope", "whitelist_listing", "--days", "365", cwd=work,
+            )  # fmt: skip
+        fedcredit("whitelist", "list", "--config", "bank.toml", cwd=work)
 
         say("A company checks what the platform holds about it and who used its data")
         fedcredit(

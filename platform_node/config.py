@@ -93,7 +93,7 @@ SCHEMA = FileSchema(
             "platform.known_parties",
             "Party name -> role; callers not listed are refused (required, not empty).",
             entries=Key("role", "str", help="the role that party's certificate must carry",
-                        choices=("bank", "regulator", "platform")),
+                        choices=("bank", "regulator", "platform", "recommender")),
             entry_name="PARTY",
         ),
         Table(

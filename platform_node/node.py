@@ -43,7 +43,8 @@ def data_provider(config: PlatformConfig, audit: AuditLog | None = None) -> Data
 
 
 def start_platform_node(config: PlatformConfig) -> RunningServer:
-    """Start the platform: federation (training), scoring (consent-checked), audit, health."""
+    """Start the platform: federation (training), scoring (consent-checked), white list,
+    feature monitoring, audit, health."""
     from platform_node.consent.registry import ConsentRegistry
     from platform_node.scoring import service as scoring
 
@@ -63,6 +64,24 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             feature_tables=config.feature_tables,
         )
 
+    def whitelist_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.whitelist import service as whitelist
+
+        return whitelist.install(
+            server, data_dir=config.data_dir, consent_registry=consent, audit_log=audit
+        )
+
+    def monitoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.monitoring import service as monitoring
+
+        return monitoring.install(
+            server,
+            data_provider=data,
+            consent_registry=consent,
+            audit_log=audit,
+            share_feature_names=config.share_feature_names,
+        )
+
     running = create_server(
         listen=config.listen,
         data_dir=config.data_dir,
@@ -74,7 +93,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         max_workers=config.max_workers,
         share_feature_names=config.share_feature_names,
         audit_log=audit,
-        extra_services=[scoring_hook],
+        extra_services=[scoring_hook, whitelist_hook, monitoring_hook],
         limits=config.limits,
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),

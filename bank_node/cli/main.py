@@ -50,6 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("bank_node.cli.score_cmd", "score a company (credit officers)"),
     "console": ("bank_node.cli.console_cmd", "web console accounts of a node"),
     "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
+    "whitelist": ("bank_node.cli.whitelist_cmd", "the financing white list (banks, recommenders)"),
+    "monitor": ("bank_node.cli.monitor_cmd", "model monitoring: score and feature stability"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 
