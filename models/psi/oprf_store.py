@@ -58,10 +58,19 @@ def _lock_for(root: Path) -> threading.Lock:
 
 
 def population_version(raw_ids: Sequence[str] | np.ndarray, id_format: str) -> str:
-    """Digest (32 hex) of the platform's raw ids (in table order) and the id format."""
-    values = raw_ids.tolist() if isinstance(raw_ids, np.ndarray) else list(raw_ids)
+    """Digest (32 hex) of the platform's raw ids (in table order) and the id format.
+
+    A ``str`` array is hashed as its UCS-4 buffer (with its dtype; ~0.5 s for 10 million ids),
+    anything else as the UTF-8 of its ids joined by 0x1f. Either way, a changed id, order or
+    id format changes the version.
+    """
     h = hashlib.sha256(f"{POPULATION_DOMAIN}\x1e{id_format}\x1e".encode())
-    h.update("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass"))
+    if isinstance(raw_ids, np.ndarray) and raw_ids.dtype.kind == "U":
+        h.update(f"{raw_ids.dtype.str}{raw_ids.shape}\x1e".encode())
+        h.update(memoryview(np.ascontiguousarray(raw_ids)).cast("B"))
+    else:
+        values = raw_ids.tolist() if isinstance(raw_ids, np.ndarray) else list(raw_ids)
+        h.update("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
 
 

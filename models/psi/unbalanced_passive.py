@@ -295,12 +295,12 @@ class PsiAutoPassive(PassiveParty):
         check_blob(request.points, request.count)
         values = bytes(request.points)
         keys = order_keys(self._nonce, values)
-        flat = self._last_order + b"".join(keys.tolist())
+        flat = self._last_order + keys.tobytes()
         chain = np.frombuffer(flat, dtype="S32")
         if chain.shape[0] > 1 and not bool(np.all(chain[1:] > chain[:-1])):
             raise FailedPrecondition("finish values are not in the agreed order (or repeat)")
         ids = platform_cache(self.context).lookup(meta, values)
-        self._last_order = bytes(chain[-1]) if chain.shape[0] else b""
+        self._last_order = chain[-1:].tobytes()
         self._finished.append(ids)
         self._n_finish_total = n_int
         self._n_finish_chunks += 1
