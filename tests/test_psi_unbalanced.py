@@ -243,3 +243,22 @@ def test_bad_plans_are_refused(tmp_path: Path) -> None:
             UpsiPlanRequest(UPSI_VERSION, GROUP, 1, "unbalanced", 4, "", ""),
             UpsiPlanResponse,
         )
+
+
+def test_offline_build_by_the_node_serves_large_populations(tmp_path: Path) -> None:
+    """Above the inline-build limit, auto falls back to balanced until the node has built
+    the cache (``python -m platform_node.psi_cache build``), then runs unbalanced."""
+    from platform_node.psi_cache import build_cache, status
+
+    bank, platform = split_sets(10, 150, 6)
+    extras = {**SMALL, "psi_cache_inline_build_max": 100}
+    manager = SessionManager(tmp_path / "platform", IdTable(platform), context_extras=extras)
+    peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+    before = run_auto(peer, bank, tmp_path / "bank-cache", job="j1")
+    assert before.protocol == "balanced"
+
+    meta = build_cache(tmp_path / "platform", IdTable(platform), "catalogue", id_format="uscc")
+    assert meta.n == 150 and status(tmp_path / "platform")["caches"][0]["n"] == 150
+    after = run_auto(peer, bank, tmp_path / "bank-cache", job="j2")
+    assert after.protocol == "unbalanced" and after.key_id == meta.key_id
+    assert set(after.result.aligned_ids.tolist()) == set(bank) & set(platform)
