@@ -22,4 +22,5 @@ ATTACK_MODULES: tuple[str, ...] = (
     "secureboost_bincount",
     "secureboost_labels",
     "secureboost_paths",
+    "psi_membership",
 )
