@@ -12,7 +12,7 @@ def test_offline_retest_works_under_key_reuse_and_not_after_rotation() -> None:
     assert "psi_membership" in ATTACK_MODULES
     results = {r.variant: r for r in run(quick=True)}
     standard, rotated = results["standard"], results["rotated"]
-    assert standard.details["n_changed"] >= 20
+    assert standard.details["n_changed"] >= 15
     # key reused: every changed company's current membership, no new evaluation
     assert standard.leak and standard.recovered == 1.0
     assert standard.details["evaluations_of_old_ids_in_job_2"] == 0

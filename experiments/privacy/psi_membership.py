@@ -75,8 +75,8 @@ def _session(data_dir: Path, ids: np.ndarray) -> Any:
 def measure(variant: str, n_platform: int, n_bank: int, seed: int = 11) -> AttackResult:
     from models.psi import psi_auto_session_spec
     from models.psi.oprf_store import PlatformPsiCache
-    from models.psi.unbalanced_active import BankPsiCache
     from models.psi.tagset import tags64
+    from models.psi.unbalanced_active import BankPsiCache
 
     rng = np.random.default_rng(seed)
     pool = np.char.add("C", rng.permutation(3 * n_platform).astype(str))
@@ -140,7 +140,7 @@ def measure(variant: str, n_platform: int, n_bank: int, seed: int = 11) -> Attac
 
 
 def run(quick: bool = False) -> list[AttackResult]:
-    n_platform, n_bank = (2_000, 200) if quick else (20_000, 2_000)
+    n_platform, n_bank = (1_000, 160) if quick else (20_000, 2_000)
     return [measure(v, n_platform, n_bank) for v in ("standard", "rotated")]
 
 
