@@ -62,5 +62,6 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
             "secureboost_min_privacy": config.secureboost_min_privacy,
+            **{f"psi_{key}": value for key, value in config.psi.items()},
         },
     )

@@ -262,3 +262,18 @@ def test_offline_build_by_the_node_serves_large_populations(tmp_path: Path) -> N
     after = run_auto(peer, bank, tmp_path / "bank-cache", job="j2")
     assert after.protocol == "unbalanced" and after.key_id == meta.key_id
     assert set(after.result.aligned_ids.tolist()) == set(bank) & set(platform)
+
+
+def test_platform_config_psi_section(tmp_path: Path) -> None:
+    from platform_node.config import PSI_DEFAULTS, PlatformConfig
+
+    cfg = tmp_path / "platform.toml"
+    cfg.write_text(
+        '[platform]\ndata_dir = "d"\n[platform.known_parties]\nbank-a = "bank"\n'
+        "[platform.psi]\nkey_rotation_days = 7\nunbalanced_min_ratio = 20\n"
+    )
+    config = PlatformConfig.load(cfg, plaintext=True)
+    assert config.psi == {**PSI_DEFAULTS, "key_rotation_days": 7, "unbalanced_min_ratio": 20}
+    cfg.write_text(cfg.read_text() + "rotation_dayz = 3\n")
+    with pytest.raises(InvalidArgument):
+        PlatformConfig.load(cfg, plaintext=True)

@@ -20,17 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="catalogue")
     parser.add_argument("--param", action="append", default=[], help="KEY=VALUE session param")
     parser.add_argument("--id-format", choices=["uscc", "any"], default=None)
-    parser.add_argument("--rotation-days", type=float, default=30.0)
+    parser.add_argument("--rotation-days", type=float, default=None, help="default: config")
     args = parser.parse_args(argv)
     try:
         from pathlib import Path
 
         config = PlatformConfig.load(Path(args.config))
+        days = float(args.rotation_days or config.psi["key_rotation_days"])
         if args.command == "rotate":
             key = PlatformPsiCache(cache_root(config.data_dir)).rotate()
             print(json.dumps({"key_id": key.key_id}))
         elif args.command == "status":
-            print(json.dumps(status(config.data_dir, args.rotation_days), indent=2))
+            print(json.dumps(status(config.data_dir, days), indent=2))
         else:
             params = dict(p.split("=", 1) for p in args.param)
             meta = build_cache(
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 params=params,
                 id_format=args.id_format,
                 party=config.party,
-                rotation_days=args.rotation_days,
+                rotation_days=days,
             )
             print(
                 json.dumps(
