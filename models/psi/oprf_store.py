@@ -35,7 +35,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,7 @@ class CacheMeta:
     false_positive_rate: float
     created_at: float
     build_seconds: float
+    build_phases: dict[str, float] = field(default_factory=dict)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -255,38 +256,48 @@ class PlatformPsiCache:
         *,
         workers: int | None = None,
         engine: GroupEngine | None = None,
+        values: bytes | None = None,
     ) -> CacheMeta:
         """Blind every prepared platform id under ``key`` and write the cache (the offline
         phase; about one hash-and-multiply per id).
 
         ``ids`` are the platform's distinct valid ids (:func:`models.psi.ids.prepare_ids`).
+        ``values`` (benchmarks only) gives ``F(y)`` precomputed, in the order of ``ids``.
+        ``CacheMeta.build_phases`` records the seconds of each phase (blind, tags, index,
+        write).
         """
         t0 = time.perf_counter()
+        phases: dict[str, float] = {}
         final = self._set_dir(key.key_id, population)
         existing = self.find(key.key_id, population)
         if existing is not None:
             return existing
         ids = np.asarray(ids).astype(str)
-        own_engine = engine is None
-        eng = GroupEngine(workers) if engine is None else engine
-        try:
-            values = eng.hash_mult(key.scalar, ids.tolist())
-        finally:
-            if own_engine:
-                eng.close()
+        if values is None:
+            own_engine = engine is None
+            eng = GroupEngine(workers) if engine is None else engine
+            try:
+                values = eng.hash_mult(key.scalar, ids.tolist())
+            finally:
+                if own_engine:
+                    eng.close()
+        elif len(values) != POINT_BYTES * ids.shape[0]:
+            raise InvalidArgument("precomputed values do not match the ids")
+        phases["blind"] = time.perf_counter() - t0
+        t = time.perf_counter()
         n = int(ids.shape[0])
-        prefixes = (
-            np.frombuffer(values, dtype=">u8")[::4].astype(np.uint64)
-            if n
-            else (np.zeros(0, dtype=np.uint64))
-        )
-        order = np.argsort(prefixes, kind="stable")
         tagset = TagSet.from_tags(tags64(values, key.key_id))
         blob, count_bytes = tagset.encode()
+        phases["tags"] = time.perf_counter() - t
+        t = time.perf_counter()
+        prefixes = np.frombuffer(values, dtype=">u8")[::4].astype(np.uint64)
+        order = np.argsort(prefixes, kind="stable")
         try:
             id_bytes = ids.astype("S") if n else np.zeros(0, dtype="S1")
         except UnicodeEncodeError:
             id_bytes = np.char.encode(ids, "utf-8")
+        phases["index"] = time.perf_counter() - t
+        t = time.perf_counter()
         _private_dir(self.root / "sets")
         _private_dir(final.parent)
         tmp = _private_dir(final.parent / f".build-{secrets.token_hex(4)}")
@@ -307,6 +318,10 @@ class PlatformPsiCache:
                 false_positive_rate=false_positive_rate(n, tagset.bucket_bits),
                 created_at=self.clock(),
                 build_seconds=round(time.perf_counter() - t0, 3),
+                build_phases={
+                    **{k: round(v, 3) for k, v in phases.items()},
+                    "write": round(time.perf_counter() - t, 3),
+                },
             )
             _write_private(tmp / "meta.json", json.dumps(asdict(meta), sort_keys=True).encode())
             with self._lock:
