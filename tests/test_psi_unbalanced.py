@@ -277,3 +277,14 @@ def test_platform_config_psi_section(tmp_path: Path) -> None:
     cfg.write_text(cfg.read_text() + "rotation_dayz = 3\n")
     with pytest.raises(InvalidArgument):
         PlatformConfig.load(cfg, plaintext=True)
+
+
+def test_cache_streams_in_many_chunks(make_peer, tmp_path: Path, monkeypatch) -> None:
+    import models.psi.unbalanced_passive as passive_module
+
+    monkeypatch.setattr(passive_module, "CACHE_CHUNK_BYTES", 256)
+    bank, platform = split_sets(12, 400, 7)
+    peer = make_peer(IdTable(platform), context_extras=SMALL)
+    run = run_auto(peer, bank, tmp_path / "bank-cache")
+    assert run.protocol == "unbalanced" and run.cache_bytes_downloaded > 4 * 256
+    assert set(run.result.aligned_ids.tolist()) == set(bank) & set(platform)
