@@ -118,7 +118,7 @@ def run_one(
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-upsi-") as tmp:
         data_dir = Path(tmp) / "platform"
-        extras = {"psi_cache_inline_build_max": 0, "psi_workers": workers or 2}
+        extras: dict[str, object] = {"psi_cache_inline_build_max": 0, "psi_workers": workers or 2}
         manager = SessionManager(data_dir, IdTable(plat), context_extras=extras)
         codec = ProtobufCodec()
 

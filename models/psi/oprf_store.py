@@ -67,7 +67,7 @@ def population_version(raw_ids: Sequence[str] | np.ndarray, id_format: str) -> s
     h = hashlib.sha256(f"{POPULATION_DOMAIN}\x1e{id_format}\x1e".encode())
     if isinstance(raw_ids, np.ndarray) and raw_ids.dtype.kind == "U":
         h.update(f"{raw_ids.dtype.str}{raw_ids.shape}\x1e".encode())
-        h.update(memoryview(np.ascontiguousarray(raw_ids)).cast("B"))
+        h.update(np.ascontiguousarray(raw_ids).view(np.uint8).data)
     else:
         values = raw_ids.tolist() if isinstance(raw_ids, np.ndarray) else list(raw_ids)
         h.update("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass"))
