@@ -79,11 +79,11 @@ def train(work: Path, bank: Any, plat: Any, quick: bool) -> dict[str, Any]:
     """LR models for bank-a (the honest officers) and bank-b (the abuser's own model)."""
     import models.logreg.passive  # noqa: F401
     from bank_node.scoring.model_store import ModelStore
+    from experiments.support.scoring import StaticProvider, serve_approved
     from models.federation.inprocess import InProcessPeer
     from models.federation.manager import SessionManager
     from models.federation.party import Caller
     from models.logreg.active import FederatedLogisticRegression
-    from tests.scoring_support import StaticProvider, serve_approved
 
     manager = SessionManager(work / "platform", StaticProvider(plat), idle_timeout_s=600)
     out: dict[str, Any] = {}

@@ -47,6 +47,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import models.logreg.passive  # noqa: E402, F401  (registers the platform party)
+from experiments.support.vertical import (  # noqa: E402
+    TableProvider,
+    VerticalData,
+    load_vertical,
+    standardized_joined,
+)
 from models.dataset import PartyTable  # noqa: E402
 from models.federation.inprocess import InProcessPeer  # noqa: E402
 from models.federation.manager import SessionManager  # noqa: E402
@@ -54,12 +60,6 @@ from models.federation.party import Caller  # noqa: E402
 from models.logreg.active import FederatedLogisticRegression  # noqa: E402
 from models.logreg.optim import sigmoid_terms  # noqa: E402
 from proto.transport.codec import ProtobufCodec  # noqa: E402
-from tests.test_logreg_support import (  # noqa: E402
-    TableProvider,
-    VerticalData,
-    load_vertical,
-    standardized_joined,
-)
 
 RESULTS = ROOT / "experiments" / "results"
 

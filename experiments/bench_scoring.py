@@ -62,14 +62,14 @@ def shared_data() -> Path:
 # ----------------------------------------------------------------------------- data and models
 def bench_tables(n: int, seed: int = 0) -> tuple[PartyTable, PartyTable, str]:
     """Aligned bank/platform tables keyed by generated USCCs (default_credit when present)."""
+    from experiments.support.scoring import synthetic_tables
     from models.uscc import generate_usccs
-    from tests.scoring_support import synthetic_tables
 
     data = shared_data()
     if not (data / "default_credit_hetero_guest.csv").exists():
         bank, plat = synthetic_tables(n, seed)
         return bank, plat, "synthetic"
-    from tests.secureboost_support import load_hetero
+    from experiments.support.hetero import load_hetero
 
     bank, plat = load_hetero(data, "default_credit", n, seed=seed)
     ids = np.asarray(generate_usccs(bank.n_rows, np.random.default_rng(seed)))
@@ -84,19 +84,19 @@ def train(work: Path, bank: PartyTable, plat: PartyTable, quick: bool) -> dict[s
     import models.logreg.passive
     import models.secureboost.passive  # noqa: F401
     from bank_node.scoring.model_store import ModelStore
+    from experiments.support.scoring import StaticProvider, serve_approved
     from models.federation.inprocess import InProcessPeer
     from models.federation.manager import SessionManager
     from models.federation.party import Caller
     from models.logreg.active import FederatedLogisticRegression
     from models.secureboost.active import SecureBoostClassifier
-    from tests.scoring_support import StaticProvider, serve_approved
 
     manager = SessionManager(work / "platform", StaticProvider(plat), idle_timeout_s=600)
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
     t0 = time.perf_counter()
     sb = SecureBoostClassifier(
         n_estimators=8 if quick else 25, max_depth=4, n_bins=32, key_bits=1024
-    ).fit(bank, peer, job_id="bench-sb", dataset=DATASET)
+    ).fit(bank, peer, job_id="bench-sb", platform_dataset=DATASET)
     t_sb = time.perf_counter() - t0
     t0 = time.perf_counter()
     lr = FederatedLogisticRegression(
@@ -194,7 +194,7 @@ def serve_platform(
 def serve_bank(work: Path, platform_port: int) -> None:
     """Child process: the bank server (ScoringService) connected to the platform."""
     from bank_node.server import create_bank_server
-    from tests.scoring_support import bank_config
+    from experiments.support.scoring import bank_config
 
     config = bank_config(work / "pki", work / "bank", platform_port, max_workers=16)
     running = create_bank_server(config)

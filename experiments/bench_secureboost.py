@@ -40,14 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.federation.peer import PassivePeer  # noqa: E402
-from models.secureboost.loss import auc  # noqa: E402
-from tests.secureboost_support import (  # noqa: E402
+from experiments.support.hetero import (  # noqa: E402
     StaticProvider,
     joined,
     load_hetero,
     train_test_rows,
 )
+from models.federation.peer import PassivePeer  # noqa: E402
+from models.secureboost.loss import auc  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results"
 KNOWN_PARTIES = {"platform": "platform", "bank-a": "bank"}
@@ -294,8 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             clf = SecureBoostClassifier(**params, key_bits=args.key_bits, privacy="standard").fit(
                 bank,
                 platform.peer,
-                train_rows=tr,
-                valid_rows=te,
+                rows=tr,
+                validation_rows=te,
                 callbacks=[per_tree.append],
                 job_id="bench-sb",
             )
@@ -423,8 +423,8 @@ def run_mode(
     clf = SecureBoostClassifier(**params, key_bits=args.key_bits, privacy=mode).fit(
         bank,
         platform.peer,
-        train_rows=tr,
-        valid_rows=te,
+        rows=tr,
+        validation_rows=te,
         callbacks=[per_tree.append],
         job_id=f"bench-sb-{mode}",
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from models.canonical import canonical_json, clean_json, content_digest
 from models.errors import DataLoss, InvalidArgument, NotFound
 
 FORMAT_VERSION = 1
@@ -32,34 +32,6 @@ _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 def check_model_id(model_id: str) -> None:
     if not _MODEL_ID.match(model_id or ""):
         raise InvalidArgument("model id must be 1-128 characters of letters, digits, '.', '_', '-'")
-
-
-def clean_json(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return clean_json(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return value
-
-
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
-
-
-def content_digest(obj: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(obj)).hexdigest()
 
 
 def ids_digest(ids: np.ndarray | list[str]) -> str:

@@ -83,7 +83,7 @@ def register_node_key(data_dir: Path, key: Ed25519PrivateKey | None = None) -> E
 def adopt_parts(root: Path) -> list[Path]:
     """Sign the unsigned model parts under ``root`` whose digest matches their content
     (parts that do not verify stay unsigned, hence refused); returns the parts signed."""
-    from models.model_io import content_digest
+    from models.canonical import content_digest
 
     signed: list[Path] = []
     for path in sorted(Path(root).rglob("*.json")):

@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     serve = psub.add_parser("serve", help="run the platform gRPC server")
     add_serve_options(serve, "platform")
     serve.set_defaults(func=run_serve)
+    from platform_node.tables.cli import add_parser as add_tables_parser
+
+    add_tables_parser(psub)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ from models.errors import InvalidArgument
 from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
 from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
-from proto.transport.limits import LimitsConfig
+from proto.transport.limits_config import LimitsConfig
 from proto.transport.tls import TlsFiles
 
 DEFAULTS: dict[str, Any] = {

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from platform_node.catalogue.store import CatalogueStore
 from platform_node.features.pipeline import compute_features, parse_as_of
 from platform_node.refusals import refusal
 from platform_node.scoring.table_cache import TableCache, TableCacheConfig
+
+if TYPE_CHECKING:
+    from platform_node.tables.registry import ServedTableRegistry
 
 CATALOGUE = "catalogue"
 
@@ -160,6 +164,9 @@ class PlatformDataProvider:
     cache_bytes:
         At most this many bytes of loaded tables are kept. Tables are built one per key,
         without a global lock: a cached table is served while another one is being built.
+    registry:
+        The versioned served tables (:mod:`platform_node.tables`), read per request: a version
+        added or retired while the node runs is served (or refused) from the next request on.
     """
 
     def __init__(
@@ -169,8 +176,10 @@ class PlatformDataProvider:
         threads: int | None = None,
         cache_size: int = 4,
         cache_bytes: int = 1 << 30,
+        registry: ServedTableRegistry | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.registry = registry
         self.served_tables = dict(served_tables or {})
         if CATALOGUE in self.served_tables:
             raise InvalidArgument("a served table cannot be named 'catalogue'")
@@ -187,7 +196,17 @@ class PlatformDataProvider:
         )
 
     def datasets(self) -> list[str]:
-        return [CATALOGUE, *sorted(self.served_tables)]
+        names = set(self.served_tables)
+        if self.registry is not None:
+            names.update(self.registry.active_names())
+        return [CATALOGUE, *sorted(names)]
+
+    def dataset_version(self, dataset: str, table_digest: str) -> int | None:
+        """The registered version of served table ``dataset`` with this digest (lineage)."""
+        if self.registry is None or dataset == CATALOGUE:
+            return None
+        found = self.registry.version_for(dataset, table_digest)
+        return None if found is None else found.version
 
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
         """Return the table named ``dataset`` as ``caller`` may use it (see the module doc)."""
@@ -199,13 +218,18 @@ class PlatformDataProvider:
             key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []))
         elif dataset in self.served_tables:
             key = (dataset,)
+            spec = self.served_tables[dataset]
         else:
-            raise NotFound("unknown dataset")
+            version = None if self.registry is None else self.registry.active(dataset)
+            if version is None:
+                raise NotFound("unknown dataset")
+            key = (dataset, f"v{version.version}")
+            spec = version.spec()
 
         def build() -> PartyTable:
             if dataset == CATALOGUE:
                 return self._catalogue(caller, as_of.isoformat(), categories)
-            return load_served_table(self.served_tables[dataset])
+            return load_served_table(spec)
 
         result = self._cache.get(key, caller.party, build)  # one build per key, others go on
         return result.take(np.arange(result.n_rows))

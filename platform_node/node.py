@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import grpc
 
+from models.audit import Actor, AuditLog
 from models.federation.party import DataProvider
 from platform_node.config import PlatformConfig
 from platform_node.server import RunningServer, create_server
 from proto.transport.audit_servicer import open_node_audit_log
 
+if TYPE_CHECKING:
+    from platform_node.data_provider import ServedTable
 
-def data_provider(config: PlatformConfig) -> DataProvider:
-    """The platform's data: the catalogue under the data dir plus configured served tables."""
-    from platform_node.data_provider import PlatformDataProvider, ServedTable
 
-    served = {
+def configured_tables(config: PlatformConfig) -> dict[str, ServedTable]:
+    """The tables ``[platform.tables]`` names, as the data provider loads them."""
+    from platform_node.data_provider import ServedTable
+
+    return {
         name: ServedTable(
             path=t.path, id_column=t.id_column, categorical_columns=t.categorical_columns
         )
         for name, t in config.tables.items()
     }
-    return PlatformDataProvider(config.data_dir, served)
+
+
+def data_provider(config: PlatformConfig, audit: AuditLog | None = None) -> DataProvider:
+    """The platform's data: the catalogue under the data dir plus its served tables, as
+    registered versions (:mod:`platform_node.tables`). At startup every table of
+    ``[platform.tables]`` is validated, and registered as a new version if its file changed;
+    tables added with ``fedcredit platform tables add`` are served as well."""
+    from platform_node.data_provider import PlatformDataProvider
+    from platform_node.tables import ServedTableRegistry
+
+    registry = ServedTableRegistry(config.data_dir, audit, Actor(config.party, "platform", ""))
+    registry.sync(configured_tables(config))
+    return PlatformDataProvider(config.data_dir, registry=registry)
 
 
 def start_platform_node(config: PlatformConfig) -> RunningServer:
@@ -31,8 +48,8 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
     from platform_node.scoring import service as scoring
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    data = data_provider(config)
     audit = open_node_audit_log(config.data_dir, config.party, "platform")
+    data = data_provider(config, audit)
     consent = ConsentRegistry.in_data_dir(config.data_dir, audit)
 
     def scoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:

@@ -164,10 +164,11 @@ def create_server(
             "platform_cert_fingerprint": platform_fp,
         }
         if isinstance(reply, DescribeResponse):
+            described = reply.dataset or spec.dataset
             event, details = (
                 DATASET_DESCRIBED,
                 {
-                    "dataset": reply.dataset or spec.dataset,
+                    "dataset": described,
                     "dataset_digest": reply.digest,
                     "n_rows": reply.n_rows,
                     "n_features": reply.n_features,
@@ -175,6 +176,10 @@ def create_server(
                     "alignment": spec.params.get("alignment", ""),
                 },
             )
+            version_of = getattr(data, "dataset_version", None)
+            version = version_of(spec.dataset, reply.digest) if callable(version_of) else None
+            if version is not None:  # a served table: the exact registered version
+                details["table_version"] = version
         else:
             event, details = (
                 MODEL_PART_SAVED,

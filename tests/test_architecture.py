@@ -1,5 +1,6 @@
-"""Structural rules: models/ stays transport-free; generated code matches the .proto sources;
-every wire message has its protobuf twin."""
+"""Structural rules: models/ stays transport-free; the nodes never import the experiments, and
+the experiments never import the tests; no package has an import cycle; generated code matches
+the .proto sources; every wire message has its protobuf twin."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import models
 from models.federation.messages import registered_messages
@@ -37,6 +40,66 @@ def test_models_import_no_transport() -> None:
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
+
+
+def _runtime_imports(path: Path) -> list[str]:
+    """Modules ``path`` imports when it runs (``if TYPE_CHECKING:`` blocks left out; imports
+    inside functions included), with ``from a import b`` counted as ``a`` and ``a.b``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return names
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+NODE_PACKAGES = ("models", "proto", "platform_node", "bank_node")
+
+
+def test_nodes_import_no_experiments_and_experiments_no_tests() -> None:
+    """Issue 15: ``bank_node`` imported the synthetic-city generator and the benchmarks and
+    attacks imported support modules from ``tests``."""
+    offenders = []
+    for package, forbidden in [*((p, ("experiments", "tests")) for p in NODE_PACKAGES),
+                               ("experiments", ("tests",))]:  # fmt: skip
+        for path in (ROOT / package).rglob("*.py"):
+            for name in _runtime_imports(path):
+                if any(name == f or name.startswith(f + ".") for f in forbidden):
+                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", [*NODE_PACKAGES, "experiments"])
+def test_no_import_cycles(package: str) -> None:
+    """Issue 15: cycles such as binning/active <-> binning/report and crypto/paillier <->
+    parallel <-> histogram were broken; none may come back (imports inside functions count)."""
+    modules = {_module_name(p): p for p in (ROOT / package).rglob("*.py")}
+    graph = {
+        m: {t for t in _runtime_imports(p) if t in modules and t != m} for m, p in modules.items()
+    }
+    cycles = []
+    for start in graph:  # a module that reaches itself is on a cycle
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m == start:
+                cycles.append(start)
+                break
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+    assert cycles == []
 
 
 def test_models_import_at_runtime_without_grpc() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import models.binning.passive  # noqa: F401  (registers the platform party)
+from experiments.support.vertical import TableProvider, VerticalData, load_vertical
 from models.binning.active import FederatedBinning, coarse_stats
 from models.binning.binner import FeatureBinner
 from models.binning.woe import woe_iv_from_codes
@@ -20,7 +21,6 @@ from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.federation.recording import RecordingPeer, iter_values
 from proto.transport.codec import ProtobufCodec
-from tests.test_logreg_support import TableProvider, VerticalData, load_vertical
 
 IV_TOLERANCE = 1e-9
 

@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 import models.scorecard.passive  # noqa: F401  (registers the binning and scorecard parties)
+from experiments.support.vertical import TableProvider, VerticalData, load_vertical
 from models.binning import dp as dpmod
 from models.binning.active import BinningStub, FederatedBinning
 from models.binning.binner import FeatureBinner
@@ -39,7 +40,6 @@ from models.federation.session import SessionSpec
 from models.logreg.model_io import ids_digest, read_json
 from models.scorecard.active import FederatedScorecard
 from proto.transport.codec import ProtobufCodec
-from tests.test_logreg_support import TableProvider, VerticalData, load_vertical
 
 EPS = 2.0
 

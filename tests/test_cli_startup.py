@@ -123,3 +123,33 @@ def test_exit_codes_are_distinct_per_category() -> None:
     assert EXIT_CODES[ErrorKind.PERMISSION_DENIED] == EXIT_CODES[ErrorKind.UNAUTHENTICATED] == 3
     assert EXIT_CODES[ErrorKind.UNAVAILABLE] == EXIT_CODES[ErrorKind.DEADLINE_EXCEEDED] == 4
     assert EXIT_CODES[ErrorKind.INTERNAL] == EXIT_CODES[ErrorKind.DATA_LOSS] == 1
+
+
+_NO_TRANSPORT = """
+import sys, contextlib, io
+from bank_node.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(sys.argv[1:])
+assert code == 0, code
+loaded = sorted(m for m in sys.modules if m == "grpc" or m.startswith("grpc."))
+assert not loaded, loaded[:5]
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["consent", "list"], ["platform", "tables", "list"]],
+    ids=["consent", "tables"],
+)
+def test_operator_commands_on_node_files_do_not_load_grpc(argv: list[str], tmp_path: Path) -> None:
+    """Issue 15 problem 4: one consent grant took ~4.5 s. Commands that only work on the
+    platform's own files (consent, served tables) no longer import the gRPC transport."""
+    config = tmp_path / "platform.toml"
+    config.write_text(
+        f'[platform]\nparty = "platform"\ndata_dir = "{tmp_path / "data"}"\n'
+        '[platform.known_parties]\n"bank-a" = "bank"\n'
+    )
+    subprocess.run(
+        [sys.executable, "-c", _NO_TRANSPORT, *argv, "--config", str(config)],
+        capture_output=True, text=True, env=_env(), cwd=ROOT, check=True,
+    )  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 
 import models.psi.passive
 import models.secureboost.passive  # noqa: F401
+from experiments.support.hetero import StaticProvider
 from models.dataset import PartyTable
 from models.errors import PermissionDenied
 from models.federation.inprocess import InProcessPeer
@@ -25,7 +26,6 @@ from models.secureboost.active import SecureBoostClassifier
 from models.secureboost.passive import load_platform_part
 from models.uscc import generate_usccs
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider
 
 
 def _tables(n: int = 300) -> tuple[PartyTable, PartyTable]:
@@ -87,8 +87,8 @@ def test_prediction_needs_consent_outside_the_training_population(gate: Gate) ->
     clf.fit(
         bank,
         peer,
-        train_rows=train,
-        valid_rows=valid,
+        rows=train,
+        validation_rows=valid,
         job_id="gate",
         session_params={"alignment": "gate-psi"},
     )

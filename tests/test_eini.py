@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # noqa: F401
+from experiments.support.scoring import StaticProvider, synthetic_tables
 from models.dataset import PartyTable
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
@@ -22,7 +23,6 @@ from models.secureboost.passive import PLATFORM_FORMAT
 from models.secureboost.predict import raw_scores
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree, make_split_id
 from proto.transport.codec import ProtobufCodec
-from tests.scoring_support import StaticProvider, synthetic_tables
 
 
 def _random_tree(rng: np.random.Generator, index: int, depth: int) -> Tree:

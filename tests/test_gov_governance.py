@@ -12,9 +12,9 @@ import pytest
 from bank_node.governance import MODEL_ALIAS_REFUSED, approved_state, reconcile
 from bank_node.scoring.model_store import ModelStore
 from bank_node.tracking import get_version, log_training_run, promote, register_model
+from experiments.support.scoring import Trained, synthetic_tables, train_models
 from models.audit import Actor, verify
 from models.errors import FailedPrecondition, InvalidArgument
-from tests.scoring_support import Trained, synthetic_tables, train_models
 from tests.test_tracking import fake_job, fake_result, make_store
 
 NAME = "sme-credit"

@@ -238,8 +238,8 @@ def _check_lineage(doc: dict[str, Any], world: dict[str, Any]) -> None:
     assert doc["crypto"]["key_bits"] == 1024 and doc["crypto"]["scheme"]
     assert doc["params"]["n_estimators"] == "2" and doc["params"]["max_depth"] == "2"
     assert doc["params"]["algorithm"] == "secureboost"
-    assert doc["metrics"]["final"]["valid_auc"] == pytest.approx(
-        world["result"].metrics["valid_auc"]
+    assert doc["metrics"]["final"]["val_auc"] == pytest.approx(
+        world["result"].metrics["val_auc"]
     )
     assert doc["metrics"]["per_step"]  # per-tree history
     # approvals and scores served

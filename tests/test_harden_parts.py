@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # registers the platform half
+from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
 from models.errors import DataLoss, FailedPrecondition, NotFound, PermissionDenied
 from models.keystore import ENV_PASSPHRASE
 from models.model_io import load_part, save_part
@@ -32,7 +33,6 @@ from models.part_signing import (
 from models.secureboost.active import SecureBoostClassifier
 from proto.transport.audit_servicer import open_node_audit_log
 from tests.grpc_harness import bank_peer, start_platform
-from tests.secureboost_support import StaticProvider, load_hetero, train_test_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT = "fedcredit.secureboost.bank"
@@ -150,7 +150,7 @@ def test_trained_parts_are_signed_and_a_rehashed_bank_part_is_refused(
     try:
         clf = SecureBoostClassifier(
             n_estimators=2, max_depth=2, key_bits=1024, privacy="standard"
-        ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-signed")
+        ).fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-signed")
         # the platform signed its part with its node key at save time, and reloads it
         ppart = tmp_path / "platform" / "models" / "secureboost" / "bank-a" / "sb-signed.json"
         assert part_signature(ppart)

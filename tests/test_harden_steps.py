@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # noqa: F401  (registers the platform half)
+from experiments.support.hetero import StaticProvider, joined, load_hetero, train_test_rows
 from models.crypto.paillier import EncryptedVector
 from models.crypto.wire import CipherArray
 from models.errors import FailedPrecondition, FedCreditError
@@ -35,7 +36,6 @@ from models.secureboost.active import SecureBoostClassifier
 from models.secureboost.messages import SbGradientsRequest
 from models.secureboost.reference import SecureBoostReference
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
 R = TypeVar("R", bound=WireMessage)
 HUGE = 2**40
@@ -173,7 +173,7 @@ def test_refused_requests_leave_the_session_unchanged(
     manager = SessionManager(tmp_path / "platform", StaticProvider(plat))
     peer = ProbingPeer(manager)
     clf = SecureBoostClassifier(**params, key_bits=1024, privacy=privacy).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id=f"sb-probe-{privacy}"
+        bank, peer, rows=tr, validation_rows=te, job_id=f"sb-probe-{privacy}"
     )
     assert not peer.accepted
     # every kind of training step was probed and refused without a trace
@@ -227,7 +227,7 @@ def test_row4_refused_chunk_mid_tree_keeps_the_tree(shared_data: Path, tmp_path:
     peer = Injecting(manager, CALLER, codec=ProtobufCodec())
     clf = SecureBoostClassifier(
         n_estimators=2, max_depth=2, key_bits=1024, privacy="standard", chunk_size=64
-    ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-row4")
+    ).fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-row4")
     assert injected.is_set(), "the tree was sent in one chunk; the test needs two"
     assert len(clf.trees_) == 2
 
@@ -303,7 +303,7 @@ def test_refused_requests_leave_linear_sessions_unchanged(
     """The same probe over logistic regression (Paillier) and the scorecard (binning first)."""
     import models.logreg.passive
     import models.scorecard.passive  # noqa: F401
-    from tests.test_logreg_support import TableProvider, load_vertical
+    from experiments.support.vertical import TableProvider, load_vertical
 
     data = load_vertical(shared_data, "default_credit", n_rows=400, seed=3)
     manager = SessionManager(tmp_path / "platform", TableProvider(data.platform))

@@ -11,6 +11,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 import models.logreg.passive  # noqa: F401  (registers the platform party)
+from experiments.support.vertical import (
+    TableProvider,
+    VerticalData,
+    load_vertical,
+    standardized_joined,
+)
 from models.crypto.wire import CipherArray
 from models.errors import FailedPrecondition, InvalidArgument, OverflowDetected
 from models.federation.inprocess import InProcessPeer
@@ -21,12 +27,6 @@ from models.logreg.active import FederatedLogisticRegression
 from models.logreg.model_io import read_json
 from models.logreg.optim import log_loss
 from proto.transport.codec import ProtobufCodec
-from tests.test_logreg_support import (
-    TableProvider,
-    VerticalData,
-    load_vertical,
-    standardized_joined,
-)
 
 AUC_TOLERANCE = 0.005
 #: breast is nearly separable: with C = 1 the optimum has very large weights that gradient

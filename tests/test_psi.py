@@ -318,7 +318,7 @@ def test_platform_restart_mid_run_fails_cleanly_and_finished_jobs_stay_finished(
     # a finished job cannot be run again under the same id
     result = run_psi(peer2, ["1", "2", "x"], job="done-job", id_format="any")
     assert result.n_intersection == 2
-    peer2.open_session(psi_session_spec("done-job", "t", id_format="any"))
+    peer2.open_session(psi_session_spec("done-job", "catalogue", id_format="any"))
     with pytest.raises(FailedPrecondition):
         PsiStub(peer2, "psi2").start(PsiStartRequest(VERSION, GROUP, 3, 4))
 

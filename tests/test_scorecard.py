@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 import models.scorecard.passive  # noqa: F401  (registers the platform party)
+from experiments.support.vertical import TableProvider, VerticalData, load_vertical
 from models.binning.transform import WoeTransform
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
@@ -20,7 +21,6 @@ from models.logreg.model_io import read_json
 from models.scorecard.active import FederatedScorecard
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 from proto.transport.codec import ProtobufCodec
-from tests.test_logreg_support import TableProvider, VerticalData, load_vertical
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_scorecard_points_consistency_and_accuracy(
         random_state=0,
     )
     card.fit(credit.bank, peer, rows=credit.train, model_id=f"sc-{mode}")
-    scores = card.score(credit.bank, peer, rows=credit.test)
+    scores = card.points(credit.bank, peer, rows=credit.test)
     # 1. points add up to the scaled log-odds of the joint WOE model
     part = _platform_part(tmp_path, f"sc-{mode}")
     wt_p = WoeTransform.from_dict(part["woe_transform"])  # type: ignore[arg-type]
@@ -119,7 +119,7 @@ def test_rounded_points_and_model_files(credit: VerticalData, tmp_path: Path) ->
         random_state=0,
     )
     card.fit(credit.bank, peer, rows=credit.train, model_id="sc-round")
-    scores = card.score(credit.bank, peer, rows=credit.test)
+    scores = card.points(credit.bank, peer, rows=credit.test)
     assert np.allclose(scores, np.round(scores), atol=1e-5)  # integer points
     part = _platform_part(tmp_path, "sc-round")
     wt_p = WoeTransform.from_dict(part["woe_transform"])  # type: ignore[arg-type]
@@ -133,7 +133,7 @@ def test_rounded_points_and_model_files(credit: VerticalData, tmp_path: Path) ->
     assert np.all(np.abs(scores - exact) <= 0.5 * n_terms + 1e-6)
     card.save(tmp_path / "card.json")
     loaded = FederatedScorecard.load(tmp_path / "card.json")
-    assert np.allclose(loaded.score(credit.bank, peer, rows=credit.test), scores, atol=1e-5)
+    assert np.allclose(loaded.points(credit.bank, peer, rows=credit.test), scores, atol=1e-5)
     assert len(loaded.points_table()) == len(card.points_table())
 
 
@@ -152,6 +152,6 @@ def test_scorecard_over_both_transports(
         random_state=0,
     )
     card.fit(credit.bank, peer, rows=credit.train)  # type: ignore[arg-type]
-    scores = card.score(credit.bank, peer, rows=credit.test[:200])  # type: ignore[arg-type]
+    scores = card.points(credit.bank, peer, rows=credit.test[:200])  # type: ignore[arg-type]
     assert scores.shape == (200,) and np.all(np.isfinite(scores))
     assert len(card.platform_features_) + len(card.coef_) == 4

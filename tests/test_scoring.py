@@ -19,6 +19,19 @@ from bank_node.scoring.client import ScoringClient
 from bank_node.scoring.engine import BankScoringEngine
 from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
+from experiments.support.scoring import (
+    CARD_NAME,
+    LR_NAME,
+    PLATFORM_GROUPS,
+    SB_NAME,
+    Nodes,
+    Trained,
+    bank_config,
+    register_models,
+    start_nodes,
+    synthetic_tables,
+    train_models,
+)
 from models.audit import events as ev
 from models.errors import (
     FailedPrecondition,
@@ -39,19 +52,6 @@ from models.uscc import generate_usccs
 from proto.transport.codec import ProtobufCodec
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import shared_pki
-from tests.scoring_support import (
-    CARD_NAME,
-    LR_NAME,
-    PLATFORM_GROUPS,
-    SB_NAME,
-    Nodes,
-    Trained,
-    bank_config,
-    register_models,
-    start_nodes,
-    synthetic_tables,
-    train_models,
-)
 
 TOL = 1e-9
 FAMILIES = {SB_NAME: "secureboost", LR_NAME: "logreg", CARD_NAME: "scorecard"}

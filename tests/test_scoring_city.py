@@ -14,6 +14,7 @@ import pytest
 from bank_node.loanbook.loader import load_loanbook_table, window_applications
 from bank_node.scoring.client import ScoringClient
 from bank_node.scoring.model_store import ModelStore
+from experiments.support.scoring import Nodes, serve_approved, start_nodes
 from models.dataset import PartyTable
 from models.errors import NotFound
 from models.federation.inprocess import InProcessPeer
@@ -22,7 +23,6 @@ from models.federation.party import Caller
 from models.secureboost.active import SecureBoostClassifier
 from platform_node.data_provider import PlatformDataProvider
 from tests.grpc_harness import shared_pki
-from tests.scoring_support import Nodes, serve_approved, start_nodes
 from tests.test_scoring import SETTINGS
 
 AS_OF = "2022-01-01"
@@ -59,7 +59,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     )
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
     clf = SecureBoostClassifier(n_estimators=3, max_depth=3, n_bins=16, key_bits=1024)
-    clf.fit(bank, peer, job_id="city-sb", dataset="catalogue")
+    clf.fit(bank, peer, job_id="city-sb", platform_dataset="catalogue")
     part = root / "bank-node" / "city-sb.json"
     part.parent.mkdir(parents=True)
     clf.save_model(part)

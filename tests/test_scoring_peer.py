@@ -17,6 +17,13 @@ import pytest
 from bank_node.scoring.families import ScoreJob, header_for, load_bank_model
 from bank_node.scoring.families.secureboost import SecureBoostScoring
 from bank_node.scoring.keys import ScoringKeys
+from experiments.support.scoring import (
+    StaticProvider,
+    Trained,
+    start_platform,
+    synthetic_tables,
+    train_models,
+)
 from models.audit import events as ev
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
@@ -38,13 +45,6 @@ from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.codec import ProtobufCodec
 from tests.conftest import PeerFactory
 from tests.grpc_harness import shared_pki
-from tests.scoring_support import (
-    StaticProvider,
-    Trained,
-    start_platform,
-    synthetic_tables,
-    train_models,
-)
 
 TOL = 1e-9
 INVALID = ErrorKind.INVALID_ARGUMENT

@@ -24,6 +24,13 @@ from bank_node.scoring.batch import read_batch_input
 from bank_node.scoring.features import TableSource, feature_vector
 from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
+from experiments.support.scoring import (
+    TEST_APPROVAL,
+    StaticProvider,
+    serve_approved,
+    synthetic_tables,
+    train_models,
+)
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.federation.party import Caller
@@ -31,13 +38,6 @@ from models.logreg.scoring import adverse_categories
 from models.secureboost.predict import raw_scores
 from models.secureboost.tree import BANK, PLATFORM, Node, Tree
 from platform_node.scoring.features import FeatureRows, IndexedTable
-from tests.scoring_support import (
-    TEST_APPROVAL,
-    StaticProvider,
-    serve_approved,
-    synthetic_tables,
-    train_models,
-)
 
 
 def _tree() -> Tree:

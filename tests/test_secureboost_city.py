@@ -13,6 +13,7 @@ from sklearn.model_selection import StratifiedKFold
 
 import models.secureboost.passive  # noqa: F401 - registers the platform half
 from bank_node.loanbook.loader import load_bank_table
+from experiments.support.hetero import StaticProvider, train_test_rows
 from experiments.synthetic_city.city import generate_city
 from models.dataset import PartyTable
 from models.federation.inprocess import InProcessPeer
@@ -22,7 +23,6 @@ from models.secureboost.active import SecureBoostClassifier
 from models.secureboost.reference import SecureBoostReference
 from platform_node.data_provider import PlatformDataProvider
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, train_test_rows
 
 PARAMS = {"n_estimators": 6, "max_depth": 3, "learning_rate": 0.3, "n_bins": 16}
 #: Stated tolerance of "about the margin the data card predicts" (AUC points): the card's
@@ -52,7 +52,7 @@ def test_federated_equals_reference_on_the_city(city, tmp_path: Path) -> None:
         codec=ProtobufCodec(),
     )
     fed = SecureBoostClassifier(**PARAMS, key_bits=1024, random_state=0, privacy="standard")
-    fed.fit(bank, peer, train_rows=train, job_id="city-sb")
+    fed.fit(bank, peer, rows=train, job_id="city-sb")
     p_fed = fed.predict_proba(bank.take(test), peer)[:, 1]
     ref = SecureBoostReference(**PARAMS, random_state=0)
     X = np.hstack([bank.X, platform.X])

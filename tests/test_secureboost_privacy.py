@@ -15,6 +15,7 @@ import pytest
 import models.secureboost.passive  # registers the platform half
 from experiments.privacy import secureboost_bincount, secureboost_labels, secureboost_paths
 from experiments.privacy.common import AttackResult
+from experiments.support.hetero import StaticProvider, joined, load_hetero, train_test_rows
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument, PermissionDenied
@@ -45,7 +46,6 @@ from models.secureboost.reference import SecureBoostReference
 from models.secureboost.stub import ALGORITHM, SecureBoostStub
 from models.secureboost.tree import make_split_id
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
 KEY_BITS = 1024
 # Acceptance targets (issue 13) and what shows that each attack works on the standard mode.
@@ -174,7 +174,7 @@ def test_hidden_membership_without_noise_equals_the_reference(
     peer = RecordingPeer(peer_with(StaticProvider(plat), secureboost_noise_scale="0"))
     params = {**params, "privacy": privacy}
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id=f"sb-{privacy}"
+        bank, peer, rows=tr, validation_rows=te, job_id=f"sb-{privacy}"
     )
     ref = _reference(bank, plat, params, tr)
     assert _same(clf.trees_, ref.trees_)
@@ -201,7 +201,7 @@ def test_hidden_transcript_carries_no_row_set(make_peer: PeerFactory, shared_dat
     tr, te = train_test_rows(bank.n_rows)
     rec = RecordingPeer(make_peer(StaticProvider(plat)))
     clf = SecureBoostClassifier(n_estimators=3, max_depth=4, key_bits=KEY_BITS)  # hardened
-    clf.fit(bank, rec, train_rows=tr, valid_rows=te, job_id="sb-hardened-wire")
+    clf.fit(bank, rec, rows=tr, validation_rows=te, job_id="sb-hardened-wire")
     sent = rec.transcript.to_passive()
     levels = [m for m in sent if isinstance(m, SbLevelGradientsRequest)]
     assert {(m.tree, m.depth) for m in levels} == {(1, 0), (1, 1), (1, 2)}  # the schedule
@@ -224,7 +224,7 @@ def test_platform_enforces_the_privacy_mode(peer_with: PeerFactory, shared_data:
     strict_only = peer_with(StaticProvider(plat), secureboost_min_privacy="strict")
     with pytest.raises(PermissionDenied):
         SecureBoostClassifier(n_estimators=1, privacy="hardened", key_bits=KEY_BITS).fit(
-            bank, strict_only, train_rows=tr, job_id="sb-too-weak"
+            bank, strict_only, rows=tr, job_id="sb-too-weak"
         )
     with pytest.raises(InvalidArgument, match="early stopping"):
         SecureBoostClassifier(privacy="hardened", early_stopping_rounds=2).boost_params().validate()
@@ -373,7 +373,7 @@ def test_hardened_resume_after_crash(shared_data: Path, tmp_path: Path) -> None:
             raise Boom
         real_save(self, state)
 
-    kw: dict[str, Any] = {"train_rows": tr, "valid_rows": te, "checkpoint_dir": ckpt}
+    kw: dict[str, Any] = {"rows": tr, "validation_rows": te, "checkpoint_dir": ckpt}
     manager = SessionManager(
         tmp_path / "platform", provider, context_extras={"secureboost_noise_scale": "0"}
     )
@@ -405,7 +405,7 @@ def test_model_files_record_the_privacy_mode(shared_data: Path, tmp_path: Path) 
     )
     clf = SecureBoostClassifier(n_estimators=2, max_depth=2, key_bits=KEY_BITS)
     assert clf.privacy == "hardened"  # the default
-    clf.fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-card")
+    clf.fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-card")
     path = tmp_path / "bank.json"
     clf.save_model(path)
     loaded = SecureBoostClassifier.load_model(path)
@@ -469,7 +469,7 @@ def test_validation_rows_are_in_the_population_others_need_consent(
     )
     peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     clf = SecureBoostClassifier(n_estimators=2, max_depth=2, key_bits=KEY_BITS)
-    clf.fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-population")
+    clf.fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-population")
     assert clf.training_valid_raw_.shape == (te.size,)
     assert clf.decision_function(bank.take(tr[:5]), peer).shape == (5,)  # training rows too
     with pytest.raises(PermissionDenied):

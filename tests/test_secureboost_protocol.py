@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # registers the platform half
+from experiments.support.hetero import StaticProvider, joined, load_hetero, train_test_rows
 from models.dataset import PartyTable
 from models.errors import Cancelled, DataLoss, FailedPrecondition
 from models.federation.recording import RecordingPeer, iter_values
@@ -26,7 +27,6 @@ from models.secureboost.messages import (
 from models.secureboost.reference import SecureBoostReference
 from models.secureboost.tree import PLATFORM, Tree
 from tests.conftest import PeerFactory
-from tests.secureboost_support import StaticProvider, joined, load_hetero, train_test_rows
 
 KEY_BITS = 1024  # never smaller
 # The acceptance bound; fixed-point arithmetic makes the two models identical in practice.
@@ -96,7 +96,7 @@ def test_federated_model_equals_reference(
     tr, te = train_test_rows(bank.n_rows)
     peer = make_peer(StaticProvider(plat))
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id="sb-lossless"
+        bank, peer, rows=tr, validation_rows=te, job_id="sb-lossless"
     )
     ref = _reference(bank, plat, params, tr, te)
     assert _same_trees(clf.trees_, ref.trees_)
@@ -137,7 +137,7 @@ def test_transcript_reveals_no_gradient_label_or_feature(
     rec = RecordingPeer(make_peer(StaticProvider(plat)))
     params: dict[str, Any] = {"n_estimators": 2, "max_depth": 3}
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
-        bank, rec, train_rows=tr, valid_rows=te, job_id="sb-transcript"
+        bank, rec, rows=tr, validation_rows=te, job_id="sb-transcript"
     )
     clf.predict_proba(bank.take(te), rec)
     assert any(n.owner == PLATFORM for t in clf.trees_ for n in t.split_nodes())
@@ -190,7 +190,7 @@ def test_model_files_roundtrip_and_tamper(
     peer = make_peer(StaticProvider(plat))
     clf = SecureBoostClassifier(
         n_estimators=2, max_depth=3, key_bits=KEY_BITS, privacy="standard"
-    ).fit(bank, peer, train_rows=tr, valid_rows=te, job_id="sb-model")
+    ).fit(bank, peer, rows=tr, validation_rows=te, job_id="sb-model")
     assert any(k.startswith("platform:h_x") for k in clf.feature_importance("split"))
     path = tmp_path / "bank_model.json"
     digest = clf.save_model(path)
@@ -257,8 +257,8 @@ def test_resume_after_crash_trains_no_tree_twice(
         SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
             bank,
             make_peer(provider),
-            train_rows=tr,
-            valid_rows=te,
+            rows=tr,
+            validation_rows=te,
             checkpoint_dir=ckpt,
             callbacks=[crash],
             job_id="sb-resume",
@@ -269,8 +269,8 @@ def test_resume_after_crash_trains_no_tree_twice(
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
         bank,
         rec,
-        train_rows=tr,
-        valid_rows=te,
+        rows=tr,
+        validation_rows=te,
         checkpoint_dir=ckpt,
         callbacks=[lambda info: seen.append(info["tree"])],
         job_id="sb-resume",
@@ -306,7 +306,7 @@ def test_bank_crash_after_platform_commit_and_cancellation(
         real_save(self, state)
 
     monkeypatch.setattr(checkpoint_mod.Checkpoint, "save", failing_save)
-    kw: dict[str, Any] = {"train_rows": tr, "valid_rows": te, "checkpoint_dir": ckpt}
+    kw: dict[str, Any] = {"rows": tr, "validation_rows": te, "checkpoint_dir": ckpt}
     kw["job_id"] = "sb-cancel"
     with pytest.raises(Boom):
         SecureBoostClassifier(**params, key_bits=KEY_BITS, privacy="standard").fit(
@@ -356,7 +356,7 @@ def test_full_default_credit_is_lossless(shared_data: Path, tmp_path: Path) -> N
     manager = SessionManager(tmp_path / "platform", StaticProvider(plat))
     peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     clf = SecureBoostClassifier(**params, key_bits=2048, privacy="standard").fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id="sb-full"
+        bank, peer, rows=tr, validation_rows=te, job_id="sb-full"
     )
     ref = _reference(bank, plat, params, tr, te)
     assert _same_trees(clf.trees_, ref.trees_)

@@ -9,6 +9,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from experiments.support.hetero import joined, load_hetero, train_test_rows
 from models.errors import Cancelled, InvalidArgument
 from models.secureboost.binning import QuantileBinner, feature_edges
 from models.secureboost.engine import frac_bits_for
@@ -16,7 +17,6 @@ from models.secureboost.ghpack import GHLayout
 from models.secureboost.loss import auc
 from models.secureboost.reference import SecureBoostReference
 from models.secureboost.splitter import SplitParams, best_split
-from tests.secureboost_support import joined, load_hetero, train_test_rows
 
 # A centralized model on the joined table; predictions must match LightGBM's to this precision
 # when LightGBM is given the same bins (it uses float32 gradients, we use 2**-f fixed point).

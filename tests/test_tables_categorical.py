@@ -18,6 +18,7 @@ import pytest
 
 import models.secureboost.passive  # noqa: F401  (registers the platform half)
 from bank_node.loanbook import load_bank_table
+from experiments.support.hetero import StaticProvider, joined, train_test_rows
 from models.categorical import apply_categories, encode_column, encode_frame, recode
 from models.dataset import PartyTable
 from models.federation.inprocess import InProcessPeer
@@ -33,7 +34,6 @@ from models.secureboost.reference import SecureBoostReference
 from models.secureboost.splitter import SplitParams, best_split
 from platform_node.data_provider import ServedTable, load_served_table
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, joined, train_test_rows
 from tests.tables_support import PLATFORM_TEXT, credit_tables
 
 KEY_BITS = 1024
@@ -194,7 +194,7 @@ def test_federated_categorical_equals_reference(
     params = {**params, "privacy": privacy, "min_data_per_group": 20, "cat_smooth": 5.0}
     peer = RecordingPeer(_peer(tmp_path, plat, secureboost_noise_scale="0"))
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id=f"cat-{privacy}"
+        bank, peer, rows=tr, validation_rows=te, job_id=f"cat-{privacy}"
     )
     # no message from the platform carries one of its category strings or names
     secret = _platform_strings(plat, bank)
@@ -218,7 +218,9 @@ def test_federated_categorical_equals_reference(
     assert privacy == "strict" or any(n.left_bins and n.owner == "bank" for n in nodes)
     assert any(n.left_bins and n.owner == "platform" for n in nodes)
     # EINI prediction (set membership at the platform) equals plaintext routing of bins
-    raw = clf.decision_function(bank.take(te), peer, dataset="x", job_id=f"cat-{privacy}-p")
+    raw = clf.decision_function(
+        bank.take(te), peer, platform_dataset="x", job_id=f"cat-{privacy}-p"
+    )
     np.testing.assert_allclose(raw, ref.decision_function_plain(joined(bank, plat)[te]), atol=1e-6)
     # the bank's model file keeps no platform category or name; the platform part does
     path = tmp_path / "bank_model.json"
@@ -228,7 +230,9 @@ def test_federated_categorical_equals_reference(
     assert "bank_categories" in text and '"university"' in text
     loaded = SecureBoostClassifier.load_model(path)
     np.testing.assert_allclose(
-        loaded.decision_function(bank.take(te), peer, dataset="x", job_id=f"cat-{privacy}-q"),
+        loaded.decision_function(
+            bank.take(te), peer, platform_dataset="x", job_id=f"cat-{privacy}-q"
+        ),
         raw,
         atol=1e-9,
     )
@@ -243,7 +247,7 @@ def test_unseen_categories_score_as_missing(shared_data: Path, tmp_path: Path) -
     params = {"n_estimators": 2, "max_depth": 3, "min_data_per_group": 20, "cat_smooth": 5.0}
     peer = _peer(tmp_path, plat)
     clf = SecureBoostClassifier(**params, key_bits=KEY_BITS).fit(
-        bank, peer, train_rows=tr, job_id="cat-unseen"
+        bank, peer, rows=tr, job_id="cat-unseen"
     )
     # the bank's table at scoring: a new education category, and re-sorted categories
     rows = bank.take(te[:40])
@@ -273,8 +277,8 @@ def test_unseen_categories_score_as_missing(shared_data: Path, tmp_path: Path) -
         dict(rows.meta),
         dict(rows.categories),
     )
-    a = clf.decision_function(later, peer, dataset="x", job_id="cat-unseen-a")
-    b = clf.decision_function(as_missing, peer, dataset="x", job_id="cat-unseen-b")
+    a = clf.decision_function(later, peer, platform_dataset="x", job_id="cat-unseen-a")
+    b = clf.decision_function(as_missing, peer, platform_dataset="x", job_id="cat-unseen-b")
     np.testing.assert_allclose(a, b, atol=1e-9)
 
 

@@ -48,4 +48,4 @@ def test_raw_tables_train_first_try(tmp_path: Path, shared_data: Path, algorithm
         running.stop(0.2)
     assert result.state.psi["n_intersection"] == 1400
     assert result.state.phase == "registered"
-    assert result.metrics["valid_auc"] > 0.65
+    assert result.metrics["val_auc"] > 0.65

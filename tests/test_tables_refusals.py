@@ -141,13 +141,13 @@ def test_every_refusal_is_a_rule_and_a_reference(
         )
         with pytest.raises(FedCreditError) as err:
             SecureBoostClassifier(n_estimators=1, privacy="standard", key_bits=1024).fit(
-                bank, peer, dataset="good", job_id="refuse-privacy"
+                bank, peer, platform_dataset="good", job_id="refuse-privacy"
             )
         received["privacy"] = err.value
         # a served table that the platform refuses inside a training job
         with pytest.raises(FedCreditError) as err:
             SecureBoostClassifier(n_estimators=1, privacy="strict", key_bits=1024).fit(
-                bank, peer, dataset="dups", job_id="refuse-train"
+                bank, peer, platform_dataset="dups", job_id="refuse-train"
             )
         received["train"] = err.value
     finally:

@@ -221,6 +221,25 @@ def test_run_artifacts(store) -> None:
     assert "y_true" not in text and "y_score" not in text
 
 
+def test_experiment_opens_on_training_runs_and_model_has_a_signature(store) -> None:
+    """Issue 15 item 6: MLflow 3's UI opened the experiment on its empty GenAI page, and the
+    registered model carried no signature."""
+    tracking, run_id = store["tracking"], store["run"].run_id
+    exp = tracking.client.get_experiment(tracking.experiment_id())
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    from mlflow.models import Model
+
+    root = Path(tracking.client.download_artifacts(run_id, "model", str(store["data_dir"] / "sig")))
+    model = Model.load(str(root / "MLmodel"))
+    names = [c.name for c in model.signature.inputs.inputs]
+    assert names[:2] == ["uscc", "as_of"]
+    assert names[2:] == [c for c, _ in store["job"].bank.schema]
+    assert [c.name for c in model.signature.outputs.inputs] == ["probability_of_default"]
+    assert model.flavors["fedcredit"]["parts"] == "MODEL_PARTS.json"
+    # the platform's features never appear in the bank's signature
+    assert not set(names) & {c for c, _ in store["job"].platform.schema}
+
+
 def test_registered_version_binds_both_parts(store) -> None:
     ref, result = store["ref"], store["result"]
     assert (ref.name, ref.version, ref.model_id) == ("sme-credit", "1", "mdl-0001")

@@ -253,7 +253,7 @@ def _verify_remote(args: argparse.Namespace) -> int:
 # -- rotate-key --------------------------------------------------------------------------------
 def run_rotate(args: argparse.Namespace) -> int:
     from models.audit import Actor
-    from proto.transport.audit_servicer import open_node_audit_log
+    from proto.transport.node_audit import open_node_audit_log
 
     node = local_node(args.config)
     log = open_node_audit_log(node.data_dir, node.party, node.kind)
@@ -276,7 +276,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 def run_repair(args: argparse.Namespace) -> int:
     from models.audit import events as ev
     from models.audit.repair import repair, repair_details
-    from proto.transport.audit_servicer import open_node_audit_log
+    from proto.transport.node_audit import open_node_audit_log
 
     node = local_node(args.config)
     report = repair(node.log_path)  # DataLoss (exit code) when the log does not verify

@@ -75,8 +75,8 @@ class _Platform:
         from models.audit import Actor
         from platform_node.config import PlatformConfig
         from platform_node.consent import ConsentRegistry
-        from proto.transport.audit_servicer import open_node_audit_log
         from proto.transport.local_identity import operator_identity
+        from proto.transport.node_audit import open_node_audit_log
 
         self.config = PlatformConfig.load(config_path, plaintext=True)
         self.audit = open_node_audit_log(self.config.data_dir, self.config.party, "platform")

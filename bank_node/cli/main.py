@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pki": ("bank_node.cli.pki_cmd", "development CA and party certificates"),
     "platform": ("platform_node.cli", "the city's credit platform node (passive party)"),
     "bank": ("bank_node.cli.bank_cmd", "the bank node (active party)"),
-    "data": ("bank_node.cli.data_cmd", "data sets: the synthetic city"),
+    "data": ("experiments.synthetic_city.cli", "data sets: the synthetic city"),
     "train": ("bank_node.cli.train_cmd", "run a joint training job (PSI, train, register)"),
     "model": (
         "bank_node.cli.model_cmd",
@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify audit logs and read model lineage (also remotely)",
     ),
     "score": ("bank_node.cli.score_cmd", "score a company (credit officers)"),
+    "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 

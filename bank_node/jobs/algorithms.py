@@ -85,13 +85,13 @@ def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> F
     est.fit(
         bank_table,
         peer,
-        train_rows=job.train_rows,
-        valid_rows=job.valid_rows,
+        rows=job.train_rows,
+        validation_rows=job.valid_rows,
         checkpoint_dir=job.checkpoint_dir,
         callbacks=job.callbacks,
         should_stop=job.should_stop,
         job_id=job.job_id,
-        dataset=job.dataset,
+        platform_dataset=job.dataset,
         session_params=job.session_params,
     )
     job.model_dir.mkdir(parents=True, exist_ok=True)
@@ -148,14 +148,18 @@ def _fit_linear(
     }
     if with_validation:
         kwargs["validation_rows"] = job.valid_rows
-    est.fit(bank_table, peer, **kwargs)
+
+    def each_epoch(entry: dict[str, Any]) -> None:  # the progress bar moves as epochs end
+        entry.setdefault("step", entry.get("epoch", 0))
+        for cb in job.callbacks:
+            cb(entry)
+
+    est.fit(bank_table, peer, callbacks=[each_epoch], **kwargs)
     history = [
         dict(h) if isinstance(h, Mapping) else dict(vars(h)) for h in getattr(est, "history_", [])
     ]
     for i, h in enumerate(history):
-        h.setdefault("tree", i)
-        for cb in job.callbacks:
-            cb(h)
+        h.setdefault("step", h.get("epoch", i))
     valid_scores = None
     if job.valid_rows.size:
         valid_scores = est.predict_proba(bank_table, peer, rows=job.valid_rows)[:, 1]

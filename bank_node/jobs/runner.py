@@ -258,8 +258,8 @@ class JobRunner:
         if outcome.valid_scores is not None and valid_rows.size and np.unique(y).size == 2:
             from sklearn.metrics import roc_auc_score
 
-            metrics["valid_auc"] = float(roc_auc_score(y, outcome.valid_scores))
-            metrics["valid_ks"] = ks_statistic(y, outcome.valid_scores)
+            metrics["val_auc"] = float(roc_auc_score(y, outcome.valid_scores))
+            metrics["val_ks"] = ks_statistic(y, outcome.valid_scores)
         state.model = {
             "model_id": outcome.model_id,
             "bank_part": str(outcome.model_path),

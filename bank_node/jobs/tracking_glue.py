@@ -97,8 +97,12 @@ def track_and_register(
         privacy=dict(outcome.privacy),
     )
     history = [
-        {k: float(v) for k, v in h.items() if isinstance(v, int | float) and k != "tree"}
-        | {"step": int(h.get("tree", i))}
+        {
+            k: float(v)
+            for k, v in h.items()
+            if isinstance(v, int | float) and k not in ("tree", "epoch", "step")
+        }
+        | {"step": int(h.get("tree", h.get("step", i)))}
         for i, h in enumerate(outcome.history)
     ]
     result = TrainingResult(

@@ -201,6 +201,7 @@ def _write_artifacts(out: Path, job: JobRecord, result: TrainingResult) -> str:
         },
     }
     (model_dir / "MODEL_PARTS.json").write_text(json.dumps(parts, indent=2, sort_keys=True))
+    _write_mlmodel(model_dir, job, result)
     record = {
         "job": job.to_dict(),
         "model_id": result.model_id,
@@ -212,6 +213,34 @@ def _write_artifacts(out: Path, job: JobRecord, result: TrainingResult) -> str:
     (out / JOB_ARTIFACT).parent.mkdir(parents=True, exist_ok=True)
     (out / JOB_ARTIFACT).write_text(json.dumps(record, indent=2, sort_keys=True))
     return curves_missing
+
+
+def _write_mlmodel(model_dir: Path, job: JobRecord, result: TrainingResult) -> None:
+    """Write ``MLmodel`` with the model's signature, so MLflow's registry shows what it takes.
+
+    Inputs: the company's USCC, the score date and the bank's own feature columns; the
+    platform's features never appear (they stay on the platform, which computes its part of
+    the score itself). Output: the probability of default. The flavour ``fedcredit`` names the
+    parts file; the model is served by fedcredit's scoring service, not ``mlflow models serve``.
+    """
+    from mlflow.models import Model
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = [ColSpec("string", "uscc"), ColSpec("string", "as_of")]
+    inputs += [ColSpec(_MLFLOW_TYPES.get(t.lower(), "string"), n) for n, t in job.bank.schema]
+    signature = ModelSignature(
+        inputs=Schema(inputs),  # type: ignore[arg-type]
+        outputs=Schema([ColSpec("double", "probability_of_default")]),
+    )
+    model = Model(signature=signature, model_uuid=result.model_id.replace("-", "")[:32] or None)
+    model.add_flavor(
+        "fedcredit",
+        parts="MODEL_PARTS.json",
+        algorithm=job.algorithm,
+        platform_party=result.platform_part.party,
+    )
+    model.save(str(model_dir / "MLmodel"))
 
 
 def log_training_run(tracking: Tracking, job: JobRecord, result: TrainingResult) -> RunInfo:

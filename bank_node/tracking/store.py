@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 DEFAULT_EXPERIMENT = "fedcredit-training"
+#: MLflow 3's UI opens an experiment on its GenAI (traces) page unless the experiment is tagged
+#: as classic model development; ours holds training runs.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 
 def default_uris(data_dir: str | os.PathLike[str]) -> tuple[str, str]:
@@ -90,12 +94,19 @@ class Tracking:
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is not None:
                 self._experiment_id = str(exp.experiment_id)
+                if (exp.tags or {}).get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+                    self.client.set_experiment_tag(
+                        self._experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+                    )
             else:
                 self._experiment_id = str(
                     self.client.create_experiment(
                         self.experiment,
                         artifact_location=self.artifact_location,
-                        tags={"fedcredit.kind": "federated-training"},
+                        tags={
+                            "fedcredit.kind": "federated-training",
+                            EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+                        },
                     )
                 )
         return self._experiment_id

@@ -171,6 +171,7 @@ def _bank_view(n_bank: int) -> Iterator[tuple[list[NodeView], dict[int, Any]]]:
 def observe(mode: str, quick: bool) -> Observation:
     """Train in ``mode`` (quick: the test-suite sizes) and return what both sides saw."""
     import models.secureboost.passive  # noqa: F401  (registers the platform half)
+    from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
     from models.federation.inprocess import InProcessPeer
     from models.federation.manager import SessionManager
     from models.federation.party import Caller
@@ -178,7 +179,6 @@ def observe(mode: str, quick: bool) -> Observation:
     from models.secureboost.binning import QuantileBinner
     from models.secureboost.loss import auc
     from proto.transport.codec import ProtobufCodec
-    from tests.secureboost_support import StaticProvider, load_hetero, train_test_rows
 
     cfg = QUICK if quick else FULL
     bank, plat = load_hetero(shared_data(), "default_credit", cfg["rows"])
@@ -192,7 +192,7 @@ def observe(mode: str, quick: bool) -> Observation:
             cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
             clf = SecureBoostClassifier(**params, privacy=mode, key_bits=cfg["key_bits"]).fit(
-                bank, peer, train_rows=train, valid_rows=test, job_id=f"privacy-{mode}"
+                bank, peer, rows=train, validation_rows=test, job_id=f"privacy-{mode}"
             )
             seconds = time.perf_counter() - t0
             cpu = _cpu_seconds() - cpu0

@@ -64,6 +64,7 @@ def _setup(quick: bool) -> dict[str, Any]:
     import tempfile
 
     import models.secureboost.passive  # noqa: F401
+    from experiments.support.hetero import StaticProvider, load_hetero
     from models.federation.inprocess import InProcessPeer
     from models.federation.manager import SessionManager
     from models.federation.party import Caller
@@ -71,7 +72,6 @@ def _setup(quick: bool) -> dict[str, Any]:
     from models.secureboost.binning import QuantileBinner
     from models.secureboost.model_io import load_part
     from models.secureboost.passive import PLATFORM_FORMAT
-    from tests.secureboost_support import StaticProvider, load_hetero
 
     data = shared_data()
     n = 1500 if quick else 6000
@@ -79,7 +79,7 @@ def _setup(quick: bool) -> dict[str, Any]:
         bank, plat = load_hetero(data, "default_credit", n, seed=0)
         source = "default_credit"
     else:  # pragma: no cover - the shared data are part of the environment
-        from tests.scoring_support import synthetic_tables
+        from experiments.support.scoring import synthetic_tables
 
         bank, plat = synthetic_tables(n, seed=0)
         source = "synthetic"
@@ -96,7 +96,7 @@ def _setup(quick: bool) -> dict[str, Any]:
     manager = SessionManager(work / "platform", StaticProvider(plat))
     peer = InProcessPeer(manager, Caller("bank-a", "bank"))
     clf = SecureBoostClassifier(**params, n_bins=32, key_bits=1024).fit(
-        bank, peer, train_rows=train, job_id="attack-sb-predict"
+        bank, peer, rows=train, job_id="attack-sb-predict"
     )
     part = work / "platform" / "models" / "secureboost" / "bank-a" / "attack-sb-predict.json"
     body, _ = load_part(part, PLATFORM_FORMAT)

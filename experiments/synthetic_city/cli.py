@@ -1,4 +1,9 @@
-"""``fedcredit data generate --enterprises N --seed S --out DIR``: write a synthetic city."""
+"""``fedcredit data generate --enterprises N --seed S --out DIR``: write a synthetic city.
+
+The ``data`` command of ``fedcredit`` lives here, with the generator, so that neither node
+imports the experiments: ``bank_node.cli.main`` names this module in its command table and
+imports it only when ``fedcredit data`` runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,18 @@ from pathlib import Path
 
 from experiments.synthetic_city.city import DEFAULT_AS_OF, generate_city
 from models.errors import FedCreditError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``fedcredit data generate`` to the ``fedcredit`` command line."""
+    p = sub.add_parser("data", help="data sets: the synthetic city")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    gen = dsub.add_parser(
+        "generate",
+        help="write DIR/platform/, DIR/bank/ and DIR/data_card.json for a synthetic city",
+    )
+    add_arguments(gen)
+    gen.set_defaults(func=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

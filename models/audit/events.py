@@ -16,6 +16,8 @@ Detail keys (all optional, JSON values only, never rows of data):
 ``dataset_digest``    SHA-256 of a party's dataset; ``categories``: feature categories used
 ``n_rows``            row count; ``psi_protocol``, ``intersection_size``: PSI summary
 ``approver``          who approved a promotion; ``alias``: champion / challenger
+``dataset``, ``table_version``: a served table's name and version (``table_digest`` is the
+                      table as served, ``file_digest`` the file it was read from)
 ``new_key_pem``, ``new_key_fingerprint``: the next audit key (``audit_key_rotated`` only;
                       see :mod:`models.audit.keychain`); ``reason``: why it was rotated
 """
@@ -39,6 +41,8 @@ DATASET_DESCRIBED = "dataset_described"
 MODEL_PART_SAVED = "model_part_saved"
 AUDIT_KEY_ROTATED = "audit_key_rotated"
 AUDIT_REPAIRED = "audit_repaired"
+SERVED_TABLE_ADDED = "served_table_added"
+SERVED_TABLE_RETIRED = "served_table_retired"
 
 ALL_EVENTS = (
     SESSION_OPENED,
@@ -58,6 +62,8 @@ ALL_EVENTS = (
     MODEL_PART_SAVED,
     AUDIT_KEY_ROTATED,
     AUDIT_REPAIRED,
+    SERVED_TABLE_ADDED,
+    SERVED_TABLE_RETIRED,
 )
 
 OUTCOME_OK = "ok"

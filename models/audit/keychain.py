@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from models.audit import events as ev
+import models.audit.events as ev
 from models.audit.entry import LogEntry, entry_authentic
 from models.audit.keys import key_fingerprint, load_public_key, public_key_pem
 from models.errors import CryptoError, InvalidArgument

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from models.audit import events as ev
+import models.audit.events as ev
 from models.audit.entry import ActorLike
 from models.audit.log import AuditLog
 from models.errors import ErrorKind, FedCreditError, InternalError

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from models.audit import events as ev
+import models.audit.events as ev
 from models.audit.entry import GENESIS_HASH, LogEntry, hash_ok, signature_ok
 from models.audit.keychain import rotated_key
 from models.audit.keys import PathLike, key_fingerprint, load_public_key, public_key_path

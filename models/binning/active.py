@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from models.binning.binner import FeatureBinner
 from models.binning.dp import MECHANISM, DpRecord, postprocess_counts
+from models.binning.iv import FeatureIv
 from models.binning.merge import monotonic_merge
 from models.binning.messages import (
     BinCountsRequest,
@@ -70,40 +70,6 @@ class BinningStub:
 
     def woe(self, request: BinWoeRequest) -> BinWoeResponse:
         return self.peer.call(f"{self.prefix}/woe", request, BinWoeResponse)
-
-
-@dataclass
-class FeatureIv:
-    """One feature's binning result (either party)."""
-
-    party: str
-    index: int
-    name: str
-    group: str
-    mapping: np.ndarray
-    stats: WoeIv
-    bin_labels: list[str] = field(default_factory=list)
-
-    @property
-    def iv(self) -> float:
-        return self.stats.iv
-
-    @property
-    def n_bins(self) -> int:
-        return int(self.stats.woe.size)
-
-
-def iv_strength(iv: float) -> str:
-    """The usual rule of thumb (Siddiqi): < 0.02 useless ... > 0.5 suspicious."""
-    if iv < 0.02:
-        return "useless"
-    if iv < 0.1:
-        return "weak"
-    if iv < 0.3:
-        return "medium"
-    if iv <= 0.5:
-        return "strong"
-    return "suspicious"
 
 
 def coarse_stats(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from models.binning.active import FeatureIv
+from models.binning.iv import FeatureIv, iv_strength
 
 
 def iv_table(features: Sequence[FeatureIv], selected: Sequence[FeatureIv] = ()) -> Any:
     """One row per feature: party, name, group, bins, IV, strength, selected (IV descending)."""
     import pandas as pd
-
-    from models.binning.active import iv_strength
 
     chosen = {(f.party, f.index) for f in selected}
     rows = [

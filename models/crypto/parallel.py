@@ -128,15 +128,6 @@ def loaded_vector(token: str) -> tuple[mpz, list[mpz]] | None:
     return got
 
 
-def _import_handlers() -> None:
-    # Modules that register handlers; imported in each helper process.
-    import models.crypto.ckks_coeff
-    import models.crypto.histogram
-    import models.crypto.paillier
-
-    del models
-
-
 class _Channel:
     """Length-prefixed byte frames over a pair of binary streams."""
 
@@ -168,7 +159,6 @@ def serve() -> None:
     writer = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray output must not corrupt the channel
     chan = _Channel(reader, writer)
-    _import_handlers()
     while True:
         try:
             header = json.loads(chan.recv_bytes())
@@ -200,7 +190,7 @@ class Helper:
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from models.crypto.parallel import serve; serve()"],
+            [sys.executable, "-c", "from models.crypto.helper_main import main; main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

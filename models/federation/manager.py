@@ -118,6 +118,8 @@ class SessionManager:
         (self.data_dir / "sessions").mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
+    # A resumed session keeps the state its first settings produced; other settings under the
+    # same job id would silently mix two jobs (issue 15 item 7), so they are refused.
     def open(self, caller: Caller, spec: SessionSpec) -> SessionInfo:
         """Open a session for ``spec.job_id``, or resume it if this caller opened it before."""
         check_job_id(spec.job_id)
@@ -130,6 +132,7 @@ class SessionManager:
                 self._check_owner(live.caller, caller)
                 if live.spec.algorithm != spec.algorithm:
                     raise FailedPrecondition("job id is already used by another algorithm")
+                _check_same_settings(live.spec.dataset, dict(live.spec.params), spec)
                 live.last_active = self._clock()
                 self._emit("resume", caller, spec)
                 return self._info(live.spec, resumed=True)
@@ -139,6 +142,7 @@ class SessionManager:
                     raise PermissionDenied("job id belongs to another party")
                 if stored["algorithm"] != spec.algorithm:
                     raise FailedPrecondition("job id is already used by another algorithm")
+                _check_same_settings(stored.get("dataset", ""), stored.get("params", {}), spec)
                 resumed = True
             party_cls = party_for(spec.algorithm)
             state_dir = self.data_dir / "jobs" / spec.job_id
@@ -306,3 +310,14 @@ def _append_digest(path: Path, step_id: str, digest: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_same_settings(dataset: str, params: dict[str, str], spec: SessionSpec) -> None:
+    """Refuse to resume a job id with another dataset or other session parameters."""
+    if dataset != spec.dataset or {str(k): str(v) for k, v in params.items()} != {
+        str(k): str(v) for k, v in spec.params.items()
+    }:
+        raise FailedPrecondition(
+            "this job id was opened before with other settings (dataset or session "
+            "parameters); resume it with the same settings or use a new job id"
+        )

@@ -15,7 +15,7 @@ The platform's weights never leave the platform; see ``docs/logreg.md``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
-from models.estimator_params import ConstructorParams
+from models.estimator_params import FederatedEstimator
 from models.federation.peer import PassivePeer
 from models.logreg.bank_model import LinearBankModel
 from models.logreg.engine import LrTrainer
@@ -46,7 +46,7 @@ def _rows(table: PartyTable, rows: np.ndarray | None) -> np.ndarray:
     return out
 
 
-class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
+class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
     """Vertical logistic regression between the bank (labels, key) and the platform.
 
     Parameters
@@ -172,6 +172,7 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         model_id: str | None = None,
         keys: ActiveCrypto | None = None,
         session_params: Mapping[str, str] | None = None,
+        callbacks: Sequence[Callable[[dict[str, Any]], None]] = (),
     ) -> FederatedLogisticRegression:
         """Train with the platform over ``peer`` (opens and closes one session).
 
@@ -206,7 +207,7 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
         peer.open_session(spec)
         try:
             result = LrTrainer(peer, keys, params, random_state=self.random_state).run(
-                model_id, bank_table.ids, Xb, y, train, val
+                model_id, bank_table.ids, Xb, y, train, val, callbacks=callbacks
             )
         finally:
             peer.close_session("training finished")
@@ -279,17 +280,6 @@ class FederatedLogisticRegression(ConstructorParams, LinearBankModel):
             self.decision_function(bank_table, peer, rows=rows, platform_dataset=platform_dataset)
         )
         return np.column_stack([1.0 - p, p])
-
-    def predict(
-        self,
-        bank_table: PartyTable,
-        peer: PassivePeer,
-        *,
-        rows: np.ndarray | None = None,
-        platform_dataset: str | None = None,
-    ) -> np.ndarray:
-        proba = self.predict_proba(bank_table, peer, rows=rows, platform_dataset=platform_dataset)
-        return (proba[:, 1] >= 0.5).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ final model, by prediction.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,10 +119,13 @@ class LrTrainer:
         validation: np.ndarray | None = None,
         *,
         finalize: bool = True,
+        callbacks: Sequence[Callable[[dict[str, Any]], None]] = (),
     ) -> TrainResult:
         """Train on ``train`` rows of the aligned table; ``Xb`` is the bank's design matrix
         for all aligned rows, ``y`` its labels (0/1). ``validation`` rows are fixed at init
-        (the platform counts them in the model's population; they are not used in training)."""
+        (the platform counts them in the model's population; they are not used in training).
+        Each of ``callbacks`` is called with the history entry of every epoch as it ends (no
+        validation score: the protocol computes none per epoch, see docs/logreg.md)."""
         p = self.params
         train = np.asarray(train, dtype=np.int64)
         val = np.zeros(0, dtype=np.int64) if validation is None else np.asarray(validation)
@@ -188,6 +192,8 @@ class LrTrainer:
                     "bytes_received": recv1 - recv0,
                 }
             )
+            for callback in callbacks:
+                callback(dict(history[-1]))
             if change < p.tol:
                 converged = True
                 break

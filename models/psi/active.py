@@ -21,7 +21,7 @@ The session (algorithm ``"psi"``) is opened by the caller before :meth:`PsiActiv
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,13 +59,23 @@ from models.psi.protocol import (
 _S = f"S{POINT_BYTES}"
 
 
-def psi_session_spec(job_id: str, dataset: str, *, id_format: str | None = None) -> SessionSpec:
+def psi_session_spec(
+    job_id: str,
+    dataset: str,
+    *,
+    id_format: str | None = None,
+    session_params: Mapping[str, str] | None = None,
+) -> SessionSpec:
     """The session spec of a PSI job.
 
     ``id_format`` ("uscc" or "any") selects the platform's validator for its own ids; without
-    it the platform uses its table's ``meta["id_format"]``, else "any".
+    it the platform uses its table's ``meta["id_format"]``, else "any". ``session_params`` go
+    to the platform's data provider, e.g. ``{"as_of": "2024-06-30"}`` (the catalogue's
+    point-in-time date) or ``{"categories": "tax,judicial"}``.
     """
-    params = {} if id_format is None else {"id_format": id_format}
+    params = {str(k): str(v) for k, v in (session_params or {}).items()}
+    if id_format is not None:
+        params["id_format"] = id_format
     return SessionSpec(job_id=job_id, algorithm=ALGORITHM, dataset=dataset, params=params)
 
 

@@ -4,7 +4,7 @@ One ``scorecard`` session with the platform::
 
     card = FederatedScorecard(binning_method="optimal", iv_threshold=0.02, mode="paillier")
     card.fit(bank_table, peer, rows=train_rows)
-    scores = card.score(bank_table, peer, rows=test_rows)   # assembled at scoring time
+    scores = card.points(bank_table, peer, rows=test_rows)  # assembled at scoring time
     card.points_table()                                     # the bank's part of the table
 
 The platform keeps the cut points, WOE tables, weights and points of its features; at scoring
@@ -15,7 +15,7 @@ adds its base points and its own features' points.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from models.binning.transform import WoeTransform
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
-from models.estimator_params import ConstructorParams
+from models.estimator_params import FederatedEstimator
 from models.federation.peer import PassivePeer
 from models.logreg.bank_model import LinearBankModel
 from models.logreg.engine import LrTrainer
@@ -40,7 +40,7 @@ from models.part_signing import verified_platform_signature
 from models.scorecard.points import ScoreScaling, points_table, sum_points
 
 
-class FederatedScorecard(ConstructorParams, LinearBankModel):
+class FederatedScorecard(FederatedEstimator, LinearBankModel):
     """Credit scorecard trained with the platform (see module docstring).
 
     Binning: ``binning_method`` (``quantile``, ``equal_width``, ``optimal``), ``n_bins``,
@@ -137,6 +137,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         job_id: str | None = None,
         model_id: str | None = None,
         session_params: Mapping[str, str] | None = None,
+        callbacks: Sequence[Callable[[dict[str, Any]], None]] = (),
     ) -> FederatedScorecard:
         """Run the whole scorecard job in one ``scorecard`` session (see module docstring);
         ``session_params`` go to the platform's data provider (kept for scoring).
@@ -182,7 +183,9 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
             Xb = bank_woe.transform(bank_table.X)
             trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
             val = None if validation_rows is None else bank_table.row_positions(validation_rows)
-            result = trainer.run(model_id, bank_table.ids, Xb, y, train, val, finalize=False)
+            result = trainer.run(
+                model_id, bank_table.ids, Xb, y, train, val, finalize=False, callbacks=callbacks
+            )
             final = trainer.stub.scorecard(
                 LrScorecardRequest(
                     model_id=model_id,
@@ -234,10 +237,12 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self._check_fitted()
         return self.platform_part_scores(bank_table, peer, rows, dataset=self.platform_dataset_)
 
-    def score(
+    def points(
         self, bank_table: PartyTable, peer: PassivePeer, *, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """Total points per row (base + bank features + platform features)."""
+        """Total points per row (base + bank features + platform features).
+
+        (``score`` is scikit-learn's mean accuracy, as for every estimator.)"""
         self._check_fitted()
         sel = bank_table.row_positions(rows)
         return self.bank_points(bank_table, sel) + self.platform_points(bank_table, peer, sel)
@@ -246,7 +251,7 @@ class FederatedScorecard(ConstructorParams, LinearBankModel):
         self, bank_table: PartyTable, peer: PassivePeer, *, rows: np.ndarray | None = None
     ) -> np.ndarray:
         """Default probabilities implied by the (unrounded) score, shape (n, 2)."""
-        logit = self.scaling().logit_from_score(self.score(bank_table, peer, rows=rows))
+        logit = self.scaling().logit_from_score(self.points(bank_table, peer, rows=rows))
         p = sigmoid(logit)
         return np.column_stack([1.0 - p, p])
 

@@ -24,6 +24,7 @@ from models.crypto.ckks_readout import ReadoutKey
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import DataLoss, FedCreditError, InvalidArgument, NotFound
+from models.estimator_params import FederatedEstimator
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
 from models.part_signing import verified_platform_signature
@@ -93,7 +94,7 @@ def _rows_digest(rows: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()
 
 
-class SecureBoostClassifier:
+class SecureBoostClassifier(FederatedEstimator):
     """Vertical SecureBoost binary classifier (bank side).
 
     Parameters
@@ -181,18 +182,6 @@ class SecureBoostClassifier:
         self.min_data_per_group = min_data_per_group
         self.max_cat_to_onehot = max_cat_to_onehot
 
-    # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        names = (*_PARAM_NAMES, "key_bits", "chunk_size", "workers")
-        return {k: getattr(self, k) for k in names}
-
-    def set_params(self, **params: Any) -> SecureBoostClassifier:
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise InvalidArgument("unknown hyper-parameter")
-            setattr(self, k, v)
-        return self
-
     def boost_params(self) -> BoostParams:
         return BoostParams(**{k: getattr(self, k) for k in _PARAM_NAMES})
 
@@ -202,13 +191,13 @@ class SecureBoostClassifier:
         bank_table: PartyTable,
         peer: PassivePeer,
         *,
-        train_rows: np.ndarray | None = None,
-        valid_rows: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+        validation_rows: np.ndarray | None = None,
+        platform_dataset: str = "",
         checkpoint_dir: str | Path | None = None,
         callbacks: Sequence[Callback] = (),
         should_stop: StopFlag = None,
         job_id: str = "sb",
-        dataset: str = "",
         session_params: Mapping[str, str] | None = None,
     ) -> SecureBoostClassifier:
         """Train with the platform behind ``peer`` on rows aligned with ``bank_table``.
@@ -220,7 +209,7 @@ class SecureBoostClassifier:
             platform's aligned row ``i``.
         peer:
             Connection to the platform; ``fit`` opens (or resumes) the session of ``job_id``.
-        train_rows, valid_rows:
+        rows, validation_rows:
             Positions of the training rows (default: all) and of the validation rows used for
             progress metrics and early stopping (default: none). In the hardened and strict
             modes validation rows are scored after training (``training_valid_raw_``), not per
@@ -235,7 +224,7 @@ class SecureBoostClassifier:
             ``fit`` raises :class:`~models.errors.Cancelled` (the checkpoint stays valid).
         job_id:
             The session's job id; also the model id.
-        dataset, session_params:
+        platform_dataset, session_params:
             The platform dataset and extra session parameters (e.g. the PSI alignment).
         """
         params = self.boost_params()
@@ -244,14 +233,14 @@ class SecureBoostClassifier:
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         n = bank_table.n_rows
-        train = np.arange(n) if train_rows is None else np.asarray(train_rows, dtype=np.int64)
+        train = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
         valid = (
             np.zeros(0, dtype=np.int64)
-            if valid_rows is None
-            else np.asarray(valid_rows, dtype=np.int64)
+            if validation_rows is None
+            else np.asarray(validation_rows, dtype=np.int64)
         )
-        for rows in (train, valid):
-            if rows.size and (rows.min() < 0 or rows.max() >= n):
+        for part in (train, valid):
+            if part.size and (part.min() < 0 or part.max() >= n):
                 raise InvalidArgument("row positions are out of range")
         if train.size < 2 or np.unique(train).size != train.size:
             raise InvalidArgument("training rows must be at least two distinct positions")
@@ -279,7 +268,7 @@ class SecureBoostClassifier:
         run = f"r{ckpt.run}" if ckpt is not None else f"x{secrets.token_hex(4)}"
 
         spec_params = {"n_bins": str(params.n_bins), **dict(session_params or {})}
-        peer.open_session(SessionSpec(job_id, ALGORITHM, dataset, spec_params))
+        peer.open_session(SessionSpec(job_id, ALGORITHM, platform_dataset, spec_params))
         backend: FederatedBackend | None = None
         try:
             keypair = PaillierKeypair.generate(self.key_bits)
@@ -377,7 +366,7 @@ class SecureBoostClassifier:
         self.platform_feature_groups_ = list(info.feature_groups)
         self.platform_feature_names_ = list(info.feature_names)
         self.platform_party_ = peer.party
-        self.platform_dataset_ = dataset
+        self.platform_dataset_ = platform_dataset
         self.platform_digest_ = fin.platform_digest
         self.platform_signature_, self.platform_key_ = verified_platform_signature(fin)
         self.platform_n_splits_ = int(fin.n_splits)
@@ -388,7 +377,10 @@ class SecureBoostClassifier:
             # scored once, by the model's own federated prediction (never routed per tree)
             t0 = time.perf_counter()
             self.training_valid_raw_ = self.decision_function(
-                bank_table.take(valid), peer, dataset=dataset, session_params=session_params
+                bank_table.take(valid),
+                peer,
+                platform_dataset=platform_dataset,
+                session_params=session_params,
             )
             self.stats_["validation_predict_s"] = time.perf_counter() - t0
         return self
@@ -429,8 +421,9 @@ class SecureBoostClassifier:
         bank_table: PartyTable,
         peer: PassivePeer | None,
         *,
+        rows: np.ndarray | None = None,
+        platform_dataset: str | None = None,
         job_id: str | None = None,
-        dataset: str | None = None,
         session_params: Mapping[str, str] | None = None,
         batch_size: int = 256,
     ) -> np.ndarray:
@@ -445,6 +438,8 @@ class SecureBoostClassifier:
         company, and the platform's step cache keeps recent answers for retries).
         """
         self._check_fitted()
+        if rows is not None:
+            bank_table = bank_table.take(bank_table.row_positions(rows))
         X = self._bank_matrix(bank_table)
         predictor = self.secure_predictor()
         if not predictor.has_platform:
@@ -453,7 +448,7 @@ class SecureBoostClassifier:
             raise InvalidArgument("the model has platform splits: a peer is required")
         jid = job_id or f"{self.model_id_}.predict.{secrets.token_hex(6)}"
         params = {"mode": "predict", "model_id": self.model_id_, **dict(session_params or {})}
-        ds = self.platform_dataset_ if dataset is None else dataset
+        ds = self.platform_dataset_ if platform_dataset is None else platform_dataset
         peer.open_session(SessionSpec(jid, ALGORITHM, ds, params))
         try:
             stub = SecureBoostStub(peer, "p")
@@ -475,11 +470,6 @@ class SecureBoostClassifier:
         """Class probabilities, shape ``(n, 2)``, by federated prediction."""
         p = sigmoid(self.decision_function(bank_table, peer, **kwargs))
         return np.column_stack([1.0 - p, p])
-
-    def predict(
-        self, bank_table: PartyTable, peer: PassivePeer | None, **kwargs: Any
-    ) -> np.ndarray:
-        return (self.predict_proba(bank_table, peer, **kwargs)[:, 1] >= 0.5).astype(np.int64)
 
     # ------------------------------------------------------------------ importance
     def _feature_label(self, owner: str, feature: int) -> str:

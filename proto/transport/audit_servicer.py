@@ -13,14 +13,12 @@ repeated calls cost little.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import grpc
 
 from models.audit.entry import Actor
 from models.audit.events import AUDIT_READ
 from models.audit.incremental import IncrementalVerifier
-from models.audit.keys import load_or_create_signing_key
 from models.audit.log import AuditLog
 from models.audit.messages import ListAuditRequest, VerifyLogRequest
 from models.audit.service import list_entries, verify_response
@@ -28,28 +26,11 @@ from proto.fedcredit.v1 import audit_pb2, audit_pb2_grpc
 
 from .auth import current_caller
 from .codec import from_proto, to_proto
+from .node_audit import open_node_audit_log as open_node_audit_log  # re-exported
 from .status import guard
 
 SERVICE_NAME = "fedcredit.v1.AuditService"
 _PREFIX = f"/{SERVICE_NAME}/"
-
-
-def open_node_audit_log(data_dir: Path, party: str, role: str, *, fsync: bool = False) -> AuditLog:
-    """The node's audit log under ``<data_dir>/audit`` with its Ed25519 signing key (opened by
-    path, so that a key rotation by another process is followed). Opening it also registers
-    the node's model-signing key for ``data_dir`` (``models/part_signing.py``) and makes the
-    data directory private (``proto/transport/node_files.py``): every process working on a
-    node's data directory opens its audit log first."""
-    from models.part_signing import register_node_key
-    from proto.transport.node_files import secure_node_dir
-
-    secure_node_dir(data_dir)  # 0600 files, 0700 directories
-    register_node_key(data_dir)  # the node's model parts are signed with its key
-    audit_dir = data_dir / "audit"
-    key_path = audit_dir / "audit_signing_key.pem"
-    if not key_path.exists() and not key_path.with_name(key_path.name + ".next").exists():
-        load_or_create_signing_key(key_path)
-    return AuditLog(audit_dir / "audit.jsonl", key_path, actor=Actor(party, role, ""), fsync=fsync)
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

@@ -6,8 +6,8 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
@@ -17,6 +17,9 @@ from models.federation.party import Caller
 from models.keystore import unencrypted_pem
 
 from .frames import MAX_MESSAGE_BYTES
+
+if TYPE_CHECKING:  # grpc is imported by the functions that use it: config-only commands
+    import grpc  # (consent, tables, audit on the node's files) start without it
 
 #: Metadata key carrying a test identity, honoured ONLY by servers started in plaintext mode.
 TEST_IDENTITY_HEADER = "x-fedcredit-test-identity"
@@ -49,6 +52,8 @@ def channel_options() -> list[tuple[str, int]]:
 
 def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     """Server credentials that REQUIRE a client certificate signed by the CA."""
+    import grpc
+
     return grpc.ssl_server_credentials(
         [(unencrypted_pem(files.key), files.cert.read_bytes())],
         root_certificates=files.ca.read_bytes(),
@@ -57,6 +62,8 @@ def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
 
 
 def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
+    import grpc
+
     return grpc.ssl_channel_credentials(
         root_certificates=files.ca.read_bytes(),
         private_key=unencrypted_pem(files.key),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bank_node.scoring.assembler import linear_assemble
-from bank_node.scoring.families import Scored, ScoreJob, check_reply, header_for, refusal
+from bank_node.scoring.families.common import Scored, ScoreJob, check_reply, header_for, refusal
 from bank_node.scoring.keys import ScoringKeys
 from models.federation.peer import ScoringPeer
 from models.logreg.active import FederatedLogisticRegression

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bank_node.scoring.assembler import BANK_SOURCE, Assembled, sigmoid
-from bank_node.scoring.families import Scored, ScoreJob
+from bank_node.scoring.families.common import Scored, ScoreJob
 from bank_node.scoring.families.logreg import platform_partial
 from bank_node.scoring.keys import ScoringKeys
 from models.federation.peer import ScoringPeer

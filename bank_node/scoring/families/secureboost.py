@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bank_node.scoring.assembler import TreeExplainer
-from bank_node.scoring.families import Scored, ScoreJob, check_reply, header_for, refusal
+from bank_node.scoring.families.common import Scored, ScoreJob, check_reply, header_for, refusal
 from bank_node.scoring.keys import ScoringKeys
 from models.errors import FailedPrecondition, InternalError
 from models.federation.peer import ScoringPeer

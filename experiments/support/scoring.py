@@ -114,7 +114,7 @@ class Trained:
     def offline_points(self, row: int) -> float:
         """The scorecard's offline points total for one company."""
         assert self.card is not None
-        return float(self.card.score(self.bank, self.peer, rows=np.asarray([row]))[0])
+        return float(self.card.points(self.bank, self.peer, rows=np.asarray([row]))[0])
 
 
 def train_models(
