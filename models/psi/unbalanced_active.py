@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import numpy as np
 from models.errors import DataLoss, FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
-from models.psi.active import PsiActive, PsiResult, _byte_counters
+from models.psi.active import PsiActive, PsiResult, _byte_counters, psi_session_spec
 from models.psi.alignment import alignment_digest
 from models.psi.choose import (
     AUTO_ALGORITHM,
@@ -70,11 +70,16 @@ BANK_CACHE_FORMAT = "fedcredit-upsi-bank-cache/1"
 
 
 def psi_auto_session_spec(
-    job_id: str, dataset: str, *, id_format: str | None = None
+    job_id: str,
+    dataset: str,
+    *,
+    id_format: str | None = None,
+    session_params: Mapping[str, str] | None = None,
 ) -> SessionSpec:
-    """The session spec of a PSI job whose protocol the size-ratio rule chooses."""
-    params = {} if id_format is None else {"id_format": id_format}
-    return SessionSpec(job_id=job_id, algorithm=AUTO_ALGORITHM, dataset=dataset, params=params)
+    """The session spec of a PSI job whose protocol the size-ratio rule chooses (params as
+    for :func:`models.psi.active.psi_session_spec`)."""
+    spec = psi_session_spec(job_id, dataset, id_format=id_format, session_params=session_params)
+    return SessionSpec(job_id=job_id, algorithm=AUTO_ALGORITHM, dataset=dataset, params=spec.params)
 
 
 @dataclass(frozen=True)
