@@ -66,6 +66,7 @@ PSI_DEFAULTS: dict[str, Any] = {
     "unbalanced_min_passive": 100_000,
     "key_rotation_days": 30.0,
     "cache_inline_build_max": 2_000_000,
+    "eval_budget_per_key": 0,
 }
 """``[platform.psi]``: handed to PSI sessions as ``context.extras["psi_<key>"]``."""
 
@@ -152,6 +153,9 @@ SCHEMA = FileSchema(
             Key("cache_inline_build_max", "int", PSI_DEFAULTS["cache_inline_build_max"],
                 "populations up to this size get their cache built inside a job; larger ones "
                 "by `python -m platform_node.psi_cache build`", minimum=0),
+            Key("eval_budget_per_key", "int", PSI_DEFAULTS["eval_budget_per_key"],
+                "OPRF evaluations one bank may run under one key (0: unlimited; see "
+                "`docs/psi.md` on offline re-testing)", minimum=0),
         )),
         Table("platform.feature_tables", "Scoring's point-in-time feature tables "
               "(`platform_node/scoring/table_cache.py`).", (

@@ -288,3 +288,25 @@ def test_cache_streams_in_many_chunks(make_peer, tmp_path: Path, monkeypatch) ->
     run = run_auto(peer, bank, tmp_path / "bank-cache")
     assert run.protocol == "unbalanced" and run.cache_bytes_downloaded > 4 * 256
     assert set(run.result.aligned_ids.tolist()) == set(bank) & set(platform)
+
+
+def test_evaluation_budget_per_bank_and_key(tmp_path: Path) -> None:
+    """The platform counts OPRF evaluations per bank and key; past the budget an explicit
+    unbalanced run is refused, auto falls back to balanced, and rotation resets the count."""
+    bank, platform = split_sets(20, 200, 9)
+    extras = {**SMALL, "psi_eval_budget_per_key": 30}
+    manager = SessionManager(tmp_path / "platform", IdTable(platform), context_extras=extras)
+    peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+    first = run_auto(peer, bank, tmp_path / "bank-cache", job="j1")
+    assert first.protocol == "unbalanced"
+    summary = json.loads((tmp_path / "platform" / "jobs" / "j1" / "psi_summary.json").read_text())
+    assert summary["evaluations_under_key"] == 20
+    with pytest.raises(FailedPrecondition, match="budget"):
+        run_auto(peer, bank, tmp_path / "bank-cache", job="j2", mode="unbalanced")
+    fallback = run_auto(peer, bank, tmp_path / "bank-cache", job="j3")
+    assert fallback.protocol == "balanced" and fallback.result.n_intersection == 9
+    # another bank has its own count
+    peer_b = InProcessPeer(manager, Caller("bank-b", "bank"), codec=ProtobufCodec())
+    assert run_auto(peer_b, bank, tmp_path / "bank-b-cache", job="j4").protocol == "unbalanced"
+    PlatformPsiCache(tmp_path / "platform" / "psi_cache").rotate()
+    assert run_auto(peer, bank, tmp_path / "bank-cache", job="j5").protocol == "unbalanced"

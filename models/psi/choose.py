@@ -49,11 +49,13 @@ class ChoicePolicy:
     min_passive: int = DEFAULT_MIN_PASSIVE
     allow_unbalanced: bool = True
     inline_build_max: int = DEFAULT_INLINE_BUILD_MAX
+    eval_budget_per_key: int = 0
 
     @classmethod
     def from_extras(cls, extras: dict[str, object]) -> ChoicePolicy:
         """Read ``psi_unbalanced`` (bool), ``psi_unbalanced_min_ratio``,
-        ``psi_unbalanced_min_passive`` and ``psi_cache_inline_build_max``."""
+        ``psi_unbalanced_min_passive``, ``psi_cache_inline_build_max`` and
+        ``psi_eval_budget_per_key`` (OPRF evaluations per bank and key, 0 = unlimited)."""
 
         def num(name: str, default: float) -> float:
             value = extras.get(name, default)
@@ -66,6 +68,7 @@ class ChoicePolicy:
             min_passive=int(num("psi_unbalanced_min_passive", DEFAULT_MIN_PASSIVE)),
             allow_unbalanced=bool(extras.get("psi_unbalanced", True)),
             inline_build_max=int(num("psi_cache_inline_build_max", DEFAULT_INLINE_BUILD_MAX)),
+            eval_budget_per_key=int(num("psi_eval_budget_per_key", 0)),
         )
 
 

@@ -226,8 +226,42 @@ class PlatformPsiCache:
         if old is not None:
             _erase(keys / f"{old.key_id}.key")
             (keys / f"{old.key_id}.json").unlink(missing_ok=True)
+            (keys / f"{old.key_id}.usage.json").unlink(missing_ok=True)
             shutil.rmtree(self.root / "sets" / old.key_id, ignore_errors=True)
         return OprfKey(key_id, scalar, now)
+
+    # -- evaluation budget -------------------------------------------------------------------
+    def charge_evaluations(self, key_id: str, party: str, n: int, budget: int) -> int:
+        """Add ``n`` OPRF evaluations for ``party`` under ``key_id``; returns the new total.
+
+        Every id a bank has evaluated under a key stays testable against every cache of that
+        key (``docs/psi.md``), so the platform counts evaluations per bank and key
+        (``keys/<key_id>.usage.json``) and, with ``budget > 0``, refuses a run that would
+        exceed it. The count goes with the key at rotation.
+
+        Raises
+        ------
+        FailedPrecondition
+            If the bank's evaluations under this key would exceed ``budget``.
+        """
+        with self._lock:
+            current = self._read_current()
+            if current is None or current.key_id != key_id:
+                raise FailedPrecondition("the PSI cache key was rotated; run again")
+            path = self.root / "keys" / f"{key_id}.usage.json"
+            try:
+                usage = json.loads(path.read_text()) if path.exists() else {}
+            except (OSError, ValueError):
+                raise DataLoss("the PSI evaluation counts cannot be read") from None
+            total = int(usage.get(party, 0)) + int(n)
+            if budget > 0 and total > budget:
+                raise FailedPrecondition(
+                    "this bank's OPRF evaluation budget under the current PSI key is spent; "
+                    "run balanced PSI, or wait for the next key rotation"
+                )
+            usage[party] = total
+            _write_private(path, json.dumps(usage, sort_keys=True).encode())
+            return total
 
     # -- caches ------------------------------------------------------------------------------
     def _set_dir(self, key_id: str, population: str) -> Path:

@@ -126,6 +126,7 @@ class PsiAutoPassive(PassiveParty):
         self._finished: list[np.ndarray] = []
         self._last_order = b""
         self._n_finish_chunks = 0
+        self._evaluations = 0
 
     # -- plan --------------------------------------------------------------------------------
     @handles
@@ -179,6 +180,21 @@ class PsiAutoPassive(PassiveParty):
                 "the platform cannot run unbalanced PSI now (disabled, or its cache is not "
                 "built yet); ask for 'auto' or 'balanced'"
             )
+        evaluations = 0
+        if protocol == UNBALANCED:
+            assert key is not None
+            try:  # counted before any state changes; auto falls back to balanced
+                evaluations = platform_cache(self.context).charge_evaluations(
+                    key.key_id,
+                    self.context.caller.party,
+                    int(request.n_active),
+                    policy.eval_budget_per_key,
+                )
+            except FailedPrecondition:
+                if request.mode == UNBALANCED:
+                    raise
+                protocol = BALANCED
+        self._evaluations = evaluations
         self._protocol = protocol
         self._n_active = int(request.n_active)
         self._chunk = int(request.chunk_size)
@@ -384,6 +400,7 @@ class PsiAutoPassive(PassiveParty):
             "n_active": self._n_active,
             "n_intersection": n_intersection,
             "alignment_sha256": digest,
+            "evaluations_under_key": self._evaluations,
         }
         path = self.context.state_dir / SUMMARY_JSON
         tmp = path.with_name(path.name + ".tmp")
