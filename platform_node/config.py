@@ -61,6 +61,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+PSI_DEFAULTS: dict[str, Any] = {
+    "unbalanced": True,
+    "unbalanced_min_ratio": 10.0,
+    "unbalanced_min_passive": 100_000,
+    "key_rotation_days": 30.0,
+    "cache_inline_build_max": 2_000_000,
+    "eval_budget_per_key": 0,
+}
+"""``[platform.psi]``: handed to PSI sessions as ``context.extras["psi_<key>"]``."""
+
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
 _NAME_KEY: dict[str, Any] = {"pattern": _NAME, "form": "a lower-case party name"}
@@ -130,6 +140,24 @@ SCHEMA = FileSchema(
               "(e.g. `VerifyLog = [1, 5]`).",
               entries=Key("rule", "list[float]", help="[calls per second, burst]"),
               entry_name="METHOD"),
+        Table("platform.psi", "PSI protocol choice and the unbalanced-PSI cache "
+              "(`docs/psi.md`, unbalanced section).", (
+            Key("unbalanced", "bool", PSI_DEFAULTS["unbalanced"],
+                "allow unbalanced PSI (OPRF against a cached population)"),
+            Key("unbalanced_min_ratio", "float", PSI_DEFAULTS["unbalanced_min_ratio"],
+                "auto picks unbalanced from this platform/bank size ratio", minimum=1),
+            Key("unbalanced_min_passive", "int", PSI_DEFAULTS["unbalanced_min_passive"],
+                "... and from this many platform ids", minimum=0),
+            Key("key_rotation_days", "float", PSI_DEFAULTS["key_rotation_days"],
+                "age at which the OPRF key is replaced (old key and caches erased)",
+                minimum=0.001, maximum=3660),
+            Key("cache_inline_build_max", "int", PSI_DEFAULTS["cache_inline_build_max"],
+                "populations up to this size get their cache built inside a job; larger ones "
+                "by `python -m platform_node.psi_cache build`", minimum=0),
+            Key("eval_budget_per_key", "int", PSI_DEFAULTS["eval_budget_per_key"],
+                "OPRF evaluations one bank may run under one key (0: unlimited; see "
+                "`docs/psi.md` on offline re-testing)", minimum=0),
+        )),
         Table("platform.feature_tables", "Scoring's point-in-time feature tables "
               "(`platform_node/scoring/table_cache.py`).", (
             Key("max_tables", "int", TableCacheConfig.max_tables, "tables kept", minimum=1),
@@ -188,6 +216,7 @@ class PlatformConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    psi: dict[str, Any] = field(default_factory=lambda: dict(PSI_DEFAULTS))
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -223,4 +252,5 @@ class PlatformConfig:
             limits=LimitsConfig.from_mapping(node.section.get("limits")),
             feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
             console=ConsoleConfig.from_mapping(node.section.get("console")),
+            psi={**PSI_DEFAULTS, **dict(node.section.get("psi", {}))},
         )

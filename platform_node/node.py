@@ -98,6 +98,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
             "secureboost_min_privacy": config.secureboost_min_privacy,
+            **{f"psi_{key}": value for key, value in config.psi.items()},
         },
     )
     if config.console.enabled:  # the web console (issue 18) shares the registry and the log

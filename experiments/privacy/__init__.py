@@ -23,4 +23,5 @@ ATTACK_MODULES: tuple[str, ...] = (
     "secureboost_labels",
     "secureboost_paths",
     "monitoring_differencing",
+    "psi_membership",
 )
