@@ -48,9 +48,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     from bank_node.governance import promote_version
     from bank_node.scoring.client import ScoringClient, officer_tls
     from bank_node.server import create_bank_server
+    from experiments.support.console import MODEL, PASSWORD, build_world
     from models.audit.entry import Actor
     from proto.fedcredit.v1 import scoring_pb2
-    from tests.console_support import MODEL, PASSWORD, build_world
 
     n = 40 if quick else 200
     companies = 10 if quick else 40

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from experiments.support.console import MODEL, PASSWORD, World, build_world
 from models.audit import events as ev
-from tests.console_support import MODEL, PASSWORD, World, build_world
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 pytestmark = [

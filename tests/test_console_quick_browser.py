@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from experiments.support.console import _catalogue, cheap_hashes
+from experiments.support.grpc_harness import KNOWN, shared_pki
 from models.uscc import generate_usccs
 from platform_node.consent.registry import ConsentRegistry
 from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.tls import TlsFiles
 from proto.transport.web.config import ConsoleConfig
 from proto.transport.web.serve import ConsoleServer
-from tests.console_support import _catalogue, cheap_hashes
-from tests.grpc_harness import KNOWN, shared_pki
 from tests.test_console_browser import (
     CHROMIUM,
     DRIVER,

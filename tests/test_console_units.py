@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from experiments.support.console import cheap_hashes
 from models.audit import events as ev
 from models.audit.entry import Actor
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -28,7 +29,6 @@ from proto.transport.web.accounts import (
     check_password_rules,
 )
 from proto.transport.web.i18n import LANGS, catalogue
-from tests.console_support import cheap_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Zhengzhou-2025-ok"
@@ -265,12 +265,12 @@ def test_cli_adds_unlocks_and_lists_accounts(
 def test_excluded_and_corrected_records_leave_the_features(
     objections: tuple[ObjectionStore, Any],
 ) -> None:
+    from experiments.support.console import _catalogue
     from platform_node.catalogue.store import CatalogueStore
     from platform_node.console.records import company_records
     from platform_node.data_provider import PlatformDataProvider
     from platform_node.features.pipeline import compute_features
     from platform_node.objections.exclusions import excluded_rows
-    from tests.console_support import _catalogue
 
     store, _audit = objections
     root = store.root.parent
@@ -314,9 +314,9 @@ def test_nodes_serve_their_consoles_when_configured(tmp_path: Path) -> None:
 
     from bank_node.config import BankConfig
     from bank_node.console.app import start_bank_console
+    from experiments.support.grpc_harness import shared_pki
     from platform_node.config import PlatformConfig
     from platform_node.node import start_platform_node
-    from tests.grpc_harness import shared_pki
 
     pki = shared_pki()
     (tmp_path / "platform.toml").write_text(

@@ -220,7 +220,7 @@ def test_monitor_cli_run_and_show(
     tracking: Tracking, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bank_node.cli.main import EXIT_OK, EXIT_USAGE, main
-    from tests.grpc_harness import shared_pki
+    from experiments.support.grpc_harness import shared_pki
 
     codes = [str(c) for c in licences(60)["uscc"]]
     frame, by_week = scores_frame(codes)

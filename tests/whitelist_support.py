@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 import pandas as pd
 
+from experiments.support.grpc_harness import KNOWN, shared_pki
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
 from models.federation.party import DataProvider
@@ -25,7 +26,6 @@ from platform_node.server import RunningServer, create_server
 from proto.transport.node_audit import open_node_audit_log
 from proto.transport.pki import issue
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import KNOWN, shared_pki
 
 RECOMMENDERS = ("jinshui-district", "tech-bureau")
 PARTIES = {**KNOWN, **{r: "recommender" for r in RECOMMENDERS}}

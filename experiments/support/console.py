@@ -18,6 +18,8 @@ import pytest
 
 from bank_node.config import BankConfig
 from bank_node.console.demo import DEMO_PASSWORD, create_demo_accounts
+from experiments.support.grpc_harness import KNOWN, shared_pki, start_platform
+from experiments.support.scoring import synthetic_tables
 from models.audit.log import AuditLog
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.data_provider import PlatformDataProvider, ServedTable
@@ -25,8 +27,6 @@ from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.tls import TlsFiles
 from proto.transport.web.config import ConsoleConfig
 from proto.transport.web.serve import ConsoleServer
-from tests.grpc_harness import KNOWN, shared_pki, start_platform
-from tests.scoring_support import synthetic_tables
 
 MODEL = "sme-console"
 JOB = "console-job-1"
