@@ -35,7 +35,7 @@ $(BENCH_STAMP): $(STAMP)
 	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
-	$(PY) -m bank_node.demo
+	$(PY) -m bank_node.demo $(if $(KEEP),--keep)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

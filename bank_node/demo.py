@@ -9,10 +9,12 @@ train SecureBoost with progress, register in MLflow, consent, score, lineage, au
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bank_node.demo_nodes import NodeProcess, free_port, start_node, wait_healthy
 from proto.transport.tls import TlsFiles
@@ -74,7 +76,12 @@ n_bins = 16
     return job
 
 
-def write_configs(work: Path, platform_port: int, bank_port: int) -> tuple[Path, Path]:
+def write_configs(
+    work: Path, platform_port: int, bank_port: int, consoles: dict[str, str]
+) -> tuple[Path, Path]:
+    """Both nodes' configs; ``consoles`` maps ``bank``/``platform`` to the console's address."""
+    from bank_node.console.demo import console_toml
+
     platform_cfg = work / "platform.toml"
     platform_cfg.write_text(
         f"""[platform]
@@ -89,6 +96,7 @@ bank-a = "bank"
 regulator = "regulator"
 jinshui-district = "recommender"
 """
+        + console_toml("platform", consoles["platform"])
     )
     bank_cfg = work / "bank.toml"
     bank_cfg.write_text(
@@ -104,6 +112,7 @@ platform_name = "platform"
 bank-a = "bank"
 regulator = "regulator"
 """
+        + console_toml("bank", consoles["bank"])
     )
     return platform_cfg, bank_cfg
 
@@ -123,7 +132,7 @@ def officer_score(work: Path, uscc: str, *, check: bool = True) -> int:
     )
 
 
-def run(work: Path) -> int:
+def run(work: Path, keep: bool = False) -> int:
     t0 = time.monotonic()
     if work.exists():
         shutil.rmtree(work)
@@ -165,7 +174,9 @@ def run(work: Path) -> int:
         f"{card['auc_bank_only']:.3f} vs joined {card['auc_joint']:.3f}"
     )
     platform_port, bank_port = free_port(), free_port()
-    platform_cfg, bank_cfg = write_configs(work, platform_port, bank_port)
+    consoles = {"bank": f"127.0.0.1:{free_port()}", "platform": f"127.0.0.1:{free_port()}"}
+    platform_cfg, bank_cfg = write_configs(work, platform_port, bank_port, consoles)
+    accounts: list[Any] = []
 
     nodes: list[NodeProcess] = []
     try:
@@ -206,6 +217,11 @@ def run(work: Path) -> int:
 
         aligned = np.load(work / "bank-data" / "jobs" / "sme-default-001" / "aligned_ids.npy")
         consenting, refusing = [str(u) for u in aligned[:3]], str(aligned[3])
+        from bank_node.console.demo import create_demo_accounts
+
+        accounts = create_demo_accounts(  # the consoles' people (shown at the end)
+            work / "bank-data", work / "city" / "platform", companies=consenting[:1]
+        )
         for uscc in consenting:
             fedcredit(
                 "consent",
@@ -329,6 +345,15 @@ def run(work: Path) -> int:
             "platform",
             cwd=work,
         )
+        from bank_node.console.demo import describe
+
+        say("The web consoles (HTTPS with the demo CA: pki/ca.pem), in Chinese by default")
+        print(describe(accounts, {k: f"https://{v}/" for k, v in consoles.items()}))
+        if keep:
+            say("KEEP=1: both nodes and their consoles keep running; Ctrl-C stops them")
+            with contextlib.suppress(KeyboardInterrupt):
+                while all(n.alive() for n in nodes):
+                    time.sleep(1.0)
     finally:
         say("Shutting both nodes down gracefully (SIGTERM)")
         codes = {n.name: n.stop() for n in reversed(nodes)}
@@ -350,8 +375,11 @@ def run(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=ROOT / "demo-run")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the nodes and consoles running at the end"
+    )
     args = parser.parse_args(argv)
-    return run(args.work)
+    return run(args.work, keep=args.keep)
 
 
 if __name__ == "__main__":
