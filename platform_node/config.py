@@ -12,6 +12,7 @@ Example::
     share_feature_names = false
     secureboost_min_privacy = "standard"   # or "hardened" / "strict": refuse weaker SecureBoost
     log_level = "info"
+    compute = "local"             # or "ray" with ray_address = "head:6379" (docs/deployment.md)
 
     [platform.known_parties]       # party name -> role; others are refused
     bank-a = "bank"
@@ -42,7 +43,15 @@ from typing import Any
 from models.errors import InvalidArgument
 from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
-from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.config_model import (
+    COMPUTE_DEFAULTS,
+    COMPUTE_DOCS,
+    ComputeConfig,
+    FileSchema,
+    Key,
+    Table,
+    keys_from_defaults,
+)
 from proto.transport.limits import LimitsConfig
 from proto.transport.tls import TlsFiles
 
@@ -57,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "secureboost_min_privacy": "standard",
     "log_level": "info",
     "grace_s": 10.0,
+    **COMPUTE_DEFAULTS,
 }
 
 
@@ -79,6 +89,7 @@ DOCS: dict[str, tuple[str, dict[str, Any]]] = {
                                 {"choices": ("standard", "hardened", "strict")}),
     "log_level": ("log level", {"choices": ("debug", "info", "warning", "error")}),
     "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
+    **COMPUTE_DOCS,
 }  # fmt: skip
 SCHEMA = FileSchema(
     title="Platform node: `platform.toml`",
@@ -185,6 +196,7 @@ class PlatformConfig:
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -219,4 +231,5 @@ class PlatformConfig:
             tables=tables,
             limits=LimitsConfig.from_mapping(node.section.get("limits")),
             feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
+            compute=ComputeConfig.from_settings(raw),
         )

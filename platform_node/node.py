@@ -31,6 +31,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
     from platform_node.scoring import service as scoring
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.compute.apply()  # local (default) or the platform's Ray cluster
     data = data_provider(config)
     audit = open_node_audit_log(config.data_dir, config.party, "platform")
     consent = ConsentRegistry.in_data_dir(config.data_dir, audit)

@@ -28,6 +28,7 @@ Ray is imported only when this backend is created (``pip install 'fedcredit[ray]
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import OrderedDict
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 from gmpy2 import mpz
 
+from models.compute.ray_worker import ComputeWorker, encode_ids, encode_keypair
 from models.crypto.histogram import check_histogram_inputs
 from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.crypto.parallel import bytes_to_mpz, ints_to_bytes
@@ -48,7 +50,6 @@ from models.errors import (
     OverflowDetected,
 )
 from models.psi.group import POINT_BYTES, _scalar
-from models.compute.ray_worker import ComputeWorker, encode_ids, encode_keypair
 
 #: Restarts of one actor and retries of one call before a job fails.
 MAX_RESTARTS = 4
@@ -162,7 +163,7 @@ class RayBackend:
                 bounds = _bounds(len(enc), self.n_workers)
                 refs = [
                     self._ray.put(ints_to_bytes(enc.values[lo:hi], width))
-                    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+                    for lo, hi in itertools.pairwise(bounds)
                 ]
                 got = self._vectors[token] = (bounds, refs)
                 while len(self._vectors) > CACHE_VECTORS:

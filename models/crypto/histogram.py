@@ -224,7 +224,9 @@ def encrypted_histograms(
     if n_workers > 1 and rows.size >= 2 * n_workers:
         hists = _histogram_parallel(enc, bins, rows, nb_list, skip_list, n_workers)
     else:
-        hists = histogram_serial(enc.values, enc.public_key.n2, bins[rows], rows, nb_list, skip_list)
+        hists = histogram_serial(
+            enc.values, enc.public_key.n2, bins[rows], rows, nb_list, skip_list
+        )
     return [EncryptedVector(enc.public_key, h) for h in hists]
 
 
