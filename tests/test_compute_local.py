@@ -75,9 +75,7 @@ def test_compute_keys_in_node_config(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert cfg.compute == ComputeConfig("ray", "10.0.0.5:6379", 8)
     monkeypatch.setenv("FEDCREDIT_PLATFORM_COMPUTE", "local")
     assert PlatformConfig.load(path, plaintext=True).compute.compute == "local"
-    path.write_text(
-        '[platform]\ncompute = "spark"\n[platform.known_parties]\nbank-a = "bank"\n'
-    )
+    path.write_text('[platform]\ncompute = "spark"\n[platform.known_parties]\nbank-a = "bank"\n')
     monkeypatch.delenv("FEDCREDIT_PLATFORM_COMPUTE")
     with pytest.raises(InvalidArgument, match="compute"):
         PlatformConfig.load(path, plaintext=True)
