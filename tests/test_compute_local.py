@@ -81,3 +81,28 @@ def test_compute_keys_in_node_config(tmp_path: Path, monkeypatch: pytest.MonkeyP
         PlatformConfig.load(path, plaintext=True)
     ComputeConfig().apply()  # local: leaves the default in place
     assert compute.backend().name == "local"
+
+
+def test_deployment_files_match_the_node_configs() -> None:
+    """docs/deploy: every service runs the image the Dockerfile builds, every node setting
+    the compose file overrides is a real config key, and only the nodes share a network."""
+    import yaml
+
+    from bank_node.config import DEFAULTS as BANK
+    from platform_node.config import DEFAULTS as PLATFORM
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "deploy"
+    doc = yaml.safe_load((root / "compose.yaml").read_text())
+    dockerfile = (root / "Dockerfile").read_text()
+    assert "pip install '.[ray]'" in dockerfile and "libsodium23" in dockerfile
+    services = doc["services"]
+    for name, svc in services.items():
+        assert name == "bank-postgres" or svc["image"] == "fedcredit:latest", name
+        for var in svc.get("environment", {}):
+            for prefix, keys in (("FEDCREDIT_PLATFORM_", PLATFORM), ("FEDCREDIT_BANK_", BANK)):
+                if var.startswith(prefix):
+                    assert var[len(prefix) :].lower() in keys, var
+    shared = {n for n, s in services.items() if "federation" in s.get("networks", [])}
+    assert shared == {"platform", "bank"}
+    assert doc["networks"]["platform-internal"]["internal"] is True
+    assert doc["networks"]["bank-internal"]["internal"] is True
