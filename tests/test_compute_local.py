@@ -106,3 +106,12 @@ def test_deployment_files_match_the_node_configs() -> None:
     assert shared == {"platform", "bank"}
     assert doc["networks"]["platform-internal"]["internal"] is True
     assert doc["networks"]["bank-internal"]["internal"] is True
+
+
+def test_an_unreachable_ray_cluster_is_a_clear_error() -> None:
+    pytest.importorskip("ray")
+    from models.compute.ray_cluster import free_port
+    from models.errors import FailedPrecondition
+
+    with pytest.raises(FailedPrecondition, match="Ray cluster"):
+        compute.create("ray", address=f"127.0.0.1:{free_port()}")

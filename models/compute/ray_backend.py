@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -72,6 +73,20 @@ def import_ray() -> Any:
     return ray
 
 
+def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail fast (Ray itself retries for minutes) when a ``host:port`` head does not answer."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return
+    except (OSError, ValueError) as exc:
+        raise FailedPrecondition(
+            "cannot reach the Ray cluster named by ray_address (is it running?)"
+        ) from exc
+
+
 def _bounds(n: int, parts: int) -> list[int]:
     return [n * i // parts for i in range(parts + 1)]
 
@@ -102,12 +117,18 @@ class RayBackend:
         ray = import_ray()
         self._ray = ray
         if not ray.is_initialized():
-            ray.init(
-                address=address or "auto",
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+            _check_reachable(address)
+            try:
+                ray.init(
+                    address=address or "auto",
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            except (ConnectionError, RuntimeError) as exc:
+                raise FailedPrecondition(
+                    "cannot reach the Ray cluster named by ray_address (is it running?)"
+                ) from exc
         total = int(ray.cluster_resources().get("CPU", 1))
         self.n_workers = max(1, int(workers) if workers else max(1, int(total / cpus_per_worker)))
         remote = ray.remote(
