@@ -158,6 +158,9 @@ class KillingBackend:
     def group_engine(self, workers: int | None = None) -> Any:
         return self.inner.group_engine(workers)
 
+    def release_key(self, keypair: PaillierKeypair) -> None:
+        self.inner.release_key(keypair)
+
     def close(self) -> None:
         """The inner backend belongs to the fixture."""
 
@@ -171,6 +174,7 @@ def test_secureboost_is_bit_identical_and_survives_a_killed_worker(
         on_ray = _train(shared_data, tmp_path / "ray")
     assert on_ray[0] == local[0]
     assert np.array_equal(on_ray[1], local[1])
+    assert not ray_backend._keys  # the job released the bank's key from the workers
 
     killing = KillingBackend(ray_backend)
     with compute.use(killing):

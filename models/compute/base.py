@@ -82,6 +82,10 @@ class ComputeBackend(Protocol):
         """Encrypted per-bin sums (as :func:`models.crypto.histogram.encrypted_histograms`)."""
         ...
 
+    def release_key(self, keypair: PaillierKeypair) -> None:
+        """Drop every copy of ``keypair``'s secret the backend's workers hold (a job ended)."""
+        ...
+
     def group_engine(self, workers: int | None = None) -> GroupOps:
         """A PSI group engine for one run (close it when the run ends)."""
         ...

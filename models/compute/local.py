@@ -47,6 +47,9 @@ class LocalBackend:
     ) -> list[EncryptedVector]:
         return encrypted_histograms(enc, bins, rows, n_bins, skip_bins=skip_bins, workers=workers)
 
+    def release_key(self, keypair: PaillierKeypair) -> None:
+        """Helper processes keep only encryption tables, replaced with the next key."""
+
     def group_engine(self, workers: int | None = None) -> GroupEngine:
         return GroupEngine(workers)
 

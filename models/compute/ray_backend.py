@@ -16,7 +16,8 @@ actor and combines the answers:
 * PSI: actors multiply blocks of points, or hash then multiply blocks of ids.
 
 Keys: the key holder's key is put into the object store once per key (JSON bytes, its own
-cluster only) and cached by each actor; a PSI scalar (32 bytes) comes with each call.
+cluster only) and cached by each actor until :meth:`RayBackend.release_key` (the end of the
+training job); a PSI scalar (32 bytes) comes with each call.
 Fault tolerance: actors are created with ``max_restarts`` and ``max_task_retries``, so a
 worker process that dies is restarted by Ray and the call it was running is retried; the
 restarted actor reloads its block or key from the object store. Every block's answer is a
@@ -193,6 +194,15 @@ class RayBackend:
                         a.forget.remote(old)
             self._vectors.move_to_end(token)
         return token, got[0], got[1]
+
+    def release_key(self, keypair: PaillierKeypair) -> None:
+        """Drop the key's object and every actor's copy (call when the job ends)."""
+        key_id = f"{keypair.public_key.fingerprint}:{keypair.exponent_bits}"
+        with self._lock:
+            if self._keys.pop(key_id, None) is None:
+                return
+            done = [a.forget.remote(key_id) for a in self._actors]
+        self._get(done)
 
     # ------------------------------------------------------------------ encryption
     def encrypt(

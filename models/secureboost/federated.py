@@ -169,6 +169,7 @@ class FederatedBackend:
     def close(self) -> None:
         """Stop background work (call when training ends, normally or not)."""
         self._stop_precompute()
+        compute.backend().release_key(self.keypair)
 
     # ------------------------------------------------------------------ tree
     def begin_tree(
