@@ -12,6 +12,7 @@ Example::
     share_feature_names = false
     secureboost_min_privacy = "standard"   # or "hardened" / "strict": refuse weaker SecureBoost
     log_level = "info"
+    compute = "local"             # or "ray" with ray_address = "head:6379" (docs/deployment.md)
 
     [platform.known_parties]       # party name -> role; others are refused
     bank-a = "bank"
@@ -42,7 +43,16 @@ from typing import Any
 from models.errors import InvalidArgument
 from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
-from proto.transport.config_model import FileSchema, Key, Table, console_table, keys_from_defaults
+from proto.transport.config_model import (
+    COMPUTE_DEFAULTS,
+    COMPUTE_DOCS,
+    ComputeConfig,
+    FileSchema,
+    Key,
+    Table,
+    console_table,
+    keys_from_defaults,
+)
 from proto.transport.limits_config import LimitsConfig
 from proto.transport.tls import TlsFiles
 from proto.transport.web.config import ConsoleConfig
@@ -58,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "secureboost_min_privacy": "standard",
     "log_level": "info",
     "grace_s": 10.0,
+    **COMPUTE_DEFAULTS,
 }
 
 
@@ -90,6 +101,7 @@ DOCS: dict[str, tuple[str, dict[str, Any]]] = {
                                 {"choices": ("standard", "hardened", "strict")}),
     "log_level": ("log level", {"choices": ("debug", "info", "warning", "error")}),
     "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
+    **COMPUTE_DOCS,
 }  # fmt: skip
 SCHEMA = FileSchema(
     title="Platform node: `platform.toml`",
@@ -217,6 +229,7 @@ class PlatformConfig:
     feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     psi: dict[str, Any] = field(default_factory=lambda: dict(PSI_DEFAULTS))
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -253,4 +266,5 @@ class PlatformConfig:
             feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
             console=ConsoleConfig.from_mapping(node.section.get("console")),
             psi={**PSI_DEFAULTS, **dict(node.section.get("psi", {}))},
+            compute=ComputeConfig.from_settings(raw),
         )

@@ -49,6 +49,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
     from platform_node.scoring import service as scoring
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.compute.apply()  # local (default) or the platform's Ray cluster
     audit = open_node_audit_log(config.data_dir, config.party, "platform")
     data = data_provider(config, audit)
     consent = ConsentRegistry.in_data_dir(config.data_dir, audit)

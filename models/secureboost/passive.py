@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
+from models import compute
+from models.crypto.histogram import compress_ciphertexts
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
@@ -500,7 +501,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             skip = np.argmax(counts, axis=1)
             skipped[i] = skip
             present[i] = counts > 0
-            hists = encrypted_histograms(
+            hists = compute.backend().histograms(
                 enc, self.tree_bins, idx, nbins, skip_bins=skip, workers=self._workers
             )
             for j, hv in enumerate(hists):
