@@ -35,7 +35,7 @@ from models.psi.group import GroupEngine, random_scalar
 from models.secureboost.active import SecureBoostClassifier
 from models.uscc import generate_usccs, is_valid_uscc
 from proto.transport.codec import ProtobufCodec
-from tests.secureboost_support import StaticProvider, load_hetero, train_test_rows
+from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
 from tests.test_psi import IdTable
 
 KEY_BITS = 1024
@@ -65,7 +65,7 @@ def _train(shared: Path, tmp: Path, privacy: str = "standard") -> tuple[list[Any
     tr, te = train_test_rows(bank.n_rows)
     peer = _peer(tmp, StaticProvider(plat))
     clf = SecureBoostClassifier(**PARAMS, key_bits=KEY_BITS, privacy=privacy).fit(
-        bank, peer, train_rows=tr, valid_rows=te, job_id="sb-compute"
+        bank, peer, rows=tr, validation_rows=te, job_id="sb-compute"
     )
     trees = [(t.structure(), [n.value for n in t.leaves()]) for t in clf.trees_]
     return trees, clf.decision_function(bank.take(te), peer)
