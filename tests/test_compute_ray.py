@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("ray")
 
 import models.secureboost.passive  # noqa: F401  (registers the platform half)
+from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
 from models import compute
 from models.compute.local import LocalBackend
 from models.compute.ray_backend import RayBackend
@@ -35,7 +36,6 @@ from models.psi.group import GroupEngine, random_scalar
 from models.secureboost.active import SecureBoostClassifier
 from models.uscc import generate_usccs, is_valid_uscc
 from proto.transport.codec import ProtobufCodec
-from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
 from tests.test_psi import IdTable
 
 KEY_BITS = 1024
