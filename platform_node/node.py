@@ -44,7 +44,7 @@ def data_provider(config: PlatformConfig, audit: AuditLog | None = None) -> Data
 
 def start_platform_node(config: PlatformConfig) -> RunningServer:
     """Start the platform: federation (training), scoring (consent-checked), white list,
-    feature monitoring, audit, health."""
+    feature monitoring, post-loan alerts, audit, health."""
     from platform_node.consent.registry import ConsentRegistry
     from platform_node.scoring import service as scoring
 
@@ -83,6 +83,17 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             share_feature_names=config.share_feature_names,
         )
 
+    def alerts_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.alerts import service as alerts
+
+        return alerts.install(
+            server,
+            data_dir=config.data_dir,
+            consent_registry=consent,
+            audit_log=audit,
+            party=config.party,
+        )
+
     running = create_server(
         listen=config.listen,
         data_dir=config.data_dir,
@@ -94,7 +105,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         max_workers=config.max_workers,
         share_feature_names=config.share_feature_names,
         audit_log=audit,
-        extra_services=[scoring_hook, whitelist_hook, monitoring_hook],
+        extra_services=[scoring_hook, whitelist_hook, monitoring_hook, alerts_hook],
         limits=config.limits,
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
