@@ -113,16 +113,27 @@ class AlertIngestor:
         sharing = category(CATEGORY_OF_TABLE[table_name]).sharing
         if sharing is SharingMode.PHYSICAL_AGGREGATION:
             report = self.catalogue.ingest(table_name, data, source=source)
-            created = self.derive_pending(tables=[table_name])
-            return FeedReport(
+            feed = FeedReport(
                 table=report.table,
                 source=report.source,
                 received=report.received,
                 accepted=report.accepted,
                 rejected_invalid_code=report.rejected_invalid_code,
                 rejected_missing_date=report.rejected_missing_date,
-                events=created,
+                events=0,
             )
+            done = self.store.derived_parts()
+            created = 0
+            for part in self.catalogue.parts(table_name):
+                if (table_name, part.name) not in done:  # ours, or an earlier crash's
+                    created += self._derive_part(table_name, part, feed)
+                    feed = None
+            if feed is not None:  # nothing accepted: no part, but the rejects are counted
+                with self.store.tx() as conn:
+                    AlertStore.log_feed(conn, {**feed.to_dict(), "table_name": table_name,
+                                               "ingested_at": utc_iso(self._clock())})
+            self._notify(created)
+            return FeedReport(**{**report.to_dict(), "events": created})
         records = conform(spec, data)
         codes = records.column("uscc").to_numpy(zero_copy_only=False)
         code_ok = valid_mask(codes)
@@ -161,17 +172,22 @@ class AlertIngestor:
         self._notify(created)
         return created
 
-    def _derive_part(self, name: str, part: Path) -> int:
+    def _derive_part(self, name: str, part: Path, feed: FeedReport | None = None) -> int:
+        """Events of one stored part, committed with the part's mark and its feed's counts
+        (``feed``; a part that arrived by another route logs its row count only)."""
         records = pq.read_table(part).cast(table(name).arrow_schema())
         now = self._clock()
         events = self._derive(name, records)
         with self.store.tx() as conn:
             created = self.store.add_events(conn, name, events, now)
             AlertStore.mark_part(conn, name, part.name, "derived")
-            AlertStore.log_feed(conn, {
-                "table_name": name, "source": part.name, "received": records.num_rows,
+            counts = feed.to_dict() if feed is not None else {
+                "source": part.name, "received": records.num_rows,
                 "accepted": records.num_rows, "rejected_invalid_code": 0,
-                "rejected_missing_date": 0, "events": created, "ingested_at": utc_iso(now),
+                "rejected_missing_date": 0,
+            }
+            AlertStore.log_feed(conn, {
+                **counts, "table_name": name, "events": created, "ingested_at": utc_iso(now),
             })
         return created
 
