@@ -54,6 +54,7 @@ class Platform:
     audit: AuditLog | None = None
     consent: ConsentRegistry | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    provider: object = None  # with a provider, the platform also serves scoring
 
     def start(self) -> Platform:
         self.audit = open_node_audit_log(self.data_dir, "platform", "platform")
@@ -67,14 +68,25 @@ class Platform:
                 derive_interval_s=0.3, stop=stop, poll_s=0.05,
             )  # fmt: skip
 
+        hooks = [hook]
+        if self.provider is not None:
+            from platform_node.scoring import service as scoring
+
+            def scoring_hook(server):  # type: ignore[no-untyped-def]
+                return scoring.install(
+                    server, data_dir=self.data_dir, data_provider=self.provider,
+                    consent_registry=consent, audit_log=audit,
+                )  # fmt: skip
+
+            hooks.append(scoring_hook)
         self.running = create_server(
             listen=f"127.0.0.1:{self.port}",
             data_dir=self.data_dir,
-            data=NoData(),  # type: ignore[arg-type]
+            data=self.provider or NoData(),  # type: ignore[arg-type]
             tls=TlsFiles.in_pki_dir(shared_pki(), "platform"),
             known_parties=KNOWN,
             audit_log=self.audit,
-            extra_services=[hook],
+            extra_services=hooks,
         )
         return self
 
@@ -86,10 +98,12 @@ class Platform:
         if self.consent is not None:
             self.consent.close()
 
-    def grant(self, uscc: str, bank: str = "bank-a", days: int = 30) -> None:
+    def grant(
+        self, uscc: str, bank: str = "bank-a", days: int = 30, scope: str = SCOPE
+    ) -> None:
         assert self.consent is not None
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-        self.consent.grant(uscc, bank, SCOPE, expires)
+        self.consent.grant(uscc, bank, scope, expires)
 
     def revoke(self, uscc: str, bank: str = "bank-a") -> None:
         assert self.consent is not None

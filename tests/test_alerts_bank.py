@@ -1,0 +1,153 @@
+"""The bank's handling of alerts: audit, champion re-score through the normal consent-checked
+scoring path (over mTLS), priority raised on a band downgrade, the HMAC-signed webhook."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bank_node.alerts.processor import AlertProcessor, ChampionRescorer
+from bank_node.alerts.webhook import SIGNATURE_HEADER, Webhook, sign, verify
+from bank_node.federation_client import GrpcPassivePeer
+from bank_node.scoring.engine import BankScoringEngine
+from bank_node.scoring.keys import ScoringKeys
+from bank_node.scoring.model_store import ModelStore
+from bank_node.scoring.settings import ScoringSettings
+from models.audit.entry import Actor
+from models.federation.inprocess import InProcessPeer
+from models.federation.manager import SessionManager
+from models.federation.party import Caller
+from models.logreg.active import FederatedLogisticRegression
+from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.tls import TlsFiles
+from tests.alerts_support import Platform, bank_client, enforcement_feed, free_port, loan, watcher
+from tests.grpc_harness import shared_pki
+from tests.scoring_support import LR_NAME, StaticProvider, serve_approved, synthetic_tables
+
+SECRET = b"0123456789abcdef-webhook-secret"
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((body, self.headers[SIGNATURE_HEADER]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hook_server() -> Iterator[str]:
+    _Hook.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    server.shutdown()
+
+
+def test_webhook_signature_roundtrip() -> None:
+    body = b'{"event_id":"ev-1"}'
+    header = sign(body, SECRET)
+    assert verify(body, SECRET, header)
+    assert not verify(body + b" ", SECRET, header)
+    assert not verify(body, b"another-secret-of-16+", header)
+
+
+def test_alert_is_audited_rescored_prioritised_and_forwarded(
+    tmp_path: Path, hook_server: str
+) -> None:
+    bank_table, platform_table = synthetic_tables(n=200, seed=4)
+    pdir, bdir = tmp_path / "platform", tmp_path / "bank"
+    manager = SessionManager(pdir, StaticProvider(platform_table), idle_timeout_s=600)
+    lr = FederatedLogisticRegression(mode="paillier", max_epochs=2, key_bits=1024, random_state=0)
+    lr.fit(bank_table, InProcessPeer(manager, Caller("bank-a", "bank")), model_id="lr-alerts")
+    part = bdir / "parts" / "lr-alerts.json"
+    part.parent.mkdir(parents=True)
+    lr.save(part)
+    features = bdir / "bank_features.csv"
+    import pandas as pd
+
+    frame = pd.DataFrame(bank_table.X, columns=bank_table.feature_names)
+    frame.insert(0, "id", bank_table.ids)
+    frame.to_csv(features, index=False)
+    store = ModelStore(bdir)
+    serve_approved(store, LR_NAME, part, version="1",
+                   features={"kind": "table", "path": str(features), "id_column": "id"})  # fmt: skip
+
+    platform = Platform(pdir, free_port(), provider=StaticProvider(platform_table)).start()
+    try:
+        a, b = str(bank_table.ids[0]), str(bank_table.ids[1])
+        for c in (a, b):
+            platform.grant(c)
+        platform.grant(a, scope="scoring")  # b consented to monitoring only: no re-score
+        client = bank_client(platform.port)
+        assert all(o.accepted for o in client.register([loan(1, a), loan(2, b)]))
+        client.close()
+
+        audit = open_node_audit_log(bdir, "bank-a", "bank")
+        tls = TlsFiles.in_pki_dir(shared_pki(), "bank-a")
+        engine = BankScoringEngine(
+            party="bank-a",
+            store=store,
+            platform=GrpcPassivePeer(f"127.0.0.1:{platform.port}", tls),
+            audit_log=audit,
+            settings=ScoringSettings(),
+            keys=ScoringKeys(1024),
+        )
+        rescorer = ChampionRescorer(engine, Caller("bank-a", "bank"))
+        baseline = rescorer(a)
+        w, alerts = watcher(platform.port, bdir)
+        # the last known band was better than the one the re-score will give: a downgrade
+        better = engine.settings.risk_bands.names[max(0, baseline.band_rank - 1)]
+        if baseline.band_rank == 0:
+            better = ""
+        if better:
+            alerts.set_band(a, better, 0.0)
+        processor = AlertProcessor(
+            alerts, audit, Actor("bank-a", "bank"), rescorer=rescorer,
+            webhook=Webhook(hook_server, SECRET),
+            band_names=tuple(engine.settings.risk_bands.names),
+        )  # fmt: skip
+        w.on_stored = lambda _new: processor.wake()
+        processor.start()
+        w.start()
+        try:
+            platform.ingestor().ingest("enforcements", enforcement_feed([a, b]))
+            assert w.wait_for(lambda: alerts.count() == 2 and not alerts.pending(), 30)
+        finally:
+            w.stop()
+            processor.stop()
+        got = {x.uscc: x for x in alerts.list()}
+        assert got[a].rescore == "ok" and got[a].band_after == baseline.band
+        assert got[a].pd == pytest.approx(baseline.pd)
+        assert got[a].priority == ("urgent" if better else "high")  # severity 3 = high
+        assert got[b].rescore == "failed:permission_denied" and got[b].priority == "high"
+        # audited: the alert and the re-score, by the bank node
+        entries = [e for e in audit.entries() if e.event in ("alert_received", "score_request")]
+        kinds = [(e.event, e.details.get("uscc")) for e in entries]
+        assert ("alert_received", a) in kinds and ("alert_received", b) in kinds
+        rescores = [e for e in entries if e.event == "score_request"
+                    and e.details.get("reason") == "alert"]  # fmt: skip
+        assert {e.details["outcome"] for e in rescores} == {"ok", "denied"}
+        # forwarded, signed, without any record content
+        assert len(_Hook.received) == 2
+        for body, header in _Hook.received:
+            assert verify(body, SECRET, header)
+            doc = json.loads(body)
+            assert set(doc) == {
+                "event_id", "loan_id", "uscc", "event_type", "severity", "priority",
+                "ingested_at", "risk_band_before", "risk_band", "probability_of_default",
+                "sent_at",
+            }  # fmt: skip
+            assert "amount" not in body.decode()
+    finally:
+        platform.stop()
