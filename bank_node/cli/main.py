@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
     "whitelist": ("bank_node.cli.whitelist_cmd", "the financing white list (banks, recommenders)"),
     "monitor": ("bank_node.cli.monitor_cmd", "model monitoring: score and feature stability"),
+    "alerts": ("bank_node.cli.alerts_cmd", "post-loan early warning: watch loans, list, ack"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 
