@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import grpc
 import numpy as np
 import pandas as pd
 
@@ -22,6 +25,7 @@ from platform_node.alerts.ingest import AlertIngestor
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.server import RunningServer, create_server
 from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.server import ServiceHook
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import KNOWN, shared_pki
 
@@ -54,7 +58,7 @@ class Platform:
     audit: AuditLog | None = None
     consent: ConsentRegistry | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
-    provider: object = None  # with a provider, the platform also serves scoring
+    provider: Any = None  # with a provider, the platform also serves scoring
 
     def start(self) -> Platform:
         self.audit = open_node_audit_log(self.data_dir, "platform", "platform")
@@ -62,17 +66,17 @@ class Platform:
         self.stop_event = threading.Event()
         consent, audit, stop = self.consent, self.audit, self.stop_event
 
-        def hook(server):  # type: ignore[no-untyped-def]
+        def hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
             return alert_service.install(
                 server, data_dir=self.data_dir, consent_registry=consent, audit_log=audit,
                 derive_interval_s=0.3, stop=stop, poll_s=0.05,
             )  # fmt: skip
 
-        hooks = [hook]
+        hooks: list[ServiceHook] = [hook]
         if self.provider is not None:
             from platform_node.scoring import service as scoring
 
-            def scoring_hook(server):  # type: ignore[no-untyped-def]
+            def scoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
                 return scoring.install(
                     server, data_dir=self.data_dir, data_provider=self.provider,
                     consent_registry=consent, audit_log=audit,
@@ -98,9 +102,7 @@ class Platform:
         if self.consent is not None:
             self.consent.close()
 
-    def grant(
-        self, uscc: str, bank: str = "bank-a", days: int = 30, scope: str = SCOPE
-    ) -> None:
+    def grant(self, uscc: str, bank: str = "bank-a", days: int = 30, scope: str = SCOPE) -> None:
         assert self.consent is not None
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
         self.consent.grant(uscc, bank, scope, expires)
@@ -113,7 +115,9 @@ class Platform:
         return AlertIngestor(self.data_dir)
 
 
-def enforcement_feed(usccs: list[str], day: str = "2026-11-02", status: str = "open") -> pd.DataFrame:
+def enforcement_feed(
+    usccs: list[str], day: str = "2026-11-02", status: str = "open"
+) -> pd.DataFrame:
     """One open enforcement case per company (each raises ``enforcement_new``)."""
     n = len(usccs)
     return pd.DataFrame(
@@ -132,10 +136,14 @@ def bank_client(port: int, party: str = "bank-a") -> AlertClient:
 
 def loan(i: int, uscc: str, days: int = 30) -> LoanWatch:
     today = dt.date.today()
-    return LoanWatch(f"L{i:06d}", uscc, today.isoformat(), (today + dt.timedelta(days=days)).isoformat())
+    return LoanWatch(
+        f"L{i:06d}", uscc, today.isoformat(), (today + dt.timedelta(days=days)).isoformat()
+    )
 
 
-def watcher(port: int, bank_dir: Path, party: str = "bank-a") -> tuple[AlertWatcher, BankAlertStore]:
+def watcher(
+    port: int, bank_dir: Path, party: str = "bank-a"
+) -> tuple[AlertWatcher, BankAlertStore]:
     store = BankAlertStore.in_data_dir(bank_dir)
     w = AlertWatcher(bank_client(port, party), store, heartbeat_ms=300, backoff_s=(0.05, 0.5))
     return w, store

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -33,9 +34,9 @@ SECRET = b"0123456789abcdef-webhook-secret"
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[bytes, str]] = []
+    received: ClassVar[list[tuple[bytes, str]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((body, self.headers[SIGNATURE_HEADER]))
         self.send_response(204)
@@ -80,8 +81,8 @@ def test_alert_is_audited_rescored_prioritised_and_forwarded(
     frame.insert(0, "id", bank_table.ids)
     frame.to_csv(features, index=False)
     store = ModelStore(bdir)
-    serve_approved(store, LR_NAME, part, version="1",
-                   features={"kind": "table", "path": str(features), "id_column": "id"})  # fmt: skip
+    features_spec = {"kind": "table", "path": str(features), "id_column": "id"}
+    serve_approved(store, LR_NAME, part, version="1", features=features_spec)
 
     platform = Platform(pdir, free_port(), provider=StaticProvider(platform_table)).start()
     try:

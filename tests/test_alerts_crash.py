@@ -103,7 +103,9 @@ def test_sigkill_either_side_during_a_burst_loses_and_duplicates_nothing(tmp_pat
     audit = open_node_audit_log(work / "platform", "platform", "platform")
     consent = ConsentRegistry.in_data_dir(work / "platform", audit, actor=Actor("op", "platform"))
     for c in companies:
-        consent.grant(c, "bank-a", "post_loan_monitoring", dt.datetime.now(dt.UTC) + dt.timedelta(30))
+        consent.grant(
+            c, "bank-a", "post_loan_monitoring", dt.datetime.now(dt.UTC) + dt.timedelta(30)
+        )
     consent.close()
 
     platform = _platform(work, port)

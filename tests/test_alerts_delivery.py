@@ -81,7 +81,7 @@ def test_revoked_consent_stops_delivery(platform: Platform, tmp_path: Path) -> N
         assert w.wait_for(lambda: store.cursor() >= seq_after, 10)
     finally:
         w.stop()
-    by_company = {}
+    by_company: dict[str, list[object]] = {}
     for x in store.list():
         by_company.setdefault(x.uscc, []).append(x)
     assert len(by_company[a]) == 2 and len(by_company[b]) == 1

@@ -119,7 +119,7 @@ class AlertClient:
 
     def stream(self, after_seq: int, heartbeat_ms: int = 0) -> grpc.Future:
         """The raw ``WatchAlerts`` call (an iterator of responses that can be cancelled)."""
-        return self.stub.WatchAlerts(  # type: ignore[no-any-return]
+        return self.stub.WatchAlerts(
             alerts_pb2.WatchAlertsRequest(after_seq=after_seq, heartbeat_ms=heartbeat_ms),
             metadata=self.metadata,
         )
@@ -163,7 +163,7 @@ class AlertWatcher:
             call.cancel()
             return
         pending: list[ReceivedAlert] = []
-        for msg in call:  # type: ignore[attr-defined]
+        for msg in call:
             self.connected.set()
             if msg.HasField("alert"):
                 a = msg.alert

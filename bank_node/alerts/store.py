@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (processed, seq);
-CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 1), after_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1), after_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bands (
     uscc TEXT PRIMARY KEY, band TEXT NOT NULL, pd REAL NOT NULL, scored_at TEXT NOT NULL
 );
@@ -210,7 +212,8 @@ class BankAlertStore:
         min_priority: str | None = None,
         limit: int = 1000,
     ) -> list[StoredAlert]:
-        sql, args = "SELECT * FROM alerts WHERE 1 = 1", []
+        sql = "SELECT * FROM alerts WHERE 1 = 1"
+        args: list[object] = []
         if uscc is not None:
             sql += " AND uscc = ?"
             args.append(uscc)

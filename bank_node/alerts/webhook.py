@@ -65,7 +65,7 @@ class Webhook:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 status = int(response.status)
         except urllib.error.HTTPError as err:
             return f"failed:http_{err.code}"

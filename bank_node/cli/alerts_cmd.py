@@ -24,8 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bank_node.alerts.client import LoanWatch
+    from bank_node.config import BankConfig
 
 PRIORITY_CHOICES = ["low", "normal", "high", "urgent"]
+LOAN_COLUMNS = ("loan_id", "uscc", "start_date", "end_date")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,13 +79,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ing.set_defaults(func=run_ingest)
 
 
-def _bank(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _bank(args: argparse.Namespace) -> BankConfig:
     from bank_node.config import BankConfig
 
     return BankConfig.load(args.config)
 
 
-def read_loans(path: Path) -> list:  # type: ignore[type-arg]
+def read_loans(path: Path) -> list[LoanWatch]:
     """Loans to watch from a CSV (``loan_id, uscc, start_date, end_date``)."""
     import pandas as pd
 
@@ -87,13 +93,11 @@ def read_loans(path: Path) -> list:  # type: ignore[type-arg]
     from models.errors import InvalidArgument
 
     frame = pd.read_csv(path, dtype=str).fillna("")
-    missing = {"loan_id", "uscc", "start_date", "end_date"} - set(frame.columns)
+    missing = set(LOAN_COLUMNS) - set(frame.columns)
     if missing:
         raise InvalidArgument(f"the loans file lacks the columns {sorted(missing)}")
-    return [
-        LoanWatch(r.loan_id.strip(), r.uscc.strip(), r.start_date.strip(), r.end_date.strip())
-        for r in frame.itertuples(index=False)
-    ]
+    cols = [frame[c].astype(str).str.strip().tolist() for c in LOAN_COLUMNS]
+    return [LoanWatch(*row) for row in zip(*cols, strict=True)]
 
 
 def run_watch(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ present are recorded as a baseline without raising events (history is not news).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -102,38 +103,19 @@ class AlertIngestor:
             for name in self.catalogue.tables_present():
                 for part in self.catalogue.parts(name):
                     AlertStore.mark_part(conn, name, part.name, "baseline")
-            conn.execute("INSERT INTO meta (key, value) VALUES ('baseline', ?)",
-                         (utc_iso(self._clock()),))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('baseline', ?)", (utc_iso(self._clock()),)
+            )
 
     # ------------------------------------------------------------------ feeds
 
-    def ingest(self, table_name: str, data: pa.Table | pd.DataFrame, source: str = "") -> FeedReport:
+    def ingest(
+        self, table_name: str, data: pa.Table | pd.DataFrame, source: str = ""
+    ) -> FeedReport:
         """Ingest one feed and commit its events; invalid USCCs are rejected and counted."""
         spec = table(table_name)
-        sharing = category(CATEGORY_OF_TABLE[table_name]).sharing
-        if sharing is SharingMode.PHYSICAL_AGGREGATION:
-            report = self.catalogue.ingest(table_name, data, source=source)
-            feed = FeedReport(
-                table=report.table,
-                source=report.source,
-                received=report.received,
-                accepted=report.accepted,
-                rejected_invalid_code=report.rejected_invalid_code,
-                rejected_missing_date=report.rejected_missing_date,
-                events=0,
-            )
-            done = self.store.derived_parts()
-            created = 0
-            for part in self.catalogue.parts(table_name):
-                if (table_name, part.name) not in done:  # ours, or an earlier crash's
-                    created += self._derive_part(table_name, part, feed)
-                    feed = None
-            if feed is not None:  # nothing accepted: no part, but the rejects are counted
-                with self.store.tx() as conn:
-                    AlertStore.log_feed(conn, {**feed.to_dict(), "table_name": table_name,
-                                               "ingested_at": utc_iso(self._clock())})
-            self._notify(created)
-            return FeedReport(**{**report.to_dict(), "events": created})
+        if category(CATEGORY_OF_TABLE[table_name]).sharing is SharingMode.PHYSICAL_AGGREGATION:
+            return self._ingest_stored(table_name, data, source)
         records = conform(spec, data)
         codes = records.column("uscc").to_numpy(zero_copy_only=False)
         code_ok = valid_mask(codes)
@@ -154,10 +136,43 @@ class AlertIngestor:
                 rejected_missing_date=int((code_ok & ~date_ok).sum()),
                 events=created,
             )
-            AlertStore.log_feed(conn, {**report.to_dict(), "table_name": table_name,
-                                       "ingested_at": utc_iso(now)})
+            AlertStore.log_feed(
+                conn, {**report.to_dict(), "table_name": table_name, "ingested_at": utc_iso(now)}
+            )
         self._notify(created)
         return report
+
+    def _ingest_stored(
+        self, table_name: str, data: pa.Table | pd.DataFrame, source: str
+    ) -> FeedReport:
+        """A physical-aggregation feed: stored by the catalogue, then its part derived."""
+        stored = self.catalogue.ingest(table_name, data, source=source)
+        report = FeedReport(
+            table=stored.table,
+            source=stored.source,
+            received=stored.received,
+            accepted=stored.accepted,
+            rejected_invalid_code=stored.rejected_invalid_code,
+            rejected_missing_date=stored.rejected_missing_date,
+            events=0,
+        )
+        done = self.store.derived_parts()
+        created = 0
+        feed: FeedReport | None = report
+        for part in self.catalogue.parts(table_name):
+            if (table_name, part.name) not in done:  # ours, or an earlier crash's
+                created += self._derive_part(table_name, part, feed)
+                feed = None
+        if feed is not None:  # nothing accepted: no part, but the rejects are counted
+            row = {
+                **feed.to_dict(),
+                "table_name": table_name,
+                "ingested_at": utc_iso(self._clock()),
+            }
+            with self.store.tx() as conn:
+                AlertStore.log_feed(conn, row)
+        self._notify(created)
+        return dataclasses.replace(report, events=created)
 
     def derive_pending(self, tables: list[str] | None = None) -> int:
         """Derive the events of catalogue parts not derived yet; returns the new events."""
@@ -181,14 +196,26 @@ class AlertIngestor:
         with self.store.tx() as conn:
             created = self.store.add_events(conn, name, events, now)
             AlertStore.mark_part(conn, name, part.name, "derived")
-            counts = feed.to_dict() if feed is not None else {
-                "source": part.name, "received": records.num_rows,
-                "accepted": records.num_rows, "rejected_invalid_code": 0,
-                "rejected_missing_date": 0,
-            }
-            AlertStore.log_feed(conn, {
-                **counts, "table_name": name, "events": created, "ingested_at": utc_iso(now),
-            })
+            counts = (
+                feed.to_dict()
+                if feed is not None
+                else {
+                    "source": part.name,
+                    "received": records.num_rows,
+                    "accepted": records.num_rows,
+                    "rejected_invalid_code": 0,
+                    "rejected_missing_date": 0,
+                }
+            )
+            AlertStore.log_feed(
+                conn,
+                {
+                    **counts,
+                    "table_name": name,
+                    "events": created,
+                    "ingested_at": utc_iso(now),
+                },
+            )
         return created
 
     def _derive(self, name: str, records: pa.Table) -> DerivedEvents:
@@ -202,7 +229,11 @@ class AlertIngestor:
         if name != "tax_credit_grades" or records.num_rows == 0:
             return
         df = records.select(["uscc", "event_date", "grade"]).to_pandas()
-        df = df.dropna(subset=["grade"]).sort_values("event_date").drop_duplicates("uscc", keep="last")
+        df = (
+            df.dropna(subset=["grade"])
+            .sort_values("event_date")
+            .drop_duplicates("uscc", keep="last")
+        )
         AlertStore.set_grades(conn, df["uscc"].tolist(), df["grade"].tolist())  # type: ignore[arg-type]
 
     def _notify(self, created: int) -> None:

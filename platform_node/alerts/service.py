@@ -201,9 +201,7 @@ class AlertDelivery:
                 Watch(bank, c.loan_id, c.uscc, c.start_date, c.end_date, "", 0, ""), reason
             )
 
-    def batches(
-        self, bank: str, after_seq: int
-    ) -> Iterator[tuple[list[Candidate], int]]:
+    def batches(self, bank: str, after_seq: int) -> Iterator[tuple[list[Candidate], int]]:
         """``(alerts, progress)`` pairs from ``after_seq`` to the end of the log as it is now."""
         while True:
             upto = self.store.max_seq()
@@ -223,7 +221,11 @@ class AlertDelivery:
             after_seq = progress
 
     def stream(
-        self, bank: str, after_seq: int, active: Callable[[], bool], heartbeat_s: float | None = None
+        self,
+        bank: str,
+        after_seq: int,
+        active: Callable[[], bool],
+        heartbeat_s: float | None = None,
     ) -> Iterator[alerts_pb2.WatchAlertsResponse]:
         """The endless stream of one bank (ends when ``active()`` turns false)."""
         self.store.set_cursor(bank, after_seq)

@@ -21,7 +21,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,9 +175,9 @@ class AlertStore:
                 self._conn.rollback()
                 raise
 
-    def _read(self, sql: str, args: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
+    def _read(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            return self._conn.execute(sql, list(args)).fetchall()
 
     def _salt(self) -> bytes:
         with self.tx() as conn:
@@ -301,7 +301,7 @@ class AlertStore:
             " COALESCE(SUM(rejected_missing_date), 0) AS rejected_missing_date,"
             " COALESCE(SUM(events), 0) AS events FROM feeds"
         )[0]
-        return {k: int(row[k]) for k in row.keys()}
+        return {k: int(row[k]) for k in row.keys()}  # noqa: SIM118 (sqlite3.Row)
 
     # ------------------------------------------------------------------ watches
 
@@ -352,7 +352,13 @@ class AlertStore:
             sql += " AND stopped_at IS NULL"
         rows = self._read(sql + " ORDER BY loan_id", (bank,))
         return [
-            Watch(**{**dict(r), "stopped_at": r["stopped_at"] or "", "stop_reason": r["stop_reason"] or ""})
+            Watch(
+                **{
+                    **dict(r),
+                    "stopped_at": r["stopped_at"] or "",
+                    "stop_reason": r["stop_reason"] or "",
+                }
+            )
             for r in rows
         ]
 
