@@ -218,7 +218,7 @@ def derive_events(
         return DerivedEvents.empty()
     df = records.to_pandas(date_as_object=False)
     row_hash = pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
-    dates = pd.to_datetime(df["event_date"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    dates = records.column("event_date").cast(pa.string()).to_numpy(zero_copy_only=False)
     codes = df["uscc"].to_numpy(dtype=object)
     parts: list[DerivedEvents] = []
     for mask, etype, sev in _rules(table_name, df, penalty_threshold, grades):
