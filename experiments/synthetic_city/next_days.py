@@ -261,23 +261,27 @@ def synthetic_loans(pop: Population, n_loans: int, first_day: dt.date, seed: int
 
 
 def city_loans(city: Path, pop: Population, first_day: dt.date) -> Loans:
-    """The city bank's loans still open on the first day, without a default before it."""
+    """The city bank's loans (``application_id``) still running on the first day (term not
+    over, no default before it)."""
     frame = pd.read_parquet(city / "bank" / "loans.parquet")
-    d0 = pd.Timestamp(first_day)
     start = pd.to_datetime(frame["application_date"])
-    end = start + pd.DateOffset(years=2)
+    days_start = ((start - pd.Timestamp("1970-01-01")).dt.days).to_numpy(np.int64)
+    days_end = days_start + (frame["term_months"].to_numpy(np.int64) * 30.44).astype(np.int64)
     defaulted = pd.to_datetime(frame["default_date"])
-    keep = (start < d0) & (end > d0) & (defaulted.isna() | (defaulted >= d0))
-    frame = frame[keep.to_numpy()]
-    index = {c: i for i, c in enumerate(pop.uscc.tolist())}
-    borrower = np.array([index[c] for c in frame["uscc"]], dtype=np.int64)
-    starts = np.array([day(d.date()) for d in start[keep.to_numpy()]], dtype=np.int64)
+    d0 = day(first_day)
+    keep = (
+        (days_start < d0)
+        & (days_end > d0)
+        & (defaulted.isna() | (defaulted >= pd.Timestamp(first_day))).to_numpy()
+    )
+    index = pd.Index(pop.uscc)
+    borrower = index.get_indexer(frame["uscc"].to_numpy()[keep])
     return Loans(
-        loan_id=frame["loan_id"].astype(str).to_numpy(),
-        borrower=borrower,
-        start=starts,
-        end=starts + 730,
-        default_day=np.full(borrower.size, NULL_DAY, np.int64),
+        loan_id=frame["application_id"].astype(str).to_numpy()[keep],
+        borrower=borrower.astype(np.int64),
+        start=days_start[keep],
+        end=days_end[keep],
+        default_day=np.full(int(keep.sum()), NULL_DAY, np.int64),
     )
 
 
