@@ -189,11 +189,28 @@ class AlertIngestor:
 
     def _derive_part(self, name: str, part: Path, feed: FeedReport | None = None) -> int:
         """Events of one stored part, committed with the part's mark and its feed's counts
-        (``feed``; a part that arrived by another route logs its row count only)."""
-        records = pq.read_table(part).cast(table(name).arrow_schema())
+        (``feed``; a part that arrived by another route logs its row count only).
+
+        A part still being written (by another process) cannot be read yet: it is left for
+        the next round. A part another process derived meanwhile is not counted again.
+        """
+        try:
+            records = pq.read_table(part).cast(table(name).arrow_schema())
+        except (pa.ArrowInvalid, OSError):
+            log.debug("catalogue part not readable yet; retried later", extra={"table": name})
+            return 0
         now = self._clock()
         events = self._derive(name, records)
         with self.store.tx() as conn:
+            seen = conn.execute(
+                "SELECT 1 FROM derived_parts WHERE table_name = ? AND part = ?", (name, part.name)
+            ).fetchone()
+            if seen:  # derived by another process; still count this feed's rejects
+                if feed is not None:
+                    AlertStore.log_feed(
+                        conn, {**feed.to_dict(), "table_name": name, "ingested_at": utc_iso(now)}
+                    )
+                return 0
             created = self.store.add_events(conn, name, events, now)
             AlertStore.mark_part(conn, name, part.name, "derived")
             counts = (
@@ -209,12 +226,7 @@ class AlertIngestor:
             )
             AlertStore.log_feed(
                 conn,
-                {
-                    **counts,
-                    "table_name": name,
-                    "events": created,
-                    "ingested_at": utc_iso(now),
-                },
+                {**counts, "table_name": name, "events": created, "ingested_at": utc_iso(now)},
             )
         return created
 
