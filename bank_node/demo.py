@@ -298,6 +298,27 @@ def run(work: Path, keep: bool = False) -> int:
             )  # fmt: skip
         fedcredit("whitelist", "list", "--config", "bank.toml", cwd=work)
 
+        say(
+            "Post-loan early warning: the company lets bank-a monitor its loan; a court feed "
+            "lists it as a dishonest debtor; the alert reaches the bank (type and severity "
+            "only), is audited and triggers a re-score with the champion"
+        )
+        fedcredit(
+            "consent", "grant", "--config", "platform.toml", "--uscc", consenting[0],
+            "--bank", "bank-a", "--scope", "post_loan_monitoring", "--days", "365", cwd=work,
+        )  # fmt: skip
+        from bank_node.alerts.demo import demo_alert
+
+        shown = demo_alert(bank_cfg, work / "city" / "platform", consenting[0], as_of=card["as_of"])
+        print(f"baseline: PD {shown.baseline_pd:.3f}, band {shown.baseline_band}")
+        for a in shown.alerts:
+            print(
+                f"alert {a.event_id}: {a.event_type} (severity {a.severity}) for loan "
+                f"{a.loan_id} -> re-score PD {a.pd or 0.0:.3f}, band {a.band_before} -> "
+                f"{a.band_after}, priority {a.priority}"
+            )
+        fedcredit("alerts", "list", "--config", "bank.toml", cwd=work)
+
         say("A company checks what the platform holds about it and who used its data")
         fedcredit(
             "company", "report", "--config", "platform.toml", "--uscc", consenting[0], cwd=work

@@ -210,12 +210,19 @@ class PlatformDataProvider:
 
     def data_version(self, dataset: str) -> str:
         """Changes when the catalogue's usable records change (objections excluding or
-        correcting records, issue 18); part of every cache key built on the catalogue."""
+        correcting records, issue 18; a feed ingested, e.g. the record behind a risk alert
+        that a re-score must see, docs/alerts.md); part of every cache key built on the
+        catalogue."""
         if dataset != CATALOGUE:
             return ""
         from platform_node.objections.exclusions import exclusions_stamp
 
-        return exclusions_stamp(self.store.root)
+        try:
+            st = (self.store.dir / "ingest_log.jsonl").stat()
+            ingested = f"{st.st_mtime_ns}:{st.st_size}"
+        except OSError:
+            ingested = ""
+        return f"{exclusions_stamp(self.store.root)}|{ingested}"
 
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
         """Return the table named ``dataset`` as ``caller`` may use it (see the module doc)."""

@@ -57,14 +57,24 @@ class Rescorer(Protocol):
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """``<bank data>/alerts/settings.json``: ``{"webhook_url": "", "webhook_secret": ""}``.
+    """``<bank data>/alerts/settings.json``::
 
-    The file is private to the bank (0600, like the rest of its data directory).
+        {"webhook_url": "", "webhook_secret": "", "rescore": true, "rescore_as_of": ""}
+
+    ``rescore_as_of``: the point-in-time date of re-scores (YYYY-MM-DD); empty = tomorrow
+    (UTC), so that every record the platform holds today counts. The file is private to the
+    bank (0600, like the rest of its data directory).
     """
 
     webhook_url: str = ""
     webhook_secret: str = ""
     rescore: bool = True
+    rescore_as_of: str = ""
+
+    def as_of(self) -> str:
+        if self.rescore_as_of:
+            return self.rescore_as_of
+        return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
 
     @classmethod
     def load(cls, data_dir: Path) -> AlertSettings:
@@ -75,13 +85,14 @@ class AlertSettings:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise InvalidArgument("alerts/settings.json is not valid JSON") from None
-        unknown = set(doc) - {"webhook_url", "webhook_secret", "rescore"}
+        unknown = set(doc) - {"webhook_url", "webhook_secret", "rescore", "rescore_as_of"}
         if unknown:
             raise InvalidArgument("alerts/settings.json has unknown keys")
         return cls(
             webhook_url=str(doc.get("webhook_url", "")),
             webhook_secret=str(doc.get("webhook_secret", "")),
             rescore=bool(doc.get("rescore", True)),
+            rescore_as_of=_date_or_empty(str(doc.get("rescore_as_of", ""))),
         )
 
     def webhook(self) -> Webhook | None:
@@ -90,16 +101,26 @@ class AlertSettings:
         return Webhook(self.webhook_url, self.webhook_secret.encode("utf-8"))
 
 
+def _date_or_empty(value: str) -> str:
+    if value:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise InvalidArgument("rescore_as_of is a date in YYYY-MM-DD form") from None
+    return value
+
+
 class ChampionRescorer:
     """Re-score a company with the served champion through the bank's scoring engine.
 
     The request is audited like an officer's (``score_request``), with the bank node as actor
-    and ``reason = "alert"``.
+    and ``reason = "alert"``; ``as_of`` gives the point-in-time date of each re-score.
     """
 
-    def __init__(self, engine: Any, actor: Caller) -> None:
+    def __init__(self, engine: Any, actor: Caller, as_of: Callable[[], str] = lambda: "") -> None:
         self.engine = engine
         self.actor = actor
+        self.as_of = as_of
 
     def __call__(self, uscc: str) -> Rescore:
         from proto.fedcredit.v1 import scoring_pb2
@@ -120,7 +141,10 @@ class ChampionRescorer:
             self.actor,
             details,
             lambda: self.engine._score(  # the officer check is for people; this is the node
-                self.actor, scoring_pb2.ScoreRequest(uscc=uscc), request_id, details
+                self.actor,
+                scoring_pb2.ScoreRequest(uscc=uscc, as_of=self.as_of()),
+                request_id,
+                details,
             ),
         )
         names = list(self.engine.settings.risk_bands.names)

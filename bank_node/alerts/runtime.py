@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bank_node.alerts.client import AlertClient, AlertWatcher
-from bank_node.alerts.processor import AlertProcessor, AlertSettings, ChampionRescorer
+from bank_node.alerts.processor import AlertProcessor, AlertSettings, ChampionRescorer, Rescore
 from bank_node.alerts.store import BankAlertStore
 from bank_node.config import BankConfig
 from models.audit.entry import Actor
@@ -62,7 +62,7 @@ class AlertRuntime:
 
             engine = BankScoringEngine.from_config(config)
             rescorer = ChampionRescorer(
-                engine, Caller(config.party, "bank", actor.cert_fingerprint)
+                engine, Caller(config.party, "bank", actor.cert_fingerprint), settings.as_of
             )
             band_names = tuple(engine.settings.risk_bands.names)
         processor = AlertProcessor(
@@ -71,6 +71,20 @@ class AlertRuntime:
         )  # fmt: skip
         watcher = AlertWatcher(alert_client(config), store, on_stored=lambda _new: processor.wake())
         return cls(store, watcher, processor)
+
+    def baseline(self, uscc: str) -> Rescore:
+        """Score a watched company now and keep its band, so that the re-score after its first
+        alert can tell a downgrade (audited like every re-score)."""
+        from models.errors import FailedPrecondition
+        from models.uscc import normalize_uscc
+
+        rescorer = self.processor.rescorer
+        if rescorer is None:
+            raise FailedPrecondition("re-scoring is disabled in the bank's alert settings")
+        code = normalize_uscc(uscc)
+        result = rescorer(code)
+        self.store.set_band(code, result.band, result.pd)
+        return result
 
     def start(self) -> AlertRuntime:
         self.processor.start()
