@@ -122,3 +122,42 @@ def test_feed_of_only_invalid_codes_is_counted(tmp_path: Path) -> None:
     report = ing.ingest("enforcements", enforcement_feed(["bad-1", "bad-2"]))
     assert (report.accepted, report.rejected_invalid_code, report.events) == (0, 2, 0)
     assert ing.store.feed_totals()["rejected_invalid_code"] == 2
+
+
+def test_watch_expiry_stops_delivery(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from models.audit.entry import Actor
+    from models.errors import InvalidArgument as Invalid
+    from models.federation.party import Caller
+    from platform_node.alerts.service import AlertDelivery
+    from platform_node.consent.registry import ConsentRegistry
+    from proto.fedcredit.v1 import alerts_pb2
+    from proto.transport.audit_servicer import open_node_audit_log
+
+    now = [dt.datetime(2026, 11, 1, tzinfo=dt.UTC)]
+    audit = open_node_audit_log(tmp_path, "platform", "platform")
+    consent = ConsentRegistry.in_data_dir(
+        tmp_path, audit, actor=Actor("op", "platform"), clock=lambda: now[0]
+    )
+    a = codes(1, seed=31)[0]
+    consent.grant(a, "bank-a", "post_loan_monitoring", now[0] + dt.timedelta(days=300))
+    ing = AlertIngestor(tmp_path)
+    delivery = AlertDelivery(ing.store, consent, audit, clock=lambda: now[0])
+    bank = Caller("bank-a", "bank")
+    entry = alerts_pb2.WatchEntry(loan_id="L1", uscc=a, start_date="2026-10-01",
+                                  end_date="2026-11-30")  # fmt: skip
+    delivery.register(bank, entry)
+    with pytest.raises(Invalid):  # an already-finished loan is not watched
+        delivery.register(bank, alerts_pb2.WatchEntry(
+            loan_id="L2", uscc=a, start_date="2026-01-01", end_date="2026-02-01"))  # fmt: skip
+    ing.ingest("enforcements", enforcement_feed([a], day="2026-11-02"))
+    assert [len(rows) for rows, _ in delivery.batches("bank-a", 0)] == [1]
+    now[0] = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)  # the loan ended on 30 November
+    ing.ingest("enforcements", enforcement_feed([a], day="2026-12-04"))
+    batches = list(delivery.batches("bank-a", 1))
+    assert [len(rows) for rows, _ in batches] == [0] and batches[0][1] == 2
+    assert ing.store.watches("bank-a") == []
+    stopped = ing.store.watches("bank-a", active_only=False)
+    assert [w.stop_reason for w in stopped] == ["expired"]
+    consent.close()
