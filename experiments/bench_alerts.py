@@ -26,6 +26,7 @@ watched, a 5,000-record day.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -45,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 from bank_node.alerts.client import AlertClient, AlertWatcher, LoanWatch  # noqa: E402
 from bank_node.alerts.store import BankAlertStore, ReceivedAlert  # noqa: E402
-from experiments.synthetic_city.common import NULL_DAY, Timeline  # noqa: E402
+from experiments.synthetic_city.common import Timeline  # noqa: E402
 from experiments.synthetic_city.next_days import (  # noqa: E402
     CityDays,
     NextDaysConfig,
@@ -87,12 +88,13 @@ class CountingStore(BankAlertStore):
 
 
 def _day(pop: Any, loans: Any, seed: int, records: int) -> Any:
-    alive = int((pop.dereg == NULL_DAY).sum())
-    config = NextDaysConfig(records_per_day=records / alive)
-    sim = CityDays(pop, loans, FIRST_DAY - dt.timedelta(days=60), seed, config)
+    """One day of feeds with about ``records`` records, after 60 days of distress."""
+    sim = CityDays(pop, loans, FIRST_DAY - dt.timedelta(days=60), seed, NextDaysConfig())
     for _ in range(60):  # warm the distress process up (no records)
         sim._distress()
         sim.day += 1
+    scale = records / sim.expected_records()
+    sim.config = dataclasses.replace(sim.config, records_per_day=sim.config.records_per_day * scale)
     return sim.step()
 
 

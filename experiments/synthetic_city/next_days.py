@@ -195,6 +195,20 @@ class CityDays:
         self.shares = shares / shares.sum()
         self.hazard = self.config.distress_hazard * np.exp(-1.3 * pop.z)
 
+    def expected_records(self) -> float:
+        """Expected records of the next day (all tables), given who is in distress now."""
+        c, z = self.config, self.pop.z[self.alive]
+        distressed = (self.onset != NULL_DAY)[self.alive]
+        total = 0.0
+        for (_name, (_s, beta, adverse, _make)), share in zip(
+            FLOWS.items(), self.shares, strict=True
+        ):
+            rate = c.records_per_day * share * np.exp(-beta * z - beta * beta / 2)
+            if adverse:
+                rate = np.where(distressed, rate * c.distress_multiplier, rate)
+            total += float(rate.sum())
+        return total
+
     def _distress(self) -> None:
         c, rng = self.config, self.rng
         fresh = self.alive & (self.onset == NULL_DAY) & (rng.random(self.pop.n) < self.hazard)

@@ -364,11 +364,17 @@ class AlertStore:
 
     def candidates(self, bank: str, after_seq: int, upto_seq: int, limit: int) -> list[Candidate]:
         """Events in ``(after_seq, upto_seq]`` of companies ``bank`` watches, in ``seq`` order,
-        registered before the event (one row per watching loan)."""
+        registered before the event (one row per watching loan).
+
+        The plan is fixed: the new events (a range of the primary key) drive, each looks its
+        company up in ``watches_by_company``. Left to itself SQLite walks all the bank's
+        watches instead, which costs 0.6 s a poll at 100,000 watches (0.04 s this way).
+        """
         rows = self._read(
             "SELECT e.seq, e.event_id, e.uscc, e.event_type, e.severity, e.ingested_at,"
             " w.loan_id, w.start_date, w.end_date FROM events e"
-            " JOIN watches w ON w.uscc = e.uscc AND w.bank = ? AND w.stopped_at IS NULL"
+            " CROSS JOIN watches w INDEXED BY watches_by_company"
+            "  ON w.uscc = e.uscc AND w.bank = ? AND w.stopped_at IS NULL"
             "  AND e.seq > w.registered_seq"
             " WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq, w.loan_id LIMIT ?",
             (bank, after_seq, upto_seq, limit),
