@@ -62,7 +62,7 @@ from platform_node.catalogue.schema import interface_call_tables, table  # noqa:
 from platform_node.catalogue.store import CatalogueStore, conform  # noqa: E402
 from platform_node.consent.registry import ConsentRegistry  # noqa: E402
 from platform_node.server import create_server  # noqa: E402
-from proto.transport.audit_servicer import open_node_audit_log  # noqa: E402
+from proto.transport.node_audit import open_node_audit_log  # noqa: E402
 from proto.transport.pki import init_pki  # noqa: E402
 from proto.transport.tls import TlsFiles  # noqa: E402
 

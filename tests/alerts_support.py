@@ -24,7 +24,7 @@ from platform_node.alerts import service as alert_service
 from platform_node.alerts.ingest import AlertIngestor
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.server import RunningServer, create_server
-from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.node_audit import open_node_audit_log
 from proto.transport.server import ServiceHook
 from proto.transport.tls import TlsFiles
 from tests.grpc_harness import KNOWN, shared_pki

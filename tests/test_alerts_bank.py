@@ -28,7 +28,7 @@ from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.logreg.active import FederatedLogisticRegression
-from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.node_audit import open_node_audit_log
 from proto.transport.tls import TlsFiles
 from tests.alerts_support import Platform, bank_client, enforcement_feed, free_port, loan, watcher
 from tests.grpc_harness import shared_pki

@@ -21,7 +21,7 @@ from models.audit.entry import Actor
 from platform_node.alerts.ingest import AlertIngestor
 from platform_node.alerts.store import AlertStore
 from platform_node.consent.registry import ConsentRegistry
-from proto.transport.audit_servicer import open_node_audit_log
+from proto.transport.node_audit import open_node_audit_log
 from proto.transport.pki import init_pki
 from proto.transport.tls import TlsFiles
 from tests.alerts_support import codes, enforcement_feed, loan

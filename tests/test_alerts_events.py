@@ -133,7 +133,7 @@ def test_watch_expiry_stops_delivery(tmp_path: Path) -> None:
     from platform_node.alerts.service import AlertDelivery
     from platform_node.consent.registry import ConsentRegistry
     from proto.fedcredit.v1 import alerts_pb2
-    from proto.transport.audit_servicer import open_node_audit_log
+    from proto.transport.node_audit import open_node_audit_log
 
     now = [dt.datetime(2026, 11, 1, tzinfo=dt.UTC)]
     audit = open_node_audit_log(tmp_path, "platform", "platform")

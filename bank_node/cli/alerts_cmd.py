@@ -203,7 +203,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     from platform_node.alerts.ingest import AlertIngestor
     from platform_node.config import PlatformConfig
-    from proto.transport.audit_servicer import open_node_audit_log
+    from proto.transport.node_audit import open_node_audit_log
 
     config = PlatformConfig.load(args.config)
     open_node_audit_log(config.data_dir, config.party, "platform")  # private data dir
