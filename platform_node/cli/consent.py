@@ -30,10 +30,6 @@ MAX_DAYS = 3650
 SCOPE_CHOICES = ["scoring", "training", "all", "whitelist_listing", "post_loan_monitoring"]
 
 
-#: Consent scopes (as in platform_node.consent.registry.SCOPES; not imported, for startup time).
-SCOPE_CHOICES = ["scoring", "training", "all", "post_loan_monitoring"]
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("consent", help="companies' consents to banks (platform operator)")
     csub = p.add_subparsers(dest="consent_cmd", required=True)
