@@ -17,6 +17,7 @@ import pandas as pd
 
 from bank_node.alerts.client import AlertClient, AlertWatcher, LoanWatch
 from bank_node.alerts.store import BankAlertStore
+from experiments.support.grpc_harness import KNOWN, shared_pki
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
 from models.uscc import generate_usccs
@@ -27,7 +28,6 @@ from platform_node.server import RunningServer, create_server
 from proto.transport.node_audit import open_node_audit_log
 from proto.transport.server import ServiceHook
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import KNOWN, shared_pki
 
 SCOPE = "post_loan_monitoring"
 OPERATOR = Actor("platform", "platform", "")

@@ -23,6 +23,7 @@ from bank_node.scoring.engine import BankScoringEngine
 from bank_node.scoring.keys import ScoringKeys
 from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
+from experiments.support.grpc_harness import shared_pki
 from experiments.support.scoring import LR_NAME, StaticProvider, serve_approved, synthetic_tables
 from models.audit.entry import Actor
 from models.federation.inprocess import InProcessPeer
@@ -32,7 +33,6 @@ from models.logreg.active import FederatedLogisticRegression
 from proto.transport.node_audit import open_node_audit_log
 from proto.transport.tls import TlsFiles
 from tests.alerts_support import Platform, bank_client, enforcement_feed, free_port, loan, watcher
-from tests.grpc_harness import shared_pki
 
 SECRET = b"0123456789abcdef-webhook-secret"
 
