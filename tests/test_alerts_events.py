@@ -161,3 +161,17 @@ def test_watch_expiry_stops_delivery(tmp_path: Path) -> None:
     stopped = ing.store.watches("bank-a", active_only=False)
     assert [w.stop_reason for w in stopped] == ["expired"]
     consent.close()
+
+
+def test_catalogue_version_changes_with_each_feed(tmp_path: Path) -> None:
+    """Scoring caches key their tables on it: a re-score after an alert sees the new record."""
+    from platform_node.data_provider import PlatformDataProvider
+
+    provider = PlatformDataProvider(tmp_path)
+    ing = AlertIngestor(tmp_path)
+    before = provider.data_version("catalogue")
+    ing.ingest("enforcements", enforcement_feed(codes(2, seed=41)))
+    after = provider.data_version("catalogue")
+    assert after != before
+    ing.ingest("enforcements", enforcement_feed(codes(2, seed=42)))
+    assert provider.data_version("catalogue") != after
