@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import NotFound
+from models.private_db import PrivateDb
 
 DB_NAME = "alerts.db"
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -89,48 +87,15 @@ class StoredAlert(ReceivedAlert):
     acked_by: str
 
 
-class BankAlertStore:
+class BankAlertStore(PrivateDb):
     """Alerts, the cursor and each company's last band (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.path.parent, 0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        self._conn.row_factory = sqlite3.Row
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-        for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
-            if p.exists():
-                os.chmod(p, 0o600)
+        super().__init__(path, _SCHEMA)
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> BankAlertStore:
         return cls(Path(data_dir) / "alerts" / DB_NAME)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
-
-    def _read(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, list(args)).fetchall()
 
     # ------------------------------------------------------------------ receiving
 
@@ -145,7 +110,7 @@ class BankAlertStore:
         """
         at = now_iso()
         new: list[ReceivedAlert] = []
-        with self._tx() as conn:
+        with self.tx() as conn:
             for a in alerts:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO alerts (event_id, loan_id, seq, uscc, event_type,"
@@ -182,7 +147,7 @@ class BankAlertStore:
         band_after: str,
         webhook: str,
     ) -> None:
-        with self._tx() as conn:
+        with self.tx() as conn:
             conn.execute(
                 "UPDATE alerts SET processed = 1, priority = ?, rescore = ?, pd = ?,"
                 " band_before = ?, band_after = ?, webhook = ? WHERE event_id = ? AND loan_id = ?",
@@ -194,7 +159,7 @@ class BankAlertStore:
         return (rows[0]["band"], float(rows[0]["pd"])) if rows else None
 
     def set_band(self, uscc: str, band: str, pd: float) -> None:
-        with self._tx() as conn:
+        with self.tx() as conn:
             conn.execute(
                 "INSERT INTO bands (uscc, band, pd, scored_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (uscc) DO UPDATE SET band = excluded.band, pd = excluded.pd,"
@@ -232,7 +197,7 @@ class BankAlertStore:
 
     def ack(self, event_id: str, who: str) -> int:
         """Acknowledge an alert (all its loans); ``NotFound`` when there is none unacked."""
-        with self._tx() as conn:
+        with self.tx() as conn:
             n = conn.execute(
                 "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE event_id = ? AND acked_at = ''",
                 (now_iso(), who, event_id),

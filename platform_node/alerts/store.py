@@ -20,14 +20,12 @@ import hashlib
 import os
 import secrets
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from models.private_db import PrivateDb
 from platform_node.alerts.events import DerivedEvents
 
 DB_NAME = "alerts.db"
@@ -129,55 +127,16 @@ class Watch:
     stop_reason: str = ""
 
 
-def _private(path: Path) -> None:
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if p.exists():
-            os.chmod(p, 0o600)
-
-
-class AlertStore:
+class AlertStore(PrivateDb):
     """Events, watches and cursors (see the module docstring). Thread-safe."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.path.parent, 0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        self._conn.row_factory = sqlite3.Row
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-        _private(self.path)
+        super().__init__(path, _SCHEMA, synchronous="NORMAL")
         self.salt = self._salt()
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> AlertStore:
         return cls(Path(data_dir) / "alerts" / DB_NAME)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``: writers queue up, readers go on)."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
-
-    def _read(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, list(args)).fetchall()
 
     def _salt(self) -> bytes:
         with self.tx() as conn:

@@ -18,15 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.errors import InvalidArgument
+from models.private_db import PrivateDb
 
 DB_NAME = "whitelist.db"
 MAX_REASON = 500
@@ -103,43 +101,16 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class WhitelistStore:
+class WhitelistStore(PrivateDb):
     """Recommendations and uploads (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.path.parent, 0o700)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        os.chmod(self.path, 0o600)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
-        self._conn.row_factory = sqlite3.Row
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
+        super().__init__(path, _SCHEMA, timeout=10.0)
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> WhitelistStore:
         """The store at ``<data_dir>/whitelist/whitelist.db``."""
         return cls(Path(data_dir) / "whitelist" / DB_NAME)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
 
     def record_upload(
         self,
@@ -158,7 +129,7 @@ class WhitelistStore:
         fails, nothing of the upload is recorded. Returns ``report`` completed.
         """
         now = _now()
-        with self._tx() as conn:
+        with self.tx() as conn:
             seen: set[str] = set()
             existing = {
                 r["uscc"]
