@@ -358,3 +358,46 @@ def test_demo_accounts_and_config_lines(tmp_path: Path) -> None:
     assert doc["bank"]["console"] == {"enabled": True, "listen": "127.0.0.1:8443"}
     text = describe(accounts, {"bank": "https://localhost:8443"})
     assert "alice" in text and "platform console" not in text
+
+
+def test_officer_sees_and_acknowledges_alerts(tmp_path: Path) -> None:
+    """Issue 18: the officer's alerts on watched companies (issue 17's early warning): type and
+    severity as the platform sent them, the champion's re-score, an acknowledgement by the
+    signed-in person (audited), and nothing for a role that is not an officer."""
+    from bank_node.alerts.store import BankAlertStore, ReceivedAlert
+    from bank_node.config import BankConfig
+    from bank_node.console.app import build_bank_console
+    from experiments.support.grpc_harness import shared_pki
+
+    (tmp_path / "bank.toml").write_text(
+        f'[bank]\ndata_dir = "{tmp_path / "b"}"\npki_dir = "{shared_pki()}"\n'
+    )
+    config = BankConfig.load(tmp_path / "bank.toml")
+    store = BankAlertStore.in_data_dir(config.data_dir)
+    store.receive(
+        [ReceivedAlert("ev-1", "loan-9", 1, A, "dishonest_debtor", 3, "2026-12-01T00:00:00Z")], 1
+    )
+    store.finish("ev-1", "loan-9", priority="high", rescore="ok", pd=0.31, band_before="C",
+                 band_after="F", webhook="")  # fmt: skip
+    store.close()
+    accounts = AccountStore.in_data_dir(config.data_dir, max_failures=3)
+    accounts.create("alice", PASSWORD, "officer", "bank-a/alice")
+    accounts.create("exam", PASSWORD, "regulator", "regulator/exam")
+    app, ctx = build_bank_console(config, accounts=accounts)
+    client = TestClient(app, base_url="https://testserver")
+    assert _login(client, "exam").status_code == 303
+    assert client.get("/officer/alerts").status_code == 403
+    client.post("/logout", data={"csrf": _csrf(client, "/regulator")})
+    client = TestClient(app, base_url="https://testserver")
+    assert _login(client, "alice").status_code == 303
+    page = client.get("/officer/alerts").text
+    assert "列入失信被执行人" in page and "loan-9" in page and "C &rarr; F" in page
+    csrf = _csrf(client, "/officer/alerts")
+    assert client.post("/officer/alerts/ack", data={"event_id": "ev-1"}).status_code == 403
+    r = client.post("/officer/alerts/ack", data={"event_id": "ev-1", "csrf": csrf},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    assert 'id="no-alerts"' in client.get("/officer/alerts").text
+    assert "bank-a/alice" in client.get("/officer/alerts?all=1").text
+    acks = [e for e in ctx.audit.entries() if e.event == "alert_acknowledged"]
+    assert acks[-1].details["username"] == "alice" and acks[-1].details["event_id"] == "ev-1"

@@ -19,7 +19,11 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 HOMES = {"officer": "/officer", "approver": "/risk/registry", "regulator": "/regulator"}
 NAV = {
-    "officer": [("nav.officer.search", "/officer"), ("nav.officer.batch", "/officer/batch")],
+    "officer": [
+        ("nav.officer.search", "/officer"),
+        ("nav.officer.batch", "/officer/batch"),
+        ("nav.officer.alerts", "/officer/alerts"),
+    ],
     "approver": [("nav.risk.registry", "/risk/registry")],
     "regulator": [
         ("nav.regulator.home", "/regulator"),
@@ -37,7 +41,7 @@ def build_bank_console(
     secure_cookie: bool = True,
 ) -> tuple[FastAPI, ConsoleContext]:
     """The bank's console app over the bank's own services (see ``services.py``)."""
-    from bank_node.console import officer, regulator, risk
+    from bank_node.console import alerts_view, officer, regulator, risk
 
     cc = console_config or getattr(config, "console", None) or ConsoleConfig()
     services = BankServices.create(config, engine)
@@ -55,7 +59,8 @@ def build_bank_console(
         secure_cookie=secure_cookie,
         services={"bank": services},
     )  # fmt: skip
-    return create_console_app(ctx, [officer.router, risk.router, regulator.router]), ctx
+    routers = [officer.router, alerts_view.router, risk.router, regulator.router]
+    return create_console_app(ctx, routers), ctx
 
 
 def start_bank_console(
