@@ -31,7 +31,7 @@ def test_bash_completion_follows_the_parser(
     script = tmp_path / "fedcredit.bash"
     script.write_text(capsys.readouterr().out)
     assert set(COMMANDS) <= set(_complete(script, "fedcredit", ""))
-    assert _complete(script, "fedcredit", "mo") == ["model"]
+    assert _complete(script, "fedcredit", "mod") == ["model"]
     assert _complete(script, "fedcredit", "model", "pro") == ["promote"]
     assert "--alias" in _complete(script, "fedcredit", "model", "promote", "--")
     # options after an option's value still belong to the same command
