@@ -264,23 +264,23 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "consent_revocation_ignored",
         "platform_node/consent/registry.py",
-        '" AND scope IN (?, \'all\') AND revoked_at IS NULL AND expires_at > ?"',
-        '" AND scope IN (?, \'all\') AND expires_at > ?"',
+        "\" AND scope IN (?, 'all') AND revoked_at IS NULL AND expires_at > ?\"",
+        "\" AND scope IN (?, 'all') AND expires_at > ?\"",
         (f"{T_CONSENT}::test_revoke",),
         "a revoked consent still authorises",
     ),
     Mutant(
         "consent_expiry_ignored",
         "platform_node/consent/registry.py",
-        '" AND scope IN (?, \'all\') AND revoked_at IS NULL AND expires_at > ?"',
-        '" AND scope IN (?, \'all\') AND revoked_at IS NULL AND ? IS NOT NULL"',
+        "\" AND scope IN (?, 'all') AND revoked_at IS NULL AND expires_at > ?\"",
+        "\" AND scope IN (?, 'all') AND revoked_at IS NULL AND ? IS NOT NULL\"",
         (f"{T_CONSENT}::test_consent_expires",),
         "an expired consent still authorises",
     ),
     Mutant(
         "consent_scope_ignored",
         "platform_node/consent/registry.py",
-        '" AND scope IN (?, \'all\') AND revoked_at IS NULL AND expires_at > ?"',
+        "\" AND scope IN (?, 'all') AND revoked_at IS NULL AND expires_at > ?\"",
         '" AND ? IS NOT NULL AND revoked_at IS NULL AND expires_at > ?"',
         (f"{T_CONSENT}::test_check_refuses_other_bank_scope_and_company_without_naming_it",),
         "a training consent authorises scoring",
@@ -348,9 +348,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "models/federation/manager.py",
         "            if known is not None and known != digest:",
         "            if False:",
-        (
-            f"{T_STEPS}::test_replay_with_another_body_is_refused_after_many_steps_and_a_restart",
-        ),
+        (f"{T_STEPS}::test_replay_with_another_body_is_refused_after_many_steps_and_a_restart",),
         "issue 14 row 5: a replay with another body runs once the answer left the cache",
     ),
     Mutant(
@@ -366,9 +364,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "models/federation/manager.py",
         "                _append_digest(self._steps_path(job_id), step_id, digest)\n",
         "",
-        (
-            f"{T_STEPS}::test_replay_with_another_body_is_refused_after_many_steps_and_a_restart",
-        ),
+        (f"{T_STEPS}::test_replay_with_another_body_is_refused_after_many_steps_and_a_restart",),
         "replay protection forgets every step at a platform restart",
     ),
     Mutant(
@@ -438,7 +434,11 @@ def _pytest(tree: Path, tests: tuple[str, ...] | list[str], timeout: float) -> t
 
 
 def _failed(output: str) -> list[str]:
-    return [ln.split(" ", 1)[1].split(" - ")[0] for ln in output.splitlines() if ln.startswith("FAILED ")]
+    return [
+        ln.split(" ", 1)[1].split(" - ")[0]
+        for ln in output.splitlines()
+        if ln.startswith("FAILED ")
+    ]
 
 
 def run(

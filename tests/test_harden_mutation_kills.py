@@ -19,8 +19,13 @@ from proto.transport.limits import LimitsConfig, ResourceGuard
 from proto.transport.tls import TEST_IDENTITY_HEADER
 from proto.transport.trust import CertTrust
 from tests.grpc_harness import KNOWN, shared_pki
-from tests.test_abuse_limits import _header, _open, _raw_channel, _raw_exchange
-from tests.test_abuse_limits import make_platform  # noqa: F401  (fixture)
+from tests.test_abuse_limits import (
+    _header,
+    _open,
+    _raw_channel,
+    _raw_exchange,
+    make_platform,  # noqa: F401  (fixture)
+)
 
 TRAIN = "/fedcredit.v1.FederationService/Exchange"
 SCORE = "/fedcredit.v1.ScoringService/Score"
