@@ -51,7 +51,7 @@ import grpc
 
 from models.errors import FedCreditError, InvalidArgument, ResourceExhausted
 
-from .auth import PUBLIC_METHODS, current_caller
+from .auth import current_caller
 from .limits_config import LimitsConfig, RateRule
 from .status import status_for
 
@@ -209,7 +209,10 @@ class LimitsInterceptor(grpc.ServerInterceptor):
     """Call rates and stream slots per party, and our own request decoding.
 
     Install it after :class:`~proto.transport.auth.AuthInterceptor` (``interceptors=[auth,
-    limits]``): it reads the authenticated caller. Health checks are not limited.
+    limits]``): it reads the authenticated caller. Health checks (open to every known party,
+    :data:`~proto.transport.auth.PUBLIC_METHODS`) are rate-limited per party like any method
+    (``Check`` under ``default_rate``, ``Watch`` streams under their own rule), so one party's
+    flood of health checks is refused without starving the others'.
     """
 
     def __init__(self, guard: ResourceGuard) -> None:
@@ -221,10 +224,9 @@ class LimitsInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method in PUBLIC_METHODS:
+        if handler is None:
             return handler
-        return _limited(handler, method, self.guard)
+        return _limited(handler, handler_call_details.method, self.guard)
 
 
 _BAD_MESSAGE = "request is not a valid protobuf message of this method"

@@ -1,0 +1,46 @@
+"""Health checks are rate-limited per party (issue 14, "rate limits per party and per RPC"):
+the health service is open to every known party, so a flood of checks from one party is
+refused with RESOURCE_EXHAUSTED while another party's checks are still answered."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from proto.transport.channel import open_channel
+from proto.transport.limits import RateRule
+from proto.transport.limits_config import LimitsConfig
+from proto.transport.tls import TlsFiles
+from tests.grpc_harness import shared_pki
+from tests.test_abuse_limits import make_platform  # noqa: F401  (fixture)
+
+
+def _check(port: int, party: str, n: int) -> list[grpc.StatusCode]:
+    codes: list[grpc.StatusCode] = []
+    tls = TlsFiles.in_pki_dir(shared_pki(), party)
+    with open_channel(f"127.0.0.1:{port}", tls, server_name="platform") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for _ in range(n):
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as err:
+                codes.append(err.code())
+    return codes
+
+
+def test_a_flood_of_health_checks_is_limited_per_party(make_platform) -> None:  # noqa: F811
+    running = make_platform(rates={"Check": RateRule(0.01, 5.0)})
+    flood = _check(running.port, "bank-a", 12)
+    assert flood[:5] == [grpc.StatusCode.OK] * 5
+    assert flood[5:] == [grpc.StatusCode.RESOURCE_EXHAUSTED] * 7
+    # another party's checks are still answered
+    assert _check(running.port, "bank-b", 3) == [grpc.StatusCode.OK] * 3
+    assert running.node.guard.refused["rate"] == 7
+
+
+def test_health_watch_streams_have_their_own_tight_default() -> None:
+    cfg = LimitsConfig()
+    assert cfg.rate_for("/grpc.health.v1.Health/Watch").burst <= 5
+    assert cfg.rate_for("/grpc.health.v1.Health/Check") == cfg.default_rate
