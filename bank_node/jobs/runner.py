@@ -272,6 +272,21 @@ class JobRunner:
         )
         return outcome
 
+    def _saved_outcome(self, state: JobState) -> FitOutcome:
+        """The outcome of a job trained by an earlier run, from its persisted state (the
+        model's parts and digests; the per-tree history and validation scores of the
+        interrupted run are not logged again)."""
+        m = state.model
+        return FitOutcome(
+            estimator=None,
+            model_id=str(m["model_id"]),
+            model_path=Path(str(m["bank_part"])),
+            model_digest=str(m["bank_part_digest"]),
+            platform_digest=str(m.get("platform_part_digest", "")),
+            platform_signature=str(m.get("platform_part_signature", "")),
+            platform_key=str(m.get("platform_model_key", "")),
+        )
+
     def _serve(self, outcome: FitOutcome, version: str) -> None:
         """Register the new version with the scoring service as ``NAME@latest``: not approved,
         so it serves nothing until an approver promotes it (``fedcredit model promote``)."""
@@ -316,6 +331,10 @@ class JobRunner:
         if not state.done("trained"):
             self.on_phase("training")
             outcome = self.train(state, bank_aligned)
+        elif not state.done("registered") and self.register:
+            # trained, then interrupted before registration finished (a crash while
+            # registering): register the saved model instead of skipping it
+            outcome = self._saved_outcome(state)
         if outcome is not None and not state.done("registered") and self.register:
             from bank_node.jobs.tracking_glue import track_and_register
 
