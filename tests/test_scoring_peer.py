@@ -183,6 +183,11 @@ def test_the_bank_key_travels_once(trained: Trained, platform: Platform) -> None
     first = platform.peer.score(bare, SbScoreResponse)
     assert first.predict.need_key and first.predict.enc_margins.count == 0
     assert platform.peer.score(request, SbScoreResponse).predict.enc_margins.count == 1
+    # the request that only fetched the key is not on record as served: one request id, one
+    # served entry (a platform restart makes every bank resend its key)
+    entries = platform.audit.query(event=ev.SCORE_REQUEST)[-2:]
+    assert [e.details["outcome"] for e in entries] == [ev.OUTCOME_KEY_REQUESTED, ev.OUTCOME_OK]
+    assert entries[0].details["request_id"] == entries[1].details["request_id"]
     assert platform.peer.score(bare, SbScoreResponse).predict.enc_margins.count == 1
 
 
