@@ -126,7 +126,8 @@ SCHEMA = FileSchema(
                 "[calls per second, burst] for every method without its own rule"),
         ), entries=None),
         Table("platform.limits.rates", "Per-method call rates: `Method = [per second, burst]` "
-              "(e.g. `VerifyLog = [1, 5]`).",
+              "(e.g. `VerifyLog = [1, 5]`). Health checks are limited per party too: "
+              "`Check` under `default_rate`, `Watch = [1, 5]` by default.",
               entries=Key("rule", "list[float]", help="[calls per second, burst]"),
               entry_name="METHOD"),
         Table("platform.feature_tables", "Scoring's point-in-time feature tables "
