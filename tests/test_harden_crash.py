@@ -229,6 +229,7 @@ def _wait_for_phase(work: Path, phase: str, proc: subprocess.Popen[bytes]) -> bo
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # real processes; minutes on a loaded 2-core machine
 def test_sigkill_at_finalize_and_registration_registers_once(
     tmp_path: Path, shared_data: Path
 ) -> None:

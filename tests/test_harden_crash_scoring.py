@@ -104,6 +104,7 @@ def _entries(path: Path) -> list[dict[str, object]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # real processes; minutes on a loaded 2-core machine
 def test_sigkill_while_an_officer_scores_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     work = tmp_path
     (work / "logs").mkdir()

@@ -34,6 +34,7 @@ def test_every_mutant_still_applies_to_the_source() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)  # ~35 mutants, each running its guarding tests (15-120 s each)
 def test_mutation_check_kills_every_mutant(tmp_path) -> None:  # type: ignore[no-untyped-def]
     outcomes = mc.run()
     summary = mc.write_results(outcomes, tmp_path)
