@@ -386,6 +386,28 @@ EQUIVALENT: dict[str, str] = {
 }
 
 
+#: Mutants that survived the tests as they were before this check existed (run with
+#: ``--tests`` over the related test files), and the test added to kill each.
+SURVIVED_BEFORE: dict[str, str] = {
+    "body_size_limit_removed": "the 600 MiB test body was also over the party's bytes in flight, "
+    "so removing the size limit left it refused; killed by "
+    "test_body_over_the_maximum_but_within_the_budget_is_refused_over_grpc",
+    "guard_body_size_check_removed": "same; killed by "
+    "test_guard_refuses_a_body_over_the_maximum_within_the_party_budget",
+    "officer_of_a_non_bank_accepted": "no test had an officer certificate under a non-bank "
+    "name; killed by test_officer_certificate_for_a_non_bank_party_is_refused",
+    "method_missing_from_policy_allowed": "no test called a method absent from the policy; "
+    "killed by test_method_missing_from_the_policy_is_refused",
+    "crl_signature_unchecked": "the CRL test used an unreadable CRL, not a well-formed one "
+    "signed by another key; killed by test_crl_not_signed_by_the_ca_refuses_everyone",
+    "cached_trust_outlives_expiry": "no test let a cached chain expire; killed by "
+    "test_cached_chain_is_not_trusted_past_the_leaf_expiry",
+    "another_banks_model_part_accepted": "issue 14 row 13, still uncaught: parts live per "
+    "bank, but nothing checked the part's own owner; killed by "
+    "test_another_banks_model_part_is_not_served (tests/test_scoring_peer.py)",
+}
+
+
 def _project_files(root: Path) -> list[str]:
     out = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
@@ -460,6 +482,8 @@ def run(
         baseline = sorted({t for m in chosen for t in m.tests})
         t0 = time.monotonic()
         rc, out = _pytest(tree, baseline, timeout * 4)
+        if rc == 0 and " skipped" in out:
+            rc = 5  # a skipped guarding test (data missing) would make every mutant survive
         outcomes.append(
             Outcome("baseline (no mutation)", "", "every guarding test passes unmutated",
                     baseline, "passed" if rc == 0 else "error",
@@ -480,6 +504,8 @@ def run(
             secs = round(time.monotonic() - t0, 1)
             if rc == 1:
                 status, detail = "killed", ""
+            elif rc == 0 and (" skipped" in out or " passed" not in out):
+                status, detail = "error", "a guarding test was skipped: " + out[-800:]
             elif rc == 0:
                 status = "equivalent-survived" if m.name in EQUIVALENT else "survived"
                 detail = EQUIVALENT.get(m.name, "")
@@ -500,6 +526,7 @@ def write_results(outcomes: list[Outcome], out_dir: Path = RESULTS) -> dict[str,
         "killed": sum(o.status == "killed" for o in mutants),
         "survived": [o.name for o in mutants if o.status == "survived"],
         "equivalent": [o.name for o in mutants if o.status == "equivalent-survived"],
+        "survived_before_new_tests": dict(SURVIVED_BEFORE),
         "errors": [o.name for o in mutants if o.status == "error"],
         "results": [asdict(o) for o in outcomes],
     }
@@ -522,6 +549,15 @@ def write_results(outcomes: list[Outcome], out_dir: Path = RESULTS) -> dict[str,
     for o in mutants:
         by = ", ".join(f"`{t.split('::')[-1]}`" for t in (o.failed_tests or []))
         lines.append(f"| `{o.name}` | `{o.path}` | {o.what} | {o.status} | {o.seconds} | {by} |")
+    lines += [
+        "",
+        "Equivalent (survive by design): "
+        + "; ".join(f"`{k}`: {v}" for k, v in EQUIVALENT.items()),
+        "",
+        "Survivors of the earlier tests, each killed now by a test added for it:",
+        "",
+        *[f"- `{k}`: {v}" for k, v in SURVIVED_BEFORE.items()],
+    ]
     (out_dir / "mutation.md").write_text("\n".join(lines) + "\n")
     return summary
 

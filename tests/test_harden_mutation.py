@@ -20,6 +20,7 @@ def test_every_mutant_still_applies_to_the_source() -> None:
         mc.check_applies(m)
         assert m.tests, m.name
     assert set(mc.EQUIVALENT) <= set(names)
+    assert set(mc.SURVIVED_BEFORE) <= set(names)
     for required in (
         "body_size_limit_removed",
         "role_contradicting_registration_accepted",
