@@ -402,8 +402,8 @@ SURVIVED_BEFORE: dict[str, str] = {
     "signed by another key; killed by test_crl_not_signed_by_the_ca_refuses_everyone",
     "cached_trust_outlives_expiry": "no test let a cached chain expire; killed by "
     "test_cached_chain_is_not_trusted_past_the_leaf_expiry",
-    "another_banks_model_part_accepted": "issue 14 row 13, still uncaught: parts live per "
-    "bank, but nothing checked the part's own owner; killed by "
+    "another_banks_model_part_accepted": "issue 14 row 13, still uncaught: no test put "
+    "another bank's part where the caller's lookup finds it; killed by "
     "test_another_banks_model_part_is_not_served (tests/test_scoring_peer.py)",
 }
 
