@@ -4,6 +4,8 @@ refused with RESOURCE_EXHAUSTED while another party's checks are still answered.
 
 from __future__ import annotations
 
+import time
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -44,3 +46,41 @@ def test_health_watch_streams_have_their_own_tight_default() -> None:
     cfg = LimitsConfig()
     assert cfg.rate_for("/grpc.health.v1.Health/Watch").burst <= 5
     assert cfg.rate_for("/grpc.health.v1.Health/Check") == cfg.default_rate
+
+
+def test_health_watches_are_capped_per_party(make_platform) -> None:  # noqa: F811
+    """A watch holds a server thread while open: a party holds at most two at once, in a
+    pool apart from its Exchange streams; another party's watches still open."""
+    from proto.transport.limits import WATCH_STREAMS_PER_PARTY
+
+    running = make_platform()
+    pki = shared_pki()
+    target = f"127.0.0.1:{running.port}"
+    a = open_channel(target, TlsFiles.in_pki_dir(pki, "bank-a"), server_name="platform")
+    b = open_channel(target, TlsFiles.in_pki_dir(pki, "bank-b"), server_name="platform")
+    held = []
+    try:
+        stub_a, stub_b = health_pb2_grpc.HealthStub(a), health_pb2_grpc.HealthStub(b)
+        for _ in range(WATCH_STREAMS_PER_PARTY):
+            watch = stub_a.Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            held.append(watch)
+        extra = stub_a.Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+        try:
+            next(extra)
+            raise AssertionError("a third watch was served")
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        other = stub_b.Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+        assert next(other).status == health_pb2.HealthCheckResponse.SERVING
+        held.append(other)
+        assert _check(running.port, "bank-a", 1) == [grpc.StatusCode.OK]  # checks unaffected
+    finally:
+        for watch in held:
+            watch.cancel()
+        a.close()
+        b.close()
+    deadline = time.monotonic() + 10
+    while running.node.guard.in_flight()[2] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.node.guard.in_flight()[2] == {}  # every slot given back
