@@ -76,6 +76,8 @@ T_PARTS = "tests/test_harden_parts.py"
 T_STEPS = "tests/test_harden_steps.py"
 T_CONSENT = "tests/test_consent_registry.py"
 T_MUT = "tests/test_harden_mutation_kills.py"
+T_HEALTH = "tests/test_harden_health.py"
+WATCH_TEST = "test_health_watches_are_capped_per_party"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- size limits and quotas (proto/transport/limits.py) ---------------------------------
@@ -116,10 +118,27 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "party_stream_quota_removed",
         "proto/transport/limits.py",
-        "if self._streams.get(party, 0) >= self.config.party_streams:",
+        "if self._streams.get(key, 0) >= cap:",
         "if False:",
-        (f"{T_LIMITS}::test_concurrent_streams_per_party",),
-        "no cap on a party's concurrent streams",
+        (f"{T_LIMITS}::test_concurrent_streams_per_party", f"{T_HEALTH}::{WATCH_TEST}"),
+        "no cap on a party's concurrent streams (Exchange streams and health watches)",
+    ),
+    Mutant(
+        "health_watch_cap_removed",
+        "proto/transport/limits.py",
+        "if method == HEALTH_WATCH",
+        "if False",
+        (f"{T_HEALTH}::{WATCH_TEST}",),
+        "a party may hold any number of health watches (each a server thread)",
+    ),
+    Mutant(
+        "health_checks_unlimited",
+        "proto/transport/limits.py",
+        "        if handler is None:\n            return handler\n        return _limited(",
+        "        if handler is None or handler_call_details.method.startswith('/grpc.health.'):\n"
+        "            return handler\n        return _limited(",
+        (f"{T_HEALTH}::test_a_flood_of_health_checks_is_limited_per_party",),
+        "health checks escape the per-party rate limits (a flood from one party)",
     ),
     Mutant(
         "party_bytes_in_flight_quota_removed",
