@@ -127,7 +127,8 @@ SCHEMA = FileSchema(
         ), entries=None),
         Table("platform.limits.rates", "Per-method call rates: `Method = [per second, burst]` "
               "(e.g. `VerifyLog = [1, 5]`). Health checks are limited per party too: "
-              "`Check` under `default_rate`, `Watch = [1, 5]` by default.",
+              "`Check` under `default_rate`, `Watch = [1, 5]` by default and at most 2 "
+              "watches open per party.",
               entries=Key("rule", "list[float]", help="[calls per second, burst]"),
               entry_name="METHOD"),
         Table("platform.feature_tables", "Scoring's point-in-time feature tables "
