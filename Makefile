@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed
 
 # System library: libsodium >= 1.0.18 (ristretto255 for PSI), from Debian if missing.
 SODIUM_OK := $(shell ldconfig -p 2>/dev/null | grep -q 'libsodium.so.23' && echo yes)
+# Browser for the console tests (issue 18): Debian's chromium and its driver, never a download.
+CHROMIUM_OK := $(shell test -x /usr/bin/chromium && test -x /usr/bin/chromedriver && echo yes)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "need Python >= 3.11 (python3.11)"; exit 1; }
@@ -15,6 +17,11 @@ ifneq ($(SODIUM_OK),yes)
 	@echo "installing libsodium23 (ristretto255 for PSI)"
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsodium23; \
 	 else sudo apt-get update -qq && sudo apt-get install -y -qq libsodium23; fi
+endif
+ifneq ($(CHROMIUM_OK),yes)
+	@echo "installing chromium and chromium-driver (console browser tests)"
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; \
+	 else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; fi
 endif
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -28,7 +35,7 @@ $(BENCH_STAMP): $(STAMP)
 	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)
-	$(PY) -m bank_node.demo
+	$(PY) -m bank_node.demo $(if $(KEEP),--keep)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

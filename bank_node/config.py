@@ -12,6 +12,7 @@ Example::
     platform_audit_key = ""             # its audit key fingerprint (empty: pinned on first use)
     tracking_uri = ""                   # empty: sqlite:///<data_dir>/mlflow/mlflow.db
     log_level = "info"
+    compute = "local"                   # or "ray" with ray_address = "head:6379"
 
     [bank.known_parties]                # who may call the bank's server
     bank-a = "bank"                     # its own officers (certificates with O = bank-a)
@@ -27,8 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from proto.transport.config import load_node_section
-from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.config_model import (
+    COMPUTE_DEFAULTS,
+    COMPUTE_DOCS,
+    ComputeConfig,
+    FileSchema,
+    Key,
+    Table,
+    console_table,
+    keys_from_defaults,
+)
 from proto.transport.tls import TlsFiles
+from proto.transport.web.config import ConsoleConfig
 
 DEFAULTS: dict[str, Any] = {
     "party": "bank-a",
@@ -43,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "max_workers": 16,
     "grace_s": 10.0,
     "step_timeout_s": 900.0,
+    **COMPUTE_DEFAULTS,
 }
 
 
@@ -69,6 +81,7 @@ DOCS: dict[str, tuple[str, dict[str, Any]]] = {
     "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
     "step_timeout_s": ("deadline of one training step on the platform",
                        {"minimum": 1, "maximum": 86400}),
+    **COMPUTE_DOCS,
 }  # fmt: skip
 SCHEMA = FileSchema(
     title="Bank node: `bank.toml`",
@@ -89,6 +102,7 @@ SCHEMA = FileSchema(
             ),
             entry_name="PARTY",
         ),
+        console_table("bank", "127.0.0.1:8443"),
     ),
     example="""
 [bank]
@@ -121,6 +135,8 @@ class BankConfig:
     step_timeout_s: float
     known_parties: dict[str, str] = field(default_factory=dict)
     platform_audit_key: str = ""
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> BankConfig:
@@ -149,6 +165,8 @@ class BankConfig:
             step_timeout_s=float(raw["step_timeout_s"]),
             known_parties=known,
             platform_audit_key=str(raw["platform_audit_key"]),
+            console=ConsoleConfig.from_mapping(node.section.get("console")),
+            compute=ComputeConfig.from_settings(raw),
         )
 
     def platform_peer(self) -> Any:

@@ -9,10 +9,12 @@ train SecureBoost with progress, register in MLflow, consent, score, lineage, au
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bank_node.demo_nodes import NodeProcess, free_port, start_node, wait_healthy
 from proto.transport.tls import TlsFiles
@@ -74,7 +76,12 @@ n_bins = 16
     return job
 
 
-def write_configs(work: Path, platform_port: int, bank_port: int) -> tuple[Path, Path]:
+def write_configs(
+    work: Path, platform_port: int, bank_port: int, consoles: dict[str, str]
+) -> tuple[Path, Path]:
+    """Both nodes' configs; ``consoles`` maps ``bank``/``platform`` to the console's address."""
+    from bank_node.console.demo import console_toml
+
     platform_cfg = work / "platform.toml"
     platform_cfg.write_text(
         f"""[platform]
@@ -87,7 +94,9 @@ idle_timeout_s = 900
 [platform.known_parties]
 bank-a = "bank"
 regulator = "regulator"
+jinshui-district = "recommender"
 """
+        + console_toml("platform", consoles["platform"])
     )
     bank_cfg = work / "bank.toml"
     bank_cfg.write_text(
@@ -103,6 +112,7 @@ platform_name = "platform"
 bank-a = "bank"
 regulator = "regulator"
 """
+        + console_toml("bank", consoles["bank"])
     )
     return platform_cfg, bank_cfg
 
@@ -122,7 +132,7 @@ def officer_score(work: Path, uscc: str, *, check: bool = True) -> int:
     )
 
 
-def run(work: Path) -> int:
+def run(work: Path, keep: bool = False) -> int:
     t0 = time.monotonic()
     if work.exists():
         shutil.rmtree(work)
@@ -131,13 +141,14 @@ def run(work: Path) -> int:
 
     say(
         "Creating a development PKI: CA, platform, bank-a, regulator, officer alice@bank-a, "
-        "approver head-of-risk@bank-a"
+        "approver head-of-risk@bank-a, white-list recommender jinshui-district"
     )
     init_pki(
         work / "pki",
         ["bank-a"],
         officers=[("alice", "bank-a")],
         approvers=[("head-of-risk", "bank-a")],
+        recommenders=["jinshui-district"],
     )
     say(
         f"Generating a synthetic city: {ENTERPRISES} enterprises, 15 catalogue categories, "
@@ -163,7 +174,9 @@ def run(work: Path) -> int:
         f"{card['auc_bank_only']:.3f} vs joined {card['auc_joint']:.3f}"
     )
     platform_port, bank_port = free_port(), free_port()
-    platform_cfg, bank_cfg = write_configs(work, platform_port, bank_port)
+    consoles = {"bank": f"127.0.0.1:{free_port()}", "platform": f"127.0.0.1:{free_port()}"}
+    platform_cfg, bank_cfg = write_configs(work, platform_port, bank_port, consoles)
+    accounts: list[Any] = []
 
     nodes: list[NodeProcess] = []
     try:
@@ -204,6 +217,11 @@ def run(work: Path) -> int:
 
         aligned = np.load(work / "bank-data" / "jobs" / "sme-default-001" / "aligned_ids.npy")
         consenting, refusing = [str(u) for u in aligned[:3]], str(aligned[3])
+        from bank_node.console.demo import create_demo_accounts
+
+        accounts = create_demo_accounts(  # the consoles' people (shown at the end)
+            work / "bank-data", work / "city" / "platform", companies=consenting[:1]
+        )
         for uscc in consenting:
             fedcredit(
                 "consent",
@@ -260,6 +278,47 @@ def run(work: Path) -> int:
         if refused == 0:
             raise RuntimeError("a company without consent was scored")
 
+        say(
+            "The white list: a district recommends companies (each code checked, duplicates "
+            "counted); bank-a sees only those that consented to be listed to it"
+        )
+        (work / "candidates.csv").write_text(
+            "uscc,reason,criteria\n"
+            + "".join(f"{u},high-tech SME,patents;tax grade A\n" for u in [*consenting, refusing])
+            + "91410100XXXXXXXXXX,typo,\n"
+        )
+        fedcredit(
+            "whitelist", "upload", "--platform", f"127.0.0.1:{platform_port}",
+            "--cert-dir", "pki/jinshui-district", "--file", "candidates.csv", cwd=work,
+        )  # fmt: skip
+        for uscc in consenting[:2]:
+            fedcredit(
+                "consent", "grant", "--config", "platform.toml", "--uscc", uscc,
+                "--bank", "bank-a", "--scope", "whitelist_listing", "--days", "365", cwd=work,
+            )  # fmt: skip
+        fedcredit("whitelist", "list", "--config", "bank.toml", cwd=work)
+
+        say(
+            "Post-loan early warning: the company lets bank-a monitor its loan; a court feed "
+            "lists it as a dishonest debtor; the alert reaches the bank (type and severity "
+            "only), is audited and triggers a re-score with the champion"
+        )
+        fedcredit(
+            "consent", "grant", "--config", "platform.toml", "--uscc", consenting[0],
+            "--bank", "bank-a", "--scope", "post_loan_monitoring", "--days", "365", cwd=work,
+        )  # fmt: skip
+        from bank_node.alerts.demo import demo_alert
+
+        shown = demo_alert(bank_cfg, work / "city" / "platform", consenting[0], as_of=card["as_of"])
+        print(f"baseline: PD {shown.baseline_pd:.3f}, band {shown.baseline_band}")
+        for a in shown.alerts:
+            print(
+                f"alert {a.event_id}: {a.event_type} (severity {a.severity}) for loan "
+                f"{a.loan_id} -> re-score PD {a.pd or 0.0:.3f}, band {a.band_before} -> "
+                f"{a.band_after}, priority {a.priority}"
+            )
+        fedcredit("alerts", "list", "--config", "bank.toml", cwd=work)
+
         say("A company checks what the platform holds about it and who used its data")
         fedcredit(
             "company", "report", "--config", "platform.toml", "--uscc", consenting[0], cwd=work
@@ -307,6 +366,15 @@ def run(work: Path) -> int:
             "platform",
             cwd=work,
         )
+        from bank_node.console.demo import describe
+
+        say("The web consoles (HTTPS with the demo CA: pki/ca.pem), in Chinese by default")
+        print(describe(accounts, {k: f"https://{v}/" for k, v in consoles.items()}))
+        if keep:
+            say("KEEP=1: both nodes and their consoles keep running; Ctrl-C stops them")
+            with contextlib.suppress(KeyboardInterrupt):
+                while all(n.alive() for n in nodes):
+                    time.sleep(1.0)
     finally:
         say("Shutting both nodes down gracefully (SIGTERM)")
         codes = {n.name: n.stop() for n in reversed(nodes)}
@@ -328,8 +396,11 @@ def run(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=ROOT / "demo-run")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the nodes and consoles running at the end"
+    )
     args = parser.parse_args(argv)
-    return run(args.work)
+    return run(args.work, keep=args.keep)
 
 
 if __name__ == "__main__":

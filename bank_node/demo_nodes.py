@@ -27,6 +27,9 @@ class NodeProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM (graceful shutdown) and wait; returns the exit code."""
         if self.proc.poll() is None:

@@ -20,7 +20,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,10 +112,3 @@ def recode(x: np.ndarray, trained: Sequence[str], current: Sequence[str] | None)
     ok = ~np.isnan(x) & (x >= 0) & (x < len(current))
     pos = np.where(ok, x, len(current)).astype(np.int64)
     return lookup[pos]
-
-
-def categories_of(
-    table_categories: Mapping[str, Sequence[str]], names: Sequence[str]
-) -> list[tuple[str, ...] | None]:
-    """Per feature name, its categories (None for a numeric feature)."""
-    return [tuple(table_categories[n]) if n in table_categories else None for n in names]

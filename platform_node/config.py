@@ -12,6 +12,7 @@ Example::
     share_feature_names = false
     secureboost_min_privacy = "standard"   # or "hardened" / "strict": refuse weaker SecureBoost
     log_level = "info"
+    compute = "local"             # or "ray" with ray_address = "head:6379" (docs/deployment.md)
 
     [platform.known_parties]       # party name -> role; others are refused
     bank-a = "bank"
@@ -42,9 +43,19 @@ from typing import Any
 from models.errors import InvalidArgument
 from platform_node.scoring.table_cache import TableCacheConfig
 from proto.transport.config import load_node_section, resolve
-from proto.transport.config_model import FileSchema, Key, Table, keys_from_defaults
+from proto.transport.config_model import (
+    COMPUTE_DEFAULTS,
+    COMPUTE_DOCS,
+    ComputeConfig,
+    FileSchema,
+    Key,
+    Table,
+    console_table,
+    keys_from_defaults,
+)
 from proto.transport.limits_config import LimitsConfig
 from proto.transport.tls import TlsFiles
+from proto.transport.web.config import ConsoleConfig
 
 DEFAULTS: dict[str, Any] = {
     "party": "platform",
@@ -57,8 +68,19 @@ DEFAULTS: dict[str, Any] = {
     "secureboost_min_privacy": "standard",
     "log_level": "info",
     "grace_s": 10.0,
+    **COMPUTE_DEFAULTS,
 }
 
+
+PSI_DEFAULTS: dict[str, Any] = {
+    "unbalanced": True,
+    "unbalanced_min_ratio": 10.0,
+    "unbalanced_min_passive": 100_000,
+    "key_rotation_days": 30.0,
+    "cache_inline_build_max": 2_000_000,
+    "eval_budget_per_key": 0,
+}
+"""``[platform.psi]``: handed to PSI sessions as ``context.extras["psi_<key>"]``."""
 
 _NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 _HOSTPORT = r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}"
@@ -79,6 +101,7 @@ DOCS: dict[str, tuple[str, dict[str, Any]]] = {
                                 {"choices": ("standard", "hardened", "strict")}),
     "log_level": ("log level", {"choices": ("debug", "info", "warning", "error")}),
     "grace_s": ("seconds to finish calls on SIGTERM", {"minimum": 0, "maximum": 3600}),
+    **COMPUTE_DOCS,
 }  # fmt: skip
 SCHEMA = FileSchema(
     title="Platform node: `platform.toml`",
@@ -92,7 +115,7 @@ SCHEMA = FileSchema(
             "platform.known_parties",
             "Party name -> role; callers not listed are refused (required, not empty).",
             entries=Key("role", "str", help="the role that party's certificate must carry",
-                        choices=("bank", "regulator", "platform")),
+                        choices=("bank", "regulator", "platform", "recommender")),
             entry_name="PARTY",
         ),
         Table(
@@ -131,6 +154,24 @@ SCHEMA = FileSchema(
               "watches open per party.",
               entries=Key("rule", "list[float]", help="[calls per second, burst]"),
               entry_name="METHOD"),
+        Table("platform.psi", "PSI protocol choice and the unbalanced-PSI cache "
+              "(`docs/psi.md`, unbalanced section).", (
+            Key("unbalanced", "bool", PSI_DEFAULTS["unbalanced"],
+                "allow unbalanced PSI (OPRF against a cached population)"),
+            Key("unbalanced_min_ratio", "float", PSI_DEFAULTS["unbalanced_min_ratio"],
+                "auto picks unbalanced from this platform/bank size ratio", minimum=1),
+            Key("unbalanced_min_passive", "int", PSI_DEFAULTS["unbalanced_min_passive"],
+                "... and from this many platform ids", minimum=0),
+            Key("key_rotation_days", "float", PSI_DEFAULTS["key_rotation_days"],
+                "age at which the OPRF key is replaced (old key and caches erased)",
+                minimum=0.001, maximum=3660),
+            Key("cache_inline_build_max", "int", PSI_DEFAULTS["cache_inline_build_max"],
+                "populations up to this size get their cache built inside a job; larger ones "
+                "by `python -m platform_node.psi_cache build`", minimum=0),
+            Key("eval_budget_per_key", "int", PSI_DEFAULTS["eval_budget_per_key"],
+                "OPRF evaluations one bank may run under one key (0: unlimited; see "
+                "`docs/psi.md` on offline re-testing)", minimum=0),
+        )),
         Table("platform.feature_tables", "Scoring's point-in-time feature tables "
               "(`platform_node/scoring/table_cache.py`).", (
             Key("max_tables", "int", TableCacheConfig.max_tables, "tables kept", minimum=1),
@@ -144,6 +185,7 @@ SCHEMA = FileSchema(
             Key("concurrent_builds", "int", TableCacheConfig.concurrent_builds,
                 "tables built at the same time on the node", minimum=1),
         )),
+        console_table("platform", "127.0.0.1:8444"),
     ),
     example="""
 [platform]
@@ -187,6 +229,9 @@ class PlatformConfig:
     tables: dict[str, ServedTableConfig] = field(default_factory=dict)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     feature_tables: TableCacheConfig = field(default_factory=TableCacheConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    psi: dict[str, Any] = field(default_factory=lambda: dict(PSI_DEFAULTS))
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @classmethod
     def load(cls, path: Path | None, *, plaintext: bool = False) -> PlatformConfig:
@@ -221,4 +266,7 @@ class PlatformConfig:
             tables=tables,
             limits=LimitsConfig.from_mapping(node.section.get("limits")),
             feature_tables=TableCacheConfig.from_mapping(node.section.get("feature_tables")),
+            console=ConsoleConfig.from_mapping(node.section.get("console")),
+            psi={**PSI_DEFAULTS, **dict(node.section.get("psi", {}))},
+            compute=ComputeConfig.from_settings(raw),
         )

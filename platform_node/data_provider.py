@@ -208,6 +208,22 @@ class PlatformDataProvider:
         found = self.registry.version_for(dataset, table_digest)
         return None if found is None else found.version
 
+    def data_version(self, dataset: str) -> str:
+        """Changes when the catalogue's usable records change (objections excluding or
+        correcting records, issue 18; a feed ingested, e.g. the record behind a risk alert
+        that a re-score must see, docs/alerts.md); part of every cache key built on the
+        catalogue."""
+        if dataset != CATALOGUE:
+            return ""
+        from platform_node.objections.exclusions import exclusions_stamp
+
+        try:
+            st = (self.store.dir / "ingest_log.jsonl").stat()
+            ingested = f"{st.st_mtime_ns}:{st.st_size}"
+        except OSError:
+            ingested = ""
+        return f"{exclusions_stamp(self.store.root)}|{ingested}"
+
     def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
         """Return the table named ``dataset`` as ``caller`` may use it (see the module doc)."""
         key: tuple[str, ...]
@@ -215,7 +231,8 @@ class PlatformDataProvider:
             as_of = parse_as_of(params.get("as_of", ""))
             raw = params.get("categories", "")
             categories = [c.strip() for c in raw.split(",") if c.strip()] or None
-            key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []))
+            key = (dataset, caller.party, as_of.isoformat(), ",".join(categories or []),
+                   self.data_version(dataset))  # fmt: skip
         elif dataset in self.served_tables:
             key = (dataset,)
             spec = self.served_tables[dataset]
@@ -235,6 +252,8 @@ class PlatformDataProvider:
         return result.take(np.arange(result.n_rows))
 
     def _catalogue(self, caller: Caller, as_of: str, categories: list[str] | None) -> PartyTable:
+        from platform_node.objections.exclusions import excluded_rows
+
         licences = self.store.read("licence", columns=["uscc", "event_date"])
         known = licences.filter(pc.less(licences.column("event_date"), parse_as_of(as_of)))
         usccs = np.unique(np.asarray(known.column("uscc").to_numpy(zero_copy_only=False), str))
@@ -247,6 +266,7 @@ class PlatformDataProvider:
             authorisations=self.authorisations,
             provider=self.provider,
             threads=self.threads,
+            exclude=excluded_rows(self.store.root),  # records disputed or corrected (issue 18)
         )
         table = features.to_party_table()
         table.meta.update({"dataset": CATALOGUE, "as_of": as_of})

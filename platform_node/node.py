@@ -43,11 +43,13 @@ def data_provider(config: PlatformConfig, audit: AuditLog | None = None) -> Data
 
 
 def start_platform_node(config: PlatformConfig) -> RunningServer:
-    """Start the platform: federation (training), scoring (consent-checked), audit, health."""
+    """Start the platform: federation (training), scoring (consent-checked), white list,
+    feature monitoring, post-loan alerts, audit, health."""
     from platform_node.consent.registry import ConsentRegistry
     from platform_node.scoring import service as scoring
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.compute.apply()  # local (default) or the platform's Ray cluster
     audit = open_node_audit_log(config.data_dir, config.party, "platform")
     data = data_provider(config, audit)
     consent = ConsentRegistry.in_data_dir(config.data_dir, audit)
@@ -63,7 +65,36 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             feature_tables=config.feature_tables,
         )
 
-    return create_server(
+    def whitelist_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.whitelist import service as whitelist
+
+        return whitelist.install(
+            server, data_dir=config.data_dir, consent_registry=consent, audit_log=audit
+        )
+
+    def monitoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.monitoring import service as monitoring
+
+        return monitoring.install(
+            server,
+            data_provider=data,
+            consent_registry=consent,
+            audit_log=audit,
+            share_feature_names=config.share_feature_names,
+        )
+
+    def alerts_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.alerts import service as alerts
+
+        return alerts.install(
+            server,
+            data_dir=config.data_dir,
+            consent_registry=consent,
+            audit_log=audit,
+            party=config.party,
+        )
+
+    running = create_server(
         listen=config.listen,
         data_dir=config.data_dir,
         data=data,
@@ -74,10 +105,16 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         max_workers=config.max_workers,
         share_feature_names=config.share_feature_names,
         audit_log=audit,
-        extra_services=[scoring_hook],
+        extra_services=[scoring_hook, whitelist_hook, monitoring_hook, alerts_hook],
         limits=config.limits,
         context_extras={
             "consent_check": lambda uscc, bank: consent.check(uscc, bank, "scoring"),
             "secureboost_min_privacy": config.secureboost_min_privacy,
+            **{f"psi_{key}": value for key, value in config.psi.items()},
         },
     )
+    if config.console.enabled:  # the web console (issue 18) shares the registry and the log
+        from platform_node.console.app import start_platform_console
+
+        running.extras["console"] = start_platform_console(config, audit, consent)
+    return running

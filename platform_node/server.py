@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class RunningServer:
     manager: SessionManager
     reaper: threading.Event
     audit_log: AuditLog
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. "console": its server
 
     @property
     def port(self) -> int:
@@ -55,6 +56,9 @@ class RunningServer:
 
     def stop(self, grace: float = 5.0) -> None:
         self.reaper.set()
+        console = self.extras.get("console")
+        if console is not None:
+            console.stop()
         self.node.stop(grace)
 
 

@@ -54,7 +54,7 @@ def make_peer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerFa
                 context_extras=dict(context_extras or {}),
             )
             return InProcessPeer(manager, Caller(caller_party, "bank"), codec=ProtobufCodec())
-        from tests.grpc_harness import start_platform_and_peer
+        from experiments.support.grpc_harness import start_platform_and_peer
 
         peer, stop = start_platform_and_peer(
             tmp_path,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bank_node.lineage_fetch import AuditClient
+from experiments.support.grpc_harness import shared_pki, start_platform
 from experiments.support.scoring import StaticProvider, synthetic_tables
 from models.audit import Actor, AuditLog
 from models.audit import events as ev
@@ -17,7 +18,6 @@ from models.errors import PermissionDenied
 from proto.transport import audit_servicer
 from proto.transport.limits import LimitsConfig, RateRule
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import shared_pki, start_platform
 
 BANK = Actor("bank-a", "bank", "aa" * 32)
 

@@ -16,6 +16,7 @@ import grpc
 import numpy as np
 import pytest
 
+from experiments.support.grpc_harness import bank_peer, shared_pki, start_platform
 from models.dataset import PartyTable
 from models.errors import InvalidArgument, ResourceExhausted
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
@@ -25,7 +26,6 @@ from proto.transport.channel import open_channel
 from proto.transport.frames import Body, frame_header, receive_body, to_frames
 from proto.transport.limits import LimitsConfig, RateRule, ResourceGuard
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import bank_peer, shared_pki, start_platform
 
 MiB = 1 << 20
 EXCHANGE = "/fedcredit.v1.FederationService/Exchange"

@@ -327,10 +327,17 @@ def test_scorecard_records_epsilon_in_both_parts_and_the_model_card(
         valid_rows=credit.test[:300],
         checkpoint_dir=tmp_path / "ckpt",
         model_dir=tmp_path / "bank-models",
-        callbacks=[],
+        callbacks=[lambda entry: events.append(("epoch", entry["step"]))],
         should_stop=None,
+        on_phase=lambda name: events.append(("phase", name)),
     )
+    events: list[tuple[str, object]] = []
     outcome = fit_scorecard(job, credit.bank, peer)
+    # issue 15 item 5: progress sees the binning phase, then each epoch as it ends
+    n_epochs = len(outcome.history)
+    assert events == [("phase", "binning"), ("phase", "training")] + [
+        ("epoch", i) for i in range(n_epochs)
+    ]
     card = outcome.estimator
     assert isinstance(card, FederatedScorecard) and card.dp_epsilon == EPS
     assert card.binning_dp_ is not None and card.binning_dp_["epsilon"] == EPS

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from bank_node.cli.main import EXIT_OK, EXIT_USAGE, main
+from experiments.support.grpc_harness import shared_pki
 from models.audit import events as ev
 from models.audit import read_entries
 from models.uscc import generate_usccs
 from proto.transport.local_identity import os_account
-from tests.grpc_harness import shared_pki
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bank_node.cli.main import EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, main
+from experiments.support.grpc_harness import shared_pki
 from models.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from proto.transport.local_identity import certified_person, operator_identity, os_account
 from proto.transport.pki import init_pki, issue
 from proto.transport.tls import cert_fingerprint
-from tests.grpc_harness import shared_pki
 
 
 def _free_port() -> int:

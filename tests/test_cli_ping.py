@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bank_node.cli.main import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, main
+from experiments.support.grpc_harness import shared_pki, start_platform
 from platform_node.data_provider import PlatformDataProvider, ServedTable
 from platform_node.server import RunningServer
-from tests.grpc_harness import shared_pki, start_platform
 
 
 @pytest.fixture(scope="module")

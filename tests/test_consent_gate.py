@@ -59,7 +59,7 @@ def gate(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gate]:
         )
         peer: PassivePeer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
     else:
-        from tests.grpc_harness import bank_peer, start_platform
+        from experiments.support.grpc_harness import bank_peer, start_platform
 
         running = start_platform(tmp_path, StaticProvider(platform), context_extras=extras)
         grpc_peer = bank_peer(running.port)

@@ -26,6 +26,7 @@ from bank_node.jobs.runner import JobRunner
 from bank_node.jobs.spec import JobSpec
 from bank_node.lineage_fetch import AuditClient
 from bank_node.server import create_bank_server
+from experiments.support.grpc_harness import KNOWN, bank_peer, shared_pki, start_platform
 from models.audit import Actor, read_entries
 from models.audit import events as ev
 from models.errors import PermissionDenied
@@ -38,7 +39,6 @@ from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.channel import open_channel
 from proto.transport.local_identity import os_account
 from proto.transport.tls import TlsFiles, cert_fingerprint
-from tests.grpc_harness import KNOWN, bank_peer, shared_pki, start_platform
 
 MODEL = "breast-sb"
 JOB = "breast-gov-1"

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bank_node.federation_client import GrpcPassivePeer
+from experiments.support.grpc_harness import KNOWN
 from models.errors import Unauthenticated, Unavailable
 from models.federation.session import DescribeRequest, DescribeResponse, SessionSpec
 from models.keystore import ENV_PASSPHRASE
@@ -22,7 +23,6 @@ from proto.transport.channel import RetryPolicy
 from proto.transport.pki import ca_key_dir, init_pki, revoke
 from proto.transport.tls import TlsFiles
 from proto.transport.trust import CertTrust
-from tests.grpc_harness import KNOWN
 from tests.test_transport import TinyData
 
 NOW = dt.datetime.now(dt.UTC)

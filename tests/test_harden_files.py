@@ -12,10 +12,10 @@ from pathlib import Path
 from bank_node.audit_service import bank_audit_log
 from bank_node.jobs.runner import JobRunner
 from bank_node.jobs.spec import JobSpec
+from experiments.support.grpc_harness import start_platform
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.data_provider import PlatformDataProvider, ServedTable
 from proto.transport.node_files import loose_files
-from tests.grpc_harness import start_platform
 from tests.test_job_e2e import _bank_config
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import models.secureboost.passive  # registers the platform half
+from experiments.support.grpc_harness import bank_peer, start_platform
 from experiments.support.hetero import StaticProvider, load_hetero, train_test_rows
 from models.errors import DataLoss, FailedPrecondition, NotFound, PermissionDenied
 from models.keystore import ENV_PASSPHRASE
@@ -32,7 +33,6 @@ from models.part_signing import (
 )
 from models.secureboost.active import SecureBoostClassifier
 from proto.transport.audit_servicer import open_node_audit_log
-from tests.grpc_harness import bank_peer, start_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT = "fedcredit.secureboost.bank"

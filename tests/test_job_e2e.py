@@ -11,9 +11,9 @@ from bank_node.audit_service import bank_audit_log
 from bank_node.config import BankConfig
 from bank_node.jobs.runner import JobRunner
 from bank_node.jobs.spec import JobSpec
+from experiments.support.grpc_harness import shared_pki, start_platform
 from models.audit.verify import verify
 from platform_node.data_provider import PlatformDataProvider, ServedTable
-from tests.grpc_harness import shared_pki, start_platform
 
 
 def _bank_config(tmp_path: Path, port: int) -> BankConfig:

@@ -19,6 +19,7 @@ from bank_node.scoring.client import ScoringClient
 from bank_node.scoring.engine import BankScoringEngine
 from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
+from experiments.support.grpc_harness import shared_pki
 from experiments.support.scoring import (
     CARD_NAME,
     LR_NAME,
@@ -51,7 +52,6 @@ from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 from models.uscc import generate_usccs
 from proto.transport.codec import ProtobufCodec
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import shared_pki
 
 TOL = 1e-9
 FAMILIES = {SB_NAME: "secureboost", LR_NAME: "logreg", CARD_NAME: "scorecard"}

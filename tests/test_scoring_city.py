@@ -14,6 +14,7 @@ import pytest
 from bank_node.loanbook.loader import load_loanbook_table, window_applications
 from bank_node.scoring.client import ScoringClient
 from bank_node.scoring.model_store import ModelStore
+from experiments.support.grpc_harness import shared_pki
 from experiments.support.scoring import Nodes, serve_approved, start_nodes
 from models.dataset import PartyTable
 from models.errors import NotFound
@@ -22,7 +23,6 @@ from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.secureboost.active import SecureBoostClassifier
 from platform_node.data_provider import PlatformDataProvider
-from tests.grpc_harness import shared_pki
 from tests.test_scoring import SETTINGS
 
 AS_OF = "2022-01-01"

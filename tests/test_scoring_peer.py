@@ -17,6 +17,7 @@ import pytest
 from bank_node.scoring.families import ScoreJob, header_for, load_bank_model
 from bank_node.scoring.families.secureboost import SecureBoostScoring
 from bank_node.scoring.keys import ScoringKeys
+from experiments.support.grpc_harness import shared_pki
 from experiments.support.scoring import (
     StaticProvider,
     Trained,
@@ -44,7 +45,6 @@ from platform_node.scoring.scorer import PlatformScorer
 from proto.transport.audit_servicer import open_node_audit_log
 from proto.transport.codec import ProtobufCodec
 from tests.conftest import PeerFactory
-from tests.grpc_harness import shared_pki
 
 TOL = 1e-9
 INVALID = ErrorKind.INVALID_ARGUMENT

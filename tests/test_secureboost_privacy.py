@@ -116,7 +116,7 @@ def peer_with(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerFa
         if request.param == "inprocess":
             manager = SessionManager(tmp_path / "platform", data, context_extras=dict(extras))
             return InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
-        from tests.grpc_harness import bank_peer, start_platform
+        from experiments.support.grpc_harness import bank_peer, start_platform
 
         server = start_platform(tmp_path, data, context_extras=dict(extras))
         peer = bank_peer(server.port)

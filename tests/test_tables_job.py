@@ -10,8 +10,8 @@ import pytest
 from bank_node.audit_service import bank_audit_log
 from bank_node.jobs.runner import JobRunner
 from bank_node.jobs.spec import JobSpec
+from experiments.support.grpc_harness import start_platform
 from platform_node.data_provider import PlatformDataProvider, ServedTable
-from tests.grpc_harness import start_platform
 from tests.tables_support import credit_tables
 from tests.test_job_e2e import _bank_config
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import models.secureboost.passive  # noqa: F401  (registers the platform half)
+from experiments.support.grpc_harness import bank_peer, start_platform
 from models.dataset import PartyTable
 from models.errors import FedCreditError, InternalError, NotFound, PermissionDenied
 from models.federation.party import Caller
@@ -25,7 +26,6 @@ from models.federation.session import DescribeRequest, DescribeResponse, Session
 from models.secureboost.active import SecureBoostClassifier
 from platform_node.data_provider import PlatformDataProvider, ServedTable
 from platform_node.refusals import REFERENCE
-from tests.grpc_harness import bank_peer, start_platform
 
 SECRET_FILE = "zz_platform_secret_file"
 SECRET_COLUMNS = ["zz_secret_income", "zz_secret_sector", "zz_secret_region"]

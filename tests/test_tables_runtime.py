@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from bank_node.cli.main import main
+from experiments.support.grpc_harness import bank_peer, start_platform
 from models.audit import Actor
 from models.audit import events as ev
 from models.errors import FailedPrecondition, FedCreditError, InvalidArgument, NotFound
@@ -26,7 +27,6 @@ from models.uscc import generate_usccs
 from platform_node.data_provider import PlatformDataProvider, ServedTable
 from platform_node.tables import ServedTableRegistry, check_table
 from proto.transport.audit_servicer import open_node_audit_log
-from tests.grpc_harness import bank_peer, start_platform
 
 N = 60
 

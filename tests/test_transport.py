@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bank_node.federation_client import GrpcPassivePeer, health_check
+from experiments.support.grpc_harness import bank_peer, shared_pki, start_platform
 from models.dataset import PartyTable
 from models.errors import (
     FailedPrecondition,
@@ -26,7 +27,6 @@ from proto.transport.channel import RetryPolicy, open_channel
 from proto.transport.frames import Body, from_frames, to_frames
 from proto.transport.pki import init_ca, issue
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import bank_peer, shared_pki, start_platform
 
 
 class TinyData:
@@ -207,8 +207,8 @@ def test_retry_on_unavailable_then_success(tmp_path: Path) -> None:
 
     def start_later() -> None:
         time.sleep(0.6)
+        from experiments.support.grpc_harness import KNOWN
         from platform_node.server import create_server
-        from tests.grpc_harness import KNOWN
 
         holder["server"] = create_server(
             listen=f"127.0.0.1:{port}",
@@ -275,8 +275,8 @@ def test_caller_identity_from_certificate() -> None:
 
 
 def test_channel_without_tls_only_in_plaintext_mode(tmp_path: Path) -> None:
+    from experiments.support.grpc_harness import KNOWN
     from platform_node.server import create_server
-    from tests.grpc_harness import KNOWN
 
     running = create_server(
         listen="127.0.0.1:0",

@@ -41,7 +41,17 @@ def run_serve(args: argparse.Namespace) -> int:
     setup_logging(config.log_level, node="bank")
     running = create_bank_server(config)
     print(f"bank {config.party} listening on port {running.port}", flush=True)
-    wait_for_signal(running, config.grace_s)
+    console = None
+    if config.console.enabled:  # the web console (issue 18), served by the node itself
+        from bank_node.console.app import start_bank_console
+
+        console = start_bank_console(config)
+        print(f"bank {config.party} console on {console.url}", flush=True)
+    try:
+        wait_for_signal(running, config.grace_s)
+    finally:
+        if console is not None:
+            console.stop()
     return 0
 
 

@@ -41,14 +41,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bank_node.cli.model_cmd",
         "registered models: list versions, promote with approval",
     ),
-    "consent": ("bank_node.cli.consent_cmd", "companies' consents to banks (platform operator)"),
-    "company": ("bank_node.cli.company_cmd", "a company's own view of its data on the platform"),
+    "consent": ("platform_node.cli.consent", "companies' consents to banks (platform operator)"),
+    "company": ("platform_node.cli.company", "a company's own view of its data on the platform"),
     "audit": (
         "bank_node.cli.audit_cmd",
         "verify audit logs and read model lineage (also remotely)",
     ),
     "score": ("bank_node.cli.score_cmd", "score a company (credit officers)"),
+    "console": ("bank_node.cli.console_cmd", "web console accounts of a node"),
     "completion": ("bank_node.cli.completion_cmd", "print a shell completion script"),
+    "whitelist": ("bank_node.cli.whitelist_cmd", "the financing white list (banks, recommenders)"),
+    "monitor": ("bank_node.cli.monitor_cmd", "model monitoring: score and feature stability"),
+    "alerts": ("bank_node.cli.alerts_cmd", "post-loan early warning: watch loans, list, ack"),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 

@@ -21,12 +21,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     init.add_argument(
         "--approvers", default="", help="comma-separated NAME@BANK model approvers (head of risk)"
     )
+    init.add_argument(
+        "--recommenders",
+        default="",
+        help="comma-separated white-list recommenders (districts, departments)",
+    )
     init.set_defaults(func=run_init)
     iss = psub.add_parser("issue", help="issue one more certificate from an existing CA")
     iss.add_argument("--dir", type=Path, required=True)
     iss.add_argument("--name", required=True)
     iss.add_argument(
-        "--role", required=True, choices=["platform", "bank", "regulator", "officer", "approver"]
+        "--role",
+        required=True,
+        choices=["platform", "bank", "regulator", "officer", "approver", "recommender"],
     )
     iss.add_argument("--org", default="", help="for officers and approvers: the bank they work for")
     iss.set_defaults(func=run_issue)
@@ -57,6 +64,7 @@ def run_init(args: argparse.Namespace) -> int:
         regulator=args.regulator,
         officers=_officers(args.officers),
         approvers=_officers(args.approvers),
+        recommenders=[r.strip() for r in args.recommenders.split(",") if r.strip()],
     )
     from proto.transport.pki import DEV_CA_WARNING, ca_key_dir
 

@@ -101,6 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     spec = JobSpec.load(args.job, job_id=args.job_id)
     config = BankConfig.load(spec.bank_config)
+    config.compute.apply()  # local (default) or the bank's Ray cluster
     total = int(spec.params.get("n_estimators", spec.params.get("max_epochs", 0)) or 0)
     unit = "tree" if spec.algorithm == "secureboost" else "epoch"
     print(

@@ -53,6 +53,8 @@ class FitJob:
         Where the estimator checkpoints (if it does) and where the bank's part is saved.
     callbacks, should_stop:
         Called with each history entry; polled to stop early (if the estimator supports it).
+    on_phase:
+        Told the name of each phase inside the fit (e.g. the scorecard's ``binning``).
     """
 
     params: Mapping[str, Any]
@@ -67,6 +69,7 @@ class FitJob:
     model_dir: Path
     callbacks: list[Callback]
     should_stop: Callable[[], bool] | None
+    on_phase: Callable[[str], None] = field(default=lambda _phase: None)
 
 
 #: Fits one algorithm's estimator on the bank's table with the platform behind the peer.
@@ -150,6 +153,9 @@ def _fit_linear(
         kwargs["validation_rows"] = job.valid_rows
 
     def each_epoch(entry: dict[str, Any]) -> None:  # the progress bar moves as epochs end
+        if "phase" in entry:  # e.g. the scorecard's binning before its epochs
+            job.on_phase(str(entry["phase"]))
+            return
         entry.setdefault("step", entry.get("epoch", 0))
         for cb in job.callbacks:
             cb(entry)

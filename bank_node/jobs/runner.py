@@ -150,7 +150,8 @@ class JobRunner:
         if state.done("aligned") and path.exists():
             ids: np.ndarray = np.load(path, allow_pickle=False)
             return ids
-        from models.psi.active import PsiActive
+        from models.psi.choose import AUTO_ALGORITHM
+        from models.psi.unbalanced_active import PsiAutoActive
         from models.uscc import is_valid_uscc
 
         validator = is_valid_uscc if self.spec.bank_data.source == "loanbook" else None
@@ -161,15 +162,21 @@ class JobRunner:
         state.psi = {}
         self.store.save(state)
         psi_job = self._psi_job_id(state)
-        self.peer.open_session(SessionSpec(psi_job, "psi", self.spec.platform_data.dataset, params))
-        try:
-            result = PsiActive(self.peer, id_validator=validator).run(bank.ids)
+        self.peer.open_session(
+            SessionSpec(psi_job, AUTO_ALGORITHM, self.spec.platform_data.dataset, params)
+        )
+        try:  # balanced or unbalanced PSI, chosen by size ratio (models/psi/choose.py)
+            cache_dir = self.config.data_dir / "psi_cache" / self.peer.party
+            run = PsiAutoActive(self.peer, cache_dir, id_validator=validator).run(bank.ids)
+            result = run.result
         finally:
             with contextlib.suppress(Exception):
                 self.peer.close_session("psi done")
         np.save(path, np.asarray(result.aligned_ids).astype(str), allow_pickle=False)
         state.psi = {
-            "protocol": "ecdh-psi/ristretto255",
+            "protocol": "ecdh-psi/ristretto255"
+            if run.protocol == "balanced"
+            else "oprf-psi/ristretto255 (unbalanced)",
             "job_id": psi_job,
             "n_bank": int(result.n_self),
             "n_platform": int(result.n_peer),
@@ -238,6 +245,7 @@ class JobRunner:
                 model_dir=self.config.data_dir / "models" / spec.job_id,
                 callbacks=self.callbacks,
                 should_stop=self.should_stop,
+                on_phase=self.on_phase,
             )
             outcome = adapter(job, bank, self.peer)
         except Exception as err:

@@ -22,4 +22,6 @@ ATTACK_MODULES: tuple[str, ...] = (
     "secureboost_bincount",
     "secureboost_labels",
     "secureboost_paths",
+    "monitoring_differencing",
+    "psi_membership",
 )

@@ -156,6 +156,13 @@ REMAINING_LEAKS: dict[tuple[str, str, str], str] = {
         "the quick run's small data widens the gap); nothing about a company beyond its own "
         "records (docs/secureboost.md)"
     ),
+    ("monitoring", "wide-populations", "differencing-rule"): (
+        "an index over 100 companies still carries a little of each: two populations 50 "
+        "apart (what the differencing rule allows) let a bank guess whether one borrower's "
+        "record went missing somewhat better than chance; the borrower consented to "
+        "post-loan monitoring by this bank, whose alerts already report its risk events "
+        "(docs/monitoring.md)"
+    ),
     ("logreg-ckks", "noiseless-readout", "ckks-bank-output"): (
         "a *malicious* bank that crafts its ciphertexts reads the probed rows' platform basis "
         "values from its own read-out coefficient; outside the semi-honest model the protocol "

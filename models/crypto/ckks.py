@@ -207,9 +207,6 @@ class CkksVector:
         if other.length != self.length:
             raise InvalidArgument("encrypted vectors differ in length")
 
-    def serialized_size(self) -> int:
-        return sum(len(c.serialize()) for c in self.chunks)
-
 
 class CkksContext:
     """A CKKS context: private (key holder, can decrypt) or public (evaluator, cannot).

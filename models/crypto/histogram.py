@@ -55,6 +55,32 @@ def _check_inputs(
     return bins, rows, nb
 
 
+def check_histogram_inputs(
+    enc: EncryptedVector,
+    bins: np.ndarray,
+    rows: np.ndarray,
+    n_bins: np.ndarray | Sequence[int] | int,
+    skip_bins: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """Validated ``(bins, rows, n_bins, skip)`` for :func:`encrypted_histograms` (shared
+    with the compute backends); raises :class:`InvalidArgument` on any inconsistency."""
+    bins, rows, nb = _check_inputs(enc, bins, rows, n_bins)
+    n_features = bins.shape[1]
+    skip = (
+        np.full(n_features, -1, dtype=np.int64)
+        if skip_bins is None
+        else np.asarray(skip_bins, dtype=np.int64).reshape(-1)
+    )
+    if skip.shape != (n_features,):
+        raise InvalidArgument("skip_bins must give one bin per feature")
+    node_bins = bins[rows]
+    if node_bins.size and bool(np.any(node_bins >= nb[None, :]) or node_bins.min() < 0):
+        raise InvalidArgument("a bin index is out of range")
+    if bool(np.any(skip >= nb) or np.any(skip < -1)):
+        raise InvalidArgument("a skipped bin is out of range")
+    return bins, rows, [int(v) for v in nb.tolist()], [int(v) for v in skip.tolist()]
+
+
 def histogram_serial(
     values: list[mpz],
     n2: mpz,
@@ -193,27 +219,14 @@ def encrypted_histograms(
         ``n_features`` vectors of length ``n_bins[f]``. Empty bins are the deterministic
         ``E(0)``: rerandomise (or compress then rerandomise) before sending.
     """
-    bins, rows, nb = _check_inputs(enc, bins, rows, n_bins)
-    n_features = bins.shape[1]
-    skip = (
-        np.full(n_features, -1, dtype=np.int64)
-        if skip_bins is None
-        else np.asarray(skip_bins, dtype=np.int64).reshape(-1)
-    )
-    if skip.shape != (n_features,):
-        raise InvalidArgument("skip_bins must give one bin per feature")
-    node_bins = bins[rows]
-    if node_bins.size and bool(np.any(node_bins >= nb[None, :]) or node_bins.min() < 0):
-        raise InvalidArgument("a bin index is out of range")
-    if bool(np.any(skip >= nb) or np.any(skip < -1)):
-        raise InvalidArgument("a skipped bin is out of range")
-    nb_list = [int(v) for v in nb.tolist()]
-    skip_list = [int(v) for v in skip.tolist()]
-    n_workers = resolve_workers(workers, rows.size * n_features)
+    bins, rows, nb_list, skip_list = check_histogram_inputs(enc, bins, rows, n_bins, skip_bins)
+    n_workers = resolve_workers(workers, rows.size * bins.shape[1])
     if n_workers > 1 and rows.size >= 2 * n_workers:
         hists = _histogram_parallel(enc, bins, rows, nb_list, skip_list, n_workers)
     else:
-        hists = histogram_serial(enc.values, enc.public_key.n2, node_bins, rows, nb_list, skip_list)
+        hists = histogram_serial(
+            enc.values, enc.public_key.n2, bins[rows], rows, nb_list, skip_list
+        )
     return [EncryptedVector(enc.public_key, h) for h in hists]
 
 

@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -305,8 +304,3 @@ def shutdown() -> None:
 
 
 atexit.register(shutdown)
-
-
-def new_token() -> str:
-    """A fresh identifier for a vector loaded into helpers."""
-    return uuid.uuid4().hex

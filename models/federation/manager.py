@@ -201,10 +201,6 @@ class SessionManager:
             self._emit("expire", s.caller, s.spec)
         return [s.spec.job_id for s in expired]
 
-    def live_jobs(self) -> list[str]:
-        with self._lock:
-            return sorted(self._sessions)
-
     def session_spec(self, job_id: str) -> SessionSpec:
         return self._get(job_id).spec
 

@@ -138,10 +138,6 @@ class PassiveParty:
         result: WireMessage = getattr(self, name)(request)
         return result
 
-    @classmethod
-    def request_types(cls) -> list[type[WireMessage]]:
-        return list(cls._handlers)
-
     def close(self) -> None:
         """Release resources when the session ends (override if needed)."""
 
@@ -183,10 +179,6 @@ def party_for(algorithm: str) -> type[PassiveParty]:
         return _PARTIES[algorithm]
     except KeyError:
         raise InvalidArgument("unknown algorithm requested for the session") from None
-
-
-def registered_parties() -> dict[str, type[PassiveParty]]:
-    return dict(_PARTIES)
 
 
 @register_party

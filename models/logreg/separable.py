@@ -167,11 +167,3 @@ def residual_terms(
     out = _coefficients(sigmoid(_node_scores(a, lo, hi)), n_terms, basis)
     out[:, 0] -= np.asarray(y, dtype=np.float64)
     return out
-
-
-def truncation_bound(lo: float, hi: float, n_terms: int) -> float:
-    """A rough bound of the unwarped sigmoid's truncation error (a pessimistic reference: the
-    warp only helps)."""
-    h = max((hi - lo) / 2, 1e-9)
-    rho = math.pi / h + math.sqrt((math.pi / h) ** 2 + 1.0)
-    return float(2.0 * rho ** (-n_terms) / (1.0 - 1.0 / rho))

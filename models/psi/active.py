@@ -27,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from models import compute
+from models.compute.base import GroupOps
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
 from models.psi.alignment import alignment_digest
-from models.psi.group import POINT_BYTES, GroupEngine, all_distinct, check_blob, random_scalar
+from models.psi.group import POINT_BYTES, all_distinct, check_blob, random_scalar
 from models.psi.ids import IdValidator, prepare_ids, random_permutation
 from models.psi.messages import (
     PsiBlindRequest,
@@ -206,7 +208,7 @@ class PsiActive:
         own = prepared.ids[random_permutation(n_a)]
         seconds["prepare"] = time.perf_counter() - t0
 
-        with GroupEngine(self.workers) as engine:
+        with compute.backend().group_engine(self.workers) as engine:
             t = time.perf_counter()
             started = stub.start(
                 PsiStartRequest(version=VERSION, group=GROUP, n_active=n_a, chunk_size=cs)
@@ -256,9 +258,7 @@ class PsiActive:
         )
 
     # -- phases ------------------------------------------------------------------------------
-    def _platform_set(
-        self, stub: PsiStub, engine: GroupEngine, scalar: bytes, n_p: int
-    ) -> np.ndarray:
+    def _platform_set(self, stub: PsiStub, engine: GroupOps, scalar: bytes, n_p: int) -> np.ndarray:
         """Fetch ``H(y)^b`` chunk by chunk, return ``H(y)^{ab}``; the values as an S32 array.
 
         Reveals to bank: pseudorandom points, ``n_p`` of them. Reveals to platform:
@@ -280,7 +280,7 @@ class PsiActive:
         return _unique_values(b"".join(out), "platform")
 
     def _own_set(
-        self, stub: PsiStub, engine: GroupEngine, scalar: bytes, own: np.ndarray
+        self, stub: PsiStub, engine: GroupOps, scalar: bytes, own: np.ndarray
     ) -> np.ndarray:
         """Send ``H(x)^a`` chunk by chunk, receive ``H(x)^{ab}``; the values as an S32 array.
 

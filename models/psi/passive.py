@@ -20,10 +20,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from models import compute
+from models.compute.base import GroupOps
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.psi.alignment import alignment_digest, has_alignment, save_alignment
-from models.psi.group import POINT_BYTES, GroupEngine, all_distinct, check_blob, random_scalar
+from models.psi.group import POINT_BYTES, all_distinct, check_blob, random_scalar
 from models.psi.ids import IdValidator, prepare_ids, random_permutation
 from models.psi.messages import (
     PsiBlindRequest,
@@ -79,7 +81,7 @@ class PsiPassive(PassiveParty):
 
     def __init__(self, context: PassiveContext) -> None:
         super().__init__(context)
-        self._engine: GroupEngine | None = None
+        self._engine: GroupOps | None = None
         self._started = False
         self._scalar = b""
         self._ids = np.zeros(0, dtype=str)  # distinct valid ids, shuffled
@@ -224,10 +226,10 @@ class PsiPassive(PassiveParty):
 
     # -- helpers -----------------------------------------------------------------------------
     @property
-    def engine(self) -> GroupEngine:
+    def engine(self) -> GroupOps:
         if self._engine is None:
             workers = self.context.extras.get("psi_workers")
-            self._engine = GroupEngine(None if workers is None else int(workers))
+            self._engine = compute.backend().group_engine(None if workers is None else int(workers))
         return self._engine
 
     @property

@@ -142,7 +142,9 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         """Run the whole scorecard job in one ``scorecard`` session (see module docstring);
         ``session_params`` go to the platform's data provider (kept for scoring).
         ``validation_rows`` are not used in training; the platform counts them in the model's
-        population, so that scoring them (the job's validation metrics) needs no consent."""
+        population, so that scoring them (the job's validation metrics) needs no consent.
+        ``callbacks`` get ``{"phase": "binning"}`` and ``{"phase": "training"}`` when those
+        start, then each epoch's history entry as it ends."""
         if bank_table.y is None:
             raise InvalidArgument("the bank's table has no labels")
         y = np.asarray(bank_table.y, dtype=np.float64)
@@ -167,6 +169,8 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         )
         peer.open_session(spec)
         try:
+            for callback in callbacks:  # a phase entry: progress shows it, histories skip it
+                callback({"phase": "binning"})
             binning = FederatedBinning(
                 method=self.binning_method,
                 n_bins=self.n_bins,
@@ -181,6 +185,8 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
             binning.send_platform_woe()
             bank_woe = binning.bank_transform()
             Xb = bank_woe.transform(bank_table.X)
+            for callback in callbacks:
+                callback({"phase": "training"})
             trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
             val = None if validation_rows is None else bank_table.row_positions(validation_rows)
             result = trainer.run(

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from models import compute
 from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.errors import InternalError, InvalidArgument
 from models.secureboost.binning import QuantileBinner
@@ -150,7 +151,9 @@ class FederatedBackend:
         if take:
             parts.append(EncryptedVector(pk, zeros).add_plain(packed[:take]))
         if take < len(packed):
-            parts.append(self.keypair.encrypt(packed[take:], workers=self.workers))
+            parts.append(
+                compute.backend().encrypt(self.keypair, packed[take:], workers=self.workers)
+            )
         return parts[0] if len(parts) == 1 else EncryptedVector.concat(parts)
 
     @contextlib.contextmanager
@@ -166,6 +169,7 @@ class FederatedBackend:
     def close(self) -> None:
         """Stop background work (call when training ends, normally or not)."""
         self._stop_precompute()
+        compute.backend().release_key(self.keypair)
 
     # ------------------------------------------------------------------ tree
     def begin_tree(
@@ -275,7 +279,7 @@ class FederatedBackend:
         if value_count != int(sent.sum()):
             raise InvalidArgument("the histogram has an unexpected number of values")
         enc = EncryptedVector.from_wire(enc_hist, pk)
-        plain = self.keypair.decrypt(enc, workers=self.workers)
+        plain = compute.backend().decrypt(self.keypair, enc, workers=self.workers)
         self.stats["decrypted"] += len(plain)
         gv, hv = self.layout.unpack(self.layout.decompress(plain, value_count))
         nb = self.n_slots - 1

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from models import compute
 from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.errors import InvalidArgument
 from models.secureboost.binning import QuantileBinner
@@ -199,7 +200,7 @@ class HiddenBackend(FederatedBackend):
         enc = EncryptedVector.from_wire(resp.enc_hist, self.keypair.public_key)
         if len(enc) != -(-n_values // q):
             raise InvalidArgument("the level histogram has the wrong number of ciphertexts")
-        plain = self.keypair.decrypt(enc, workers=self.workers)
+        plain = compute.backend().decrypt(self.keypair, enc, workers=self.workers)
         self.stats["decrypted"] += len(plain)
         digits = np.asarray(self.layout.decompress(plain, len(plain) * k), dtype=object).reshape(
             len(plain), k

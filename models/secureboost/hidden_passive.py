@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
+from models import compute
+from models.crypto.histogram import compress_ciphertexts
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import handles
@@ -217,7 +218,7 @@ class HiddenLevelsMixin:
         codes = np.ascontiguousarray(self.compact[np.ix_(self.train_order, feats)])
         everyone = np.arange(self.train_order.size)
         per_group = [
-            encrypted_histograms(enc, codes, everyone, nbins, workers=self._workers)
+            compute.backend().histograms(enc, codes, everyone, nbins, workers=self._workers)
             for enc in self._lv_enc
         ]
         values = [

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
+from models import compute
+from models.crypto.histogram import compress_ciphertexts
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
 from models.dataset import PartyTable
@@ -90,10 +91,6 @@ def platform_part_path(context: PassiveContext, model_id: str) -> Path:
 def load_platform_part(path: Path) -> tuple[dict[str, Any], str]:
     """Read and verify a platform model part; returns (body, digest)."""
     return load_part(path, PLATFORM_FORMAT)
-
-
-def _unpack_bits(data: np.ndarray, count: int) -> np.ndarray:
-    return np.unpackbits(np.asarray(data, dtype=np.uint8), count=count).astype(bool)
 
 
 def _check_level_nodes(depth: int, node_ids: list[int]) -> None:
@@ -504,7 +501,7 @@ class SecureBoostPassive(HiddenLevelsMixin, PassiveParty):
             skip = np.argmax(counts, axis=1)
             skipped[i] = skip
             present[i] = counts > 0
-            hists = encrypted_histograms(
+            hists = compute.backend().histograms(
                 enc, self.tree_bins, idx, nbins, skip_bins=skip, workers=self._workers
             )
             for j, hv in enumerate(hists):

@@ -92,10 +92,6 @@ class TableSpec:
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(f.name, f.type.arrow(), f.nullable) for f in self.all_fields])
 
-    @property
-    def personal_fields(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.sensitivity is Sensitivity.PERSONAL)
-
 
 @dataclass(frozen=True)
 class CategorySpec:

@@ -15,7 +15,6 @@ and for the path to a server database in production.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -227,12 +226,3 @@ class CatalogueStore:
             else:
                 con.execute(f"CREATE VIEW {name} AS {empty_view_sql(spec)}")
         return con
-
-
-def register_arrow(
-    con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]
-) -> duckdb.DuckDBPyConnection:
-    """Expose Arrow tables (e.g. records fetched from a provider) as views named by the table."""
-    for name, data in tables.items():
-        con.register(name, data)
-    return con

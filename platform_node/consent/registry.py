@@ -6,7 +6,10 @@ log; :meth:`ConsentRegistry.check` is read-only and fast (one indexed query), th
 the request it authorises (``consent_id`` in its score-request entry).
 
 Scopes: ``scoring`` (the platform may compute its part of a score for the bank), ``training``
-(the company's rows may be used in the bank's training jobs) and ``all`` (both).
+(the company's rows may be used in the bank's training jobs) and ``all`` (both);
+``whitelist_listing`` (the company appears on the financing white list the bank reads) and
+``post_loan_monitoring`` (the bank may monitor the company after lending) are granted on their
+own: ``all`` does not cover them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from models.audit import events as ev
 from models.errors import InvalidArgument, NotFound, PermissionDenied
 from models.uscc import normalize_uscc
 
-SCOPES = ("scoring", "training", "all")
+SCOPES = ("scoring", "training", "all", "whitelist_listing", "post_loan_monitoring")
+#: Scopes that ``all`` covers (the others must be granted explicitly).
+ALL_COVERS = ("scoring", "training")
 DEFAULT_DB_NAME = "consent.db"
 
 _SCHEMA = """
@@ -64,7 +69,10 @@ def _iso(when: dt.datetime) -> str:
 
 def _check_scope(scope: str) -> str:
     if scope not in SCOPES:
-        raise InvalidArgument("consent scope is one of scoring, training, all")
+        raise InvalidArgument(
+            "consent scope is one of scoring, training, all, whitelist_listing,"
+            " post_loan_monitoring"
+        )
     return scope
 
 
@@ -89,7 +97,7 @@ class ConsentRecord:
     revoked_by: str = ""
 
     def covers(self, scope: str) -> bool:
-        return self.scope == scope or self.scope == "all"
+        return self.scope == scope or (self.scope == "all" and scope in ALL_COVERS)
 
     def active(self, now: dt.datetime) -> bool:
         return not self.revoked_at and _utc(self.expires_at) > _utc(now)
@@ -321,12 +329,13 @@ class ConsentRegistry:
         _check_party(bank_party)
         _check_scope(scope)
         at = _iso(_utc(now or self._clock()))
+        covering = "all" if scope in ALL_COVERS else scope
         with self._lock:
             row = self._conn.execute(
                 "SELECT * FROM consents WHERE uscc = ? AND bank_party = ?"
-                " AND scope IN (?, 'all') AND revoked_at IS NULL AND expires_at > ?"
+                " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"
                 " ORDER BY expires_at DESC LIMIT 1",
-                (code, bank_party, scope, at),
+                (code, bank_party, scope, covering, at),
             ).fetchone()
         if row is None:
             raise PermissionDenied("the company has no consent in force for this bank and scope")

@@ -9,7 +9,7 @@ have authorised the requesting bank; for all other rows their features are missi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,7 @@ from models.dataset import PartyTable
 from models.errors import InternalError, InvalidArgument
 from models.uscc import valid_mask
 from platform_node.catalogue.providers import AuthorisationRegistry, ProviderAdapter
-from platform_node.catalogue.schema import CATEGORIES, SharingMode, category, table
+from platform_node.catalogue.schema import SharingMode, category, table
 from platform_node.catalogue.store import CatalogueStore, empty_view_sql
 from platform_node.features.definitions import FEATURES, FeatureSpec
 
@@ -78,6 +78,7 @@ def compute_features(
     authorisations: AuthorisationRegistry | None = None,
     provider: ProviderAdapter | None = None,
     threads: int | None = None,
+    exclude: Mapping[str, pa.Table] | None = None,
 ) -> FeatureMatrix:
     """Point-in-time features for (USCC, as-of) pairs.
 
@@ -98,6 +99,9 @@ def compute_features(
         any of the three is missing, those categories are NaN for every row.
     threads:
         DuckDB threads (default: DuckDB's choice).
+    exclude:
+        Per physical table, rows to leave out (records a company disputes and asked to
+        exclude, or corrected ones: :func:`platform_node.objections.exclusions.excluded_rows`).
     """
     codes = np.asarray(usccs, dtype=str)
     if codes.ndim != 1:
@@ -134,11 +138,22 @@ def compute_features(
         elif iface:
             for name in iface:
                 con.execute(f"CREATE VIEW {name} AS {empty_view_sql(table(name))}")
+        kept: set[str] = set()
+        for name, rows in (exclude or {}).items():
+            if name in physical and rows.num_rows:  # EXCEPT ALL: each listed row once
+                kept.add(name)
+                cols = ", ".join(f.name for f in table(name).all_fields)
+                con.register(f"{name}__excluded", rows)
+                con.execute(
+                    f"CREATE VIEW {name}__kept AS SELECT {cols} FROM {name} "
+                    f"EXCEPT ALL SELECT {cols} FROM {name}__excluded"
+                )
         for name in physical + iface:
             specs = [f for f in features if f.table == name]
             exprs = ", ".join(f"CAST({f.sql} AS DOUBLE) AS {f.name}" for f in specs)
+            source = f"{name}__kept" if name in kept else name
             sql = (
-                f"SELECT q.qid, {exprs} FROM q LEFT JOIN {name} t "
+                f"SELECT q.qid, {exprs} FROM q LEFT JOIN {source} t "
                 "ON t.uscc = q.uscc AND t.event_date < q.as_of GROUP BY q.qid, q.as_of"
             )
             result = con.sql(sql).to_arrow_table()
@@ -182,7 +197,3 @@ def _as_of_array(as_of: Sequence[dt.date | str] | np.ndarray | dt.date | str, n:
     if np.isnat(out).any():
         raise InvalidArgument("as_of must be a date in YYYY-MM-DD form")
     return out
-
-
-def all_categories() -> list[str]:
-    return [c.key for c in CATEGORIES]

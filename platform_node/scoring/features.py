@@ -97,7 +97,8 @@ class FeatureRows:
 
     def table(self, dataset: str, caller: Caller, as_of: str) -> IndexedTable:
         """The indexed table the bank ``caller`` may use, as of ``as_of`` (YYYY-MM-DD)."""
-        key = (dataset, caller.party, as_of)
+        version = getattr(self.data, "data_version", None)  # records excluded since?
+        key = (dataset, caller.party, as_of, version(dataset) if version is not None else "")
 
         def build() -> IndexedTable:
             table = IndexedTable.of(self.data.load(dataset, caller, {"as_of": as_of}))

@@ -14,15 +14,6 @@ if TYPE_CHECKING:
     from proto.transport.config_model import FileSchema
 
 
-def load_toml(path: Path | None) -> dict[str, Any]:
-    """The parsed file; errors name the file (and the line of a TOML error)."""
-    if path is None:
-        return {}
-    from proto.transport.config_model import read_toml
-
-    return read_toml(Path(path))[0]
-
-
 def apply_env(
     section: dict[str, Any], prefix: str, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:

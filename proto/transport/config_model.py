@@ -344,6 +344,32 @@ def env_value(key: Key, raw: str, variable: str) -> Any:
     return good
 
 
+# -- shared tables -----------------------------------------------------------------------------
+def console_table(node: str, default_listen: str) -> Table:
+    """The schema of ``[<node>.console]`` (documented in docs/configuration.md)."""
+    from proto.transport.web.config import ConsoleConfig
+
+    d = ConsoleConfig()
+    return Table(
+        f"{node}.console",
+        "The web console this node serves over HTTPS with its own certificate "
+        "(`docs/console.md`); off unless `enabled`. Accounts live in "
+        "`<data_dir>/console/accounts.db`.",
+        (
+            Key("enabled", "bool", False, "serve the console"),
+            Key("listen", "str", default_listen, "the console's HTTPS address",
+                pattern=r"[^\s:]*:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5}",
+                form="a host:port address"),
+            Key("session_idle_s", "float", d.session_idle_s,
+                "a session idle this long ends", minimum=60, maximum=86400),
+            Key("max_failures", "int", d.max_failures,
+                "wrong passwords in a row that lock an account", minimum=1, maximum=100),
+            Key("lockout_s", "float", d.lockout_s, "how long a locked account stays locked",
+                minimum=1, maximum=86400),
+        ),
+    )  # fmt: skip
+
+
 # -- documentation -----------------------------------------------------------------------------
 def _default(key: Key) -> str:
     if key.required:
@@ -396,3 +422,45 @@ def render_markdown(schemas: Sequence[FileSchema], intro: str) -> str:
     for schema in schemas:
         lines += render_schema(schema)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------- compute backend
+#: Keys every node table has for its compute backend (``models/compute``,
+#: ``docs/deployment.md``), merged into the node's ``DEFAULTS`` and ``DOCS``.
+COMPUTE_DEFAULTS: dict[str, Any] = {"compute": "local", "ray_address": "", "ray_workers": 0}
+COMPUTE_DOCS: dict[str, tuple[str, dict[str, Any]]] = {
+    "compute": ("where the hot loops run: `local` (this process and its helpers) or `ray` "
+                "(the party's Ray cluster; `pip install 'fedcredit[ray]'`)",
+                {"choices": ("local", "ray")}),
+    "ray_address": ("the party's Ray cluster, `host:port` of its head (empty: `auto`, the "
+                    "cluster this machine belongs to); only with `compute = \"ray\"`", {}),
+    "ray_workers": ("Ray worker actors (0: one per CPU of the cluster)",
+                    {"minimum": 0, "maximum": 65536}),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """A node's compute backend settings (``compute``, ``ray_address``, ``ray_workers``)."""
+
+    compute: str = "local"
+    ray_address: str = ""
+    ray_workers: int = 0
+
+    @classmethod
+    def from_settings(cls, raw: Mapping[str, Any]) -> ComputeConfig:
+        return cls(
+            compute=str(raw.get("compute", "local")),
+            ray_address=str(raw.get("ray_address", "")),
+            ray_workers=int(raw.get("ray_workers", 0)),
+        )
+
+    def apply(self) -> None:
+        """Make this the process's backend (``local`` leaves the default untouched)."""
+        if self.compute == "local":
+            return
+        from models import compute
+
+        compute.configure(
+            self.compute, address=self.ray_address or None, workers=self.ray_workers or None
+        )

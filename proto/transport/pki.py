@@ -8,6 +8,8 @@ Each certificate names its party in the subject CN and its role in the OU:
 - ``officer``: a bank's credit officer (client of its bank's scoring service; O = the bank);
 - ``approver``: a person at a bank who approves model promotions (``fedcredit model promote
   --cert-dir``; O = the bank). Approvers call no RPC; their key proves who approved.
+- ``recommender``: a district or department that recommends companies for the financing white
+  list (``fedcredit whitelist upload``); it may call nothing else on the platform.
 
 Production deployments replace this CA with the city's own; nodes only need the CA bundle,
 their certificate and key.
@@ -41,7 +43,7 @@ DEV_CA_WARNING = (
     "(keep its key offline) and give each node only ca.pem, its certificate and its key"
 )
 
-ROLES = ("platform", "bank", "regulator", "officer", "approver")
+ROLES = ("platform", "bank", "regulator", "officer", "approver", "recommender")
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
 
@@ -150,7 +152,9 @@ def issue(
     """Issue a certificate for party ``name`` with ``role``, signed by the CA in ``directory``."""
     _check_name(name)
     if role not in ROLES:
-        raise InvalidArgument("unknown role (platform, bank, regulator, officer or approver)")
+        raise InvalidArgument(
+            "unknown role (platform, bank, regulator, officer, approver or recommender)"
+        )
     ca_cert, ca_key = _ca(directory)
     key = ec.generate_private_key(ec.SECP256R1())
     attrs = [
@@ -216,9 +220,11 @@ def init_pki(
     regulator: str = "regulator",
     officers: list[tuple[str, str]] | None = None,
     approvers: list[tuple[str, str]] | None = None,
+    recommenders: list[str] | None = None,
 ) -> list[PartyFiles]:
     """``fedcredit pki init``: a CA plus certificates for the platform, each bank, a regulator
-    and optional officers and approvers given as ``(person_name, bank_name)``. The CA key goes
+    and optional officers and approvers given as ``(person_name, bank_name)`` and white-list
+    recommenders (districts, departments) by name. The CA key goes
     to ``<dir>-ca/`` (:func:`ca_key_dir`), apart from the parties' keys."""
     if not banks:
         raise InvalidArgument("name at least one bank")
@@ -230,6 +236,8 @@ def init_pki(
         out.append(issue(directory, officer, "officer", organisation=bank))
     for approver, bank in approvers or []:
         out.append(issue(directory, approver, "approver", organisation=bank))
+    for recommender in recommenders or []:
+        out.append(issue(directory, recommender, "recommender"))
     return out
 
 

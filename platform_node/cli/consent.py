@@ -26,6 +26,8 @@ from typing import Any
 from models.errors import InvalidArgument
 
 MAX_DAYS = 3650
+#: The registry's scopes (platform_node/consent/registry.py: SCOPES; not imported, to start fast).
+SCOPE_CHOICES = ["scoring", "training", "all", "whitelist_listing", "post_loan_monitoring"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "optional 'evidence' column); every code is checked before any is granted",
     )
     g.add_argument("--bank", required=True, help="the bank's party name")
-    g.add_argument("--scope", default="scoring", choices=["scoring", "training", "all"])
+    g.add_argument("--scope", default="scoring", choices=SCOPE_CHOICES)
     g.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
     g.add_argument("--evidence", default="", help="reference of the signed authorisation")
     g.set_defaults(func=run_grant)
@@ -52,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(r)
     r.add_argument("--uscc", required=True)
     r.add_argument("--bank", required=True)
-    r.add_argument("--scope", default=None, choices=["scoring", "training", "all"])
+    r.add_argument("--scope", default=None, choices=SCOPE_CHOICES)
     r.set_defaults(func=run_revoke)
 
     ls = csub.add_parser("list", help="consents (and, for one company, who used its data)")

@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from bank_node.cli.consent_cmd import _Platform, _record, _uses
     from models.uscc import validate_uscc
+    from platform_node.cli.consent import _Platform, _record, _uses
     from platform_node.company_report import holdings, render
 
     uscc = validate_uscc(args.uscc)

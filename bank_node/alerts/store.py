@@ -1,0 +1,207 @@
+"""The bank's alert store: alerts received from the platform and the durable cursor.
+
+``<bank data dir>/alerts/alerts.db`` (SQLite, WAL, files 0600, directory 0700). An alert is
+keyed by (event id, loan id): receiving it again (at-least-once delivery) changes nothing.
+Alerts and the cursor are written in one transaction, so after a crash the cursor never
+runs ahead of what is stored, and the platform resends anything after it.
+
+Each alert is then *processed* (audited, the company re-scored, priority set, webhook sent)
+by :class:`bank_node.alerts.processor.AlertProcessor`; ``processed = 0`` rows are picked up
+again after a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import NotFound
+from models.private_db import PrivateDb
+
+DB_NAME = "alerts.db"
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    event_id      TEXT NOT NULL,
+    loan_id       TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    uscc          TEXT NOT NULL,
+    event_type    TEXT NOT NULL,
+    severity      INTEGER NOT NULL,
+    ingested_at   TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    priority      TEXT NOT NULL DEFAULT 'normal',
+    processed     INTEGER NOT NULL DEFAULT 0,
+    rescore       TEXT NOT NULL DEFAULT '',
+    pd            REAL,
+    band_before   TEXT NOT NULL DEFAULT '',
+    band_after    TEXT NOT NULL DEFAULT '',
+    webhook       TEXT NOT NULL DEFAULT '',
+    acked_at      TEXT NOT NULL DEFAULT '',
+    acked_by      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (event_id, loan_id)
+);
+CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
+CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (processed, seq);
+CREATE TABLE IF NOT EXISTS cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1), after_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bands (
+    uscc TEXT PRIMARY KEY, band TEXT NOT NULL, pd REAL NOT NULL, scored_at TEXT NOT NULL
+);
+"""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class ReceivedAlert:
+    """An alert as it arrives from the platform (type and severity, no record content)."""
+
+    event_id: str
+    loan_id: str
+    seq: int
+    uscc: str
+    event_type: str
+    severity: int
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class StoredAlert(ReceivedAlert):
+    received_at: str
+    priority: str
+    processed: int
+    rescore: str
+    pd: float | None
+    band_before: str
+    band_after: str
+    webhook: str
+    acked_at: str
+    acked_by: str
+
+
+class BankAlertStore(PrivateDb):
+    """Alerts, the cursor and each company's last band (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path, _SCHEMA)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> BankAlertStore:
+        return cls(Path(data_dir) / "alerts" / DB_NAME)
+
+    # ------------------------------------------------------------------ receiving
+
+    def cursor(self) -> int:
+        rows = self._read("SELECT after_seq FROM cursor WHERE id = 1")
+        return int(rows[0]["after_seq"]) if rows else 0
+
+    def receive(self, alerts: Sequence[ReceivedAlert], progress: int) -> list[ReceivedAlert]:
+        """Store alerts and move the cursor to ``progress`` in one transaction.
+
+        Returns the alerts that were new (duplicates of stored ones are dropped).
+        """
+        at = now_iso()
+        new: list[ReceivedAlert] = []
+        with self.tx() as conn:
+            for a in alerts:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO alerts (event_id, loan_id, seq, uscc, event_type,"
+                    " severity, ingested_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (a.event_id, a.loan_id, a.seq, a.uscc, a.event_type, a.severity,
+                     a.ingested_at, at),
+                )  # fmt: skip
+                if cur.rowcount:
+                    new.append(a)
+            conn.execute(
+                "INSERT INTO cursor (id, after_seq) VALUES (1, ?) ON CONFLICT (id)"
+                " DO UPDATE SET after_seq = MAX(cursor.after_seq, excluded.after_seq)",
+                (progress,),
+            )
+        return new
+
+    # ------------------------------------------------------------------ processing
+
+    def pending(self, limit: int = 100) -> list[StoredAlert]:
+        rows = self._read(
+            "SELECT * FROM alerts WHERE processed = 0 ORDER BY seq, loan_id LIMIT ?", (limit,)
+        )
+        return [StoredAlert(**dict(r)) for r in rows]
+
+    def finish(
+        self,
+        event_id: str,
+        loan_id: str,
+        *,
+        priority: str,
+        rescore: str,
+        pd: float | None,
+        band_before: str,
+        band_after: str,
+        webhook: str,
+    ) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "UPDATE alerts SET processed = 1, priority = ?, rescore = ?, pd = ?,"
+                " band_before = ?, band_after = ?, webhook = ? WHERE event_id = ? AND loan_id = ?",
+                (priority, rescore, pd, band_before, band_after, webhook, event_id, loan_id),
+            )
+
+    def last_band(self, uscc: str) -> tuple[str, float] | None:
+        rows = self._read("SELECT band, pd FROM bands WHERE uscc = ?", (uscc,))
+        return (rows[0]["band"], float(rows[0]["pd"])) if rows else None
+
+    def set_band(self, uscc: str, band: str, pd: float) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "INSERT INTO bands (uscc, band, pd, scored_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (uscc) DO UPDATE SET band = excluded.band, pd = excluded.pd,"
+                " scored_at = excluded.scored_at",
+                (uscc, band, pd, now_iso()),
+            )
+
+    # ------------------------------------------------------------------ officers
+
+    def list(
+        self,
+        *,
+        uscc: str | None = None,
+        unacked_only: bool = False,
+        min_priority: str | None = None,
+        limit: int = 1000,
+    ) -> list[StoredAlert]:
+        sql = "SELECT * FROM alerts WHERE 1 = 1"
+        args: list[object] = []
+        if uscc is not None:
+            sql += " AND uscc = ?"
+            args.append(uscc)
+        if unacked_only:
+            sql += " AND acked_at = ''"
+        if min_priority is not None:
+            wanted = PRIORITIES[PRIORITIES.index(min_priority) :]
+            sql += f" AND priority IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        sql += " ORDER BY seq, loan_id LIMIT ?"
+        args.append(limit)
+        return [StoredAlert(**dict(r)) for r in self._read(sql, args)]
+
+    def count(self) -> int:
+        return int(self._read("SELECT COUNT(*) AS n FROM alerts")[0]["n"])
+
+    def ack(self, event_id: str, who: str) -> int:
+        """Acknowledge an alert (all its loans); ``NotFound`` when there is none unacked."""
+        with self.tx() as conn:
+            n = conn.execute(
+                "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE event_id = ? AND acked_at = ''",
+                (now_iso(), who, event_id),
+            ).rowcount
+        if not n:
+            raise NotFound("no unacknowledged alert with this id")
+        return n
