@@ -9,11 +9,11 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from experiments.support.grpc_harness import shared_pki
 from proto.transport.channel import open_channel
 from proto.transport.limits import RateRule
 from proto.transport.limits_config import LimitsConfig
 from proto.transport.tls import TlsFiles
-from tests.grpc_harness import shared_pki
 from tests.test_abuse_limits import make_platform  # noqa: F401  (fixture)
 
 

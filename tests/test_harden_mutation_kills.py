@@ -13,12 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from experiments.support.grpc_harness import KNOWN, shared_pki
 from models.errors import PermissionDenied, ResourceExhausted, Unauthenticated
 from proto.transport.auth import AuthInterceptor
 from proto.transport.limits import LimitsConfig, ResourceGuard
 from proto.transport.tls import TEST_IDENTITY_HEADER
 from proto.transport.trust import CertTrust
-from tests.grpc_harness import KNOWN, shared_pki
 from tests.test_abuse_limits import (
     _header,
     _open,
