@@ -280,6 +280,20 @@ class JobRunner:
         )
         return outcome
 
+    def _audit_training_completed_once(self, state: JobState) -> None:
+        """A crash between persisting the ``trained`` phase and auditing it leaves the job
+        trained but unaudited: audit it on the rerun unless the entry is already there."""
+        if self.audit is None:
+            return
+        model_id = str(state.model.get("model_id", ""))
+        done = self.audit.query(event=TRAINING_COMPLETED, job_id=self.spec.job_id)
+        if any(e.details.get("model_id") == model_id for e in done):
+            return
+        self._audit(
+            TRAINING_COMPLETED,
+            {"algorithm": self.spec.algorithm, "model_id": model_id, **state.metrics},
+        )
+
     def _saved_outcome(self, state: JobState) -> FitOutcome:
         """The outcome of a job trained by an earlier run, from its persisted state (the
         model's parts and digests; the per-tree history and validation scores of the
@@ -342,6 +356,7 @@ class JobRunner:
         elif not state.done("registered") and self.register:
             # trained, then interrupted before registration finished (a crash while
             # registering): register the saved model instead of skipping it
+            self._audit_training_completed_once(state)
             outcome = self._saved_outcome(state)
         if outcome is not None and not state.done("registered") and self.register:
             from bank_node.jobs.tracking_glue import track_and_register
