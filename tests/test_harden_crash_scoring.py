@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bank_node.demo import write_configs, write_job
+from bank_node.demo import write_job
 from bank_node.demo_nodes import NodeProcess, free_port, start_node, wait_healthy
 from models.audit import verify
 from proto.transport.pki import init_pki
@@ -59,6 +59,37 @@ def _start(work: Path, name: str, port: int) -> NodeProcess:
         tls = TlsFiles.in_pki_dir(work / "pki", "regulator")
         wait_healthy(f"127.0.0.1:{port}", tls, "bank-a", node)
     return node
+
+
+def _write_configs(work: Path, platform_port: int, bank_port: int) -> None:
+    """The demo's two node configs (``bank_node/demo.py``), without the web consoles."""
+    (work / "platform.toml").write_text(
+        f"""[platform]
+party = "platform"
+listen = "127.0.0.1:{platform_port}"
+data_dir = "city/platform"
+pki_dir = "pki"
+idle_timeout_s = 900
+
+[platform.known_parties]
+bank-a = "bank"
+regulator = "regulator"
+"""
+    )
+    (work / "bank.toml").write_text(
+        f"""[bank]
+party = "bank-a"
+listen = "127.0.0.1:{bank_port}"
+data_dir = "bank-data"
+pki_dir = "pki"
+platform_target = "127.0.0.1:{platform_port}"
+platform_name = "platform"
+
+[bank.known_parties]
+bank-a = "bank"
+regulator = "regulator"
+"""
+    )
 
 
 def _lines(path: Path) -> int:
@@ -117,7 +148,7 @@ def test_sigkill_while_an_officer_scores_loses_and_duplicates_nothing(tmp_path: 
     _cli(work, "data", "generate", "--enterprises", "600", "--seed", "7", "--out", "city")
     card = json.loads((work / "city" / "data_card.json").read_text())
     platform_port, bank_port = free_port(), free_port()
-    write_configs(work, platform_port, bank_port)
+    _write_configs(work, platform_port, bank_port)
     job = write_job(work, card["as_of"])
     text = job.read_text()
     for old, new in (
