@@ -149,7 +149,9 @@ SCHEMA = FileSchema(
                 "[calls per second, burst] for every method without its own rule"),
         ), entries=None),
         Table("platform.limits.rates", "Per-method call rates: `Method = [per second, burst]` "
-              "(e.g. `VerifyLog = [1, 5]`).",
+              "(e.g. `VerifyLog = [1, 5]`). Health checks are limited per party too: "
+              "`Check` under `default_rate`, `Watch = [1, 5]` by default and at most 2 "
+              "watches open per party.",
               entries=Key("rule", "list[float]", help="[calls per second, burst]"),
               entry_name="METHOD"),
         Table("platform.psi", "PSI protocol choice and the unbalanced-PSI cache "

@@ -210,3 +210,88 @@ def test_sigkill_at_each_phase_loses_and_duplicates_nothing(
     for a, b in zip(got, ref, strict=True):
         assert a.structure() == b.structure()
         assert [n.value for n in a.leaves()] == pytest.approx([n.value for n in b.leaves()])
+
+
+def _wait_for_phase(work: Path, phase: str, proc: subprocess.Popen[bytes]) -> bool:
+    """Wait until the bank's job state reaches ``phase``; False if the bank ended first."""
+    path = work / "bank" / "jobs" / JOB / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(path.read_text()).get("phase") == phase:
+                return proc.poll() is None
+        except (FileNotFoundError, ValueError):
+            pass
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    raise AssertionError(f"the job did not reach {phase} within 300 s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # real processes; minutes on a loaded 2-core machine
+def test_sigkill_at_finalize_and_registration_registers_once(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Issue 14's remaining training phases: the bank dies right after the platform answered
+    ``finalize`` (the platform's part is saved, the bank's is not), the platform dies right
+    after answering it, and the bank dies while registering in MLflow (state ``trained``).
+    Each rerun resumes; at the end one model is registered (version 1, one
+    ``model_registered`` entry), both logs verify, the platform's part is signed and loads,
+    and the model equals the plaintext reference."""
+    work = tmp_path
+    (work / "logs").mkdir()
+    init_pki(work / "pki", ["bank-a"])
+    port = free_port()
+    job = _write(work, shared_data, port)
+    platform = _platform(work, port)
+    killed: list[str] = []
+    try:
+        # 1. the bank dies just after the platform answered finalize
+        bank = _train(work, job)
+        if _wait_for_step(work, JOB, r"finalize", bank):
+            _kill(bank)
+            killed.append("bank at finalize")
+        # 2. the platform dies just after answering finalize (in the resumed job)
+        bank = _train(work, job)
+        if _wait_for_step(work, JOB, r"finalize", bank) and bank.poll() is None:
+            os.kill(platform.proc.pid, signal.SIGKILL)
+            platform.proc.wait(30)
+            killed.append("platform at finalize")
+        bank.wait(300)
+        if platform.proc.poll() is not None:
+            platform = _platform(work, port)
+        # 3. the bank dies while registering (phase "trained", not yet "registered")
+        state = json.loads((work / "bank" / "jobs" / JOB / "state.json").read_text())
+        if state.get("phase") != "registered":
+            bank = _train(work, job)
+            if _wait_for_phase(work, "trained", bank):
+                _kill(bank)
+                killed.append("bank at registration")
+        # 4. the rerun completes
+        bank = _train(work, job)
+        assert bank.wait(600) == 0, sorted((work / "logs").iterdir())
+    finally:
+        platform.stop()
+    assert "bank at finalize" in killed, killed
+    state = json.loads((work / "bank" / "jobs" / JOB / "state.json").read_text())
+    assert state["phase"] == "registered"
+    assert state["model"]["platform_part_signature"]
+    assert str(state["registry"].get("model_version")) == "1", state["registry"]
+    bank_log = work / "bank" / "audit" / "audit.jsonl"
+    plat_log = work / "platform" / "audit" / "audit.jsonl"
+    assert verify(bank_log).ok and verify(plat_log).ok
+    events = [json.loads(line) for line in bank_log.read_text().splitlines()]
+    for name in ("model_registered", "training_completed"):
+        assert sum(e["event"] == name for e in events) == 1, (name, killed)
+    # the platform's part on disk is the one the bank pinned, signed by the platform's key
+    from models.part_signing import sig_path
+
+    parts = [p for p in (work / "platform" / "models").rglob("*.json") if sig_path(p).exists()]
+    assert parts, "the platform's part is not signed"
+    got, ref = _trees(work), _reference_trees(work, shared_data)
+    assert len(got) == len(ref) == 4
+    for a, b in zip(got, ref, strict=True):
+        assert a.structure() == b.structure()
+        assert [n.value for n in a.leaves()] == pytest.approx([n.value for n in b.leaves()])
+    print("killed:", killed)

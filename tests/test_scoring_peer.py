@@ -183,6 +183,11 @@ def test_the_bank_key_travels_once(trained: Trained, platform: Platform) -> None
     first = platform.peer.score(bare, SbScoreResponse)
     assert first.predict.need_key and first.predict.enc_margins.count == 0
     assert platform.peer.score(request, SbScoreResponse).predict.enc_margins.count == 1
+    # the request that only fetched the key is not on record as served: one request id, one
+    # served entry (a platform restart makes every bank resend its key)
+    entries = platform.audit.query(event=ev.SCORE_REQUEST)[-2:]
+    assert [e.details["outcome"] for e in entries] == [ev.OUTCOME_KEY_REQUESTED, ev.OUTCOME_OK]
+    assert entries[0].details["request_id"] == entries[1].details["request_id"]
     assert platform.peer.score(bare, SbScoreResponse).predict.enc_margins.count == 1
 
 
@@ -276,3 +281,44 @@ def test_replayed_prediction_step_with_another_body_is_refused(
         )
     finally:
         peer.close_session()
+
+
+def test_another_banks_model_part_is_not_served(trained: Trained, tmp_path: Path) -> None:
+    """A part trained for bank-a is not served to bank-b, even when a copy of it sits where
+    bank-b's parts are looked up (issue 14 row 13: accepting another bank's model part was not
+    caught by any test; the mutation check's ``another_banks_model_part_accepted``)."""
+    from models.errors import NotFound
+
+    data_dir = tmp_path / "platform"
+    source = trained.sb_path.parent.parent.parent / "platform" / "models"
+    shutil.copytree(source, data_dir / "models")
+    for family_dir in [d for d in (data_dir / "models").iterdir() if d.is_dir()]:
+        for part in [p for p in family_dir.rglob("*.json") if "bank-b" not in p.parts]:
+            (family_dir / "bank-b").mkdir(exist_ok=True)
+            shutil.copy2(part, family_dir / "bank-b" / part.name)
+    provider = StaticProvider(trained.platform)
+    audit = open_node_audit_log(data_dir, "platform", "platform")
+    consent = ConsentRegistry.in_data_dir(data_dir, audit, actor=Actor("op", "platform"))
+    scorer = PlatformScorer(
+        data_dir=data_dir, data_provider=provider, consent_registry=consent, audit_log=audit
+    )
+    manager = SessionManager(tmp_path / "sessions", provider)
+    try:
+        keys = ScoringKeys(1024)
+        code = _uscc(trained, 13)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        for bank in ("bank-a", "bank-b"):
+            consent.grant(code, bank, "scoring", expires)
+        _, request = _sb_request(trained, [13], keys)
+        own = InProcessPeer(
+            manager, Caller("bank-a", "bank"), codec=ProtobufCodec(), scorer=scorer.score
+        )
+        assert own.score(request, SbScoreResponse).reply.status == [""]
+        other = InProcessPeer(
+            manager, Caller("bank-b", "bank"), codec=ProtobufCodec(), scorer=scorer.score
+        )
+        with pytest.raises(NotFound):
+            other.score(request, SbScoreResponse)
+    finally:
+        scorer.close()
+        consent.close()

@@ -280,6 +280,35 @@ class JobRunner:
         )
         return outcome
 
+    def _audit_training_completed_once(self, state: JobState) -> None:
+        """A crash between persisting the ``trained`` phase and auditing it leaves the job
+        trained but unaudited: audit it on the rerun unless the entry is already there."""
+        if self.audit is None:
+            return
+        model_id = str(state.model.get("model_id", ""))
+        done = self.audit.query(event=TRAINING_COMPLETED, job_id=self.spec.job_id)
+        if any(e.details.get("model_id") == model_id for e in done):
+            return
+        self._audit(
+            TRAINING_COMPLETED,
+            {"algorithm": self.spec.algorithm, "model_id": model_id, **state.metrics},
+        )
+
+    def _saved_outcome(self, state: JobState) -> FitOutcome:
+        """The outcome of a job trained by an earlier run, from its persisted state (the
+        model's parts and digests; the per-tree history and validation scores of the
+        interrupted run are not logged again)."""
+        m = state.model
+        return FitOutcome(
+            estimator=None,
+            model_id=str(m["model_id"]),
+            model_path=Path(str(m["bank_part"])),
+            model_digest=str(m["bank_part_digest"]),
+            platform_digest=str(m.get("platform_part_digest", "")),
+            platform_signature=str(m.get("platform_part_signature", "")),
+            platform_key=str(m.get("platform_model_key", "")),
+        )
+
     def _serve(self, outcome: FitOutcome, version: str) -> None:
         """Register the new version with the scoring service as ``NAME@latest``: not approved,
         so it serves nothing until an approver promotes it (``fedcredit model promote``)."""
@@ -324,6 +353,11 @@ class JobRunner:
         if not state.done("trained"):
             self.on_phase("training")
             outcome = self.train(state, bank_aligned)
+        elif not state.done("registered") and self.register:
+            # trained, then interrupted before registration finished (a crash while
+            # registering): register the saved model instead of skipping it
+            self._audit_training_completed_once(state)
+            outcome = self._saved_outcome(state)
         if outcome is not None and not state.done("registered") and self.register:
             from bank_node.jobs.tracking_glue import track_and_register
 

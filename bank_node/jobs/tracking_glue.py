@@ -130,7 +130,7 @@ def track_and_register(
     run = log_training_run(tracking, job, result)
     ref = register_model(tracking, spec.name, run, job, result)
     return {
-        "run_id": run.run_id,
+        "run_id": ref.run_id,
         "model_name": spec.name,
         "model_version": str(ref.version),
         "tracking_uri": tracking.tracking_uri,

@@ -14,6 +14,7 @@ store and the reconciliation of MLflow's aliases against the recorded approvals.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from typing import Any
 
@@ -36,6 +37,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TAG_MODEL_ID = "fedcredit.model_id"
 TAG_JOB_ID = "fedcredit.job_id"
 TAG_BANK_DIGEST = "fedcredit.bank_part.digest"
+TAG_REGISTERED_AUDITED = "fedcredit.registered_audited"
 TAG_PLATFORM_PARTY = "fedcredit.platform_part.party"
 TAG_PLATFORM_MODEL_ID = "fedcredit.platform_part.model_id"
 TAG_PLATFORM_DIGEST = "fedcredit.platform_part.digest"
@@ -97,14 +99,27 @@ def register_model(
         TAG_BANK_DIGEST: result.bank_part.digest,
         "fedcredit.algorithm": job.algorithm,
     }
-    mv = client.create_model_version(
-        name,
-        source=f"{run.artifact_uri.rstrip('/')}/{MODEL_DIR}",
-        run_id=run.run_id,
-        tags=tags,
-        description=description or f"{job.algorithm} trained by job {job.job_id}",
-    )
+    # a job rerun after a crash during its registration reuses the version it registered
+    # (same job, model id and bank part) instead of registering the model twice
+    existing = [
+        v
+        for v in client.search_model_versions(f"name = '{name}'")
+        if all((v.tags or {}).get(k) == tags[k] for k in (TAG_MODEL_ID, TAG_JOB_ID))
+        and (v.tags or {}).get(TAG_BANK_DIGEST) == result.bank_part.digest
+    ]
+    if existing:
+        mv = min(existing, key=lambda v: int(v.version))
+        run = dataclasses.replace(run, run_id=str(mv.run_id))
+    else:
+        mv = client.create_model_version(
+            name,
+            source=f"{run.artifact_uri.rstrip('/')}/{MODEL_DIR}",
+            run_id=run.run_id,
+            tags=tags,
+            description=description or f"{job.algorithm} trained by job {job.job_id}",
+        )
     version = str(mv.version)
+    audited = (getattr(mv, "tags", None) or {}).get(TAG_REGISTERED_AUDITED) == "1"
     bind_platform_part(
         tracking,
         name,
@@ -113,19 +128,21 @@ def register_model(
         model_id=result.platform_part.model_id or result.model_id,
         digest=result.platform_part.digest,
     )
-    tracking.record(
-        ev.MODEL_REGISTERED,
-        {
-            "model_name": name,
-            "model_version": version,
-            "model_id": result.model_id,
-            "job_id": job.job_id,
-            "run_id": run.run_id,
-            "bank_part_digest": result.bank_part.digest,
-            "platform_part_digest": result.platform_part.digest,
-            "parties": [job.bank.party, job.platform.party],
-        },
-    )
+    if not audited:
+        tracking.record(
+            ev.MODEL_REGISTERED,
+            {
+                "model_name": name,
+                "model_version": version,
+                "model_id": result.model_id,
+                "job_id": job.job_id,
+                "run_id": run.run_id,
+                "bank_part_digest": result.bank_part.digest,
+                "platform_part_digest": result.platform_part.digest,
+                "parties": [job.bank.party, job.platform.party],
+            },
+        )
+        client.set_model_version_tag(name, version, TAG_REGISTERED_AUDITED, "1")
     return ModelVersionRef(name, version, run.run_id, result.model_id)
 
 

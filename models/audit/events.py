@@ -69,3 +69,6 @@ ALL_EVENTS = (
 OUTCOME_OK = "ok"
 OUTCOME_DENIED = "denied"
 OUTCOME_ERROR = "error"
+#: A scoring request answered only with "send your public key first" (nothing computed); the
+#: bank resends it, with the same request id, and that call is the one served.
+OUTCOME_KEY_REQUESTED = "key_requested"

@@ -34,9 +34,14 @@ def record(
     actor: ActorLike,
     details: dict[str, Any],
     err: BaseException | None,
+    *,
+    success: str = ev.OUTCOME_OK,
 ) -> None:
-    """Append the entry for a finished request (see the module docstring)."""
+    """Append the entry for a finished request (see the module docstring); ``success`` is the
+    outcome recorded when there is no error (``ok`` unless the caller knows better)."""
     details["outcome"], kind = outcome_of(err)
+    if err is None:
+        details["outcome"] = success
     if kind:
         details["error"] = kind
     try:

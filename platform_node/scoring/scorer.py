@@ -156,8 +156,13 @@ class PlatformScorer:
             for d, err in zip(details, errors, strict=True):
                 record(self.audit, ev.SCORE_REQUEST, caller, d, err or exc)
             raise
+        # an answer that only asks for the bank's key computed nothing: its entries say so,
+        # so the resent request (same request id) is the only one on record as served
+        key_only = bool(getattr(getattr(response, "predict", None), "need_key", False))
         for d, err in zip(details, errors, strict=True):
-            record(self.audit, ev.SCORE_REQUEST, caller, d, err)  # allowed ones must be on record
+            success = ev.OUTCOME_KEY_REQUESTED if key_only else ev.OUTCOME_OK
+            # allowed ones must be on record
+            record(self.audit, ev.SCORE_REQUEST, caller, d, err, success=success)
         return response
 
     def _score(

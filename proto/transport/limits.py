@@ -51,7 +51,7 @@ import grpc
 
 from models.errors import FedCreditError, InvalidArgument, ResourceExhausted
 
-from .auth import PUBLIC_METHODS, current_caller
+from .auth import current_caller
 from .limits_config import LimitsConfig, RateRule
 from .status import status_for
 
@@ -127,23 +127,26 @@ class ResourceGuard:
             raise self._refuse("rate", "too many calls of this method; retry later")
 
     @contextlib.contextmanager
-    def stream(self, party: str) -> Iterator[None]:
-        """Hold one of the party's concurrent stream slots."""
+    def stream(self, party: str, *, kind: str = "", limit: int | None = None) -> Iterator[None]:
+        """Hold one of the party's concurrent stream slots (``kind``: a separate pool of
+        ``limit`` slots, e.g. health watches, so they never take the party's Exchange slots)."""
+        key = f"{party}#{kind}" if kind else party
+        cap = self.config.party_streams if limit is None else limit
         with self._lock:
-            if self._streams.get(party, 0) >= self.config.party_streams:
+            if self._streams.get(key, 0) >= cap:
                 full = True
             else:
                 full = False
-                self._streams[party] = self._streams.get(party, 0) + 1
+                self._streams[key] = self._streams.get(key, 0) + 1
         if full:
             raise self._refuse("streams", "too many concurrent streams from this party")
         try:
             yield
         finally:
             with self._lock:
-                self._streams[party] -= 1
-                if not self._streams[party]:
-                    del self._streams[party]
+                self._streams[key] -= 1
+                if not self._streams[key]:
+                    del self._streams[key]
 
     def check_body_size(self, nbytes: int) -> None:
         if nbytes > self.config.max_body_bytes:
@@ -209,7 +212,10 @@ class LimitsInterceptor(grpc.ServerInterceptor):
     """Call rates and stream slots per party, and our own request decoding.
 
     Install it after :class:`~proto.transport.auth.AuthInterceptor` (``interceptors=[auth,
-    limits]``): it reads the authenticated caller. Health checks are not limited.
+    limits]``): it reads the authenticated caller. Health checks (open to every known party,
+    :data:`~proto.transport.auth.PUBLIC_METHODS`) are rate-limited per party like any method
+    (``Check`` under ``default_rate``, ``Watch`` streams under their own rule), so one party's
+    flood of health checks is refused without starving the others'.
     """
 
     def __init__(self, guard: ResourceGuard) -> None:
@@ -221,13 +227,18 @@ class LimitsInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method in PUBLIC_METHODS:
+        if handler is None:
             return handler
-        return _limited(handler, method, self.guard)
+        return _limited(handler, handler_call_details.method, self.guard)
 
 
 _BAD_MESSAGE = "request is not a valid protobuf message of this method"
+
+#: A health watch holds a server thread for as long as the client keeps it open: at most this
+#: many at once per party (besides the ``Watch`` call rate), so one party cannot take the
+#: server's threads with watches.
+HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
+WATCH_STREAMS_PER_PARTY = 2
 
 
 def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[Any], Any]:
@@ -274,14 +285,24 @@ def _limited(handler: grpc.RpcMethodHandler, method: str, guard: ResourceGuard) 
 
     def unary_request_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
         def call(raw: Any, context: grpc.ServicerContext) -> Any:
-            if admit(context) is None:
+            party = admit(context)
+            if party is None:
                 return
             try:
                 request = decode(raw)
+                slot: contextlib.AbstractContextManager[None] = (
+                    guard.stream(party, kind="watch", limit=WATCH_STREAMS_PER_PARTY)
+                    if method == HEALTH_WATCH
+                    else contextlib.nullcontext()
+                )
+                slot.__enter__()
             except FedCreditError as err:
                 _abort(context, err)
                 return
-            yield from behavior(request, context)
+            try:
+                yield from behavior(request, context)
+            finally:
+                slot.__exit__(None, None, None)
 
         return call
 

@@ -41,6 +41,7 @@ DEFAULT_RATES: dict[str, RateRule] = {
     "VerifyLog": RateRule(1.0, 5.0),
     "ListEntries": RateRule(20.0, 50.0),
     "OpenSession": RateRule(5.0, 20.0),
+    "Watch": RateRule(1.0, 5.0),  # health watch streams hold a server thread each
 }
 
 
