@@ -73,7 +73,9 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
         )
 
     def monitoring_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:
+        from platform_node.alerts.store import AlertStore
         from platform_node.monitoring import service as monitoring
+        from platform_node.monitoring.watched import watched_population
 
         return monitoring.install(
             server,
@@ -81,6 +83,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             consent_registry=consent,
             audit_log=audit,
             share_feature_names=config.share_feature_names,
+            in_population=watched_population(consent, AlertStore.in_data_dir(config.data_dir)),
         )
 
     def alerts_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:

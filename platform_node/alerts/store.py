@@ -305,6 +305,14 @@ class AlertStore(PrivateDb):
         with self.tx() as conn:
             return conn.execute(sql, args).rowcount
 
+    def is_watched(self, bank: str, uscc: str) -> bool:
+        """Whether ``bank`` has a watch in force on ``uscc`` (a loan not stopped)."""
+        rows = self._read(
+            "SELECT 1 FROM watches WHERE bank = ? AND uscc = ? AND stopped_at IS NULL LIMIT 1",
+            (bank, uscc),
+        )
+        return bool(rows)
+
     def watches(self, bank: str, *, active_only: bool = True) -> list[Watch]:
         sql = "SELECT * FROM watches WHERE bank = ?"
         if active_only:
