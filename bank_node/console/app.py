@@ -23,11 +23,16 @@ NAV = {
         ("nav.officer.search", "/officer"),
         ("nav.officer.batch", "/officer/batch"),
         ("nav.officer.alerts", "/officer/alerts"),
+        ("nav.officer.whitelist", "/officer/whitelist"),
     ],
-    "approver": [("nav.risk.registry", "/risk/registry")],
+    "approver": [
+        ("nav.risk.registry", "/risk/registry"),
+        ("nav.risk.monitoring", "/risk/monitoring"),
+    ],
     "regulator": [
         ("nav.regulator.home", "/regulator"),
         ("nav.regulator.verify", "/regulator/verify"),
+        ("nav.risk.monitoring", "/risk/monitoring"),
     ],
 }
 
@@ -41,7 +46,7 @@ def build_bank_console(
     secure_cookie: bool = True,
 ) -> tuple[FastAPI, ConsoleContext]:
     """The bank's console app over the bank's own services (see ``services.py``)."""
-    from bank_node.console import alerts_view, officer, regulator, risk
+    from bank_node.console import alerts_view, officer, portfolio, regulator, risk
 
     cc = console_config or getattr(config, "console", None) or ConsoleConfig()
     services = BankServices.create(config, engine)
@@ -59,7 +64,7 @@ def build_bank_console(
         secure_cookie=secure_cookie,
         services={"bank": services},
     )  # fmt: skip
-    routers = [officer.router, alerts_view.router, risk.router, regulator.router]
+    routers = [officer.router, alerts_view.router, portfolio.router, risk.router, regulator.router]
     return create_console_app(ctx, routers), ctx
 
 
