@@ -6,7 +6,6 @@ its ScoringService)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from bank_node.config import BankConfig
 from bank_node.scoring.client import ScoringClient, officer_tls
 from bank_node.scoring.model_store import ModelStore
 from bank_node.scoring.settings import ScoringSettings
+from experiments.support.hetero import StaticProvider as StaticProvider  # shared
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
 from models.dataset import PartyTable
@@ -43,18 +43,6 @@ KNOWN = {"platform": "platform", "bank-a": "bank", "bank-b": "bank", "regulator"
 SB_NAME = "sme-sb"
 LR_NAME = "sme-lr"
 CARD_NAME = "sme-card"
-
-
-class StaticProvider:
-    """Serves one platform table under any dataset name and date."""
-
-    def __init__(self, table: PartyTable) -> None:
-        self.table = table
-        self.loads = 0
-
-    def load(self, dataset: str, caller: Caller, params: Mapping[str, str]) -> PartyTable:
-        self.loads += 1
-        return self.table
 
 
 def synthetic_tables(

@@ -39,13 +39,18 @@ def record_id(table: str, row: dict[str, Any]) -> str:
 
 
 def exclusions_stamp(data_dir: Path) -> str:
-    """Changes whenever the objections change (the database's mtime and size): feature
-    tables cached by the platform include it in their key, so a change is used at once."""
-    try:
-        st = (Path(data_dir) / OBJECTIONS_DB).stat()
-    except OSError:
-        return ""
-    return f"{st.st_mtime_ns}:{st.st_size}"
+    """Changes whenever the objections change (mtime and size of the database and of its
+    write-ahead log, where SQLite writes first): feature tables cached by the platform include
+    it in their key, so a change is used at once."""
+    db = Path(data_dir) / OBJECTIONS_DB
+    parts = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+    return "/".join(parts)
 
 
 def excluded_ids(data_dir: Path) -> dict[str, dict[str, set[str]]]:

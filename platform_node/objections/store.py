@@ -30,16 +30,15 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.audit import ActorLike, AuditLog
 from models.audit.entry import Actor
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from models.private_db import PrivateDb
 from models.uscc import normalize_uscc
 
 KINDS = ("objection", "repair")
@@ -140,7 +139,7 @@ def attachment_kind(data: bytes) -> tuple[str, str]:
     raise InvalidArgument("an attachment is a PDF, PNG or JPEG file")
 
 
-class ObjectionStore:
+class ObjectionStore(PrivateDb):
     """The platform's objections (``<data_dir>/objections/objections.db``; files beside)."""
 
     def __init__(
@@ -151,33 +150,13 @@ class ObjectionStore:
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.root = Path(data_dir) / "objections"
+        super().__init__(self.root / "objections.db", _SCHEMA)
         (self.root / "files").mkdir(parents=True, exist_ok=True, mode=0o700)
         self.audit = audit
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.root / "objections.db", check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     def _now(self) -> str:
         return self._clock().astimezone(dt.UTC).isoformat(timespec="seconds")
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
 
     @staticmethod
     def _obj(row: sqlite3.Row) -> Objection:
@@ -225,7 +204,7 @@ class ObjectionStore:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(attachment)
         try:
-            with self._tx() as conn:
+            with self.tx() as conn:
                 conn.execute(
                     "INSERT INTO objections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                     (oid, code, kind, table_name, record_id, record_date, reason, stored, media,
@@ -265,7 +244,7 @@ class ObjectionStore:
         if current.state not in allowed:
             raise FailedPrecondition(f"an objection in state {current.state} cannot be {action}ed")
         now = self._now()
-        with self._tx() as conn:
+        with self.tx() as conn:
             updated = conn.execute(
                 "UPDATE objections SET state = ?, updated_at = ? WHERE objection_id = ?"
                 " AND state = ?",
@@ -294,7 +273,7 @@ class ObjectionStore:
         if current.exclude_requested:
             return current
         now = self._now()
-        with self._tx() as conn:
+        with self.tx() as conn:
             conn.execute(
                 "UPDATE objections SET exclude_requested = 1, updated_at = ?"
                 " WHERE objection_id = ?",
