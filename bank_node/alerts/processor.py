@@ -189,7 +189,7 @@ class AlertProcessor:
             self.actor,
             {"event_id": alert.event_id, "event_type": alert.event_type,
              "severity": alert.severity, "uscc": alert.uscc, "loan_id": alert.loan_id,
-             "seq": alert.seq},
+             "bank_seq": alert.seq},
         )  # fmt: skip
         before = self.store.last_band(alert.uscc)
         rescore_status, pd, band_after, downgraded = "skipped", None, "", False

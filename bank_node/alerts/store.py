@@ -5,6 +5,17 @@ keyed by (event id, loan id): receiving it again (at-least-once delivery) change
 Alerts and the cursor are written in one transaction, so after a crash the cursor never
 runs ahead of what is stored, and the platform resends anything after it.
 
+The cursor is opaque (``stream_cursor.token``: sealed by the platform, meaningless to the
+bank). ``alerts.seq`` is the bank's own receiving order (1, 2, ... in stream order, hence in
+order per company), not a platform position.
+
+Legacy state: a store written before sealed cursors holds an integer cursor (``cursor``
+table, the platform's global log position). It is not sent any more: on open it is dropped
+and the stream starts from an empty cursor, i.e. from each watch's registration. This is
+safe (the platform resends what it still delivers and the store drops what it holds, by
+event id and loan id), at the cost of one resend of the history; the alerts already stored
+keep their old ``seq`` values and new ones are numbered after the largest.
+
 Each alert is then *processed* (audited, the company re-scored, priority set, webhook sent)
 by :class:`bank_node.alerts.processor.AlertProcessor`; ``processed = 0`` rows are picked up
 again after a restart.
@@ -13,6 +24,7 @@ again after a restart.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +32,8 @@ from pathlib import Path
 
 from models.errors import NotFound
 from models.private_db import PrivateDb
+
+log = logging.getLogger("fedcredit.bank.alerts")
 
 DB_NAME = "alerts.db"
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -47,8 +61,8 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (processed, seq);
-CREATE TABLE IF NOT EXISTS cursor (
-    id INTEGER PRIMARY KEY CHECK (id = 1), after_seq INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS stream_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1), token BLOB NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS bands (
     uscc TEXT PRIMARY KEY, band TEXT NOT NULL, pd REAL NOT NULL, scored_at TEXT NOT NULL
@@ -66,7 +80,6 @@ class ReceivedAlert:
 
     event_id: str
     loan_id: str
-    seq: int
     uscc: str
     event_type: str
     severity: int
@@ -75,6 +88,7 @@ class ReceivedAlert:
 
 @dataclass(frozen=True)
 class StoredAlert(ReceivedAlert):
+    seq: int  # the bank's own receiving order
     received_at: str
     priority: str
     processed: int
@@ -92,6 +106,7 @@ class BankAlertStore(PrivateDb):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path, _SCHEMA)
+        self.legacy_cursor_dropped = self._drop_legacy_cursor()
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> BankAlertStore:
@@ -99,14 +114,37 @@ class BankAlertStore(PrivateDb):
 
     # ------------------------------------------------------------------ receiving
 
-    def cursor(self) -> int:
-        rows = self._read("SELECT after_seq FROM cursor WHERE id = 1")
-        return int(rows[0]["after_seq"]) if rows else 0
+    def _drop_legacy_cursor(self) -> bool:
+        """Drop an integer cursor of an earlier version (see the module docstring)."""
+        with self.tx() as conn:
+            legacy = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cursor'"
+            ).fetchone()
+            if legacy is None:
+                return False
+            conn.execute("DROP TABLE cursor")
+        log.warning(
+            "the alert store held a cursor of an earlier version (a global log position);"
+            " it is dropped and the stream restarts from each watch's registration"
+            " (alerts already stored are kept; resent ones are dropped)"
+        )
+        return True
 
-    def receive(self, alerts: Sequence[ReceivedAlert], progress: int) -> list[ReceivedAlert]:
-        """Store alerts and move the cursor to ``progress`` in one transaction.
+    def cursor(self) -> bytes:
+        """The platform's sealed cursor (empty: from the start of each watch)."""
+        rows = self._read("SELECT token FROM stream_cursor WHERE id = 1")
+        return bytes(rows[0]["token"]) if rows else b""
 
-        Returns the alerts that were new (duplicates of stored ones are dropped).
+    def reset_cursor(self) -> None:
+        """Start again from each watch's registration (safe: resent alerts are dropped)."""
+        with self.tx() as conn:
+            conn.execute("DELETE FROM stream_cursor")
+
+    def receive(self, alerts: Sequence[ReceivedAlert], cursor: bytes) -> list[ReceivedAlert]:
+        """Store alerts and the platform's new ``cursor`` in one transaction.
+
+        Returns the alerts that were new (duplicates of stored ones are dropped); new ones
+        are numbered in the order received.
         """
         at = now_iso()
         new: list[ReceivedAlert] = []
@@ -114,16 +152,18 @@ class BankAlertStore(PrivateDb):
             for a in alerts:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO alerts (event_id, loan_id, seq, uscc, event_type,"
-                    " severity, ingested_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (a.event_id, a.loan_id, a.seq, a.uscc, a.event_type, a.severity,
+                    " severity, ingested_at, received_at) VALUES (?, ?,"
+                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM alerts), ?, ?, ?, ?, ?)",
+                    (a.event_id, a.loan_id, a.uscc, a.event_type, a.severity,
                      a.ingested_at, at),
                 )  # fmt: skip
                 if cur.rowcount:
                     new.append(a)
             conn.execute(
-                "INSERT INTO cursor (id, after_seq) VALUES (1, ?) ON CONFLICT (id)"
-                " DO UPDATE SET after_seq = MAX(cursor.after_seq, excluded.after_seq)",
-                (progress,),
+                "INSERT INTO stream_cursor (id, token, updated_at) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET token = excluded.token,"
+                " updated_at = excluded.updated_at",
+                (cursor, at),
             )
         return new
 

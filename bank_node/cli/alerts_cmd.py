@@ -125,10 +125,11 @@ def run_watch(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     runtime.start()
-    print(f"receiving alerts from cursor {runtime.store.cursor()}", flush=True)
+    where = "the stored cursor" if runtime.store.cursor() else "the start of each watch"
+    print(f"receiving alerts from {where}", flush=True)
     done.wait(args.for_s if args.for_s > 0 else None)
     runtime.stop()
-    print(f"stopped at cursor {runtime.store.cursor()}; {runtime.store.count()} alerts stored")
+    print(f"stopped; {runtime.store.count()} alerts stored")
     return 0
 
 
