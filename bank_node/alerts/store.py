@@ -19,6 +19,12 @@ keep their old ``seq`` values and new ones are numbered after the largest.
 Each alert is then *processed* (audited, the company re-scored, priority set, webhook sent)
 by :class:`bank_node.alerts.processor.AlertProcessor`; ``processed = 0`` rows are picked up
 again after a restart.
+
+Webhook deliveries are kept here too, so retries survive a restart: ``webhook`` is ``""``
+(no webhook configured), ``pending`` (queued or waiting for a retry at ``webhook_next_at``;
+``webhook_attempts`` made so far, the last failure in ``webhook_error``), ``ok`` or ``dead``
+(dead letter: ``max_attempts`` failed). ``webhook_body`` holds the exact bytes sent, so every
+attempt is identical. Rows of an earlier version may hold ``failed:<reason>`` (not retried).
 """
 
 from __future__ import annotations
@@ -57,9 +63,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     webhook       TEXT NOT NULL DEFAULT '',
     acked_at      TEXT NOT NULL DEFAULT '',
     acked_by      TEXT NOT NULL DEFAULT '',
+    webhook_body     TEXT NOT NULL DEFAULT '',
+    webhook_attempts INTEGER NOT NULL DEFAULT 0,
+    webhook_next_at  TEXT NOT NULL DEFAULT '',
+    webhook_error    TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (event_id, loan_id)
 );
 CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
+-- alerts_webhook_due (webhook, webhook_next_at) is created after the columns (_migrate)
 CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (processed, seq);
 CREATE TABLE IF NOT EXISTS stream_cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1), token BLOB NOT NULL, updated_at TEXT NOT NULL
@@ -68,6 +79,14 @@ CREATE TABLE IF NOT EXISTS bands (
     uscc TEXT PRIMARY KEY, band TEXT NOT NULL, pd REAL NOT NULL, scored_at TEXT NOT NULL
 );
 """
+
+
+_WEBHOOK_COLUMNS = (
+    ("webhook_body", "TEXT NOT NULL DEFAULT ''"),
+    ("webhook_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("webhook_next_at", "TEXT NOT NULL DEFAULT ''"),
+    ("webhook_error", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
 def now_iso() -> str:
@@ -99,6 +118,20 @@ class StoredAlert(ReceivedAlert):
     webhook: str
     acked_at: str
     acked_by: str
+    webhook_body: str = ""
+    webhook_attempts: int = 0
+    webhook_next_at: str = ""
+    webhook_error: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookDue:
+    """A webhook delivery to attempt now."""
+
+    event_id: str
+    loan_id: str
+    body: str
+    attempts: int
 
 
 class BankAlertStore(PrivateDb):
@@ -106,7 +139,19 @@ class BankAlertStore(PrivateDb):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path, _SCHEMA)
+        self._migrate()
         self.legacy_cursor_dropped = self._drop_legacy_cursor()
+
+    def _migrate(self) -> None:
+        """Add the webhook retry columns to a store of an earlier version."""
+        with self.tx() as conn:
+            have = {r["name"] for r in conn.execute("PRAGMA table_info(alerts)")}
+            for column, kind in _WEBHOOK_COLUMNS:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS alerts_webhook_due ON alerts (webhook, webhook_next_at)"
+            )
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> BankAlertStore:
@@ -186,12 +231,42 @@ class BankAlertStore(PrivateDb):
         band_before: str,
         band_after: str,
         webhook: str,
+        webhook_body: str = "",
     ) -> None:
+        """Mark an alert processed; with a ``webhook_body`` its delivery is queued
+        (``pending``, due now) in the same transaction."""
         with self.tx() as conn:
             conn.execute(
                 "UPDATE alerts SET processed = 1, priority = ?, rescore = ?, pd = ?,"
-                " band_before = ?, band_after = ?, webhook = ? WHERE event_id = ? AND loan_id = ?",
-                (priority, rescore, pd, band_before, band_after, webhook, event_id, loan_id),
+                " band_before = ?, band_after = ?, webhook = ?, webhook_body = ?,"
+                " webhook_attempts = 0, webhook_next_at = '', webhook_error = ''"
+                " WHERE event_id = ? AND loan_id = ?",
+                (priority, rescore, pd, band_before, band_after,
+                 "pending" if webhook_body else webhook, webhook_body, event_id, loan_id),
+            )  # fmt: skip
+
+    def webhooks_due(self, now: str, limit: int = 100) -> list[WebhookDue]:
+        """Pending webhook deliveries whose next attempt is due at ``now`` (ISO UTC)."""
+        rows = self._read(
+            "SELECT event_id, loan_id, webhook_body, webhook_attempts FROM alerts"
+            " WHERE webhook = 'pending' AND webhook_next_at <= ?"
+            " ORDER BY webhook_next_at, seq LIMIT ?",
+            (now, limit),
+        )
+        return [
+            WebhookDue(r["event_id"], r["loan_id"], r["webhook_body"], int(r["webhook_attempts"]))
+            for r in rows
+        ]
+
+    def record_webhook(
+        self, event_id: str, loan_id: str, *, state: str, attempts: int, next_at: str, error: str
+    ) -> None:
+        """The outcome of one attempt: ``ok``, ``pending`` (retry at ``next_at``) or ``dead``."""
+        with self.tx() as conn:
+            conn.execute(
+                "UPDATE alerts SET webhook = ?, webhook_attempts = ?, webhook_next_at = ?,"
+                " webhook_error = ? WHERE event_id = ? AND loan_id = ?",
+                (state, attempts, next_at, error, event_id, loan_id),
             )
 
     def last_band(self, uscc: str) -> tuple[str, float] | None:
@@ -215,10 +290,16 @@ class BankAlertStore(PrivateDb):
         uscc: str | None = None,
         unacked_only: bool = False,
         min_priority: str | None = None,
+        webhook: str | None = None,
         limit: int = 1000,
     ) -> list[StoredAlert]:
+        """Stored alerts in receiving order; ``webhook`` keeps one delivery state (e.g.
+        ``dead``)."""
         sql = "SELECT * FROM alerts WHERE 1 = 1"
         args: list[object] = []
+        if webhook is not None:
+            sql += " AND webhook = ?"
+            args.append(webhook)
         if uscc is not None:
             sql += " AND uscc = ?"
             args.append(uscc)
