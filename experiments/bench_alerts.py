@@ -55,6 +55,7 @@ from experiments.synthetic_city.next_days import (  # noqa: E402
 from experiments.synthetic_city.population import make_population  # noqa: E402
 from models.audit.entry import Actor  # noqa: E402
 from platform_node.alerts import service as alert_service  # noqa: E402
+from platform_node.alerts.cursor import CursorSealer  # noqa: E402
 from platform_node.alerts.events import EVENT_TABLES, derive_events  # noqa: E402
 from platform_node.alerts.ingest import AlertIngestor  # noqa: E402
 from platform_node.alerts.store import AlertStore  # noqa: E402
@@ -81,8 +82,8 @@ class CountingStore(BankAlertStore):
 
     redelivered = 0
 
-    def receive(self, alerts: Any, progress: int) -> list[ReceivedAlert]:
-        new = super().receive(alerts, progress)
+    def receive(self, alerts: Any, cursor: bytes) -> list[ReceivedAlert]:
+        new = super().receive(alerts, cursor)
         self.redelivered += len(alerts) - len(new)
         return new
 
@@ -185,7 +186,8 @@ def run(n: int, watched: int, records: int, seed: int = 0) -> dict[str, Any]:
         loan_of = dict(zip(watched_codes.tolist(), loans.loan_id.tolist(), strict=True))
         expected = {(e.event_id, loan_of[e.uscc]) for e in events if e.uscc in loan_of}
         top = pstore.max_seq()
-        watcher.wait_for(lambda: store.cursor() >= top, 120)
+        sealer = CursorSealer(pstore.cursor_key)  # the platform reads the bank's cursor
+        watcher.wait_for(lambda: sealer.open("bank-a", store.cursor()) >= top, 120)
         watcher.stop()
         running.stop(0)
         stop.set()

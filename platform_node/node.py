@@ -84,6 +84,7 @@ def start_platform_node(config: PlatformConfig) -> RunningServer:
             audit_log=audit,
             share_feature_names=config.share_feature_names,
             in_population=watched_population(consent, AlertStore.in_data_dir(config.data_dir)),
+            data_dir=config.data_dir,
         )
 
     def alerts_hook(server: grpc.Server) -> Mapping[str, tuple[str, ...]]:

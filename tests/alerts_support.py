@@ -20,9 +20,12 @@ from bank_node.alerts.store import BankAlertStore
 from experiments.support.grpc_harness import KNOWN, shared_pki
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
+from models.errors import FailedPrecondition
 from models.uscc import generate_usccs
 from platform_node.alerts import service as alert_service
+from platform_node.alerts.cursor import CursorSealer
 from platform_node.alerts.ingest import AlertIngestor
+from platform_node.alerts.store import AlertStore
 from platform_node.consent.registry import ConsentRegistry
 from platform_node.server import RunningServer, create_server
 from proto.transport.node_audit import open_node_audit_log
@@ -139,6 +142,19 @@ def loan(i: int, uscc: str, days: int = 30) -> LoanWatch:
     return LoanWatch(
         f"L{i:06d}", uscc, today.isoformat(), (today + dt.timedelta(days=days)).isoformat()
     )
+
+
+def caught_up(platform_dir: Path, store: BankAlertStore, bank: str = "bank-a") -> bool:
+    """Whether the bank's (opaque) cursor has reached the end of the platform's log: the
+    test reads it with the platform's key, as only the platform can."""
+    pstore = AlertStore.in_data_dir(platform_dir)
+    try:
+        top = pstore.max_seq()
+        return CursorSealer(pstore.cursor_key).open(bank, store.cursor()) >= top
+    except FailedPrecondition:  # not (yet) a cursor of this platform
+        return False
+    finally:
+        pstore.close()
 
 
 def watcher(

@@ -187,6 +187,7 @@ def test_alert_is_audited_rescored_prioritised_and_forwarded(
         assert set(doc) == {
             "event_id", "loan_id", "uscc", "event_type", "severity", "priority",
             "ingested_at", "risk_band_before", "risk_band", "probability_of_default",
-            "sent_at",
+            "sent_at", "idempotency_key",
         }  # fmt: skip
         assert "amount" not in body.decode()
+    assert {x.webhook for x in alerts.list()} == {"ok"}

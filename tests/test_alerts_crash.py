@@ -24,7 +24,7 @@ from platform_node.consent.registry import ConsentRegistry
 from proto.transport.node_audit import open_node_audit_log
 from proto.transport.pki import init_pki
 from proto.transport.tls import TlsFiles
-from tests.alerts_support import codes, enforcement_feed, loan
+from tests.alerts_support import caught_up, codes, enforcement_feed, loan
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,9 @@ def _burst(
 
 
 def _wait_caught_up(work: Path, timeout_s: float) -> tuple[set[tuple[str, str]], int]:
-    platform = AlertStore.in_data_dir(work / "platform")
     bank = BankAlertStore.in_data_dir(work / "bank")
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and bank.cursor() < platform.max_seq():
+    while time.monotonic() < deadline and not caught_up(work / "platform", bank):
         time.sleep(0.1)
     rows = bank.list(limit=1_000_000)
     return {(r.event_id, r.loan_id) for r in rows}, len(rows)

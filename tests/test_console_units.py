@@ -375,7 +375,7 @@ def test_officer_sees_and_acknowledges_alerts(tmp_path: Path) -> None:
     config = BankConfig.load(tmp_path / "bank.toml")
     store = BankAlertStore.in_data_dir(config.data_dir)
     store.receive(
-        [ReceivedAlert("ev-1", "loan-9", 1, A, "dishonest_debtor", 3, "2026-12-01T00:00:00Z")], 1
+        [ReceivedAlert("ev-1", "loan-9", A, "dishonest_debtor", 3, "2026-12-01T00:00:00Z")], b"c"
     )
     store.finish("ev-1", "loan-9", priority="high", rescore="ok", pd=0.31, band_before="C",
                  band_after="F", webhook="")  # fmt: skip

@@ -140,3 +140,54 @@ def test_decoys_do_not_make_the_guard_forget() -> None:
         guard.admit(key, first | {"target"})  # the first population is still remembered
     guard.admit(key, first)  # the same population again is answered
     guard.admit(("bank-b", *key[1:]), first | {"target"})  # another bank's key
+
+
+def test_the_differencing_rule_survives_a_platform_restart(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+    import stat
+
+    from platform_node.monitoring.populations import PopulationGuard, PopulationStore
+
+    key = ("bank-a", "catalogue", "", REFERENCE, CURRENT, "10")
+    first = frozenset(f"91110000MA0{i:07d}" for i in range(60))
+    store = PopulationStore.in_data_dir(tmp_path)
+    PopulationGuard(50, store).admit(key, first)
+    store.close()
+
+    # restart: a new store and guard (a new service object) on the same data directory
+    store = PopulationStore.in_data_dir(tmp_path)
+    guard = PopulationGuard(50, store)
+    with pytest.raises(FailedPrecondition, match="too few companies"):
+        guard.admit(key, first | {"91110000MA0TARGET0"})
+    guard.admit(key, first)  # the same population again is answered
+    guard.admit(("bank-b", *key[1:]), first | {"91110000MA0TARGET0"})  # another bank's key
+    store.close()
+
+    # stored private and hashed: no USCC in clear anywhere in the file
+    path = tmp_path / "monitoring" / "populations.db"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(FULL)")
+    raw = path.read_bytes()
+    assert b"91110000MA0" not in raw and b"TARGET" not in raw
+
+
+def test_the_service_remembers_populations_across_a_restart(tmp_path: Path) -> None:
+    from tests.whitelist_support import licences
+
+    codes = [str(c) for c in licences(N)["uscc"]]
+    p = start(tmp_path, n_companies=N, data=ShiftingProvider(codes))
+    try:
+        for code in codes[:CONSENTED]:
+            p.grant(code, "bank-a", "post_loan_monitoring")
+        with client(p) as c:
+            assert c.feature_stability(codes[:60], REFERENCE, CURRENT).n_population == 60
+    finally:
+        p.stop()
+    p = start(tmp_path, n_companies=N, data=ShiftingProvider(codes))  # same data directory
+    try:
+        with client(p) as c, pytest.raises(FailedPrecondition, match="too few companies"):
+            c.feature_stability(codes[:61], REFERENCE, CURRENT)
+    finally:
+        p.stop()

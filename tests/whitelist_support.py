@@ -120,6 +120,7 @@ def start(
                 data_provider=provider,
                 consent_registry=consent,
                 audit_log=audit,
+                data_dir=data_dir,
                 **dict(monitoring_extras or {}),  # type: ignore[arg-type]
             )
         )

@@ -5,6 +5,11 @@ store; every message is stored (alerts and the new cursor in one transaction) be
 is read, and the processor is woken. When the stream breaks (platform restart, network) it
 reconnects with backoff from the stored cursor, so nothing is lost; anything resent is
 dropped by the store (event id, loan id).
+
+The cursor is opaque to the bank (sealed by the platform). If the platform refuses it
+(``FAILED_PRECONDITION``: sealed by another platform key, e.g. a platform rebuilt from
+scratch), the watcher drops it and starts again from each watch's registration: safe, since
+resent alerts are dropped by the store.
 """
 
 from __future__ import annotations
@@ -117,10 +122,10 @@ class AlertClient:
         assert isinstance(reply, alerts_pb2.ListWatchesResponse)
         return [LoanWatch(e.loan_id, e.uscc, e.start_date, e.end_date) for e in reply.entries]
 
-    def stream(self, after_seq: int, heartbeat_ms: int = 0) -> grpc.Future:
+    def stream(self, cursor: bytes, heartbeat_ms: int = 0) -> grpc.Future:
         """The raw ``WatchAlerts`` call (an iterator of responses that can be cancelled)."""
         return self.stub.WatchAlerts(
-            alerts_pb2.WatchAlertsRequest(after_seq=after_seq, heartbeat_ms=heartbeat_ms),
+            alerts_pb2.WatchAlertsRequest(cursor=cursor, heartbeat_ms=heartbeat_ms),
             metadata=self.metadata,
         )
 
@@ -150,6 +155,7 @@ class AlertWatcher:
         self.backoff_s = backoff_s
         self.connected = threading.Event()
         self.reconnects = 0
+        self.cursor_resets = 0
         self._stop = threading.Event()
         self._call: grpc.Future | None = None
         self._thread: threading.Thread | None = None
@@ -168,11 +174,11 @@ class AlertWatcher:
             if msg.HasField("alert"):
                 a = msg.alert
                 pending.append(
-                    ReceivedAlert(a.event_id, a.loan_id, int(a.seq), a.uscc, a.event_type,
+                    ReceivedAlert(a.event_id, a.loan_id, a.uscc, a.event_type,
                                   int(a.severity), a.ingested_at)
                 )  # fmt: skip
                 continue
-            new = self.store.receive(pending, int(msg.progress_seq))
+            new = self.store.receive(pending, bytes(msg.cursor))
             pending = []
             if new and self.on_stored is not None:
                 self.on_stored(new)
@@ -192,6 +198,11 @@ class AlertWatcher:
                 if err.code() in (grpc.StatusCode.PERMISSION_DENIED,
                                   grpc.StatusCode.UNAUTHENTICATED):  # fmt: skip
                     log.error("the platform refused the alert stream: %s", self.last_error)
+                elif err.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    log.warning("the platform refused the stored alert cursor; starting again"
+                                " from each watch's registration")  # fmt: skip
+                    self.store.reset_cursor()
+                    self.cursor_resets += 1
                 self.reconnects += 1
             self._stop.wait(delay)
             delay = min(self.backoff_s[1], delay * 2)

@@ -10,11 +10,17 @@ For every unprocessed alert, in the platform's order:
    forever;
 3. set the priority from the severity (1 low, 2 normal, 3 high, 4 urgent) and raise it one
    level when the re-score moved the company to a worse risk band than its last known one;
-4. forward it to the loan system's webhook when one is configured;
-5. mark it processed.
+4. mark it processed and, when a webhook is configured, queue its delivery (the exact body)
+   in the same transaction; then try it at once.
+
+Webhook deliveries that failed are retried from the store (:meth:`retry_webhooks`, every
+round of the background thread) with exponential backoff, up to the webhook's
+``max_attempts``; then the alert's webhook state is ``dead`` (dead letter). Every attempt
+carries the same body and ``Idempotency-Key``, so the loan system drops repeats.
 
 A crash between steps re-runs the alert's processing after restart (at least once): its audit
-entry may then appear twice, with the same event id.
+entry may then appear twice, with the same event id; a crash after queueing a webhook
+delivery sends it after restart.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bank_node.alerts.store import PRIORITIES, BankAlertStore, StoredAlert
-from bank_node.alerts.webhook import Webhook
+from bank_node.alerts.store import PRIORITIES, BankAlertStore, StoredAlert, WebhookDue, now_iso
+from bank_node.alerts.webhook import Webhook, encode, idempotency_key
 from models.audit import events as ev
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
@@ -59,7 +65,8 @@ class Rescorer(Protocol):
 class AlertSettings:
     """``<bank data>/alerts/settings.json``::
 
-        {"webhook_url": "", "webhook_secret": "", "rescore": true, "rescore_as_of": ""}
+        {"webhook_url": "", "webhook_secret": "", "rescore": true, "rescore_as_of": "",
+         "webhook_max_attempts": 8, "webhook_backoff_s": 30}
 
     ``rescore_as_of``: the point-in-time date of re-scores (YYYY-MM-DD); empty = tomorrow
     (UTC), so that every record the platform holds today counts. The file is private to the
@@ -70,6 +77,8 @@ class AlertSettings:
     webhook_secret: str = ""
     rescore: bool = True
     rescore_as_of: str = ""
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 30.0
 
     def as_of(self) -> str:
         if self.rescore_as_of:
@@ -85,20 +94,36 @@ class AlertSettings:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise InvalidArgument("alerts/settings.json is not valid JSON") from None
-        unknown = set(doc) - {"webhook_url", "webhook_secret", "rescore", "rescore_as_of"}
+        unknown = set(doc) - {"webhook_url", "webhook_secret", "rescore", "rescore_as_of",
+                              "webhook_max_attempts", "webhook_backoff_s"}  # fmt: skip
         if unknown:
             raise InvalidArgument("alerts/settings.json has unknown keys")
+        try:
+            attempts = int(doc.get("webhook_max_attempts", 8))
+            backoff = float(doc.get("webhook_backoff_s", 30.0))
+        except (TypeError, ValueError):
+            raise InvalidArgument(
+                "webhook_max_attempts and webhook_backoff_s are numbers"
+            ) from None
         return cls(
             webhook_url=str(doc.get("webhook_url", "")),
             webhook_secret=str(doc.get("webhook_secret", "")),
             rescore=bool(doc.get("rescore", True)),
             rescore_as_of=_date_or_empty(str(doc.get("rescore_as_of", ""))),
+            webhook_max_attempts=attempts,
+            webhook_backoff_s=backoff,
         )
 
     def webhook(self) -> Webhook | None:
         if not self.webhook_url:
             return None
-        return Webhook(self.webhook_url, self.webhook_secret.encode("utf-8"))
+        return Webhook(
+            self.webhook_url,
+            self.webhook_secret.encode("utf-8"),
+            max_attempts=self.webhook_max_attempts,
+            backoff_s=self.webhook_backoff_s,
+            max_backoff_s=max(3600.0, self.webhook_backoff_s),
+        )
 
 
 def _date_or_empty(value: str) -> str:
@@ -170,6 +195,7 @@ class AlertProcessor:
         webhook: Webhook | None = None,
         band_names: tuple[str, ...] = ("A", "B", "C", "D", "E", "F"),
         on_processed: Callable[[StoredAlert, str], None] | None = None,
+        poll_s: float = 1.0,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -178,6 +204,7 @@ class AlertProcessor:
         self.webhook = webhook
         self.band_names = band_names
         self.on_processed = on_processed
+        self.poll_s = poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,7 +216,7 @@ class AlertProcessor:
             self.actor,
             {"event_id": alert.event_id, "event_type": alert.event_type,
              "severity": alert.severity, "uscc": alert.uscc, "loan_id": alert.loan_id,
-             "seq": alert.seq},
+             "bank_seq": alert.seq},
         )  # fmt: skip
         before = self.store.last_band(alert.uscc)
         rescore_status, pd, band_after, downgraded = "skipped", None, "", False
@@ -206,16 +233,17 @@ class AlertProcessor:
                 log.exception("re-scoring after an alert failed")
                 rescore_status = "failed:internal"
         priority = priority_for(alert.severity, downgraded)
-        hook = ""
+        body = ""
         if self.webhook is not None:
-            hook = self.webhook.send(
+            body = encode(
                 {"event_id": alert.event_id, "loan_id": alert.loan_id, "uscc": alert.uscc,
+                 "idempotency_key": idempotency_key(alert.event_id, alert.loan_id),
                  "event_type": alert.event_type, "severity": alert.severity,
                  "priority": priority, "ingested_at": alert.ingested_at,
                  "risk_band_before": before[0] if before else "", "risk_band": band_after,
                  "probability_of_default": pd,
                  "sent_at": dt.datetime.now(dt.UTC).isoformat()}
-            )  # fmt: skip
+            ).decode("utf-8")  # fmt: skip
         self.store.finish(
             alert.event_id,
             alert.loan_id,
@@ -224,11 +252,52 @@ class AlertProcessor:
             pd=pd,
             band_before=before[0] if before else "",
             band_after=band_after,
-            webhook=hook,
+            webhook="",
+            webhook_body=body,
         )
+        if body:
+            self._deliver(WebhookDue(alert.event_id, alert.loan_id, body, 0))
         if self.on_processed is not None:
             self.on_processed(alert, priority)
         return priority
+
+    def _deliver(self, due: WebhookDue) -> str:
+        """One webhook attempt, its outcome recorded: ``ok``, ``pending`` or ``dead``."""
+        hook = self.webhook
+        assert hook is not None
+        attempts = due.attempts + 1
+        outcome = hook.post(
+            due.body.encode("utf-8"),
+            key=idempotency_key(due.event_id, due.loan_id),
+            event_id=due.event_id,
+            attempt=attempts,
+        )
+        if outcome == "ok":
+            state, next_at, error = "ok", "", ""
+        elif attempts >= hook.max_attempts:
+            state, next_at, error = "dead", "", outcome
+            log.warning("webhook delivery of an alert failed %d times; dead letter", attempts)
+        else:
+            state, error = "pending", outcome
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=hook.delay_s(attempts))
+            next_at = later.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.store.record_webhook(
+            due.event_id, due.loan_id, state=state, attempts=attempts, next_at=next_at, error=error
+        )
+        return state
+
+    def retry_webhooks(self) -> int:
+        """Attempt every webhook delivery that is due; returns how many were attempted."""
+        if self.webhook is None:
+            return 0
+        done = 0
+        while True:
+            batch = self.store.webhooks_due(now_iso())
+            if not batch:
+                return done
+            for due in batch:
+                self._deliver(due)
+                done += 1
 
     def drain(self) -> int:
         """Process every pending alert now; returns how many."""
@@ -249,9 +318,10 @@ class AlertProcessor:
             while not self._stop.is_set():
                 try:
                     self.drain()
+                    self.retry_webhooks()
                 except Exception:
                     log.exception("processing alerts failed; retrying")
-                self._wake.wait(1.0)
+                self._wake.wait(self.poll_s)
                 self._wake.clear()
 
         self._thread = threading.Thread(target=loop, daemon=True, name="alert-processor")

@@ -5,7 +5,8 @@ Usage::
     fedcredit alerts watch --config bank.toml [--register loans.csv] [--for SECONDS]
                            [--no-rescore]
     fedcredit alerts list --config bank.toml [--uscc CODE] [--unacked]
-                          [--min-priority low|normal|high|urgent] [--json]
+                          [--min-priority low|normal|high|urgent]
+                          [--webhook pending|ok|dead] [--json]
     fedcredit alerts ack --config bank.toml EVENT_ID --by NAME
     fedcredit alerts loans --config bank.toml            # the bank's watches on the platform
     fedcredit alerts stop --config bank.toml --loan-id ID
@@ -28,10 +29,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bank_node.alerts.client import LoanWatch
+    from bank_node.alerts.store import StoredAlert
     from bank_node.config import BankConfig
 
 PRIORITY_CHOICES = ["low", "normal", "high", "urgent"]
 LOAN_COLUMNS = ("loan_id", "uscc", "start_date", "end_date")
+WEBHOOK_STATES = ["pending", "ok", "dead"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--uscc", default=None)
     ls.add_argument("--unacked", action="store_true", help="only alerts not acknowledged")
     ls.add_argument("--min-priority", default=None, choices=PRIORITY_CHOICES)
+    ls.add_argument("--webhook", default=None, choices=WEBHOOK_STATES,
+                    help="only alerts whose webhook delivery is in this state"
+                         " (dead: every attempt failed)")  # fmt: skip
     ls.add_argument("--limit", type=int, default=1000)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_list)
@@ -125,10 +131,11 @@ def run_watch(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     runtime.start()
-    print(f"receiving alerts from cursor {runtime.store.cursor()}", flush=True)
+    where = "the stored cursor" if runtime.store.cursor() else "the start of each watch"
+    print(f"receiving alerts from {where}", flush=True)
     done.wait(args.for_s if args.for_s > 0 else None)
     runtime.stop()
-    print(f"stopped at cursor {runtime.store.cursor()}; {runtime.store.count()} alerts stored")
+    print(f"stopped; {runtime.store.count()} alerts stored")
     return 0
 
 
@@ -142,6 +149,7 @@ def run_list(args: argparse.Namespace) -> int:
         uscc=normalize_uscc(args.uscc) if args.uscc else None,
         unacked_only=args.unacked,
         min_priority=args.min_priority,
+        webhook=args.webhook,
         limit=args.limit,
     )
     if args.json:
@@ -154,10 +162,23 @@ def run_list(args: argparse.Namespace) -> int:
         acked = f" acked by {r.acked_by}" if r.acked_at else ""
         print(
             f"{r.event_id} {r.priority:7s} {r.event_type:26s} sev {r.severity} {r.uscc} "
-            f"loan {r.loan_id} band {band}{acked}"
+            f"loan {r.loan_id} band {band}{_webhook_text(r)}{acked}"
         )
     print(f"{len(rows)} alerts")
     return 0
+
+
+def _webhook_text(r: StoredAlert) -> str:
+    if not r.webhook:
+        return ""
+    if r.webhook == "dead":
+        return f" webhook DEAD after {r.webhook_attempts} attempts ({r.webhook_error})"
+    if r.webhook == "pending" and r.webhook_attempts:
+        return (
+            f" webhook retrying ({r.webhook_attempts} failed, last {r.webhook_error},"
+            f" next {r.webhook_next_at})"
+        )
+    return f" webhook {r.webhook}"
 
 
 def run_ack(args: argparse.Namespace) -> int:

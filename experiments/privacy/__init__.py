@@ -24,4 +24,5 @@ ATTACK_MODULES: tuple[str, ...] = (
     "secureboost_paths",
     "monitoring_differencing",
     "psi_membership",
+    "alerts_volume",
 )

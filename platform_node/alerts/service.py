@@ -8,22 +8,25 @@ Watches
     the bank, so the company sees it in its report).
 
 Delivery
-    ``WatchAlerts(after_seq)`` streams, in ``seq`` order (hence in order per company), the
-    events of companies the bank watches that were derived after the watch was registered
-    and have ``seq > after_seq``. Before sending each alert the platform checks again that
-    the watch is in force (not stopped, its end date not passed) and that the consent is in
-    force *now*; a failed check stops the watch (``consent_revoked`` / ``expired``) and the
-    event is never sent. Between alerts it sends progress marks (``progress_seq``): the bank
-    stores its cursor with its alerts, and resumes from it after any disconnection or
-    restart of either side: at-least-once delivery, duplicates removed by the bank (event id,
-    loan id).
+    ``WatchAlerts(cursor)`` streams, in the platform's log order (hence in order per
+    company), the events of companies the bank watches that were derived after the watch was
+    registered and lie after the cursor's position. Before sending each alert the platform
+    checks again that the watch is in force (not stopped, its end date not passed) and that
+    the consent is in force *now*; a failed check stops the watch (``consent_revoked`` /
+    ``expired``) and the event is never sent. After each batch of alerts, and otherwise on the
+    heartbeat schedule only, it sends a progress mark with a new *sealed* cursor
+    (:mod:`platform_node.alerts.cursor`: AES-GCM under a platform secret, random nonce, bound
+    to the bank): the bank stores it with its alerts and resumes from it after any
+    disconnection or restart of either side: at-least-once delivery, duplicates removed by
+    the bank (event id, loan id). Events of other companies never cause a message.
 
 Reveals to bank: for each event of a company it watches under consent, the event's random id,
-its position in the platform's event log, its type and severity and the time the platform
-ingested the record (plus the USCC and loan id the bank registered). Over time the bank learns
-how often each watched company gets each type of event, which the company's consent covers;
-progress marks reveal how many events the platform derived in total (the log's length), not
-about whom. Never a record's content.
+its type and severity and the time the platform ingested the record (plus the USCC and loan id
+the bank registered). Over time the bank learns how often each watched company gets each type
+of event, which the company's consent covers. The cursors are fixed-length random-looking
+strings, and progress marks come after the bank's own alerts or on the heartbeat clock, so
+neither tells how many events the platform derived for other companies (measured by
+``experiments/privacy/alerts_volume.py``). Never a record's content, nor a global position.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from models.audit.log import AuditLog
 from models.errors import FedCreditError, InvalidArgument, PermissionDenied
 from models.federation.party import Caller
 from models.uscc import normalize_uscc
+from platform_node.alerts.cursor import CursorSealer
 from platform_node.alerts.ingest import AlertIngestor
 from platform_node.alerts.store import AlertStore, Candidate, Watch, utc_iso
 from platform_node.consent.registry import ConsentRegistry
@@ -127,6 +131,7 @@ class AlertDelivery:
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.sealer = CursorSealer(store.cursor_key)
 
     # ------------------------------------------------------------------ watches
 
@@ -223,38 +228,46 @@ class AlertDelivery:
     def stream(
         self,
         bank: str,
-        after_seq: int,
+        cursor: bytes,
         active: Callable[[], bool],
         heartbeat_s: float | None = None,
     ) -> Iterator[alerts_pb2.WatchAlertsResponse]:
-        """The endless stream of one bank (ends when ``active()`` turns false)."""
-        self.store.set_cursor(bank, after_seq)
+        """The endless stream of one bank from its sealed ``cursor`` (ends when ``active()``
+        turns false).
+
+        Messages go out only after a batch with alerts for this bank (the alerts, then a
+        progress mark) or when the heartbeat is due (a progress mark): the stream's timing
+        depends on the bank's own alerts and the clock, not on other companies' events.
+        """
+        position = self.sealer.open(bank, cursor, top=self.store.max_seq())
+        self.store.set_cursor(bank, position)
         beat = heartbeat_s or self.heartbeat_s
-        cursor = after_seq
-        last_sent = self._clock().timestamp()
+        due = self._clock().timestamp() + beat
         while active():
             generation = self.signal.generation
-            sent = False
-            for rows, progress in self.batches(bank, cursor):
-                for r in rows:
-                    yield alerts_pb2.WatchAlertsResponse(
-                        alert=alerts_pb2.Alert(
-                            event_id=r.event_id, seq=r.seq, uscc=r.uscc, loan_id=r.loan_id,
-                            event_type=r.event_type, severity=r.severity,
-                            ingested_at=r.ingested_at,
-                        )
-                    )  # fmt: skip
-                yield alerts_pb2.WatchAlertsResponse(progress_seq=progress)
-                cursor, sent = progress, True
+            for rows, progress in self.batches(bank, position):
+                position = progress
+                if rows:
+                    for r in rows:
+                        yield alerts_pb2.WatchAlertsResponse(
+                            alert=alerts_pb2.Alert(
+                                event_id=r.event_id, uscc=r.uscc, loan_id=r.loan_id,
+                                event_type=r.event_type, severity=r.severity,
+                                ingested_at=r.ingested_at,
+                            )
+                        )  # fmt: skip
+                    yield self._progress(bank, position)
+                    due = self._clock().timestamp() + beat
                 if not active():
                     return
             now = self._clock().timestamp()
-            if sent:
-                last_sent = now
-            elif now - last_sent >= beat:
-                yield alerts_pb2.WatchAlertsResponse(progress_seq=cursor)
-                last_sent = now
-            self.signal.wait(generation, self.poll_s)
+            if now >= due:
+                yield self._progress(bank, position)
+                due = now + beat
+            self.signal.wait(generation, max(0.0, min(self.poll_s, due - now)))
+
+    def _progress(self, bank: str, position: int) -> alerts_pb2.WatchAlertsResponse:
+        return alerts_pb2.WatchAlertsResponse(cursor=self.sealer.seal(bank, position))
 
 
 class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
@@ -318,7 +331,7 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
         beat = request.heartbeat_ms / 1000.0 if request.heartbeat_ms else None
         try:
             yield from self.delivery.stream(
-                caller.party, int(request.after_seq), context.is_active, beat
+                caller.party, bytes(request.cursor), context.is_active, beat
             )
         except Exception as err:
             code, message = status_for(err)

@@ -9,8 +9,9 @@ Tables: ``events`` (seq, random-looking event id, USCC, type, severity, event da
 ingestion time, source table), ``watches`` (bank, loan id, USCC, dates, the consent that
 authorised it, the last ``seq`` at registration: only later events are delivered),
 ``derived_parts`` (catalogue parts already turned into events), ``grades`` (last known tax
-grade per company), ``cursors`` (the last cursor each bank reported), ``feeds`` (per-feed
-counts, never values), ``meta`` (the salt of event ids).
+grade per company), ``cursors`` (the log position each bank last resumed from), ``feeds``
+(per-feed counts, never values), ``meta`` (the salt of event ids, the key that seals the banks'
+cursors). ``seq`` never leaves the platform: banks hold sealed cursors.
 """
 
 from __future__ import annotations
@@ -132,18 +133,21 @@ class AlertStore(PrivateDb):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path, _SCHEMA, synchronous="NORMAL")
-        self.salt = self._salt()
+        self.salt = self._secret("salt")
+        #: the key that seals the banks' stream cursors (:mod:`platform_node.alerts.cursor`)
+        self.cursor_key = self._secret("cursor_key")
 
     @classmethod
     def in_data_dir(cls, data_dir: str | os.PathLike[str]) -> AlertStore:
         return cls(Path(data_dir) / "alerts" / DB_NAME)
 
-    def _salt(self) -> bytes:
+    def _secret(self, name: str) -> bytes:
+        """A 32-byte platform secret kept in ``meta`` (created at first use)."""
         with self.tx() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
             if row is None:
                 value = secrets.token_hex(32)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", (value,))
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
             else:
                 value = row["value"]
         return bytes.fromhex(value)

@@ -24,18 +24,17 @@ used (so, in aggregate, how many lacked consent or data). Over many queries with
 dates the bank learns a time series of these aggregates; with the population rule above it
 cannot isolate one company by differencing two populations under the same dates, but it can
 still compare populations that differ by ``min_population`` companies or more (an aggregate
-over at least that many companies), and the rule is kept in memory only (a platform restart
-forgets the populations already seen).
+over at least that many companies). The rule's memory is kept on disk, hashed
+(:mod:`platform_node.monitoring.populations`), so a platform restart does not reset it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -49,6 +48,11 @@ from models.federation.party import Caller, DataProvider
 from models.stability import DEFAULT_BINS, stability_indices
 from models.uscc import validate_uscc
 from platform_node.consent.registry import ConsentRegistry
+from platform_node.monitoring.populations import (
+    POPULATIONS_PER_KEY,
+    PopulationGuard,
+    PopulationStore,
+)
 from platform_node.refusals import for_bank
 from platform_node.scoring.table_cache import TableCache, TableCacheConfig
 from proto.fedcredit.v1 import monitoring_pb2, monitoring_pb2_grpc
@@ -66,8 +70,7 @@ FEATURE_STABILITY_QUERIED = "feature_stability_queried"
 MIN_POPULATION = 50
 MAX_POPULATION = 200_000
 MAX_BINS = 20
-_KEYS_KEPT = 512
-_POPULATIONS_PER_KEY = 32
+_POPULATIONS_PER_KEY = POPULATIONS_PER_KEY
 
 #: Point-in-time tables built for monitoring: a few kept, new dates limited per bank (a bank
 #: asking for a new date on every request gets RESOURCE_EXHAUSTED, not a platform busy building).
@@ -90,41 +93,6 @@ def _date(value: str, what: str) -> str:
 
 def population_digest(usccs: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(usccs)).encode()).hexdigest()
-
-
-class PopulationGuard:
-    """Refuses populations too close to one already used under the same key (in memory).
-
-    At most ``_POPULATIONS_PER_KEY`` different populations per key are answered (the same one
-    again always is): a bank cannot push an earlier population out with decoys and then ask
-    for a neighbour of it. Keys (bank, dataset, categories, dates, bins) are kept LRU.
-    """
-
-    def __init__(self, min_difference: int) -> None:
-        self.min_difference = min_difference
-        self._seen: OrderedDict[tuple[str, ...], list[frozenset[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def admit(self, key: tuple[str, ...], population: frozenset[str]) -> None:
-        with self._lock:
-            earlier = self._seen.get(key, [])
-            for old in earlier:
-                diff = len(old ^ population)
-                if 0 < diff < self.min_difference:
-                    raise FailedPrecondition(
-                        "the population differs from one already used with these dates by too"
-                        " few companies"
-                    )
-            if population not in earlier:
-                if len(earlier) >= _POPULATIONS_PER_KEY:  # refused, not forgotten: no decoys
-                    raise FailedPrecondition(
-                        "too many different populations were already used with these dates"
-                    )
-                earlier = [*earlier, population]
-            self._seen[key] = earlier
-            self._seen.move_to_end(key)
-            while len(self._seen) > _KEYS_KEPT:
-                self._seen.popitem(last=False)
 
 
 class FeatureMonitor:
@@ -151,6 +119,9 @@ class FeatureMonitor:
     differencing_rule:
         Refuse populations close to an earlier one (always on in the service; off only to
         measure the earlier flow, ``experiments/privacy/monitoring_differencing.py``).
+    population_store:
+        Where the rule keeps the populations already used (hashed), so that it survives a
+        restart (:mod:`platform_node.monitoring.populations`); None: in memory only.
     """
 
     def __init__(
@@ -164,6 +135,7 @@ class FeatureMonitor:
         in_population: Callable[[str, str], object] | None = None,
         tables: TableCacheConfig | None = None,
         differencing_rule: bool = True,
+        population_store: PopulationStore | None = None,
     ) -> None:
         if min_population < 2:
             raise InvalidArgument("the minimum population is at least 2")
@@ -178,7 +150,7 @@ class FeatureMonitor:
             lambda uscc, bank: registry.check(uscc, bank, SCOPE)  # type: ignore[union-attr]
         )
         # without the rule (only for re-enacting the earlier flow in experiments/privacy/)
-        self.guard = PopulationGuard(min_population if differencing_rule else 1)
+        self.guard = PopulationGuard(min_population if differencing_rule else 1, population_store)
         self.tables: TableCache[PartyTable] = TableCache(
             tables or DEFAULT_TABLES,
             size_of=lambda t: int(np.asarray(t.X).nbytes + np.asarray(t.ids).nbytes),
@@ -309,8 +281,14 @@ def install(
     share_feature_names: bool = False,
     in_population: Callable[[str, str], object] | None = None,
     tables: TableCacheConfig | None = None,
+    data_dir: Path | None = None,
 ) -> Mapping[str, tuple[str, ...]]:
-    """Add the service to ``server``; returns its role policy (banks only)."""
+    """Add the service to ``server``; returns its role policy (banks only).
+
+    With ``data_dir`` the differencing rule's populations are kept in
+    ``<data_dir>/monitoring/populations.db`` and survive a restart (the platform node always
+    passes it).
+    """
     monitor = FeatureMonitor(
         data_provider=data_provider,
         consent_registry=consent_registry,
@@ -319,6 +297,7 @@ def install(
         share_feature_names=share_feature_names,
         in_population=in_population,
         tables=tables,
+        population_store=PopulationStore.in_data_dir(data_dir) if data_dir is not None else None,
     )
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(monitor), server)
     return POLICY

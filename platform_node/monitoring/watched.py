@@ -17,9 +17,7 @@ from platform_node.consent.registry import ConsentRegistry
 from platform_node.monitoring.service import SCOPE
 
 
-def watched_population(
-    consent: ConsentRegistry, watches: AlertStore
-) -> Callable[[str, str], None]:
+def watched_population(consent: ConsentRegistry, watches: AlertStore) -> Callable[[str, str], None]:
     """``(uscc, bank) -> None``, raising :class:`PermissionDenied` for a company outside the
     bank's watched, consenting population (the message names no company)."""
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/fedcredit/v1/alerts.proto\x12\x0c\x66\x65\x64\x63redit.v1\"Q\n\nWatchEntry\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\"A\n\x14RegisterWatchRequest\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.WatchEntry\"Y\n\x0bWatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"C\n\x15RegisterWatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.fedcredit.v1.WatchResult\"#\n\x10StopWatchRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"$\n\x11StopWatchResponse\x12\x0f\n\x07stopped\x18\x01 \x01(\x05\"\x14\n\x12ListWatchesRequest\"@\n\x13ListWatchesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.WatchEntry\"=\n\x12WatchAlertsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x14\n\x0cheartbeat_ms\x18\x02 \x01(\r\"\x80\x01\n\x05\x41lert\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04uscc\x18\x03 \x01(\t\x12\x0f\n\x07loan_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\x10\n\x08severity\x18\x06 \x01(\x05\x12\x13\n\x0bingested_at\x18\x07 \x01(\t\"O\n\x13WatchAlertsResponse\x12\"\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x13.fedcredit.v1.Alert\x12\x14\n\x0cprogress_seq\x18\x02 \x01(\x04\x32\xe0\x02\n\x0c\x41lertService\x12X\n\rRegisterWatch\x12\".fedcredit.v1.RegisterWatchRequest\x1a#.fedcredit.v1.RegisterWatchResponse\x12L\n\tStopWatch\x12\x1e.fedcredit.v1.StopWatchRequest\x1a\x1f.fedcredit.v1.StopWatchResponse\x12R\n\x0bListWatches\x12 .fedcredit.v1.ListWatchesRequest\x1a!.fedcredit.v1.ListWatchesResponse\x12T\n\x0bWatchAlerts\x12 .fedcredit.v1.WatchAlertsRequest\x1a!.fedcredit.v1.WatchAlertsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/fedcredit/v1/alerts.proto\x12\x0c\x66\x65\x64\x63redit.v1\"Q\n\nWatchEntry\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\"A\n\x14RegisterWatchRequest\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.WatchEntry\"Y\n\x0bWatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"C\n\x15RegisterWatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.fedcredit.v1.WatchResult\"#\n\x10StopWatchRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"$\n\x11StopWatchResponse\x12\x0f\n\x07stopped\x18\x01 \x01(\x05\"\x14\n\x12ListWatchesRequest\"@\n\x13ListWatchesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.fedcredit.v1.WatchEntry\"K\n\x12WatchAlertsRequest\x12\x14\n\x0cheartbeat_ms\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0cJ\x04\x08\x01\x10\x02R\tafter_seq\"~\n\x05\x41lert\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x03 \x01(\t\x12\x0f\n\x07loan_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\x10\n\x08severity\x18\x06 \x01(\x05\x12\x13\n\x0bingested_at\x18\x07 \x01(\tJ\x04\x08\x02\x10\x03R\x03seq\"]\n\x13WatchAlertsResponse\x12\"\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x13.fedcredit.v1.Alert\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0cJ\x04\x08\x02\x10\x03R\x0cprogress_seq2\xe0\x02\n\x0c\x41lertService\x12X\n\rRegisterWatch\x12\".fedcredit.v1.RegisterWatchRequest\x1a#.fedcredit.v1.RegisterWatchResponse\x12L\n\tStopWatch\x12\x1e.fedcredit.v1.StopWatchRequest\x1a\x1f.fedcredit.v1.StopWatchResponse\x12R\n\x0bListWatches\x12 .fedcredit.v1.ListWatchesRequest\x1a!.fedcredit.v1.ListWatchesResponse\x12T\n\x0bWatchAlerts\x12 .fedcredit.v1.WatchAlertsRequest\x1a!.fedcredit.v1.WatchAlertsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,11 +48,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTWATCHESRESPONSE']._serialized_start=456
   _globals['_LISTWATCHESRESPONSE']._serialized_end=520
   _globals['_WATCHALERTSREQUEST']._serialized_start=522
-  _globals['_WATCHALERTSREQUEST']._serialized_end=583
-  _globals['_ALERT']._serialized_start=586
-  _globals['_ALERT']._serialized_end=714
-  _globals['_WATCHALERTSRESPONSE']._serialized_start=716
-  _globals['_WATCHALERTSRESPONSE']._serialized_end=795
-  _globals['_ALERTSERVICE']._serialized_start=798
-  _globals['_ALERTSERVICE']._serialized_end=1150
+  _globals['_WATCHALERTSREQUEST']._serialized_end=597
+  _globals['_ALERT']._serialized_start=599
+  _globals['_ALERT']._serialized_end=725
+  _globals['_WATCHALERTSRESPONSE']._serialized_start=727
+  _globals['_WATCHALERTSRESPONSE']._serialized_end=820
+  _globals['_ALERTSERVICE']._serialized_start=823
+  _globals['_ALERTSERVICE']._serialized_end=1175
 # @@protoc_insertion_point(module_scope)

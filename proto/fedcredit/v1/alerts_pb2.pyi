@@ -65,35 +65,33 @@ class ListWatchesResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[WatchEntry, _Mapping]]] = ...) -> None: ...
 
 class WatchAlertsRequest(_message.Message):
-    __slots__ = ("after_seq", "heartbeat_ms")
-    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("heartbeat_ms", "cursor")
     HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
-    after_seq: int
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     heartbeat_ms: int
-    def __init__(self, after_seq: _Optional[int] = ..., heartbeat_ms: _Optional[int] = ...) -> None: ...
+    cursor: bytes
+    def __init__(self, heartbeat_ms: _Optional[int] = ..., cursor: _Optional[bytes] = ...) -> None: ...
 
 class Alert(_message.Message):
-    __slots__ = ("event_id", "seq", "uscc", "loan_id", "event_type", "severity", "ingested_at")
+    __slots__ = ("event_id", "uscc", "loan_id", "event_type", "severity", "ingested_at")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
-    SEQ_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     INGESTED_AT_FIELD_NUMBER: _ClassVar[int]
     event_id: str
-    seq: int
     uscc: str
     loan_id: str
     event_type: str
     severity: int
     ingested_at: str
-    def __init__(self, event_id: _Optional[str] = ..., seq: _Optional[int] = ..., uscc: _Optional[str] = ..., loan_id: _Optional[str] = ..., event_type: _Optional[str] = ..., severity: _Optional[int] = ..., ingested_at: _Optional[str] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., uscc: _Optional[str] = ..., loan_id: _Optional[str] = ..., event_type: _Optional[str] = ..., severity: _Optional[int] = ..., ingested_at: _Optional[str] = ...) -> None: ...
 
 class WatchAlertsResponse(_message.Message):
-    __slots__ = ("alert", "progress_seq")
+    __slots__ = ("alert", "cursor")
     ALERT_FIELD_NUMBER: _ClassVar[int]
-    PROGRESS_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     alert: Alert
-    progress_seq: int
-    def __init__(self, alert: _Optional[_Union[Alert, _Mapping]] = ..., progress_seq: _Optional[int] = ...) -> None: ...
+    cursor: bytes
+    def __init__(self, alert: _Optional[_Union[Alert, _Mapping]] = ..., cursor: _Optional[bytes] = ...) -> None: ...
