@@ -20,7 +20,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from experiments.privacy import ATTACK_MODULES  # noqa: E402
-from experiments.privacy.common import AttackResult, to_markdown, write_report  # noqa: E402
+from experiments.privacy.common import (  # noqa: E402
+    AttackResult,
+    merge_report,
+    to_markdown,
+    write_report,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small data, the test-suite sizes")
     ap.add_argument("--only", default="", help="run only modules whose name contains this")
     ap.add_argument("--write", action="store_true", help="write the report even with --only")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: replace these modules' rows in the committed report, keep the rest",
+    )
     args = ap.parse_args(argv)
     results: list[AttackResult] = []
     t0 = time.perf_counter()
@@ -40,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(rows)} results in {time.perf_counter() - t:.1f} s", flush=True)
         results.extend(rows)
     seconds = time.perf_counter() - t0
+    if args.only and args.merge:
+        json_path, md_path = merge_report(results, args.quick, seconds)
+        print(f"merged into {json_path} and {md_path}")
+        return 0
     if args.only and not args.write:
         print(to_markdown(results, args.quick, seconds))
         return 0

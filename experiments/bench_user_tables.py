@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rows = args.rows or 3000
         args.trees = min(args.trees, 3)
         args.key_bits = 1024
-    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-user-quick-")) if args.quick else RESULTS)
+    quick_dir = Path(tempfile.mkdtemp(prefix="bench-user-quick-")) if args.quick else None
+    out = args.out or quick_dir or RESULTS
     runs = [run_one(SHAPES[name], args) for name in args.tables.split(",")]
     result = {
         "mode": "quick" if args.quick else "full",

@@ -101,6 +101,44 @@ def write_report(
     return json_path, md_path
 
 
+def merge_report(
+    results: list[AttackResult], quick: bool, seconds: float, out_dir: Path = RESULTS
+) -> tuple[Path, Path]:
+    """Replace the rows of ``results`` (same protocol and attack) in the existing report.
+
+    For adding one attack to a full run without rerunning every other one. A quick run is
+    never merged into a full report (nor the reverse): the figures would not be comparable.
+    """
+    json_path = out_dir / "bench_privacy.json"
+    old = json.loads(json_path.read_text()) if json_path.exists() else None
+    if old is None:
+        return write_report(results, quick, seconds, out_dir)
+    if bool(old.get("quick")) != quick:
+        raise SystemExit(
+            f"the report at {json_path} is a {'quick' if old.get('quick') else 'full'} run; "
+            f"merge a run of the same kind"
+        )
+    fresh = {(r.protocol, r.attack) for r in results}
+    kept = [
+        AttackResult(
+            **{
+                **a,
+                "recovered": math.nan if a["recovered"] is None else a["recovered"],
+                "baseline": math.nan if a["baseline"] is None else a["baseline"],
+            }
+        )
+        for a in old["attacks"]
+        if (a["protocol"], a["attack"]) not in fresh
+    ]
+    merged = kept + results
+    total = float(old.get("seconds", 0.0)) + seconds
+    json_path, md_path = write_report(merged, quick, total, out_dir)
+    doc = json.loads(json_path.read_text())
+    doc["merged"] = sorted({*old.get("merged", []), *(f"{p}/{a}" for p, a in fresh)})
+    json_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return json_path, md_path
+
+
 def _fmt(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.4g}"
 

@@ -105,10 +105,8 @@ def user_tables(shape: TableShape, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     logit = 1.4 * z + 0.5 * interaction * (z > 0) + rng.normal(0.0, 0.6, n)
     rate = 0.12 if shape.name == "marketing" else 0.067
     y = logit > np.quantile(logit, 1.0 - rate)
-    if shape.positive_label == "yes":
-        label = np.where(y, "yes", "no")
-    else:
-        label = y.astype(int).astype(str)
+    text_label = shape.positive_label == "yes"
+    label = np.where(y, "yes", "no") if text_label else y.astype(int).astype(str)
     bank = pd.DataFrame({"id": ids, shape.label_column: label, **{c: cols[c] for c in bank_cols}})
     platform = pd.DataFrame({"id": ids, **{c: cols[c] for c in plat_cols}})
     return bank, platform
