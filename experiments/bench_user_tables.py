@@ -119,9 +119,7 @@ def _cpu_seconds(pid: int) -> float:
 def _text_columns(frame: Any, skip: tuple[str, ...]) -> int:
     import pandas as pd
 
-    return sum(
-        not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns if c not in skip
-    )
+    return sum(not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns if c not in skip)
 
 
 def _lightgbm(
@@ -178,8 +176,12 @@ def run_one(shape: TableShape, args: argparse.Namespace) -> dict[str, Any]:
 
     if args.rows is not None:
         shape = TableShape(
-            shape.name, args.rows, shape.bank_features, shape.platform_features,
-            shape.label_column, shape.positive_label,
+            shape.name,
+            args.rows,
+            shape.bank_features,
+            shape.platform_features,
+            shape.label_column,
+            shape.positive_label,
         )
     bank, platform = user_tables(shape, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix=f"bench-user-{shape.name}-") as tmp:
@@ -228,9 +230,7 @@ def run_one(shape: TableShape, args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
-            runner = JobRunner(
-                spec, config, peer, audit=bank_audit_log(config), on_phase=on_phase
-            )
+            runner = JobRunner(spec, config, peer, audit=bank_audit_log(config), on_phase=on_phase)
             result = runner.run()
             if profiler is not None:
                 profiler.disable()
@@ -349,9 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
     }
     write(result, out)
-    print(json.dumps({"out": str(out), "runs": [
-        {k: v for k, v in r.items() if k != "profile_bank_top"} for r in runs
-    ]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "out": str(out),
+                "runs": [{k: v for k, v in r.items() if k != "profile_bank_top"} for r in runs],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -59,8 +59,16 @@ def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
 
     assert main(["--quick", "--rows", "1500", "--tables", "marketing", "--out", str(tmp_path)]) == 0
     run = json.loads((tmp_path / "bench_user_tables.json").read_text())["runs"][0]
-    for key in ("rows", "bank_features", "platform_features", "seconds_total", "seconds_per_tree",
-                "auc_federated", "auc_lightgbm", "lightgbm_seconds"):
+    for key in (
+        "rows",
+        "bank_features",
+        "platform_features",
+        "seconds_total",
+        "seconds_per_tree",
+        "auc_federated",
+        "auc_lightgbm",
+        "lightgbm_seconds",
+    ):
         assert key in run
     assert run["auc_federated"] > 0.8 and abs(run["auc_federated"] - run["auc_lightgbm"]) < 0.05
     assert (tmp_path / "bench_user_tables.md").read_text().count("| marketing |") == 1

@@ -66,13 +66,24 @@ def _numeric(
 
 
 TEXT_COLUMNS = {
-    "job": ["admin.", "blue-collar", "entrepreneur", "housemaid", "management", "retired",
-            "self-employed", "services", "student", "technician", "unemployed", "unknown"],
+    "job": [
+        "admin.",
+        "blue-collar",
+        "entrepreneur",
+        "housemaid",
+        "management",
+        "retired",
+        "self-employed",
+        "services",
+        "student",
+        "technician",
+        "unemployed",
+        "unknown",
+    ],
     "marital": ["married", "single", "divorced"],
     "education": ["primary", "secondary", "tertiary", "unknown"],
     "contact": ["cellular", "telephone", "unknown"],
-    "month": ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-              "dec"],
+    "month": ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
     "housing": ["yes", "no"],
     "loan": ["yes", "no"],
     "poutcome": ["failure", "other", "success", "unknown"],
