@@ -328,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other tables' runs already in the output's JSON (one table at a time)",
+    )
     ap.add_argument("--serve-platform", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--pki", help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -343,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     quick_dir = Path(tempfile.mkdtemp(prefix="bench-user-quick-")) if args.quick else None
     out = args.out or quick_dir or RESULTS
     runs = [run_one(SHAPES[name], args) for name in args.tables.split(",")]
+    previous = out / "bench_user_tables.json"
+    if args.merge and previous.exists():
+        done = {r["table"] for r in runs}
+        old = json.loads(previous.read_text())
+        if old.get("mode") == ("quick" if args.quick else "full"):
+            runs = [r for r in old["runs"] if r["table"] not in done] + runs
     result = {
         "mode": "quick" if args.quick else "full",
         "machine": f"{os.cpu_count()} cores",
