@@ -279,6 +279,10 @@ def test_unbalanced_psi_cache_and_run_are_bit_identical(
     ray_set = dst / "sets" / key.key_id / local_set.name
     for name in ("public.bin", "private_prefix.npy", "private_values.npy", "private_ids.npy"):
         assert (ray_set / name).read_bytes() == (local_set / name).read_bytes(), name
+    # the next key (after a rotation) replaces it in the object store and in the actors
+    with ray_backend.group_engine() as engine:
+        engine.hold_key("next-key", random_scalar())
+    assert list(ray_backend._scalars) == ["next-key"]
 
 
 def _cpu_seconds(pid: int) -> float:

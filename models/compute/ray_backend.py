@@ -68,8 +68,9 @@ MIN_BLOCK = 64
 #: Ciphertext vectors and keys kept in the object store.
 CACHE_VECTORS = 4
 CACHE_KEYS = 4
-#: Long-lived OPRF keys kept in the object store (the current one and the one it replaced).
-CACHE_SCALARS = 2
+#: Long-lived OPRF keys kept in the object store: only the current one (holding a new key
+#: id drops the old key's object, once no engine still refers to it, and every actor's copy).
+CACHE_SCALARS = 1
 #: Largest PSI block (ids or points) one actor call handles.
 GROUP_BLOCK = 1 << 16
 #: PSI blocks queued per actor at a time (one running, one waiting).

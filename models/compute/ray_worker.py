@@ -31,8 +31,8 @@ from models.crypto.parallel import bytes_to_mpz, ints_to_bytes
 CACHE_VECTORS = 4
 #: Keys an actor keeps.
 CACHE_KEYS = 4
-#: Long-lived PSI scalars (OPRF keys) an actor keeps.
-CACHE_SCALARS = 2
+#: Long-lived PSI scalars (OPRF keys) an actor keeps (the current one).
+CACHE_SCALARS = 1
 
 
 def encode_keypair(keypair: PaillierKeypair) -> bytes:
