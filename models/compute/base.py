@@ -9,7 +9,9 @@ time:
   row-sharded: each worker sums its own row block per feature and bin, the blocks are
   combined by ciphertext multiplication, i.e. plaintext addition);
 * **PSI blinding** (:meth:`ComputeBackend.group_engine`: scalar multiplication of ristretto255
-  points and hash-then-multiply of ids).
+  points and hash-then-multiply of ids), for balanced PSI and for unbalanced PSI (the
+  platform's offline blinding of its whole population under its long-lived OPRF key, the
+  per-job OPRF evaluation of the bank's blinded points, the bank's blinding and unblinding).
 
 Every implementation returns exactly what :mod:`models.crypto` and :mod:`models.psi` return
 locally: histograms and PSI points are bit-identical (modular products do not depend on the
@@ -37,6 +39,17 @@ class GroupOps(Protocol):
 
     def hash_mult(self, scalar: bytes, ids: Sequence[str]) -> bytes:
         """``scalar * H(id)`` for every id, one blob in the order of ``ids``."""
+        ...
+
+    def hold_key(self, key_id: str, scalar: bytes) -> None:
+        """Keep a long-lived ``scalar`` (the platform's OPRF key ``key_id``) with the workers.
+
+        Later :meth:`mult` and :meth:`hash_mult` calls with this scalar send the workers only
+        ``key_id`` and a reference to the one copy held by the backend (a Ray cluster: one
+        object in its object store, cached by each worker), instead of the scalar with every
+        block. A new ``key_id`` (the key rotated) replaces the held one. Engines in this
+        process need nothing held.
+        """
         ...
 
     def close(self) -> None:

@@ -13,11 +13,17 @@ actor and combines the answers:
 * encryption: actors return DJN obfuscators, this process multiplies them with
   ``1 + m n`` (one multiplication per value), so plaintexts never leave the caller;
 * decryption: actors decrypt blocks of ciphertexts (CRT) and return plaintext bytes;
-* PSI: actors multiply blocks of points, or hash then multiply blocks of ids.
+* PSI: actors multiply blocks of points, or hash then multiply blocks of ids. A large batch
+  (the platform's offline blinding of its whole population for unbalanced PSI) is cut into
+  blocks of at most ``GROUP_BLOCK`` ids, at most two in flight per actor, each handed to the
+  actor that finished the last one; points and ids travel as one bytes object per block.
 
 Keys: the key holder's key is put into the object store once per key (JSON bytes, its own
 cluster only) and cached by each actor until :meth:`RayBackend.release_key` (the end of the
-training job); a PSI scalar (32 bytes) comes with each call.
+training job). A per-job PSI scalar (32 bytes) comes with each call; the platform's
+long-lived OPRF key is put into the object store once per key id
+(:meth:`RayGroupEngine.hold_key`), cached by each actor, and replaced (its object and every
+actor's copy dropped) when a newer key id is held.
 Fault tolerance: actors are created with ``max_restarts`` and ``max_task_retries``, so a
 worker process that dies is restarted by Ray and the call it was running is retried; the
 restarted actor reloads its block or key from the object store. Every block's answer is a
@@ -29,6 +35,7 @@ Ray is imported only when this backend is created (``pip install 'fedcredit[ray]
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import socket
@@ -61,6 +68,13 @@ MIN_BLOCK = 64
 #: Ciphertext vectors and keys kept in the object store.
 CACHE_VECTORS = 4
 CACHE_KEYS = 4
+#: Long-lived OPRF keys kept in the object store: only the current one (holding a new key
+#: id drops the old key's object, once no engine still refers to it, and every actor's copy).
+CACHE_SCALARS = 1
+#: Largest PSI block (ids or points) one actor call handles.
+GROUP_BLOCK = 1 << 16
+#: PSI blocks queued per actor at a time (one running, one waiting).
+GROUP_WINDOW = 2
 
 
 def import_ray() -> Any:
@@ -144,6 +158,7 @@ class RayBackend:
         self._lock = threading.Lock()
         self._vectors: OrderedDict[str, tuple[list[int], list[Any]]] = OrderedDict()
         self._keys: OrderedDict[str, Any] = OrderedDict()
+        self._scalars: OrderedDict[str, Any] = OrderedDict()
 
     # ------------------------------------------------------------------ plumbing
     def actor_pids(self) -> list[int]:
@@ -194,6 +209,19 @@ class RayBackend:
                         a.forget.remote(old)
             self._vectors.move_to_end(token)
         return token, got[0], got[1]
+
+    def _scalar_ref(self, key_id: str, scalar: bytes) -> Any:
+        """The object holding the OPRF key ``key_id`` (put once; older keys dropped)."""
+        with self._lock:
+            ref = self._scalars.get(key_id)
+            if ref is None:
+                ref = self._scalars[key_id] = self._ray.put(scalar)
+                while len(self._scalars) > CACHE_SCALARS:
+                    old, _ = self._scalars.popitem(last=False)
+                    for a in self._actors:
+                        a.forget.remote(old)
+            self._scalars.move_to_end(key_id)
+        return ref
 
     def release_key(self, keypair: PaillierKeypair) -> None:
         """Drop the key's object and every actor's copy (call when the job ends)."""
@@ -304,6 +332,7 @@ class RayBackend:
         with self._lock:
             self._vectors.clear()
             self._keys.clear()
+            self._scalars.clear()
             for a in self._actors:
                 self._ray.kill(a, no_restart=True)
             self._actors = []
@@ -315,6 +344,7 @@ class RayGroupEngine:
     def __init__(self, backend: RayBackend, workers: int | None = None) -> None:
         self._backend = backend
         self._workers = workers
+        self._held: tuple[str, bytes, Any] | None = None
 
     def __enter__(self) -> RayGroupEngine:
         return self
@@ -323,7 +353,49 @@ class RayGroupEngine:
         self.close()
 
     def close(self) -> None:
-        """Nothing is held between calls (the scalar comes with each call)."""
+        """Forget the held key's reference (the backend keeps the object for the next run)."""
+        self._held = None
+
+    def hold_key(self, key_id: str, scalar: bytes) -> None:
+        """Use the one object-store copy of the OPRF key ``key_id`` for calls with ``scalar``."""
+        _scalar(scalar)
+        self._held = (key_id, scalar, self._backend._scalar_ref(key_id, scalar))
+
+    def _key_args(self, scalar: bytes) -> tuple[bytes | None, str, list[Any] | None]:
+        held = self._held
+        if held is not None and hmac.compare_digest(held[1], scalar):
+            return None, held[0], [held[2]]
+        return scalar, "", None
+
+    def _blocks(self, n: int, call: Any) -> bytes:
+        """Run ``call(actor, lo, hi)`` over blocks of ``[0, n)``; the answers in order."""
+        be = self._backend
+        k = be._team(n, self._workers)
+        n_blocks = max(k, -(-n // GROUP_BLOCK))
+        bounds = _bounds(n, n_blocks)
+        out: list[bytes] = [b""] * n_blocks
+        if n_blocks == k:
+            parts = be._get([call(be._actors[i], bounds[i], bounds[i + 1]) for i in range(k)])
+            return b"".join(parts)
+        pending: dict[Any, tuple[int, int]] = {}
+        nxt = 0
+
+        def submit(actor: int) -> None:
+            nonlocal nxt
+            ref = call(be._actors[actor], bounds[nxt], bounds[nxt + 1])
+            pending[ref] = (nxt, actor)
+            nxt += 1
+
+        for j in range(min(n_blocks, k * GROUP_WINDOW)):
+            submit(j % k)
+        while pending:
+            done, _ = be._ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                block, actor = pending.pop(ref)
+                out[block] = be._get([ref])[0]
+                if nxt < n_blocks:
+                    submit(actor)
+        return b"".join(out)
 
     def mult(self, scalar: bytes, blob: bytes) -> bytes:
         _scalar(scalar)
@@ -332,35 +404,25 @@ class RayGroupEngine:
         n = len(blob) // POINT_BYTES
         if n == 0:
             return b""
-        be = self._backend
-        k = be._team(n, self._workers)
-        bounds = _bounds(n, k)
         view = bytes(blob)
-        parts = be._get(
-            [
-                be._actors[i].psi_mult.remote(
-                    scalar, view[bounds[i] * POINT_BYTES : bounds[i + 1] * POINT_BYTES]
-                )
-                for i in range(k)
-            ]
+        s, key_id, box = self._key_args(scalar)
+        return self._blocks(
+            n,
+            lambda actor, lo, hi: actor.psi_mult.remote(
+                s, view[lo * POINT_BYTES : hi * POINT_BYTES], key_id, box
+            ),
         )
-        return b"".join(parts)
 
     def hash_mult(self, scalar: bytes, ids: Sequence[str]) -> bytes:
         _scalar(scalar)
-        ids = list(ids)
+        ids = ids if isinstance(ids, list) else list(ids)
         n = len(ids)
         if n == 0:
             return b""
-        be = self._backend
-        k = be._team(n, self._workers)
-        bounds = _bounds(n, k)
-        parts = be._get(
-            [
-                be._actors[i].psi_hash_mult.remote(
-                    scalar, encode_ids(ids[bounds[i] : bounds[i + 1]]), bounds[i + 1] - bounds[i]
-                )
-                for i in range(k)
-            ]
+        s, key_id, box = self._key_args(scalar)
+        return self._blocks(
+            n,
+            lambda actor, lo, hi: actor.psi_hash_mult.remote(
+                s, encode_ids(ids[lo:hi]), hi - lo, key_id, box
+            ),
         )
-        return b"".join(parts)

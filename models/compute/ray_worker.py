@@ -2,8 +2,9 @@
 
 One :class:`ComputeWorker` per CPU of the party's cluster does every kind of work, so that
 actors of different kinds never wait for each other's CPUs. Its state is a cache: the row
-block of a ciphertext vector (by token) and the key holder's keys (by key id), each loaded
-from an object-store reference that comes with every call. An actor that died and was
+block of a ciphertext vector (by token), the key holder's keys (by key id) and the
+platform's long-lived OPRF scalar (by key id), each loaded from an object-store reference
+that comes with every call. An actor that died and was
 restarted by Ray (``max_restarts``) starts empty and reloads what the retried call needs
 from that reference, so a lost worker changes nothing but time.
 
@@ -30,6 +31,8 @@ from models.crypto.parallel import bytes_to_mpz, ints_to_bytes
 CACHE_VECTORS = 4
 #: Keys an actor keeps.
 CACHE_KEYS = 4
+#: Long-lived PSI scalars (OPRF keys) an actor keeps (the current one).
+CACHE_SCALARS = 1
 
 
 def encode_keypair(keypair: PaillierKeypair) -> bytes:
@@ -76,6 +79,7 @@ class ComputeWorker:
     def __init__(self) -> None:
         self._vectors: OrderedDict[str, tuple[mpz, list[mpz]]] = OrderedDict()
         self._keys: OrderedDict[str, PaillierKeypair] = OrderedDict()
+        self._scalars: OrderedDict[str, bytes] = OrderedDict()
         self._engine: Any = None
 
     def pid(self) -> int:
@@ -111,6 +115,23 @@ class ComputeWorker:
         """Drop a cached ciphertext block or key (the job ended)."""
         self._vectors.pop(token, None)
         self._keys.pop(token, None)
+        self._scalars.pop(token, None)
+
+    def _scalar(self, scalar: bytes | None, key_id: str, box: list[Any] | None) -> bytes:
+        """The call's scalar: given, or the held OPRF key ``key_id`` (loaded from ``box``)."""
+        if scalar is not None:
+            return scalar
+        got = self._scalars.get(key_id)
+        if got is None:
+            import ray
+
+            assert box is not None
+            got = bytes(ray.get(box[0]))
+            self._scalars[key_id] = got
+            while len(self._scalars) > CACHE_SCALARS:
+                self._scalars.popitem(last=False)
+        self._scalars.move_to_end(key_id)
+        return got
 
     # ------------------------------------------------------------------ histograms
     def histograms(
@@ -150,10 +171,21 @@ class ComputeWorker:
             self._engine = GroupEngine(1)
         return self._engine
 
-    def psi_mult(self, scalar: bytes, blob: bytes) -> bytes:
-        """``scalar * P`` for every point of ``blob``."""
-        return bytes(self._group().mult(scalar, blob))
+    def psi_mult(
+        self, scalar: bytes | None, blob: bytes, key_id: str = "", box: list[Any] | None = None
+    ) -> bytes:
+        """``scalar * P`` for every point of ``blob`` (``scalar`` None: the held key)."""
+        return bytes(self._group().mult(self._scalar(scalar, key_id, box), blob))
 
-    def psi_hash_mult(self, scalar: bytes, ids_blob: bytes, count: int) -> bytes:
-        """``scalar * H(id)`` for every id of the blob, in order."""
-        return bytes(self._group().hash_mult(scalar, decode_ids(ids_blob, count)))
+    def psi_hash_mult(
+        self,
+        scalar: bytes | None,
+        ids_blob: bytes,
+        count: int,
+        key_id: str = "",
+        box: list[Any] | None = None,
+    ) -> bytes:
+        """``scalar * H(id)`` for every id of the blob, in order (``scalar`` None: the held
+        key)."""
+        ids = decode_ids(ids_blob, count)
+        return bytes(self._group().hash_mult(self._scalar(scalar, key_id, box), ids))

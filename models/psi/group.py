@@ -220,6 +220,11 @@ class GroupEngine:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def hold_key(self, key_id: str, scalar: bytes) -> None:
+        """Nothing to hold: this engine's threads share the caller's memory (see
+        :meth:`models.compute.base.GroupOps.hold_key`)."""
+        _scalar(scalar)
+
     def mult(self, scalar: bytes, blob: bytes) -> bytes:
         """Multiply every point of ``blob`` by ``scalar``.
 

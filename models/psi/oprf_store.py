@@ -40,8 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models import compute
+from models.compute.base import GroupOps
 from models.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound
-from models.psi.group import POINT_BYTES, SCALAR_BYTES, GroupEngine, random_scalar
+from models.psi.group import POINT_BYTES, SCALAR_BYTES, random_scalar
 from models.psi.tagset import TagSet, false_positive_rate, tags64
 
 CACHE_FORMAT = "fedcredit-upsi-cache/1"
@@ -289,11 +291,15 @@ class PlatformPsiCache:
         ids: np.ndarray,
         *,
         workers: int | None = None,
-        engine: GroupEngine | None = None,
+        engine: GroupOps | None = None,
         values: bytes | None = None,
     ) -> CacheMeta:
         """Blind every prepared platform id under ``key`` and write the cache (the offline
         phase; about one hash-and-multiply per id).
+
+        The blinding runs on ``engine``, by default a group engine of the process's compute
+        backend (:func:`models.compute.backend`: local threads, or the platform's own Ray
+        cluster, which then holds one copy of the key in its object store).
 
         ``ids`` are the platform's distinct valid ids (:func:`models.psi.ids.prepare_ids`).
         ``values`` (benchmarks only) gives ``F(y)`` precomputed, in the order of ``ids``.
@@ -309,8 +315,9 @@ class PlatformPsiCache:
         ids = np.asarray(ids).astype(str)
         if values is None:
             own_engine = engine is None
-            eng = GroupEngine(workers) if engine is None else engine
+            eng = compute.backend().group_engine(workers) if engine is None else engine
             try:
+                eng.hold_key(key.key_id, key.scalar)
                 values = eng.hash_mult(key.scalar, ids.tolist())
             finally:
                 if own_engine:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from models import compute
 from models.errors import DataLoss, FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
 from models.federation.session import SessionSpec
@@ -45,7 +46,6 @@ from models.psi.choose import (
 )
 from models.psi.group import (
     POINT_BYTES,
-    GroupEngine,
     all_distinct,
     check_blob,
     random_scalar,
@@ -375,7 +375,7 @@ class PsiAutoActive:
         r = random_scalar()
         r_inv = scalar_invert(r)
         out: list[bytes] = []
-        with GroupEngine(self.workers) as engine:
+        with compute.backend().group_engine(self.workers) as engine:
             for k in range(n_chunks(n_a, cs)):
                 lo, hi = k * cs, min(n_a, (k + 1) * cs)
                 x_r = engine.hash_mult(r, own[lo:hi].tolist())

@@ -13,7 +13,10 @@ balanced steps (``PsiStartRequest`` ...) run in the same session through an inne
    to its id through its private index (a value not in its population is refused), checks the
    order and stores the alignment (as balanced PSI does) for the later training job.
 
-The key scalar stays in the platform's process; eval requests name the key id and one that
+The key scalar stays with the platform: in its process, or, with ``compute = "ray"``, also
+in the platform's own Ray cluster (one object-store copy per key, cached by its workers),
+which runs the offline blinding and the per-chunk evaluation (:mod:`models.compute`); eval
+requests name the key id and one that
 is not the current key is refused with FailedPrecondition ("stale ... download the current
 cache"). The cache lives in ``context.extras["psi_cache_dir"]``, by default
 ``<platform data dir>/psi_cache``; ``psi_key_rotation_days`` sets the rotation period.
@@ -29,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models import compute
+from models.compute.base import GroupOps
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.psi.alignment import alignment_digest, has_alignment, save_alignment
@@ -42,7 +47,7 @@ from models.psi.choose import (
     choose_protocol,
     sizes_favour_unbalanced,
 )
-from models.psi.group import POINT_BYTES, GroupEngine, check_blob
+from models.psi.group import POINT_BYTES, check_blob
 from models.psi.ids import prepare_ids
 from models.psi.messages import (
     PsiBlindRequest,
@@ -116,7 +121,7 @@ class PsiAutoPassive(PassiveParty):
         super().__init__(context)
         self._protocol = ""
         self._balanced: PsiPassive | None = None
-        self._engine: GroupEngine | None = None
+        self._engine: GroupOps | None = None
         self._key: OprfKey | None = None
         self._meta: CacheMeta | None = None
         self._nonce = b""
@@ -279,7 +284,9 @@ class PsiAutoPassive(PassiveParty):
         check_blob(request.points, request.count)
         if request.chunk in self._evaluated:
             raise FailedPrecondition("this chunk was already evaluated")
-        points = self.engine.mult(key.scalar, bytes(request.points))
+        engine = self.engine
+        engine.hold_key(key.key_id, key.scalar)
+        points = engine.mult(key.scalar, bytes(request.points))
         self._evaluated.add(request.chunk)
         return UpsiEvalResponse(key.key_id, request.chunk, request.count, points)
 
@@ -359,10 +366,13 @@ class PsiAutoPassive(PassiveParty):
     _n_finish_total = 0
 
     @property
-    def engine(self) -> GroupEngine:
+    def engine(self) -> GroupOps:
+        """The session's group engine, on the process's compute backend."""
         if self._engine is None:
             workers = self.context.extras.get("psi_workers")
-            self._engine = GroupEngine(None if workers is None else int(str(workers)))
+            self._engine = compute.backend().group_engine(
+                None if workers is None else int(str(workers))
+            )
         return self._engine
 
     def _inner(self) -> PsiPassive:

@@ -13,6 +13,11 @@ job right after the scheduled rotation (``docs/psi.md``, "Offline")::
 
 ``--param`` must match the session params of the jobs (the population version is a digest
 of the ids the platform serves for them).
+
+The blinding (one hash-to-group and one scalar multiplication per id) runs on the node's
+compute backend (``compute`` in the node config, :mod:`models.compute`): local threads, or,
+with ``compute = "ray"``, the platform's own Ray cluster, which then holds one copy of the
+OPRF key in its object store (``docs/deployment.md``).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(status(config.data_dir, days), indent=2))
         else:
             params = dict(p.split("=", 1) for p in args.param)
+            config.compute.apply()  # blind on the platform's Ray cluster with compute = "ray"
             meta = build_cache(
                 config.data_dir,
                 data_provider(config),
