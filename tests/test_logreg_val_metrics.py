@@ -210,3 +210,34 @@ def test_expansion_and_layouts_match_the_plain_sum(mode: str) -> None:
     assert got == pytest.approx(float((coef * basis).sum()), abs=1e-4)
     exact = float(np.sum(np.logaddexp(0.0, z) - y * z))
     assert got == pytest.approx(exact, rel=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["paillier", "ckks"])
+def test_scorecard_reports_val_logloss(
+    shared_data: Path, make_peer: Callable[..., PassivePeer], mode: str
+) -> None:
+    import models.scorecard.passive  # noqa: F401  (registers the platform party)
+    from models.scorecard.active import FederatedScorecard
+
+    credit = load_vertical(shared_data, "default_credit", n_rows=1500, seed=7)
+    peer = make_peer(TableProvider(credit.platform))
+    card = FederatedScorecard(
+        binning_method="quantile",
+        n_bins=5,
+        top_k=4,
+        iv_threshold=None,
+        mode=mode,
+        max_epochs=2,
+        tol=0.0,
+        key_bits=1024,
+    )
+    seen: list[dict[str, object]] = []
+    card.fit(
+        credit.bank, peer, rows=credit.train, validation_rows=credit.test, callbacks=[seen.append]
+    )
+    losses = [float(h["val_logloss"]) for h in card.history_]
+    assert len(losses) == 2
+    assert [e["val_logloss"] for e in seen if "epoch" in e] == losses
+    proba = card.predict_proba(credit.bank, peer, rows=credit.test)[:, 1]
+    exact = log_loss(np.asarray(credit.bank.y)[credit.test], np.log(proba / (1 - proba)))
+    assert abs(losses[-1] - exact) <= REL_TOLERANCE * exact + ABS_TOLERANCE
