@@ -20,10 +20,10 @@ from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
 from models.logreg import separable, val_loss
 from models.logreg.active import FederatedLogisticRegression
-from models.logreg.engine import LrTrainer
+from models.logreg.engine import LrTrainer, TrainResult
 from models.logreg.he import ActiveCrypto, PassiveCrypto
-from models.logreg.messages import LrValLossRequest
-from models.logreg.model_io import read_json
+from models.logreg.messages import LrInitRequest, LrValLossRequest, LrValLossResponse
+from models.logreg.model_io import ids_digest, read_json
 from models.logreg.optim import LrParams, log_loss
 from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
@@ -55,7 +55,7 @@ def _params(mode: str, epochs: int = 3) -> LrParams:
 
 def _train(
     data: VerticalData, peer: PassivePeer, mode: str, job: str, epochs: int = 3
-) -> tuple[LrTrainer, object, np.ndarray]:
+) -> tuple[LrTrainer, TrainResult, np.ndarray]:
     keys = ActiveCrypto.generate(mode, 1024)
     std = Standardizer(True).fit(data.bank.X[data.train])
     Xb = std.transform(data.bank.X)
@@ -85,11 +85,11 @@ def test_val_logloss_matches_plaintext_each_epoch(
     state = read_json(tmp_path / "platform" / "jobs" / "lr-val" / "logreg_state.json")
     Xp = Standardizer(True).fit(breast.platform.X[breast.train]).transform(breast.platform.X)
     y = np.asarray(breast.bank.y)[breast.test]
-    history = result.history  # type: ignore[attr-defined]
+    history = result.history
     assert len(history) == 3
     for entry in history:
         e = int(entry["epoch"])
-        w_b = result.weights_by_epoch[e]  # type: ignore[attr-defined]
+        w_b = result.weights_by_epoch[e]
         w_p = np.asarray(state["snapshots"][str(e)])
         z = Xb[breast.test] @ w_b[:-1] + w_b[-1] + Xp[breast.test] @ w_p
         exact = log_loss(y, z)
@@ -117,11 +117,10 @@ def test_estimator_reports_val_logloss_and_final_matches(
     last = float(model.history_[-1]["val_logloss"])
     assert abs(last - exact) <= REL_TOLERANCE * exact + ABS_TOLERANCE
     # off, or too few validation rows: no per-epoch metric
-    for kwargs, rows in (
-        ({"validation_metrics_per_epoch": False}, breast.test),
-        ({}, breast.test[:20]),
-    ):
-        other = FederatedLogisticRegression(C=0.1, max_epochs=1, key_bits=1024, **kwargs)
+    for flag, rows in ((False, breast.test), (True, breast.test[:20])):
+        other = FederatedLogisticRegression(
+            C=0.1, max_epochs=1, key_bits=1024, validation_metrics_per_epoch=flag
+        )
         other.fit(breast.bank, peer, rows=breast.train, validation_rows=rows)
         assert "val_logloss" not in other.history_[0]
 
@@ -132,12 +131,12 @@ def test_platform_refusals(breast: VerticalData, make_peer: Callable[..., Passiv
     coef = np.zeros((breast.test.size, val_loss.loss_terms_for("paillier")))
     enc = trainer.keys.encrypt_loss_terms(coef)
     with pytest.raises(FailedPrecondition, match="already answered"):
-        trainer.stub.peer.call("lr/e0/val_loss-again", LrValLossRequest(0, enc), object)  # type: ignore[arg-type]
+        trainer.stub.peer.call("lr/e0/val_loss-again", LrValLossRequest(0, enc), LrValLossResponse)
     with pytest.raises(FailedPrecondition, match="not finished"):
         trainer.stub.val_loss(LrValLossRequest(5, enc))
     peer.close_session("done")
     # too few validation rows: refused at init by both sides
-    small = LrParams(**{**_params("paillier").__dict__})
+    params = _params("paillier")
     keys = ActiveCrypto.generate("paillier", 1024)
     peer.open_session(
         model_session_spec(
@@ -151,8 +150,21 @@ def test_platform_refusals(breast: VerticalData, make_peer: Callable[..., Passiv
     )
     y = np.asarray(breast.bank.y, dtype=np.float64)
     with pytest.raises(InvalidArgument, match="at least 50 validation rows"):
-        LrTrainer(peer, keys, small).run(
+        LrTrainer(peer, keys, params).run(
             "lr-small", breast.bank.ids, Xb, y, breast.train, breast.test[:10]
+        )
+    with pytest.raises(InvalidArgument, match="at least 50 validation rows"):
+        LrTrainer(peer, keys, params).stub.init(
+            LrInitRequest(
+                model_id="lr-small",
+                n_rows=len(breast.bank.ids),
+                ids_digest=ids_digest(breast.bank.ids),
+                train_rows=breast.train,
+                params=params.to_params(),
+                public_key=keys.public_bytes(),
+                validation_rows=breast.test[:10],
+                n_bank_features=Xb.shape[1],
+            )
         )
     peer.close_session("done")
 
