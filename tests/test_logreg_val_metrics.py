@@ -103,7 +103,9 @@ def test_estimator_reports_val_logloss_and_final_matches(
 ) -> None:
     peer = make_peer(TableProvider(breast.platform))
     seen: list[dict[str, object]] = []
-    model = FederatedLogisticRegression(C=0.1, max_epochs=3, tol=0.0, key_bits=1024, random_state=0)
+    model = FederatedLogisticRegression(
+        C=0.1, max_epochs=3, tol=0.0, key_bits=1024, validation_metrics_per_epoch=True
+    )
     model.fit(
         breast.bank,
         peer,
@@ -117,7 +119,7 @@ def test_estimator_reports_val_logloss_and_final_matches(
     last = float(model.history_[-1]["val_logloss"])
     assert abs(last - exact) <= REL_TOLERANCE * exact + ABS_TOLERANCE
     # off, or too few validation rows: no per-epoch metric
-    for flag, rows in ((False, breast.test), (True, breast.test[:20])):
+    for flag, rows in ((False, breast.test), (True, breast.test[:20]), (None, breast.test)):
         other = FederatedLogisticRegression(
             C=0.1, max_epochs=1, key_bits=1024, validation_metrics_per_epoch=flag
         )
@@ -242,6 +244,7 @@ def test_scorecard_reports_val_logloss(
         max_epochs=2,
         tol=0.0,
         key_bits=1024,
+        validation_metrics_per_epoch=True,
     )
     seen: list[dict[str, object]] = []
     card.fit(
@@ -253,3 +256,13 @@ def test_scorecard_reports_val_logloss(
     proba = card.predict_proba(credit.bank, peer, rows=credit.test)[:, 1]
     exact = log_loss(np.asarray(credit.bank.y)[credit.test], np.log(proba / (1 - proba)))
     assert abs(losses[-1] - exact) <= REL_TOLERANCE * exact + ABS_TOLERANCE
+
+
+def test_default_is_on_in_ckks_off_in_paillier() -> None:
+    rows = np.arange(60)
+    for mode, default in (("ckks", True), ("paillier", False)):
+        params = LrParams(mode=mode)
+        assert val_loss.with_validation_metrics(params, None, rows).validation_metrics is default
+        assert val_loss.with_validation_metrics(params, True, rows).validation_metrics
+        assert not val_loss.with_validation_metrics(params, True, rows[:49]).validation_metrics
+        assert not val_loss.with_validation_metrics(params, False, rows).validation_metrics

@@ -72,7 +72,7 @@ DESCRIPTIONS: dict[str, str] = {
     "dp_epsilon": "Differential-privacy noise on the platform's per-bin counts (none: exact).",
     "validation_metrics_per_epoch": (
         "Validation log-loss after every epoch (val_logloss), one private aggregate; needs at "
-        "least 50 validation rows."
+        "least 50 validation rows (default: on in CKKS mode, off in Paillier mode)."
     ),
 }
 #: Constructor arguments the job file sets elsewhere.

@@ -76,7 +76,9 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
     validation_metrics_per_epoch:
         Compute the validation log-loss of the joint model after every epoch (history key
         ``val_logloss``) as one private aggregate (see :mod:`models.logreg.val_loss`); only
-        when ``fit`` gets at least 50 validation rows. AUC and KS come from the final model.
+        when ``fit`` gets at least 50 validation rows. Default (none): on in CKKS mode, off in
+        Paillier mode (~40% more per epoch with a fifth of the rows held out). AUC and KS come
+        from the final model.
     key_bits:
         Paillier key size (2048 by default; 1024 only in tests).
     random_state:
@@ -105,7 +107,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         fit_intercept: bool = True,
         standardize: bool = True,
         sigmoid_terms: int = 0,
-        validation_metrics_per_epoch: bool = True,
+        validation_metrics_per_epoch: bool | None = None,
         key_bits: int = 2048,
         random_state: int | None = None,
     ) -> None:

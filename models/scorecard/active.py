@@ -53,7 +53,8 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
     :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
     ``binning_dp_`` and in the bank's part. ``validation_metrics_per_epoch``: the validation
     log-loss after every epoch (``val_logloss``), one private aggregate, with at least 50
-    validation rows (see :mod:`models.logreg.val_loss`).
+    validation rows (see :mod:`models.logreg.val_loss`); default: on in CKKS mode, off in
+    Paillier mode.
     """
 
     algorithm = "scorecard"
@@ -82,7 +83,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         key_bits: int = 2048,
         random_state: int | None = None,
         dp_epsilon: float | None = None,
-        validation_metrics_per_epoch: bool = True,
+        validation_metrics_per_epoch: bool | None = None,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
