@@ -266,3 +266,15 @@ def test_default_is_on_in_ckks_off_in_paillier() -> None:
         assert val_loss.with_validation_metrics(params, True, rows).validation_metrics
         assert not val_loss.with_validation_metrics(params, True, rows[:49]).validation_metrics
         assert not val_loss.with_validation_metrics(params, False, rows).validation_metrics
+
+
+def test_val_logloss_is_logged_per_step_to_mlflow() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from bank_node.tracking.run import _metrics
+
+    history = [{"step": 0, "val_logloss": 0.47}, {"step": 1, "val_logloss": 0.46}]
+    result: Any = SimpleNamespace(history=history, final_metrics={"val_auc": 0.7})
+    logged = [(m.key, m.value, m.step) for m in _metrics(result, 0)]
+    assert ("val_logloss", 0.47, 0) in logged and ("val_logloss", 0.46, 1) in logged
