@@ -278,3 +278,27 @@ def test_val_logloss_is_logged_per_step_to_mlflow() -> None:
     result: Any = SimpleNamespace(history=history, final_metrics={"val_auc": 0.7})
     logged = [(m.key, m.value, m.step) for m in _metrics(result, 0)]
     assert ("val_logloss", 0.47, 0) in logged and ("val_logloss", 0.46, 1) in logged
+
+
+def test_ckks_loss_result_reveals_coefficient_zero_only() -> None:
+    """Every other coefficient of the sealed CKKS result is uniform modulo q to the bank, even
+    for coefficients that put one row's basis values at a coefficient a plain product would
+    reveal (the bank's one-hot probe at N/2)."""
+    rng = np.random.default_rng(5)
+    n = 100
+    u = rng.normal(0.0, 2.0, n)
+    lo, hi = separable.coarse_interval(u)
+    K = val_loss.loss_terms_for("ckks")
+    basis = val_loss.loss_basis(u, lo, hi, K)
+    keys = ActiveCrypto.generate("ckks")
+    coef = np.zeros((n, K))
+    coef[0, 1] = 1.0
+    enc = PassiveCrypto("ckks", keys.public_bytes()).combine_loss(
+        keys.encrypt_loss_terms(coef), basis
+    )
+    ckey = keys._coeff_key()
+    (blob,) = ckey.blobs(enc)
+    raw0, raw_half, raw_one = ckey.read(blob, (0, ckey.degree // 2, 1))
+    assert abs(ckey.layout.centred(raw0) / 2.0**60 - basis[0, 1]) < 1e-6
+    for raw in (raw_half, raw_one):  # masked: ~2^119 in magnitude (< 2^90 with prob. 2^-29)
+        assert abs(ckey.layout.centred(raw)) > 2**90
