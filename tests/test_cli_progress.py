@@ -33,3 +33,12 @@ def test_log_lines_do_not_break_the_bar(capsys: pytest.CaptureFixture[str]) -> N
     assert logged and all("%|" not in s and "epoch" not in s for s in logged)
     assert any(s.startswith("PSI: aligning companies") for s in segments)  # before: "0/3"
     assert any("1/3" in s and "epoch" in s for s in segments)  # LR counts epochs, not trees
+
+
+def test_linear_models_show_val_logloss_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15 problem 5: the validation metric per epoch of the linear models on the bar."""
+    bar = TreeProgress(2, unit="epoch")
+    bar({"epoch": 0, "val_logloss": 0.4715, "mean_abs_change": 0.3})
+    bar.close()
+    segments = _segments(capsys.readouterr().err)
+    assert any("val_logloss=0.4715" in s and "1/2" in s for s in segments)

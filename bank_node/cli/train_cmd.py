@@ -24,8 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 class TreeProgress:
     """A progress bar per tree (or epoch) with validation AUC and KS where the algorithm
-    computes them per tree (SecureBoost in the standard privacy mode), else the training
-    loss."""
+    computes them per tree (SecureBoost in the standard privacy mode), the validation
+    log-loss per epoch of the linear models (``val_logloss``, a private aggregate), else the
+    training loss."""
 
     def __init__(self, total: int, enabled: bool = True, unit: str = "tree") -> None:
         from tqdm import tqdm
@@ -39,7 +40,7 @@ class TreeProgress:
 
     def __call__(self, info: dict[str, Any]) -> None:
         post = {}
-        for key in ("val_auc", "val_ks", "train_loss"):
+        for key in ("val_auc", "val_ks", "val_logloss", "train_loss"):
             value = info.get(key)
             if isinstance(value, int | float) and value == value:  # NaN: not measured per tree
                 post[key] = f"{value:.4f}"

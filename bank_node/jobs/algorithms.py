@@ -187,8 +187,9 @@ def _fit_linear(
 
 
 def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
-    """Logistic regression (the job's scheme is its mode); validation rows are scored at the
-    end (the protocol reveals no per-epoch validation score)."""
+    """Logistic regression (the job's scheme is its mode); the validation log-loss per epoch
+    is a private aggregate (``val_logloss`` in the history), AUC and KS come from scoring the
+    validation rows with the final model."""
     from models.logreg.active import FederatedLogisticRegression
 
     est = FederatedLogisticRegression(mode=job.scheme, key_bits=job.key_bits)
@@ -196,7 +197,8 @@ def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOut
 
 
 def fit_scorecard(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOutcome:
-    """A scorecard (the job's scheme is its LR mode); validation rows are scored at the end."""
+    """A scorecard (the job's scheme is its LR mode); ``val_logloss`` per epoch as for
+    logistic regression, validation rows scored with the final model at the end."""
     from models.scorecard.active import FederatedScorecard
 
     est = FederatedScorecard(mode=job.scheme, key_bits=job.key_bits)

@@ -70,6 +70,10 @@ DESCRIPTIONS: dict[str, str] = {
     "pdo": "Points that double the odds.",
     "round_points": "Round each attribute's points to integers.",
     "dp_epsilon": "Differential-privacy noise on the platform's per-bin counts (none: exact).",
+    "validation_metrics_per_epoch": (
+        "Validation log-loss after every epoch (val_logloss), one private aggregate; needs at "
+        "least 50 validation rows (default: on in CKKS mode, off in Paillier mode)."
+    ),
 }
 #: Constructor arguments the job file sets elsewhere.
 SET_ELSEWHERE = {"key_bits": "crypto.key_bits", "mode": "crypto.scheme"}

@@ -16,6 +16,7 @@ ATTACK_MODULES: tuple[str, ...] = (
     "logreg_colspace",
     "logreg_gram",
     "logreg_repeated_eval",
+    "logreg_val_metric",
     "logreg_ckks_lowbits",
     "logreg_ckks_noiseless",
     "secureboost_predict",

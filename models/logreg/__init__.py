@@ -13,6 +13,8 @@ transform       per-party standardisation
 separable       the separable expansion of the sigmoid (bank's coefficients, platform's basis)
 paillier_terms  the Paillier layout of one batch (packed terms, combination, masks)
 ckks_terms      the CKKS layout of one batch (coefficient-encoded inner products)
+val_loss        the separable expansion of the validation log-loss (one scalar per epoch)
+val_loss_terms  its Paillier and CKKS layouts (encrypted coefficients, summed, one result)
 he              both modes behind one interface (and encrypted partial scores for prediction)
 messages        wire messages of the protocol
 stub            typed client of the platform's steps

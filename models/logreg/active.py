@@ -33,6 +33,7 @@ from models.logreg.optim import LrParams, default_momentum
 from models.logreg.partial_scores import PREDICT_CHUNK
 from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
+from models.logreg.val_loss import with_validation_metrics
 from models.numerics import sigmoid
 from models.part_signing import verified_platform_signature
 
@@ -72,6 +73,12 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         :mod:`models.logreg.separable`).
     fit_intercept, standardize:
         Intercept on the bank's side; per-party standardisation with training statistics.
+    validation_metrics_per_epoch:
+        Compute the validation log-loss of the joint model after every epoch (history key
+        ``val_logloss``) as one private aggregate (see :mod:`models.logreg.val_loss`); only
+        when ``fit`` gets at least 50 validation rows. Default (none): on in CKKS mode, off in
+        Paillier mode (~40% more per epoch with a fifth of the rows held out). AUC and KS come
+        from the final model.
     key_bits:
         Paillier key size (2048 by default; 1024 only in tests).
     random_state:
@@ -100,6 +107,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         fit_intercept: bool = True,
         standardize: bool = True,
         sigmoid_terms: int = 0,
+        validation_metrics_per_epoch: bool | None = None,
         key_bits: int = 2048,
         random_state: int | None = None,
     ) -> None:
@@ -120,6 +128,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.sigmoid_terms = sigmoid_terms
+        self.validation_metrics_per_epoch = validation_metrics_per_epoch
         self.key_bits = key_bits
         self.random_state = random_state
 
@@ -189,6 +198,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         val = None if validation_rows is None else _rows(bank_table, validation_rows)
         if train.size == 0 or np.unique(y[train]).size < 2:
             raise InvalidArgument("training rows must hold both classes")
+        params = with_validation_metrics(params, self.validation_metrics_per_epoch, val)
         model_id = model_id or f"lr-{secrets.token_hex(8)}"
         check_model_id(model_id)
         keys = keys or ActiveCrypto.generate(params.mode, self.key_bits)

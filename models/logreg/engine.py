@@ -16,12 +16,15 @@ Per epoch the training rows are cut into batches by the seed the platform drew a
 
 Stopping: after ``max_epochs``, or when the joint log-odds moved by less than ``tol`` on
 average over an epoch (converged: the bank's mean change of its partial scores plus the
-platform's, which it reports as one number per batch). No per-epoch loss is computed: any
-per-row quantity the bank decrypted would reveal partial scores, and aggregates of the loss
-estimated through the expansion are too rough to stop on (see
-:mod:`models.logreg.separable`). Validation rows are fixed at init (the platform counts them
-in the model's population, so scoring them needs no consent) and evaluated once, on the
-final model, by prediction.
+platform's, which it reports as one number per batch). No per-row quantity is ever decrypted
+(it would reveal partial scores). Validation rows are fixed at init (the platform counts them
+in the model's population, so scoring them needs no consent). With
+``params.validation_metrics`` the validation log-loss of the joint model at the end of every
+epoch is computed as one private aggregate (:mod:`models.logreg.val_loss`: the bank encrypts
+its coefficients, the platform sums them against its basis values, the bank decrypts the sum)
+and reported as ``val_logloss`` in the epoch's history entry. It is not used to stop or to
+pick an epoch. AUC and KS need the ranking of the rows, so they come once, from the final
+model, by prediction.
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ from models.logreg.messages import (
     LrInitResponse,
     LrTermsRequest,
     LrUpdateRequest,
+    LrValLossRequest,
 )
 from models.logreg.model_io import ids_digest
 from models.logreg.optim import LrParams, Optimizer, batch_plan, learning_rate, sigmoid_terms
 from models.logreg.separable import check_interval, residual_terms
 from models.logreg.stub import LogRegStub
+from models.logreg.val_loss import MIN_VALIDATION_ROWS, loss_coefficients, loss_terms_for
 
 
 def traffic(peer: Any) -> tuple[int, int]:
@@ -75,6 +80,8 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     kept_epoch: int = -1
     converged: bool = False
+    #: The bank's weights (intercept last) at the end of each epoch.
+    weights_by_epoch: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class LrTrainer:
@@ -109,6 +116,26 @@ class LrTrainer:
         resid = residual_terms(a, y, lo, hi, sigmoid_terms(p), self.keys.basis)
         return self.keys.encrypt_terms(resid, Xb)
 
+    def _val_logloss(
+        self,
+        epoch: int,
+        Xb: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        interval: tuple[float, float],
+    ) -> float:
+        """The mean validation log-loss of the joint model at the end of ``epoch``: one private
+        aggregate (see :mod:`models.logreg.val_loss`). ``Xb``, ``y``: the validation rows;
+        ``w``: the bank's weights of the epoch; ``interval``: what the platform announced."""
+        p = self.params
+        lo, hi = check_interval(*interval)
+        a = Xb @ (w[:-1] if p.fit_intercept else w) + (w[-1] if p.fit_intercept else 0.0)
+        coef = loss_coefficients(a, y, lo, hi, loss_terms_for(p.mode))
+        out = self.stub.val_loss(LrValLossRequest(epoch, self.keys.encrypt_loss_terms(coef)))
+        if int(out.epoch) != epoch:
+            raise InvalidArgument("the validation loss answers another epoch")
+        return self.keys.read_loss(out.enc_loss, coef) / y.size
+
     def run(
         self,
         model_id: str,
@@ -124,12 +151,17 @@ class LrTrainer:
         """Train on ``train`` rows of the aligned table; ``Xb`` is the bank's design matrix
         for all aligned rows, ``y`` its labels (0/1). ``validation`` rows are fixed at init
         (the platform counts them in the model's population; they are not used in training).
-        Each of ``callbacks`` is called with the history entry of every epoch as it ends (no
-        validation score: the protocol computes none per epoch, see docs/logreg.md)."""
+        Each of ``callbacks`` is called with the history entry of every epoch as it ends (with
+        ``val_logloss`` when ``params.validation_metrics``; AUC and KS come from the final
+        model only, see docs/logreg.md)."""
         p = self.params
         train = np.asarray(train, dtype=np.int64)
         val = np.zeros(0, dtype=np.int64) if validation is None else np.asarray(validation)
         val = val.astype(np.int64)
+        if p.validation_metrics and val.size < MIN_VALIDATION_ROWS:
+            raise InvalidArgument(
+                f"per-epoch validation metrics need at least {MIN_VALIDATION_ROWS} validation rows"
+            )
         n_bank = int(Xb.shape[1])
         init = self.stub.init(
             LrInitRequest(
@@ -150,6 +182,7 @@ class LrTrainer:
         snapshots: dict[int, np.ndarray] = {}
         converged = False
         lo, hi = init.lo, init.hi
+        val_interval = (0.0, 0.0)
         n_platform = int(init.n_features)
         for epoch in range(p.max_epochs):
             t0 = time.perf_counter()
@@ -173,15 +206,22 @@ class LrTrainer:
                     LrUpdateRequest(epoch, b, masked, end_of_epoch=b == len(batches) - 1)
                 )
                 lo, hi = upd.lo, upd.hi
+                val_interval = (upd.val_lo, upd.val_hi)
                 max_delta = max(max_delta, float(np.abs(delta).max(initial=0.0)))
                 max_delta = max(max_delta, float(upd.max_abs_delta))
                 change += (float(np.mean(np.abs(moved))) + upd.mean_abs_change) * (
                     rows.size / train.size
                 )
             snapshots[epoch] = opt.w.copy()
+            metrics: dict[str, float] = {}
+            if p.validation_metrics:
+                metrics["val_logloss"] = self._val_logloss(
+                    epoch, Xb[val], y[val], snapshots[epoch], val_interval
+                )
             sent1, recv1 = traffic(self.peer)
             history.append(
                 {
+                    **metrics,
                     "epoch": epoch,
                     "learning_rate": eta,
                     "mean_abs_change": change,
@@ -214,4 +254,5 @@ class LrTrainer:
             history=history,
             kept_epoch=int(kept),
             converged=converged,
+            weights_by_epoch=snapshots,
         )

@@ -24,7 +24,7 @@ from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierKeypair, PaillierPublicKey
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument, OverflowDetected
-from models.logreg import ckks_terms, paillier_terms
+from models.logreg import ckks_terms, paillier_terms, val_loss_terms
 from models.logreg.paillier_terms import BankOutput
 
 SCORE_FRAC_BITS = 32
@@ -121,6 +121,19 @@ class ActiveCrypto:
             return paillier_terms.decrypt_masked(self.keypair, enc, n_values)
         return ckks_terms.decrypt_masked(self._coeff_key(), enc, n_values)
 
+    def encrypt_loss_terms(self, coef: np.ndarray) -> CipherArray:
+        """The encrypted validation-loss coefficients (rows x K, see
+        :mod:`models.logreg.val_loss_terms`)."""
+        if self.keypair is not None:
+            return val_loss_terms.paillier_encrypt(self.keypair, coef)
+        return val_loss_terms.ckks_encrypt(self._coeff_key(), coef)
+
+    def read_loss(self, enc: CipherArray, coef: np.ndarray) -> float:
+        """The summed validation loss from the platform's result and the bank's coefficients."""
+        if self.keypair is not None:
+            return val_loss_terms.paillier_read(self.keypair, enc, coef)
+        return val_loss_terms.ckks_read(self._coeff_key(), enc, coef)
+
     # ------------------------------------------------------------------ prediction
     def decrypt_scores(
         self, enc: CipherArray, n_rows: int, slot_bits: int = 0, slots_per_ciphertext: int = 0
@@ -199,6 +212,15 @@ class PassiveCrypto:
             return bank, plat, MaskState(n_values=Xp.shape[1], paillier=masks)
         bank, cplat, kept = ckks_terms.combine(self._coeff(), enc_terms, psi, Xp, n_bank_features)
         return bank, cplat, MaskState(n_values=Xp.shape[1], ckks=kept)
+
+    def combine_loss(self, enc_terms: CipherArray, basis: np.ndarray) -> CipherArray:
+        """The summed validation loss under the bank's key (one result, rerandomised or sealed):
+        ``basis`` holds the platform's values ``T_k(t_i)`` of its validation rows."""
+        if self.public_key is not None:
+            return val_loss_terms.paillier_combine(
+                self.public_key, enc_terms, basis, workers=self.workers
+            )
+        return val_loss_terms.ckks_combine(self._coeff(), enc_terms, basis)
 
     def unmask(self, state: MaskState, returned: list[bytes]) -> np.ndarray:
         """The platform's gradient ``X_p^T d`` of the batch (float64)."""

@@ -113,7 +113,10 @@ class LrUpdateResponse(WireMessage):
     """Reveals to bank: the largest absolute change of a platform weight in this update and the
     mean absolute change of the platform's partial scores over the batch's rows (for the
     convergence check), and the coarse interval of the platform's partial scores of the next
-    batch (``lo``, ``hi``); never a weight or a per-row score."""
+    batch (``lo``, ``hi``); never a weight or a per-row score. At the end of an epoch of a job
+    with per-epoch validation metrics, also the coarse interval of the platform's partial
+    scores of the validation rows at the epoch's weights (``val_lo``, ``val_hi``; zeros
+    otherwise)."""
 
     epoch: int
     batch: int
@@ -121,6 +124,36 @@ class LrUpdateResponse(WireMessage):
     mean_abs_change: float = 0.0
     lo: float = 0.0
     hi: float = 0.0
+    val_lo: float = 0.0
+    val_hi: float = 0.0
+
+
+@dataclass(frozen=True)
+class LrValLossRequest(WireMessage):
+    """The bank's encrypted validation-loss coefficients of a finished epoch.
+
+    Per validation row and term ``k >= 1`` the coefficient ``c_k(a, y)`` of the expansion of the
+    row's log-loss in the platform's basis (``models/logreg/val_loss.py``), as Paillier
+    ciphertexts or CKKS coefficient-encoded ciphertexts (``models/logreg/val_loss_terms.py``).
+    Reveals to platform: ciphertexts under the bank's key (IND-CPA) and their count (which
+    follows from the validation rows and the mode). Nothing about labels or bank scores.
+    """
+
+    epoch: int
+    enc_terms: CipherArray
+
+
+@dataclass(frozen=True)
+class LrValLossResponse(WireMessage):
+    """The summed validation log-loss of the joint model at the end of ``epoch``, encrypted.
+
+    Reveals to bank: after decryption, one scalar per epoch: ``sum_i l_i`` over the fixed
+    validation rows (an aggregate over at least 50 rows), up to the expansion's error; every
+    other coefficient a CKKS result decrypts to is uniform modulo ``q``. No per-row score.
+    """
+
+    epoch: int
+    enc_loss: CipherArray
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,9 @@ def batch_plan(params: LrParams, train: np.ndarray, seed: bytes, epoch: int) -> 
 class LrParams:
     """Training hyper-parameters shared by both parties (sent to the platform in the clear).
 
-    ``alpha`` overrides ``C`` when given (> 0 or 0 for none). ``schedule``: ``constant``
+    ``alpha`` overrides ``C`` when given (> 0 or 0 for none). ``validation_metrics``: the
+    validation log-loss is computed privately after every epoch (one scalar to the bank, see
+    :mod:`models.logreg.val_loss`). ``schedule``: ``constant``
     (``eta0``), ``invscaling`` (``eta0 / (1 + decay * epoch)``), ``exponential``
     (``eta0 * decay ** epoch``), ``step`` (``eta0 * 0.5 ** floor(epoch / step_epochs)``).
     """
@@ -112,6 +114,8 @@ class LrParams:
     standardize: bool = True
     nesterov: bool = False
     sigmoid_terms: int = 0
+    #: The platform answers one validation-loss request per epoch (models/logreg/val_loss.py).
+    validation_metrics: bool = False
 
     def validate(self) -> None:
         if self.mode not in MODES:

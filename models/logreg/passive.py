@@ -18,6 +18,7 @@ values.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import models_dir, names_allowed, session_table
-from models.logreg import separable
+from models.logreg import separable, val_loss
 from models.logreg.he import MaskState, PassiveCrypto
 from models.logreg.messages import (
     LrFinalizeRequest,
@@ -42,6 +43,8 @@ from models.logreg.messages import (
     LrTermsResponse,
     LrUpdateRequest,
     LrUpdateResponse,
+    LrValLossRequest,
+    LrValLossResponse,
 )
 from models.logreg.model_io import (
     FORMAT_VERSION,
@@ -92,6 +95,11 @@ class PendingBatch:
     answered: bool = False
 
 
+def rows_digest(rows: np.ndarray) -> str:
+    """SHA-256 of row positions (the validation rows a job started with)."""
+    return hashlib.sha256(np.asarray(rows, dtype="<i8").tobytes()).hexdigest()
+
+
 def check_rows(rows: np.ndarray, n_rows: int, *, unique: bool = True) -> np.ndarray:
     out = np.asarray(rows, dtype=np.int64).reshape(-1)
     if out.size and (out.min() < 0 or out.max() >= n_rows):
@@ -126,6 +134,7 @@ class LogRegPassive(PassiveParty):
         self.applied: tuple[int, int] = (-1, -1)
         self.pending: PendingBatch | None = None
         self.mask_state: MaskState | None = None
+        self.val_answered: set[int] = set()
         self.transform_meta: dict[str, Any] = {}
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
         self._populations: dict[str, Population] = {}
@@ -167,6 +176,8 @@ class LogRegPassive(PassiveParty):
                 "optimizer": self.opt.state(),
                 "snapshots": {str(k): v for k, v in sorted(self.snapshots.items())},
                 "batch_seed": self.batch_seed.hex(),
+                "validation_digest": rows_digest(self.val_rows),
+                "val_answered": sorted(self.val_answered),
             },
         )
 
@@ -254,6 +265,11 @@ class LogRegPassive(PassiveParty):
         if np.intersect1d(train, val).size:
             raise InvalidArgument("validation rows overlap the training rows")
         params = LrParams.from_params(dict(request.params))
+        if params.validation_metrics and val.size < val_loss.MIN_VALIDATION_ROWS:
+            raise InvalidArgument(
+                "per-epoch validation metrics need at least "
+                f"{val_loss.MIN_VALIDATION_ROWS} validation rows"
+            )
         n_bank = int(request.n_bank_features)
         if not 0 <= n_bank <= 4096:
             raise InvalidArgument("the number of bank features is out of range")
@@ -270,6 +286,7 @@ class LogRegPassive(PassiveParty):
             opt.set_preconditioner(X[train])
         snapshots: dict[int, list[float]] = {}
         applied = (-1, -1)
+        val_answered: set[int] = set()
         seed = secrets.token_bytes(SEED_BYTES)
         path = self._state_path()
         key_path = Path(self.context.state_dir) / KEY_FILE
@@ -283,6 +300,11 @@ class LogRegPassive(PassiveParty):
             snapshots = {int(k): list(v) for k, v in st["snapshots"].items()}
             applied = (int(st["applied"][0]), int(st["applied"][1]))
             seed = bytes.fromhex(st["batch_seed"])
+            if st.get("validation_digest", rows_digest(val)) != rows_digest(val):
+                raise FailedPrecondition(
+                    "the validation rows differ from those the job started with"
+                )
+            val_answered = {int(e) for e in st.get("val_answered", [])}
         else:
             key_path.parent.mkdir(parents=True, exist_ok=True)
             key_path.write_bytes(request.public_key)
@@ -294,6 +316,7 @@ class LogRegPassive(PassiveParty):
         self.batch_seed = seed
         self.transform_meta = meta
         self.snapshots, self.applied = snapshots, applied
+        self.val_answered = val_answered
         self.pending, self.mask_state = None, None
         self._persist()
         lo, hi = self._announce(*self._next_batch(applied))
@@ -400,6 +423,9 @@ class LogRegPassive(PassiveParty):
             self.snapshots[epoch] = opt.weights.tolist()
         self._persist()
         lo, hi = self._announce(*self._next_batch(self.applied))
+        val_lo, val_hi = (0.0, 0.0)
+        if end and params.validation_metrics:
+            val_lo, val_hi = separable.coarse_interval(self.X[self.val_rows] @ opt.weights)
         return LrUpdateResponse(
             epoch=epoch,
             batch=batch,
@@ -407,7 +433,36 @@ class LogRegPassive(PassiveParty):
             mean_abs_change=float(np.mean(np.abs(self.X[pending.rows] @ delta))),
             lo=lo,
             hi=hi,
+            val_lo=val_lo,
+            val_hi=val_hi,
         )
+
+    @handles
+    def val_loss(self, request: LrValLossRequest) -> LrValLossResponse:
+        """The summed validation log-loss of the joint model at the end of a finished epoch,
+        encrypted under the bank's key; answered once per epoch, only in a job that agreed to
+        per-epoch validation metrics, on the validation rows fixed at init (at least
+        :data:`~models.logreg.val_loss.MIN_VALIDATION_ROWS`).
+
+        Reveals to bank: see :class:`LrValLossResponse`.
+        """
+        crypto, _, params = self._require_ready()
+        if not params.validation_metrics:
+            raise FailedPrecondition("per-epoch validation metrics were not agreed for this job")
+        if self.val_rows.size < val_loss.MIN_VALIDATION_ROWS:
+            raise FailedPrecondition("too few validation rows for per-epoch metrics")
+        epoch = int(request.epoch)
+        if epoch not in self.snapshots:
+            raise FailedPrecondition("that epoch has not finished")
+        if epoch in self.val_answered:
+            raise FailedPrecondition("this epoch's validation loss was already answered")
+        u = self.X[self.val_rows] @ np.asarray(self.snapshots[epoch], dtype=np.float64)
+        lo, hi = separable.coarse_interval(u)
+        basis = val_loss.loss_basis(u, lo, hi, val_loss.loss_terms_for(params.mode))
+        out = crypto.combine_loss(request.enc_terms, basis)
+        self.val_answered.add(epoch)
+        self._persist()
+        return LrValLossResponse(epoch=epoch, enc_loss=out)
 
     @handles
     def finalize(self, request: LrFinalizeRequest) -> LrFinalizeResponse:

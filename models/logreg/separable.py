@@ -27,7 +27,8 @@ Accuracy (plaintext simulation, default_credit with the platform's partial score
 leave the loss at 0.59. Averages of the residual (gradients) are accurate to ~1e-3 with 3
 terms; sums of bounded per-row functions are not (a Brier score or log-loss estimated this way
 is 9% off with 3 terms on default_credit and several-fold off on breast), which is why the
-protocol reveals no per-epoch loss (see docs/logreg.md).
+per-epoch validation loss has its own, longer expansion of the softplus
+(:mod:`models.logreg.val_loss`, docs/logreg.md 2.10).
 """
 
 from __future__ import annotations

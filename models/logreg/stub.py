@@ -20,6 +20,8 @@ from models.logreg.messages import (
     LrTermsResponse,
     LrUpdateRequest,
     LrUpdateResponse,
+    LrValLossRequest,
+    LrValLossResponse,
 )
 
 
@@ -40,6 +42,10 @@ class LogRegStub:
     def update(self, request: LrUpdateRequest) -> LrUpdateResponse:
         step = f"{self.prefix}/e{request.epoch}/b{request.batch}/update"
         return self.peer.call(step, request, LrUpdateResponse)
+
+    def val_loss(self, request: LrValLossRequest) -> LrValLossResponse:
+        step = f"{self.prefix}/e{request.epoch}/val_loss"
+        return self.peer.call(step, request, LrValLossResponse)
 
     def finalize(self, request: LrFinalizeRequest) -> LrFinalizeResponse:
         return self.peer.call(f"{self.prefix}/finalize", request, LrFinalizeResponse)

@@ -35,6 +35,7 @@ from models.logreg.messages import LrScorecardRequest
 from models.logreg.model_io import SCORECARD_BANK_FORMAT, check_model_id, load_part
 from models.logreg.optim import LrParams, default_momentum
 from models.logreg.sessions import model_session_spec
+from models.logreg.val_loss import with_validation_metrics
 from models.numerics import sigmoid
 from models.part_signing import verified_platform_signature
 from models.scorecard.points import ScoreScaling, points_table, sum_points
@@ -50,7 +51,10 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
     ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``. Privacy of the
     platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
     :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
-    ``binning_dp_`` and in the bank's part.
+    ``binning_dp_`` and in the bank's part. ``validation_metrics_per_epoch``: the validation
+    log-loss after every epoch (``val_logloss``), one private aggregate, with at least 50
+    validation rows (see :mod:`models.logreg.val_loss`); default: on in CKKS mode, off in
+    Paillier mode.
     """
 
     algorithm = "scorecard"
@@ -79,6 +83,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         key_bits: int = 2048,
         random_state: int | None = None,
         dp_epsilon: float | None = None,
+        validation_metrics_per_epoch: bool | None = None,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
@@ -102,6 +107,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         self.key_bits = key_bits
         self.random_state = random_state
         self.dp_epsilon = dp_epsilon
+        self.validation_metrics_per_epoch = validation_metrics_per_epoch
 
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
@@ -187,8 +193,9 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
             Xb = bank_woe.transform(bank_table.X)
             for callback in callbacks:
                 callback({"phase": "training"})
-            trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
             val = None if validation_rows is None else bank_table.row_positions(validation_rows)
+            params = with_validation_metrics(params, self.validation_metrics_per_epoch, val)
+            trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
             result = trainer.run(
                 model_id, bank_table.ids, Xb, y, train, val, finalize=False, callbacks=callbacks
             )

@@ -85,20 +85,40 @@ class LrUpdateRequest(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., masked: _Optional[_Iterable[bytes]] = ..., end_of_epoch: _Optional[bool] = ...) -> None: ...
 
 class LrUpdateResponse(_message.Message):
-    __slots__ = ("epoch", "batch", "max_abs_delta", "lo", "hi", "mean_abs_change")
+    __slots__ = ("epoch", "batch", "max_abs_delta", "lo", "hi", "mean_abs_change", "val_lo", "val_hi")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     MAX_ABS_DELTA_FIELD_NUMBER: _ClassVar[int]
     LO_FIELD_NUMBER: _ClassVar[int]
     HI_FIELD_NUMBER: _ClassVar[int]
     MEAN_ABS_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    VAL_LO_FIELD_NUMBER: _ClassVar[int]
+    VAL_HI_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     batch: int
     max_abs_delta: float
     lo: float
     hi: float
     mean_abs_change: float
-    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., max_abs_delta: _Optional[float] = ..., lo: _Optional[float] = ..., hi: _Optional[float] = ..., mean_abs_change: _Optional[float] = ...) -> None: ...
+    val_lo: float
+    val_hi: float
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., max_abs_delta: _Optional[float] = ..., lo: _Optional[float] = ..., hi: _Optional[float] = ..., mean_abs_change: _Optional[float] = ..., val_lo: _Optional[float] = ..., val_hi: _Optional[float] = ...) -> None: ...
+
+class LrValLossRequest(_message.Message):
+    __slots__ = ("epoch", "enc_terms")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ENC_TERMS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    enc_terms: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., enc_terms: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
+
+class LrValLossResponse(_message.Message):
+    __slots__ = ("epoch", "enc_loss")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ENC_LOSS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    enc_loss: _common_pb2.CipherArray
+    def __init__(self, epoch: _Optional[int] = ..., enc_loss: _Optional[_Union[_common_pb2.CipherArray, _Mapping]] = ...) -> None: ...
 
 class LrFinalizeRequest(_message.Message):
     __slots__ = ("model_id", "epoch")
