@@ -222,7 +222,7 @@ def start_profiling() -> Callable[[Path], None]:
     main_prof.enable()
 
     def dump(path: Path) -> None:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         main_prof.disable()
         with lock:
             stats = [p for p in profiles if p.getstats()]
