@@ -339,7 +339,7 @@ class _GatedPeer:
     def score(self, request: Any, response_type: Any) -> Any:
         if not self.sizes:
             deadline = time.monotonic() + 10
-            while len(self.coalescer._queue) < self.n_waiting and time.monotonic() < deadline:
+            while self.coalescer.queued < self.n_waiting and time.monotonic() < deadline:
                 time.sleep(0.005)
         self.sizes.append(len(request.header.usccs))
         return self.inner.score(request, response_type)
@@ -416,13 +416,13 @@ def test_coalescer_batches_by_key_and_keeps_errors_per_item() -> None:
 
     first = threading.Thread(target=one, args=("a", 1))
     first.start()
-    while co._in_flight == 0:
+    while co.in_flight == 0:
         time.sleep(0.001)
     rest = [("a", 2), ("a", 13), ("b", 3), ("b", -1)]
     threads = [threading.Thread(target=one, args=kv) for kv in rest]
     for t in threads:
         t.start()
-    while len(co._queue) < len(rest):
+    while co.queued < len(rest):
         time.sleep(0.001)
     gate.set()
     for t in [first, *threads]:

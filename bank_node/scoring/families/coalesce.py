@@ -61,6 +61,18 @@ class Coalescer(Generic[T, R]):
         #: Platform calls made (for tests and benchmarks).
         self.calls = 0
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a call."""
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls in flight now."""
+        with self._cond:
+            return self._in_flight
+
     def submit(self, key: Hashable, item: T) -> R:
         """The result of ``item``, sent alone or with the requests queued beside it."""
         mine: _Pending[T, R] = _Pending(key, item)
