@@ -437,3 +437,35 @@ def test_coalescer_batches_by_key_and_keeps_errors_per_item() -> None:
     assert isinstance(out[("b", 3)], FailedPrecondition)
     assert isinstance(out[("b", -1)], FailedPrecondition)
     assert co.calls == 3
+
+
+def test_concurrent_tree_requests_share_ciphertexts(trained: Trained, platform: Platform) -> None:
+    """Concurrent SecureBoost requests travel in one call (one ciphertext group): each margin
+    equals offline prediction and a refusal stays with its company."""
+    keys = ScoringKeys(1024)
+    model = load_bank_model(trained.sb_path)
+    assert isinstance(model, SecureBoostScoring)
+    platform.grant(_uscc(trained, 2))
+    model.score(_job(trained, 2), platform.peer, keys)  # the first call sends the bank's key
+    rows, refused = [21, 22, 23, 24], 24
+    for row in rows[:-1]:
+        platform.grant(_uscc(trained, row))
+    peer = _GatedPeer(platform.peer, model.coalescer, n_waiting=len(rows) - 1)
+    results: dict[int, Any] = {}
+
+    def one(row: int) -> None:
+        try:
+            results[row] = model.score(_job(trained, row), peer, keys)  # type: ignore[arg-type]
+        except FedCreditError as exc:
+            results[row] = exc
+
+    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(peer.sizes) == len(rows) and max(peer.sizes) >= 2
+    assert isinstance(results[refused], PermissionDenied)
+    for row in rows[:-1]:
+        pd = results[row].assembled.pd
+        assert abs(pd - trained.offline_pd("secureboost", row)) < TOL, row
