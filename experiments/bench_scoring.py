@@ -201,7 +201,49 @@ def serve_bank(work: Path, platform_port: int) -> None:
     _serve_until_signal(work / "bank.port", running.port, lambda: running.stop(1.0))
 
 
+def start_profiling() -> Callable[[Path], None]:
+    """Profile every thread of this process (the gRPC handlers run in pool threads, which a
+    plain ``cProfile`` run would miss); the returned function merges and dumps the stats."""
+    import cProfile
+    import pstats
+
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+    # per-thread CPU clock by default (blocked threads cost nothing); "wall" is cheaper to
+    # read, so less distorted, and is CPU time too when one client runs alone
+    clock = (
+        time.perf_counter
+        if os.environ.get("FEDCREDIT_BENCH_PROFILE_CLOCK") == "wall"
+        else time.thread_time
+    )
+
+    def boot(*_: Any) -> None:
+        prof = cProfile.Profile(clock)
+        with lock:
+            profiles.append(prof)
+        prof.enable()  # replaces this thread's profile hook with the profiler's
+
+    threading.setprofile(boot)
+    main_prof = cProfile.Profile(clock)
+    profiles.append(main_prof)
+    main_prof.enable()
+
+    def dump(path: Path) -> None:
+        threading.setprofile(None)
+        main_prof.disable()
+        with lock:
+            stats = [p for p in profiles if p.getstats()]
+        merged = pstats.Stats(stats[0])
+        for prof in stats[1:]:
+            merged.add(prof)
+        merged.dump_stats(str(path))
+
+    return dump
+
+
 def _serve_until_signal(port_file: Path, port: int, stop: Callable[[], None]) -> None:
+    profile_dir = os.environ.get("FEDCREDIT_BENCH_PROFILE_DIR")
+    dump = start_profiling() if profile_dir else None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     tmp = port_file.with_suffix(".tmp")
@@ -209,6 +251,8 @@ def _serve_until_signal(port_file: Path, port: int, stop: Callable[[], None]) ->
     tmp.replace(port_file)
     done.wait()
     stop()
+    if dump is not None and profile_dir:
+        dump(Path(profile_dir) / f"{port_file.stem}.prof")
 
 
 def _spawn(args: list[str], port_file: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -454,7 +498,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", choices=["platform", "bank"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--platform-port", type=int, default=0, help=argparse.SUPPRESS)
+    # developers: run both node processes under cProfile (all threads), dumping
+    # <dir>/platform.prof and <dir>/bank.prof when they stop
+    parser.add_argument("--profile-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile-clock", choices=["cpu", "wall"], default="cpu", help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.profile_dir is not None:
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["FEDCREDIT_BENCH_PROFILE_DIR"] = str(args.profile_dir.resolve())
+        os.environ["FEDCREDIT_BENCH_PROFILE_CLOCK"] = args.profile_clock
     if args.serve == "platform":
         serve_platform(args.work)
         return 0

@@ -315,3 +315,34 @@ def test_head_of_the_first_format_is_read_and_converted(tmp_path: Path) -> None:
     head.unlink()
     log.append("score_request")
     assert read_head(path)["seq"] == N + 2 and verify(path).ok
+
+
+def test_append_many_chains_signs_and_heads_like_single_appends(tmp_path: Path) -> None:
+    """Entries appended together are sealed one by one (each its own hash and signature,
+    chained in order, interleaving with another writer's single appends), and the head names
+    the last; an invalid entry in the lot writes none of it."""
+    log, path = _make_log(tmp_path, 2)
+    other = AuditLog(path, log._key, actor=NODE)
+    other.append("model_registered", details={"model_name": "credit"})
+    batch = [
+        ("score_request", OFFICER, {"request_id": f"r{i}", "uscc": "x", "outcome": "ok"})
+        for i in range(5)
+    ]
+    written = log.append_many([*batch, ("model_promoted", None, None)])
+    assert [e.seq for e in written] == list(range(4, 10))
+    assert written[-1].actor == NODE and written[0].actor == OFFICER
+    entries = read_entries(path)
+    assert entries[3:] == written and written[0].prev_hash == entries[2].hash
+    for before, after in itertools.pairwise(entries):
+        assert after.prev_hash == before.hash
+    assert len({e.signature for e in entries}) == len(entries)
+    report = verify(path)
+    assert report.ok, report.summary()
+    assert report.n_entries == 9 and report.head_seq == 9 and report.head_hash == written[-1].hash
+    # another writer continues the chain after the lot
+    assert other.append("model_promoted").seq == 10 and verify(path).ok
+    before = path.read_bytes()
+    with pytest.raises(InvalidArgument):
+        log.append_many([batch[0], ("score_request", OFFICER, {"x": float("nan")})])
+    assert path.read_bytes() == before and log.append_many([]) == []
+    assert log.append("score_request").seq == 11 and verify(path).ok

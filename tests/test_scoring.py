@@ -332,6 +332,9 @@ class FailingAudit:
     def append(self, *args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
+    def append_many(self, *args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
 
 def test_no_answer_leaves_the_platform_unaudited(
     setup: tuple[Trained, Nodes, Path],

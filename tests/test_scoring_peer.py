@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bank_node.scoring.families import ScoreJob, header_for, load_bank_model
+from bank_node.scoring.families.coalesce import Coalescer
 from bank_node.scoring.families.secureboost import SecureBoostScoring
 from bank_node.scoring.keys import ScoringKeys
 from experiments.support.grpc_harness import shared_pki
@@ -322,3 +326,146 @@ def test_another_banks_model_part_is_not_served(trained: Trained, tmp_path: Path
     finally:
         scorer.close()
         consent.close()
+
+
+class _GatedPeer:
+    """A scoring peer that holds its first call until ``n_waiting`` more requests queue up,
+    and counts the calls and companies it forwards."""
+
+    def __init__(self, inner: ScoringPeer, coalescer: Coalescer[Any, Any], n_waiting: int) -> None:
+        self.inner, self.coalescer, self.n_waiting = inner, coalescer, n_waiting
+        self.sizes: list[int] = []
+
+    def score(self, request: Any, response_type: Any) -> Any:
+        if not self.sizes:
+            deadline = time.monotonic() + 10
+            while self.coalescer.queued < self.n_waiting and time.monotonic() < deadline:
+                time.sleep(0.005)
+        self.sizes.append(len(request.header.usccs))
+        return self.inner.score(request, response_type)
+
+
+@pytest.mark.parametrize("family", ["logreg", "scorecard"])
+def test_concurrent_linear_requests_share_platform_calls(
+    trained: Trained, platform: Platform, family: str
+) -> None:
+    """Concurrent requests of one linear model travel together: each company gets its own
+    score (equal to offline prediction) and its own verdict, a refusal stays with its company,
+    and the platform audits every company once."""
+    keys = ScoringKeys(1024)
+    path = trained.lr_path if family == "logreg" else trained.card_path
+    assert path is not None
+    model = load_bank_model(path)
+    partials = model.partials  # type: ignore[attr-defined]
+    rows = [5, 6, 7, 8, 9, 11]
+    refused = 11  # no consent
+    consents = {row: platform.grant(_uscc(trained, row)) for row in rows if row != refused}
+    peer = _GatedPeer(platform.peer, partials.coalescer, n_waiting=len(rows) - 1)
+    results: dict[int, Any] = {}
+
+    def one(row: int) -> None:
+        try:
+            results[row] = model.score(_job(trained, row), peer, keys)  # type: ignore[arg-type]
+        except FedCreditError as exc:
+            results[row] = exc
+
+    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(peer.sizes) == len(rows) and len(peer.sizes) < len(rows)
+    assert max(peer.sizes) >= 2
+    for row in rows:
+        if row == refused:
+            assert isinstance(results[row], PermissionDenied)
+            continue
+        scored = results[row]
+        assert abs(scored.assembled.pd - trained.offline_pd(family, row)) < TOL, row
+        assert scored.consent_id == consents[row] and scored.as_of
+    audited = [
+        e.details["uscc"]
+        for e in platform.audit.entries()
+        if e.event == ev.SCORE_REQUEST and e.details.get("model_id") == model.model_id
+    ]
+    assert sorted(audited) == sorted(_uscc(trained, row) for row in rows)
+
+
+def test_coalescer_batches_by_key_and_keeps_errors_per_item() -> None:
+    """Items with another key never share a call; an item's own error reaches only its
+    caller; an error of the whole call reaches every caller of that call."""
+    gate = threading.Event()
+    calls: list[list[tuple[str, int]]] = []
+
+    def send(items: list[tuple[str, int]]) -> list[int | BaseException]:
+        if not calls:
+            gate.wait(10)
+        calls.append(items)
+        if any(v < 0 for _, v in items):
+            raise FailedPrecondition("whole call refused")
+        return [PermissionDenied("no") if v == 13 else v * 10 for _, v in items]
+
+    co: Coalescer[tuple[str, int], int] = Coalescer(send, limit=8)
+    out: dict[tuple[str, int], Any] = {}
+
+    def one(key: str, v: int) -> None:
+        try:
+            out[(key, v)] = co.submit(key, (key, v))
+        except FedCreditError as exc:
+            out[(key, v)] = exc
+
+    first = threading.Thread(target=one, args=("a", 1))
+    first.start()
+    while co.in_flight == 0:
+        time.sleep(0.001)
+    rest = [("a", 2), ("a", 13), ("b", 3), ("b", -1)]
+    threads = [threading.Thread(target=one, args=kv) for kv in rest]
+    for t in threads:
+        t.start()
+    while co.queued < len(rest):
+        time.sleep(0.001)
+    gate.set()
+    for t in [first, *threads]:
+        t.join(10)
+    assert calls[0] == [("a", 1)]
+    assert {frozenset(c) for c in calls[1:]} == {
+        frozenset({("a", 2), ("a", 13)}),
+        frozenset({("b", 3), ("b", -1)}),
+    }
+    assert out[("a", 1)] == 10 and out[("a", 2)] == 20
+    assert isinstance(out[("a", 13)], PermissionDenied)
+    assert isinstance(out[("b", 3)], FailedPrecondition)
+    assert isinstance(out[("b", -1)], FailedPrecondition)
+    assert co.calls == 3
+
+
+def test_concurrent_tree_requests_share_ciphertexts(trained: Trained, platform: Platform) -> None:
+    """Concurrent SecureBoost requests travel in one call (one ciphertext group): each margin
+    equals offline prediction and a refusal stays with its company."""
+    keys = ScoringKeys(1024)
+    model = load_bank_model(trained.sb_path)
+    assert isinstance(model, SecureBoostScoring)
+    platform.grant(_uscc(trained, 2))
+    model.score(_job(trained, 2), platform.peer, keys)  # the first call sends the bank's key
+    rows, refused = [21, 22, 23, 24], 24
+    for row in rows[:-1]:
+        platform.grant(_uscc(trained, row))
+    peer = _GatedPeer(platform.peer, model.coalescer, n_waiting=len(rows) - 1)
+    results: dict[int, Any] = {}
+
+    def one(row: int) -> None:
+        try:
+            results[row] = model.score(_job(trained, row), peer, keys)  # type: ignore[arg-type]
+        except FedCreditError as exc:
+            results[row] = exc
+
+    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(peer.sizes) == len(rows) and max(peer.sizes) >= 2
+    assert isinstance(results[refused], PermissionDenied)
+    for row in rows[:-1]:
+        pd = results[row].assembled.pd
+        assert abs(pd - trained.offline_pd("secureboost", row)) < TOL, row

@@ -101,12 +101,21 @@ class ScoringKeys:
 
     def decrypt_values(self, enc: CipherArray, count: int) -> np.ndarray:
         """Decrypt fixed-point values the platform encrypted under this key."""
-        s = self._get()
-        vec = EncryptedVector.from_wire(enc, s.public)  # scheme, key, sizes, range
+        return self.decrypt_ciphertexts(self.ciphertexts(enc, count))
+
+    def ciphertexts(self, enc: CipherArray, count: int) -> list[mpz]:
+        """The ``count`` ciphertexts of ``enc``, checked to be under this key (scheme, key,
+        sizes, range), so each can be decrypted on its own."""
+        vec = EncryptedVector.from_wire(enc, self._get().public)
         if len(vec) != count:
             raise CryptoError("the platform sent the wrong number of ciphertexts")
+        return list(vec.values)
+
+    def decrypt_ciphertexts(self, values: list[mpz]) -> np.ndarray:
+        """Decrypt ciphertexts taken from :meth:`ciphertexts` (fixed-point values)."""
+        s = self._get()
         p, half = s.p, s.p // 2
-        powers = gmpy2.powmod_base_list([c % s.p2 for c in vec.values], p - 1, s.p2)
+        powers = gmpy2.powmod_base_list([c % s.p2 for c in values], p - 1, s.p2)
         out: list[int] = []
         for x in powers:
             m = (x - 1) // p * s.hp % p

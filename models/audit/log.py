@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,47 @@ class AuditLog:
         with self._lock, self._locked_file() as (fd, size):
             return self._append_locked(fd, size, event, who, details)
 
+    def append_many(
+        self, records: Sequence[tuple[str, ActorLike | None, Mapping[str, Any] | None]]
+    ) -> list[LogEntry]:
+        """Append several ``(event, actor, details)`` entries at once, in order.
+
+        Each entry is validated, hash-chained and signed exactly as by :meth:`append`; they
+        are written together under one lock (one write, one ``fsync`` when enabled) and the
+        signed head names the last of them. Either every entry is sealed and written, or
+        (invalid details, a missing actor) none is.
+        """
+        items: list[tuple[str, ActorLike, Mapping[str, Any] | None]] = []
+        for event, actor, details in records:
+            who = actor if actor is not None else self.actor
+            if who is None:
+                raise FailedPrecondition("an audit entry needs an actor")
+            items.append((event, who, details))
+        if not items:
+            return []
+        with self._lock, self._locked_file() as (fd, size):
+            seq, prev = self._seq, self._hash
+            entries: list[LogEntry] = []
+            for event, who, details in items:
+                entry = seal(
+                    seq + 1, utc_timestamp(self._clock()), who, event, details, prev, self._key
+                )
+                entries.append(entry)
+                seq, prev = entry.seq, entry.hash
+            data = "".join(e.to_json_line() for e in entries).encode("utf-8")
+            self._write_all(fd, data)
+            self._write_head(seq, prev)
+            self._seq, self._hash, self._size = seq, prev, size + len(data)
+            return entries
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if self._fsync:
+            os.fsync(fd)
+
     def rotate(self, actor: ActorLike | None = None, reason: str = "") -> LogEntry:
         """Retire the signing key: append an ``audit_key_rotated`` entry, signed by the current
         key and naming a new one, and sign everything after it with the new key.
@@ -325,12 +366,7 @@ class AuditLog:
             self._key,
         )
         data = entry.to_json_line().encode("utf-8")
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if self._fsync:
-            os.fsync(fd)
+        self._write_all(fd, data)
         if next_key is not None:  # the rotation entry is written: hand over to the new key
             assert self._key_path is not None
             os.replace(_next_key_path(self._key_path), self._key_path)

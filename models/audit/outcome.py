@@ -7,7 +7,7 @@ successful one must be on record, or the answer is withheld.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import models.audit.events as ev
@@ -49,6 +49,31 @@ def record(
     except Exception as exc:
         log.exception("could not audit a request")
         if err is None:
+            raise InternalError("the request could not be audited") from exc
+
+
+def record_all(
+    audit: AuditLog,
+    event: str,
+    actor: ActorLike,
+    items: Sequence[tuple[dict[str, Any], BaseException | None]],
+    *,
+    success: str = ev.OUTCOME_OK,
+) -> None:
+    """:func:`record` for several finished requests (``(details, error)`` each), appended
+    together (:meth:`AuditLog.append_many`: one lock, one write, one signed head). If they
+    cannot be appended and any of them succeeded, no answer leaves (``InternalError``)."""
+    for details, err in items:
+        details["outcome"], kind = outcome_of(err)
+        if err is None:
+            details["outcome"] = success
+        if kind:
+            details["error"] = kind
+    try:
+        audit.append_many([(event, actor, details) for details, _ in items])
+    except Exception as exc:
+        log.exception("could not audit a request")
+        if any(err is None for _, err in items):
             raise InternalError("the request could not be audited") from exc
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from models.audit import events as ev
 from models.audit.log import AuditLog
-from models.audit.outcome import record
+from models.audit.outcome import record_all
 from models.errors import FailedPrecondition, FedCreditError, InvalidArgument, NotFound
 from models.federation.messages import WireMessage
 from models.federation.party import Caller, DataProvider
@@ -153,16 +153,16 @@ class PlatformScorer:
         try:
             response = self._score(caller, request, header, details, errors)
         except BaseException as exc:
-            for d, err in zip(details, errors, strict=True):
-                record(self.audit, ev.SCORE_REQUEST, caller, d, err or exc)
+            failed = [(d, err or exc) for d, err in zip(details, errors, strict=True)]
+            record_all(self.audit, ev.SCORE_REQUEST, caller, failed)
             raise
         # an answer that only asks for the bank's key computed nothing: its entries say so,
         # so the resent request (same request id) is the only one on record as served
         key_only = bool(getattr(getattr(response, "predict", None), "need_key", False))
-        for d, err in zip(details, errors, strict=True):
-            success = ev.OUTCOME_KEY_REQUESTED if key_only else ev.OUTCOME_OK
-            # allowed ones must be on record
-            record(self.audit, ev.SCORE_REQUEST, caller, d, err, success=success)
+        success = ev.OUTCOME_KEY_REQUESTED if key_only else ev.OUTCOME_OK
+        # one entry per company, appended together; allowed ones must be on record
+        done = list(zip(details, errors, strict=True))
+        record_all(self.audit, ev.SCORE_REQUEST, caller, done, success=success)
         return response
 
     def _score(

@@ -15,7 +15,7 @@ import numpy as np
 
 from bank_node.scoring.assembler import BANK_SOURCE, Assembled, sigmoid
 from bank_node.scoring.families.common import Scored, ScoreJob
-from bank_node.scoring.families.logreg import platform_partial
+from bank_node.scoring.families.logreg import LinearPartials
 from bank_node.scoring.keys import ScoringKeys
 from models.federation.peer import ScoringPeer
 from models.scorecard.active import FederatedScorecard
@@ -36,13 +36,14 @@ class ScorecardScoring:
         self.base_points = float(card.base_points_)
         self.selected = list(card.bank_features_)
         self.scaling = card.scaling()
+        self.partials = LinearPartials(self)
 
     @classmethod
     def load(cls, path: Path) -> ScorecardScoring:
         return cls(FederatedScorecard.load(path))
 
     def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored:
-        platform_points, names, consent_id, as_of = platform_partial(self, job, platform, keys)
+        platform_points, names, consent_id, as_of = self.partials.partial(job, platform, keys)
         codes = self.woe.coarse_codes(np.asarray(job.x_bank, dtype=np.float64)[None, :])
         bank_points = self.base_points + sum_points(codes, self.points)
         total = float((bank_points + platform_points)[0])

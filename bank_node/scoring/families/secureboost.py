@@ -3,8 +3,9 @@
 For each company the bank computes its cell values (the leaf values its own features select,
 ``models/secureboost/eini.py``) and what it adds itself; the platform returns sealed sums and
 the bank reads only the margin. Several companies share a ciphertext (up to the packing's
-group), so concurrent officer requests for the same model and date are batched: a request
-that finds no platform call of this model in flight (or fewer than :data:`MAX_IN_FLIGHT`)
+group), so concurrent officer requests for the same model and date are batched
+(:class:`~bank_node.scoring.families.coalesce.Coalescer`, shared with the linear families): a
+request that finds fewer than :data:`MAX_IN_FLIGHT` platform calls of this model in flight
 sends everything queued so far, the others wait for their answer. A lone request is sent at
 once (no waiting for company).
 
@@ -15,12 +16,13 @@ bank-conditional attribution, the platform as one factor).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bank_node.scoring.assembler import TreeExplainer
+from bank_node.scoring.families.coalesce import Coalescer
 from bank_node.scoring.families.common import Scored, ScoreJob, check_reply, header_for, refusal
 from bank_node.scoring.keys import ScoringKeys
 from models.errors import FailedPrecondition, InternalError
@@ -35,17 +37,20 @@ MAX_IN_FLIGHT = 1
 MAX_GROUPS_PER_CALL = 2
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True, eq=False)
+class _Cells:
     job: ScoreJob
     local: float
     cells: np.ndarray
-    done: bool = False
-    raw: float = 0.0
-    consent_id: str = ""
-    as_of: str = ""
-    error: BaseException | None = None
-    batch: list[_Pending] = field(default_factory=list)
+    predictor: SecurePredictor
+    platform: ScoringPeer
+
+
+@dataclass(frozen=True)
+class _Margin:
+    raw: float
+    consent_id: str
+    as_of: str
 
 
 class SecureBoostScoring:
@@ -60,9 +65,10 @@ class SecureBoostScoring:
         self.describe: dict[str, str] = {}
         self.explainer = TreeExplainer(model.trees_, model.base_score_, self.bank_features)
         self._predictor: SecurePredictor | None = None
-        self._cond = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._in_flight = 0
+        self._lock = threading.Lock()
+        self.coalescer: Coalescer[_Cells, _Margin] = Coalescer(
+            self._send, limit=MAX_GROUPS_PER_CALL, max_in_flight=MAX_IN_FLIGHT
+        )
         self._key_sent = False
 
     @classmethod
@@ -70,7 +76,7 @@ class SecureBoostScoring:
         return cls(SecureBoostClassifier.load_model(path))
 
     def predictor(self, keys: ScoringKeys) -> SecurePredictor:
-        with self._cond:
+        with self._lock:
             if self._predictor is None or self._predictor.key is not keys.ckks():
                 self._predictor = self.model.secure_predictor(keys.ckks())
             return self._predictor
@@ -79,38 +85,16 @@ class SecureBoostScoring:
         pred = self.predictor(keys)
         x = np.asarray(job.x_bank, dtype=np.float64)[None, :]
         local, cells = pred.cells.values(x, pred.quant_bits)
-        item = _Pending(job, float(local[0]), cells[0])
-        limit = MAX_GROUPS_PER_CALL * (pred.packing.group if pred.packing else 1)
-        with self._cond:
-            self._queue.append(item)
-            while not item.done:
-                if self._in_flight < MAX_IN_FLIGHT and item in self._queue:
-                    batch = [p for p in self._queue if p.job.as_of == job.as_of][:limit]
-                    for p in batch:
-                        self._queue.remove(p)
-                    self._in_flight += 1
-                    break
-                self._cond.wait()
-            else:
-                batch = []
-        if batch:
-            try:
-                self._send(batch, pred, platform)
-            except BaseException as exc:
-                for p in batch:
-                    p.error = exc
-            finally:
-                with self._cond:
-                    for p in batch:
-                        p.done = True
-                    self._in_flight -= 1
-                    self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        assembled = self.explainer.assemble(job.x_bank, item.raw)
-        return Scored(assembled, item.consent_id, item.as_of)
+        # companies per call: whole packing groups (the same for every request of the model)
+        self.coalescer.limit = MAX_GROUPS_PER_CALL * (pred.packing.group if pred.packing else 1)
+        margin = self.coalescer.submit(
+            job.as_of, _Cells(job, float(local[0]), cells[0], pred, platform)
+        )
+        assembled = self.explainer.assemble(job.x_bank, margin.raw)
+        return Scored(assembled, margin.consent_id, margin.as_of)
 
-    def _send(self, batch: list[_Pending], pred: SecurePredictor, platform: ScoringPeer) -> None:
+    def _send(self, batch: list[_Cells]) -> list[_Margin | BaseException]:
+        pred, platform = batch[0].predictor, batch[0].platform
         jobs = [p.job for p in batch]
         enc = pred.encrypt_cells(np.stack([p.cells for p in batch]))
         header = header_for(self, jobs)
@@ -127,8 +111,13 @@ class SecureBoostScoring:
         if resp.predict.n_rows != len(batch):
             raise InternalError("the platform answered for another number of companies")
         sums = pred.sums(resp.predict.enc_margins, len(batch))
+        out: list[_Margin | BaseException] = []
         for i, p in enumerate(batch):
-            p.error = refusal(resp.reply, i)
-            p.raw = pred.base_score + p.local + float(sums[i])
-            p.consent_id = resp.reply.consent_ids[i]
-            p.as_of = resp.reply.as_of
+            err = refusal(resp.reply, i)
+            raw = pred.base_score + p.local + float(sums[i])
+            out.append(
+                err
+                if err is not None
+                else _Margin(raw, resp.reply.consent_ids[i], resp.reply.as_of)
+            )
+        return out
