@@ -34,6 +34,7 @@ from models.compute.ray_backend import RayBackend
 from models.compute.ray_cluster import LocalRayCluster
 from models.crypto.histogram import encrypted_histograms
 from models.crypto.paillier import EncryptedVector, PaillierKeypair
+from models.errors import FailedPrecondition
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
@@ -58,10 +59,24 @@ KEY_BITS = 1024
 PARAMS: dict[str, Any] = {"n_estimators": 2, "max_depth": 3, "n_bins": 16}
 
 
+def _start_cluster() -> LocalRayCluster:
+    """A 2-node loopback cluster; one more try if a node fails to come up on a busy machine
+    (a start-up hiccup, not a result: every assertion runs on the cluster that did start)."""
+    first = LocalRayCluster(extra_nodes=1, cpus_per_node=1)
+    try:
+        return first.start()
+    except FailedPrecondition:
+        first.stop()
+        return LocalRayCluster(extra_nodes=1, cpus_per_node=1).start()
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalRayCluster]:
-    with LocalRayCluster(extra_nodes=1, cpus_per_node=1) as c:
+    c = _start_cluster()
+    try:
         yield c
+    finally:
+        c.stop()
 
 
 @pytest.fixture(scope="module")
