@@ -64,7 +64,9 @@ class ScorecardPart:
             raise DataLoss("the platform model part is malformed")
         return part
 
-    def partial(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def partial(
+        self, X: np.ndarray, categories: Mapping[str, Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(sum of each row's platform points, log-odds term ``-points_j / factor`` per
         selected feature and row)."""
         codes = self.woe.coarse_codes(np.asarray(X, dtype=np.float64))
