@@ -26,8 +26,8 @@ from models.errors import FailedPrecondition, InvalidArgument
 from models.estimator_params import FederatedEstimator
 from models.federation.peer import PassivePeer
 from models.logreg.bank_model import LinearBankModel
-from models.logreg.engine import LrTrainer
 from models.logreg.encoding import CategoryEncoder, min_count_for
+from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
 from models.logreg.model_io import BANK_FORMAT, check_model_id, load_part
 from models.logreg.optim import LrParams, default_momentum

@@ -75,9 +75,7 @@ class ColumnCode:
         return len(self.kept) + 2
 
 
-def _positions(
-    codes: np.ndarray, kept: Sequence[str], current: Sequence[str] | None
-) -> np.ndarray:
+def _positions(codes: np.ndarray, kept: Sequence[str], current: Sequence[str] | None) -> np.ndarray:
     """Per row: index into ``kept``, ``len(kept)`` for other, ``len(kept) + 1`` for missing."""
     if current is None:
         raise InvalidArgument("a categorical feature of the model is not categorical in the table")

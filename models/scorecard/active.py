@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from models.binning.active import BinningStub, FederatedBinning
-from models.binning.transform import WoeTransform
+from models.binning.transform import WoeTransform, by_index
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
@@ -50,7 +50,10 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
     ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``. Privacy of the
     platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
     :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
-    ``binning_dp_`` and in the bank's part.
+    ``binning_dp_`` and in the bank's part. Categorical columns (both parties', each encoded
+    by its owner) are binned by category: ``min_category_count`` (0: 1% of the training rows)
+    sets which categories get their own bin; the others, and categories unseen at scoring,
+    share an ``other`` bin; missing values their own.
     """
 
     algorithm = "scorecard"
@@ -79,6 +82,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         key_bits: int = 2048,
         random_state: int | None = None,
         dp_epsilon: float | None = None,
+        min_category_count: int = 0,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
@@ -102,6 +106,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         self.key_bits = key_bits
         self.random_state = random_state
         self.dp_epsilon = dp_epsilon
+        self.min_category_count = min_category_count
 
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
@@ -178,13 +183,16 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
                 min_bin_fraction=self.min_bin_fraction,
                 key_bits=self.key_bits,
                 dp_epsilon=self.dp_epsilon,
+                min_category_count=int(self.min_category_count),
             ).run(BinningStub(peer), bank_table, rows=train, model_id=model_id, keypair=kp)
             selected = binning.select(self.iv_threshold, self.top_k)
             if not selected:
                 raise FailedPrecondition("no feature passes the IV selection")
             binning.send_platform_woe()
             bank_woe = binning.bank_transform()
-            Xb = bank_woe.transform(bank_table.X)
+            Xb = bank_woe.transform(
+                bank_table.X, by_index(bank_table.feature_names, bank_table.categories)
+            )
             for callback in callbacks:
                 callback({"phase": "training"})
             trainer = LrTrainer(peer, keys, params, random_state=self.random_state)
@@ -233,7 +241,9 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
 
     def bank_points(self, bank_table: PartyTable, rows: np.ndarray) -> np.ndarray:
         """Per row: base points plus the points of the bank's selected features."""
-        codes = self.bank_woe_.coarse_codes(bank_table.X[rows])
+        codes = self.bank_woe_.coarse_codes(
+            bank_table.X[rows], by_index(bank_table.feature_names, bank_table.categories)
+        )
         return self.base_points_ + sum_points(codes, self.bank_points_)
 
     def platform_points(
