@@ -52,16 +52,25 @@ def german(shared_data: Path) -> German:
     return load_german(path)
 
 
+#: Settings that reach the reference's optimum closely (measured on this split: CKKS AUC gap
+#: 0.0004, mean |log-odds| gap 0.005; Paillier 0.0007 and 0.033; with the default 3 Paillier
+#: terms and 40 epochs the gap was 0.0036 and 0.115: the 3-term sigmoid is the limit).
+SETTINGS = {
+    "paillier": {"sigmoid_terms": 5, "max_epochs": 30},
+    "ckks": {"sigmoid_terms": 8, "max_epochs": 40},
+}
+
+
 def _fit(g: German, peer: object, mode: str = "paillier") -> FederatedLogisticRegression:
     model = FederatedLogisticRegression(
         mode=mode,
         optimizer="precond",
         schedule="constant",
-        max_epochs=40,
-        tol=1e-4,
+        tol=0.0,
         min_category_count=MIN_COUNT,
         key_bits=1024,
         random_state=0,
+        **SETTINGS[mode],  # type: ignore[arg-type]
     )
     return model.fit(g.bank, peer, rows=g.train, platform_dataset="train")  # type: ignore[arg-type]
 
