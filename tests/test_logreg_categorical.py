@@ -141,17 +141,17 @@ def test_unseen_category_scores_as_other_and_no_category_reaches_the_bank(
     model = FederatedLogisticRegression(
         max_epochs=3, min_category_count=MIN_COUNT, key_bits=1024, random_state=0
     )
-    model.fit(german.bank, peer, rows=german.train, platform_dataset="train")  # type: ignore[arg-type]
+    model.fit(german.bank, peer, rows=german.train, platform_dataset="train")
     rows = np.asarray([row])
     p = {
-        name: model.decision_function(german.bank, peer, rows=rows, platform_dataset=name)[0]  # type: ignore[arg-type]
+        name: model.decision_function(german.bank, peer, rows=rows, platform_dataset=name)[0]
         for name in tables
     }
     assert original != rare
     assert p["unseen"] == pytest.approx(p["rare"], abs=1e-9)
     assert p["unseen"] != pytest.approx(p["train"], abs=1e-6)
     with pytest.raises(FedCreditError) as err:
-        model.decision_function(german.bank, peer, rows=rows, platform_dataset="broken")  # type: ignore[arg-type]
+        model.decision_function(german.bank, peer, rows=rows, platform_dataset="broken")
     path = tmp_path / "bank_part.json"
     model.save(path)
     blob = bank_received_text(peer.transcript, str(err.value), path.read_text())

@@ -107,12 +107,12 @@ def test_scorecard_unseen_category_and_no_platform_category_reaches_the_bank(
     manager = SessionManager(tmp_path / "platform", Datasets(tables))
     peer = RecordingPeer(InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec()))
     card = _card(binning_method="quantile", max_epochs=3, dp_epsilon=None)
-    card.fit(german.bank, peer, rows=german.train, platform_dataset="train")  # type: ignore[arg-type]
+    card.fit(german.bank, peer, rows=german.train, platform_dataset="train")
     rows = np.asarray([row])
     pts = {}
     for name in tables:
         card.platform_dataset_ = name
-        pts[name] = float(card.points(german.bank, peer, rows=rows)[0])  # type: ignore[arg-type]
+        pts[name] = float(card.points(german.bank, peer, rows=rows)[0])
     assert pts["unseen"] == pytest.approx(pts["rare"], abs=1e-6)
     path = tmp_path / "card.json"
     card.save(path)

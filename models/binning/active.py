@@ -217,7 +217,7 @@ class FederatedBinning:
                 min_size,
                 self.smoothing,
             )
-            labels = bank_binner.bin_labels(j)
+            fine_labels = bank_binner.bin_labels(j)
             features.append(
                 FeatureIv(
                     "bank",
@@ -226,7 +226,7 @@ class FederatedBinning:
                     bank_table.feature_groups[j],
                     mapping,
                     st,
-                    labels if categorical else _coarse_labels(labels, mapping),
+                    fine_labels if categorical else _coarse_labels(fine_labels, mapping),
                 )
             )
         # platform features, through the protocol
