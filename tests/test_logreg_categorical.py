@@ -84,6 +84,15 @@ def test_encoder_round_trip_and_layout() -> None:
     # the scoring table codes its categories differently and has a new one ("q")
     Z = back.transform(np.array([[1.0, 3.0], [0.0, 1.0], [3.0, 0.0]]), {"c": ("q", "a", "b", "y")})
     assert Z.tolist() == [[1, 0, 0, 3, 0], [0, 1, 0, 1, 0], [0, 1, 0, 0, 0]]
+    # the padded width hides the number of frequent categories within the multiple: tables
+    # with 1 to 6 frequent categories give the bank the same column count
+    widths = {
+        CategoryEncoder(min_count=1, pad_multiple=8)
+        .fit(np.arange(k, dtype=float)[:, None], ["c"], {"c": tuple("abcdef"[:k])}, np.arange(k))
+        .names_.__len__()
+        for k in range(1, 7)
+    }
+    assert widths == {8}
     woe = CategoryEncoder("woe", min_count=2).fit(
         X, ["c", "x"], cats, np.arange(5), np.array([1.0, 0.0, 1.0, 0.0, 0.0])
     )

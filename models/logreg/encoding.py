@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from models.binning.binner import category_positions
 from models.errors import InvalidArgument
 
 ENCODINGS = ("onehot", "woe")
@@ -79,14 +80,7 @@ def _positions(codes: np.ndarray, kept: Sequence[str], current: Sequence[str] | 
     """Per row: index into ``kept``, ``len(kept)`` for other, ``len(kept) + 1`` for missing."""
     if current is None:
         raise InvalidArgument("a categorical feature of the model is not categorical in the table")
-    index = {c: k for k, c in enumerate(kept)}
-    other, missing = len(kept), len(kept) + 1
-    lookup = np.asarray([index.get(c, other) for c in current] + [missing], dtype=np.int64)
-    x = np.asarray(codes, dtype=np.float64)
-    ok = ~np.isnan(x) & (x >= 0) & (x < len(current))
-    pos = np.where(ok, np.nan_to_num(x), len(current)).astype(np.int64)
-    out: np.ndarray = lookup[pos]
-    return out
+    return category_positions(codes, kept, current)
 
 
 class CategoryEncoder:
