@@ -169,3 +169,28 @@ def test_unseen_category_scores_as_other_and_no_category_reaches_the_bank(
     blob = bank_received_text(peer.transcript, str(err.value), path.read_text())
     assert "A14" in blob  # the bank's own categories are in its part: the scan sees text
     assert not sorted(s for s in platform_strings(german) | {"A199"} if s in blob)
+
+
+def test_bank_woe_encoding_and_part_round_trip(german: German, tmp_path: Path) -> None:
+    manager = SessionManager(tmp_path / "platform", Datasets({"train": german.platform}))
+    peer = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
+    model = FederatedLogisticRegression(
+        categorical_encoding="woe",
+        max_epochs=4,
+        min_category_count=MIN_COUNT,
+        key_bits=1024,
+        random_state=0,
+    )
+    model.fit(german.bank, peer, rows=german.train, platform_dataset="train")
+    assert model.coef_.size == len(BANK_COLS)  # one WOE column per bank feature
+    z = model.decision_function(german.bank, peer, rows=german.test)
+    y = german.bank.y
+    assert y is not None and roc_auc_score(y[german.test], z) > 0.7
+    path = tmp_path / "bank.json"
+    model.save(path)
+    loaded = FederatedLogisticRegression.load(path)
+    assert np.allclose(loaded.decision_function(german.bank, peer, rows=german.test), z)
+    with pytest.raises(FedCreditError):
+        FederatedLogisticRegression(categorical_encoding="ordinal", key_bits=1024).fit(
+            german.bank, peer, rows=german.train, platform_dataset="train"
+        )
