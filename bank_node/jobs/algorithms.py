@@ -121,7 +121,12 @@ def fit_secureboost(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> F
 def _linear_importance(est: Any) -> dict[str, float]:
     """|weight| of standardised features: bank features by name, platform ones by category."""
     out: dict[str, float] = {}
-    names = list(getattr(est, "feature_names_in_", getattr(est, "bank_features_", [])))
+    design = getattr(est, "design_names", None)
+    names = (
+        design()
+        if callable(design)
+        else list(getattr(est, "feature_names_in_", getattr(est, "bank_features_", [])))
+    )
     coef = np.asarray(getattr(est, "coef_", np.zeros(0)), dtype=float).ravel()
     for name, w in zip(names, coef[: len(names)], strict=False):
         out[f"bank:{name}"] = abs(float(w))

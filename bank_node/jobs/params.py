@@ -49,6 +49,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "pdo": (1e-9, 1e4),
     "base_odds": (1e-9, 1e9),
     "dp_epsilon": (1e-6, 1e6),
+    "min_category_count": (0, 1_000_000),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "privacy": ("hardened", "strict", "standard"),
@@ -56,6 +57,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("constant", "invscaling", "exponential", "step"),
     "optimizer": ("sgd", "momentum", "adam", "precond"),
     "binning_method": ("quantile", "equal_width", "optimal"),
+    "categorical_encoding": ("onehot", "woe"),
 }
 #: Descriptions of arguments whose estimator documents them in prose, not a Parameters list.
 DESCRIPTIONS: dict[str, str] = {
@@ -74,6 +76,8 @@ DESCRIPTIONS: dict[str, str] = {
         "Validation log-loss after every epoch (val_logloss), one private aggregate; needs at "
         "least 50 validation rows (default: on in CKKS mode, off in Paillier mode)."
     ),
+    "min_category_count": "Categories with fewer training rows share an `other` bin "
+    "(0: 1% of the training rows).",
 }
 #: Constructor arguments the job file sets elsewhere.
 SET_ELSEWHERE = {"key_bits": "crypto.key_bits", "mode": "crypto.scheme"}

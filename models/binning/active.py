@@ -42,13 +42,14 @@ from models.binning.messages import (
     BinWoeRequest,
     BinWoeResponse,
 )
-from models.binning.transform import WoeTransform, split_concatenated
+from models.binning.transform import WoeTransform, by_index, split_concatenated
 from models.binning.woe import DEFAULT_SMOOTHING, WoeIv, woe_iv
 from models.crypto.histogram import decompress_plaintexts
 from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import CryptoError, FailedPrecondition, InvalidArgument
 from models.federation.peer import PassivePeer
+from models.logreg.encoding import min_count_for
 from models.logreg.model_io import check_model_id, ids_digest
 from models.logreg.sessions import model_session_spec
 
@@ -114,6 +115,10 @@ class FederatedBinning:
         differential privacy (epsilon over the whole count release, split equally over the
         platform's features) the bank asks the platform to apply to the per-bin counts of
         its features; the platform refuses a value outside its range.
+    min_category_count:
+        Categorical columns (both parties') are binned by category: each category with at
+        least this many training rows (0: 1% of them) is a bin, the others share an ``other``
+        bin; category bins are kept as they are (never merged as neighbours).
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class FederatedBinning:
         smoothing: float = DEFAULT_SMOOTHING,
         key_bits: int = 2048,
         dp_epsilon: float | None = None,
+        min_category_count: int = 0,
     ) -> None:
         check_dp_epsilon(dp_epsilon)
         if method not in METHODS:
@@ -138,6 +144,7 @@ class FederatedBinning:
         self.smoothing = smoothing
         self.key_bits = key_bits
         self.dp_epsilon = dp_epsilon
+        self.min_category_count = int(min_category_count)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -191,16 +198,26 @@ class FederatedBinning:
         kp = keypair or PaillierKeypair.generate(self.key_bits)
         # bank features, locally
         unsupervised = "quantile" if self.method == "optimal" else self.method
-        bank_binner = FeatureBinner(unsupervised, self.n_bins).fit(bank_table.X[train])
-        bank_codes = bank_binner.transform(bank_table.X[train])
+        bank_cats = by_index(bank_table.feature_names, bank_table.categories)
+        bank_binner = FeatureBinner(unsupervised, self.n_bins).fit(
+            bank_table.X[train], bank_cats, min_count_for(self.min_category_count, train.size)
+        )
+        bank_codes = bank_binner.transform(bank_table.X[train], bank_cats)
         features: list[FeatureIv] = []
         nb = bank_binner.n_total_bins
         for j in range(bank_table.n_features):
             ev = np.bincount(bank_codes[:, j], weights=y[train], minlength=int(nb[j]))
             tot = np.bincount(bank_codes[:, j], minlength=int(nb[j])).astype(np.float64)
+            categorical = bank_binner.is_categorical(j)
             mapping, st = coarse_stats(
-                np.rint(ev), tot, self.method, self.max_bins, min_size, self.smoothing
+                np.rint(ev),
+                tot,
+                "quantile" if categorical else self.method,
+                self.max_bins,
+                min_size,
+                self.smoothing,
             )
+            fine_labels = bank_binner.bin_labels(j)
             features.append(
                 FeatureIv(
                     "bank",
@@ -209,7 +226,7 @@ class FederatedBinning:
                     bank_table.feature_groups[j],
                     mapping,
                     st,
-                    _coarse_labels(bank_binner.bin_labels(j), mapping),
+                    fine_labels if categorical else _coarse_labels(fine_labels, mapping),
                 )
             )
         # platform features, through the protocol
@@ -223,6 +240,7 @@ class FederatedBinning:
                 n_bins=self.n_bins,
                 public_key=kp.public_key.to_bytes(),
                 dp_epsilon=float(self.dp_epsilon or 0.0),
+                min_category_count=self.min_category_count,
             )
         )
         labels = [int(v) for v in y[train].astype(np.int64)]
@@ -238,11 +256,12 @@ class FederatedBinning:
             fine_events = [c[0] for c in clamped]
             fine_totals = [c[1] for c in clamped]
         names = list(init.feature_names) or [f"platform_{j}" for j in range(init.n_features)]
+        unordered = list(init.categorical) + [False] * init.n_features
         for j in range(init.n_features):
             mapping, st = coarse_stats(
                 fine_events[j],
                 fine_totals[j],
-                self.method,
+                "quantile" if unordered[j] else self.method,
                 self.max_bins,
                 min_size,
                 self.smoothing,

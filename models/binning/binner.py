@@ -6,11 +6,20 @@ intervals between the training minimum and maximum. A value ``x`` falls in bin
 ``searchsorted(edges, x, side="right")``, i.e. bin ``k`` is ``edges[k-1] <= x < edges[k]``.
 Missing values (NaN) get their own bin, the last one (index ``n_value_bins[f]``).
 
-Cut points stay with the party that owns the feature: the platform's are never sent.
+Categorical columns (codes of ``PartyTable.categories``, passed to :meth:`FeatureBinner.fit`
+by column index) are binned by category instead: one bin per category with at least
+``min_count`` training rows (in category order), one ``other`` bin (rare categories, and at
+scoring a category unseen in training), then the missing bin. A row's code is read under the
+scoring table's own categories (``transform(X, categories)``), so categories map by their text.
+
+Cut points and categories stay with the party that owns the feature: the platform's are never
+sent (the bank learns each platform feature's number of bins, as for numeric features, and
+which features are categorical).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,14 +40,32 @@ class FeatureBinner:
         self.method = method
         self.n_bins = n_bins
         self.edges_: list[np.ndarray] = []
+        self.kept_: dict[int, tuple[str, ...]] = {}  # categorical columns: kept categories
+        self.trained_: dict[int, tuple[str, ...]] = {}  # ... and the training table's ones
 
-    def fit(self, X: np.ndarray) -> FeatureBinner:
+    def fit(
+        self,
+        X: np.ndarray,
+        categories: Mapping[int, Sequence[str]] | None = None,
+        min_count: int = 1,
+    ) -> FeatureBinner:
+        """Cut points of numeric columns; kept categories of the ``categories`` columns
+        (column index -> the table's categories; at least ``min_count`` training rows)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise InvalidArgument("features must be two-dimensional")
         edges: list[np.ndarray] = []
+        self.kept_, self.trained_ = {}, {}
         for j in range(X.shape[1]):
             col = X[:, j]
+            if categories is not None and j in categories:
+                cats = tuple(str(c) for c in categories[j])
+                valid = col[~np.isnan(col)].astype(np.int64)
+                counts = np.bincount(valid, minlength=len(cats))
+                self.kept_[j] = tuple(c for k, c in enumerate(cats) if counts[k] >= min_count)
+                self.trained_[j] = cats
+                edges.append(np.zeros(len(self.kept_[j]), dtype=np.float64))
+                continue
             col = col[~np.isnan(col)]
             if col.size == 0:
                 edges.append(np.zeros(0))
@@ -65,14 +92,24 @@ class FeatureBinner:
         """All bins per feature, the missing bin included."""
         return self.n_value_bins + 1
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Bin codes (int64, same shape as ``X``)."""
+    def transform(
+        self, X: np.ndarray, categories: Mapping[int, Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Bin codes (int64, same shape as ``X``).
+
+        ``categories``: the categories of ``X``'s table by column index (default: the training
+        table's); a categorical column's codes are read under them.
+        """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.edges_):
             raise InvalidArgument("features do not match the fitted binning")
         codes = np.empty(X.shape, dtype=np.int64)
         for j, e in enumerate(self.edges_):
             col = X[:, j]
+            if j in self.kept_:
+                current = (categories or {}).get(j, self.trained_[j])
+                codes[:, j] = category_positions(col, self.kept_[j], current)
+                continue
             c = np.searchsorted(e, col, side="right")
             c[np.isnan(col)] = e.size + 1
             codes[:, j] = c
@@ -81,6 +118,8 @@ class FeatureBinner:
     def bin_labels(self, j: int, fmt: str = "{:.6g}") -> list[str]:
         """Human-readable interval of each bin of feature ``j`` (missing last)."""
         e = self.edges_[j]
+        if j in self.kept_:
+            return [*self.kept_[j], "other", "missing"]
         out = []
         for k in range(e.size + 1):
             lo = "-inf" if k == 0 else fmt.format(e[k - 1])
@@ -89,21 +128,53 @@ class FeatureBinner:
         out.append("missing")
         return out
 
+    def is_categorical(self, j: int) -> bool:
+        return j in self.kept_
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "n_bins": self.n_bins,
             "edges": [e.tolist() for e in self.edges_],
         }
+        if self.kept_:
+            out["categorical"] = {
+                str(j): {"kept": list(self.kept_[j]), "trained": list(self.trained_[j])}
+                for j in sorted(self.kept_)
+            }
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureBinner:
         out = cls(data["method"], int(data["n_bins"]))
         out.edges_ = [np.asarray(e, dtype=np.float64) for e in data["edges"]]
-        for e in out.edges_:
+        for key, cat in data.get("categorical", {}).items():
+            j = int(key)
+            out.kept_[j] = tuple(str(c) for c in cat["kept"])
+            out.trained_[j] = tuple(str(c) for c in cat["trained"])
+            if not 0 <= j < len(out.edges_) or out.edges_[j].size != len(out.kept_[j]):
+                raise InvalidArgument("a categorical binning is malformed")
+            out.edges_[j] = np.zeros(len(out.kept_[j]), dtype=np.float64)
+        for j, e in enumerate(out.edges_):
+            if j in out.kept_:
+                continue
             if e.ndim != 1 or np.any(np.diff(e) <= 0):
                 raise InvalidArgument("bin edges must increase")
         return out
+
+
+def category_positions(
+    codes: np.ndarray, kept: Sequence[str], current: Sequence[str]
+) -> np.ndarray:
+    """Per row: index into ``kept``, ``len(kept)`` (other) or ``len(kept) + 1`` (missing)."""
+    index = {c: k for k, c in enumerate(kept)}
+    other, missing = len(kept), len(kept) + 1
+    lookup = np.asarray([index.get(str(c), other) for c in current] + [missing], dtype=np.int64)
+    x = np.asarray(codes, dtype=np.float64)
+    ok = ~np.isnan(x) & (x >= 0) & (x < len(current))
+    pos = np.where(ok, np.nan_to_num(x), len(current)).astype(np.int64)
+    out: np.ndarray = lookup[pos]
+    return out
 
 
 def bin_counts(codes: np.ndarray, n_bins: int, weights: np.ndarray | None = None) -> np.ndarray:

@@ -6,7 +6,7 @@ states what it reveals to the platform, each response's what it reveals to the b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +24,8 @@ class BinInitRequest(WireMessage):
     the training rows, the binning method and size, the bank's Paillier public key, and
     ``dp_epsilon``: 0 for exact counts (the documented disclosure), else the differential
     privacy the bank asks for (the platform checks it against its range and applies it; see
-    :mod:`models.binning.dp`).
+    :mod:`models.binning.dp`); ``min_category_count`` (0: 1% of the training rows): a
+    categorical column's categories with fewer training rows share its ``other`` bin.
     """
 
     model_id: str
@@ -35,6 +36,7 @@ class BinInitRequest(WireMessage):
     n_bins: int
     public_key: bytes
     dp_epsilon: float = 0.0
+    min_category_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,17 @@ class BinInitResponse(WireMessage):
 
     Reveals to bank: the number of platform features, each feature's number of bins (value
     bins plus one missing bin; a lower bound of its distinct training values), the feature
-    groups, and the names only if the platform allows it. Never a cut point.
+    groups, and the names only if the platform allows it; which features are categorical
+    (binned by category: their bins are frequent categories, ``other`` and missing, so the
+    number of bins is the number of frequent categories plus two; the bank then keeps each
+    category bin as it is instead of merging neighbours). Never a cut point or a category.
     """
 
     n_features: int
     n_bins: list[int]
     feature_names: list[str]
     feature_groups: list[str]
+    categorical: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from models.binning.messages import (
     BinWoeRequest,
     BinWoeResponse,
 )
-from models.binning.transform import WoeTransform, split_concatenated
+from models.binning.transform import WoeTransform, by_index, split_concatenated
 from models.crypto.histogram import compress_ciphertexts, encrypted_histograms
 from models.crypto.packing import KEY_MARGIN_BITS
 from models.crypto.paillier import EncryptedVector, PaillierPublicKey
@@ -51,6 +51,7 @@ from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import TRUE_FLAGS, names_allowed, session_table
+from models.logreg.encoding import min_count_for
 from models.logreg.model_io import check_model_id, ids_digest, read_json, write_json_atomic
 
 BIN_STATE_FILE = "binning_state.json"
@@ -142,11 +143,14 @@ class BinningPassive(PassiveParty):
             )
         dp = self._dp_policy(float(request.dp_epsilon), table.n_features)
         unsupervised = "quantile" if request.method == "optimal" else request.method
-        binner = FeatureBinner(unsupervised, int(request.n_bins)).fit(table.X[train])
+        cats = by_index(table.feature_names, table.categories)
+        binner = FeatureBinner(unsupervised, int(request.n_bins)).fit(
+            table.X[train], cats, min_count_for(int(request.min_category_count), train.size)
+        )
         self.bin_public_key = PaillierPublicKey.from_bytes(request.public_key)
         self.binner = binner
         self.bin_train = train
-        self.bin_codes = binner.transform(table.X)
+        self.bin_codes = binner.transform(table.X, cats)
         self.bin_model_id = request.model_id
         self.bin_dp = dp
         self.bin_released = False
@@ -157,6 +161,7 @@ class BinningPassive(PassiveParty):
             n_bins=[int(v) for v in binner.n_total_bins],
             feature_names=list(table.feature_names) if allow else [],
             feature_groups=list(table.feature_groups),
+            categorical=[binner.is_categorical(j) for j in range(table.n_features)],
         )
 
     @handles

@@ -6,6 +6,7 @@ points) -> coarse bin (identity unless supervised merging) -> WOE. The missing b
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,12 @@ class WoeTransform:
         """Coarse bins per selected feature, the missing bin included."""
         return [int(w.size) for w in self.woe]
 
-    def coarse_codes(self, X: np.ndarray) -> np.ndarray:
-        """Coarse bin (missing last) of each row for each selected feature."""
-        fine = self.binner.transform(X)
+    def coarse_codes(
+        self, X: np.ndarray, categories: Mapping[int, Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Coarse bin (missing last) of each row for each selected feature (``categories``:
+        those of ``X``'s table by column index, see :meth:`FeatureBinner.transform`)."""
+        fine = self.binner.transform(X, categories)
         out = np.empty((fine.shape[0], len(self.features)), dtype=np.int64)
         for k, (f, m) in enumerate(zip(self.features, self.mappings, strict=True)):
             col = fine[:, f]
@@ -53,9 +57,11 @@ class WoeTransform:
             out[:, k] = np.where(missing, self.woe[k].size - 1, coarse)
         return out
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def transform(
+        self, X: np.ndarray, categories: Mapping[int, Sequence[str]] | None = None
+    ) -> np.ndarray:
         """WOE values of the selected features for raw rows ``X`` (all of the party's columns)."""
-        codes = self.coarse_codes(X)
+        codes = self.coarse_codes(X, categories)
         out = np.empty(codes.shape, dtype=np.float64)
         for k, w in enumerate(self.woe):
             out[:, k] = w[codes[:, k]]
@@ -77,6 +83,14 @@ class WoeTransform:
             mappings=[np.asarray(m, dtype=np.int64) for m in data["mappings"]],
             woe=[np.asarray(w, dtype=np.float64) for w in data["woe"]],
         )
+
+
+def by_index(
+    feature_names: Sequence[str], categories: Mapping[str, Sequence[str]] | None
+) -> dict[int, Sequence[str]]:
+    """A table's categories (by feature name) keyed by column index instead."""
+    cats = categories or {}
+    return {j: cats[n] for j, n in enumerate(feature_names) if n in cats}
 
 
 def split_concatenated(values: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

@@ -26,6 +26,7 @@ from models.errors import FailedPrecondition, InvalidArgument
 from models.estimator_params import FederatedEstimator
 from models.federation.peer import PassivePeer
 from models.logreg.bank_model import LinearBankModel
+from models.logreg.encoding import CategoryEncoder, min_count_for
 from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
 from models.logreg.model_io import BANK_FORMAT, check_model_id, load_part
@@ -79,6 +80,12 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         when ``fit`` gets at least 50 validation rows. Default (none): on in CKKS mode, off in
         Paillier mode (~40% more per epoch with a fifth of the rows held out). AUC and KS come
         from the final model.
+    categorical_encoding, min_category_count:
+        How each party encodes its own categorical columns, locally (see
+        :mod:`models.logreg.encoding`): the bank ``"onehot"`` (default) or ``"woe"`` (from its
+        own labels); the platform always one-hot (it has no labels). Categories with fewer
+        than ``min_category_count`` training rows (0: 1% of them) go to an ``other`` column,
+        as do categories unseen in training at scoring; missing values have their own column.
     key_bits:
         Paillier key size (2048 by default; 1024 only in tests).
     random_state:
@@ -108,6 +115,8 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         standardize: bool = True,
         sigmoid_terms: int = 0,
         validation_metrics_per_epoch: bool | None = None,
+        categorical_encoding: str = "onehot",
+        min_category_count: int = 0,
         key_bits: int = 2048,
         random_state: int | None = None,
     ) -> None:
@@ -129,6 +138,8 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         self.standardize = standardize
         self.sigmoid_terms = sigmoid_terms
         self.validation_metrics_per_epoch = validation_metrics_per_epoch
+        self.categorical_encoding = categorical_encoding
+        self.min_category_count = min_category_count
         self.key_bits = key_bits
         self.random_state = random_state
 
@@ -166,6 +177,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
             standardize=bool(self.standardize),
             nesterov=bool(self.nesterov),
             sigmoid_terms=int(self.sigmoid_terms),
+            min_category_count=int(self.min_category_count),
         )
 
     # ------------------------------------------------------------------ training
@@ -204,8 +216,12 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         keys = keys or ActiveCrypto.generate(params.mode, self.key_bits)
         if keys.mode != params.mode:
             raise InvalidArgument("keys do not match the mode")
-        std = Standardizer(params.standardize).fit(bank_table.X[train])
-        Xb = std.transform(bank_table.X)
+        enc = CategoryEncoder(
+            str(self.categorical_encoding), min_count_for(params.min_category_count, train.size)
+        ).fit(bank_table.X, bank_table.feature_names, bank_table.categories, train, y)
+        Ze = enc.transform(bank_table.X, bank_table.categories)
+        std = Standardizer(params.standardize).fit(Ze[train])
+        Xb = std.transform(Ze)
         spec = model_session_spec(
             job_id=job_id or model_id,
             algorithm=self.algorithm,
@@ -227,6 +243,10 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.transform_ = std
+        self.encoder_ = enc
+        self.bank_categories_ = {
+            n: tuple(c) for n, c in bank_table.categories.items() if n in bank_table.feature_names
+        }
         self.feature_names_in_ = list(bank_table.feature_names)
         assert result.final is not None
         self.platform_digest_ = result.final.platform_digest
@@ -274,7 +294,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         if list(bank_table.feature_names) != self.feature_names_in_:
             raise InvalidArgument("the bank's features differ from those seen in fit")
         wx_p = self.platform_scores(bank_table, peer, sel, platform_dataset=platform_dataset)
-        Xb = self.transform_.transform(bank_table.X[sel])
+        Xb = self.bank_design(bank_table.X[sel], bank_table.categories)
         return np.asarray(Xb @ self.coef_ + self.intercept_ + wx_p)
 
     def predict_proba(
@@ -291,6 +311,20 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         )
         return np.column_stack([1.0 - p, p])
 
+    def bank_design(
+        self, X: np.ndarray, categories: Mapping[str, Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """The bank's design rows of raw bank rows ``X`` (codes under ``categories``; default:
+        the training table's): categorical encoding, then standardisation."""
+        self._check_fitted()
+        cats = self.bank_categories_ if categories is None else categories
+        return np.asarray(self.transform_.transform(self.encoder_.transform(X, cats)))
+
+    def design_names(self) -> list[str]:
+        """One name per bank weight (one-hot columns ``<feature>#<k>``)."""
+        self._check_fitted()
+        return list(self.encoder_.names_)
+
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """The bank's part (no key material, no platform weights)."""
@@ -299,6 +333,14 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
             **self.common_part(BANK_FORMAT),
             "params": self.get_params(),
             "transform": self.transform_.to_dict(),
+            **(
+                {
+                    "categorical": self.encoder_.to_dict(),
+                    "bank_categories": {n: list(c) for n, c in self.bank_categories_.items()},
+                }
+                if self.encoder_.has_categories
+                else {}
+            ),
             "n_platform_features": self.n_platform_features_,
             "platform_feature_names": self.platform_feature_names_,
             "platform_feature_groups": self.platform_feature_groups_,
@@ -311,6 +353,15 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         model = cls(**body["params"])
         model.restore_common_part(body)
         model.transform_ = Standardizer.from_dict(body["transform"])
+        coding = body.get("categorical")
+        model.encoder_ = (
+            CategoryEncoder.identity(model.feature_names_in_)
+            if coding is None
+            else CategoryEncoder.from_dict(coding)
+        )
+        model.bank_categories_ = {
+            str(n): tuple(str(x) for x in c) for n, c in body.get("bank_categories", {}).items()
+        }
         model.n_platform_features_ = int(body["n_platform_features"])
         model.platform_feature_names_ = list(body["platform_feature_names"])
         model.platform_feature_groups_ = list(body["platform_feature_groups"])

@@ -116,6 +116,7 @@ class LrParams:
     sigmoid_terms: int = 0
     #: The platform answers one validation-loss request per epoch (models/logreg/val_loss.py).
     validation_metrics: bool = False
+    min_category_count: int = 0  # rare categories -> "other" (0: 1% of the training rows)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -146,6 +147,8 @@ class LrParams:
             raise InvalidArgument("momentum must be in [0, 1)")
         if self.tol < 0:
             raise InvalidArgument("tol must be >= 0")
+        if self.min_category_count < 0:
+            raise InvalidArgument("min_category_count must be >= 0")
 
     def reg_strength(self, n_train: int) -> float:
         """``alpha`` (per-row objective), from ``C`` unless given explicitly."""

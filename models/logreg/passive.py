@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from models.errors import FailedPrecondition, InvalidArgument, NotFound, Permiss
 from models.federation.party import PassiveContext, PassiveParty, handles, register_party
 from models.federation.passive_env import models_dir, names_allowed, session_table
 from models.logreg import separable, val_loss
+from models.logreg.encoding import PLATFORM_PAD_MULTIPLE, CategoryEncoder, min_count_for
 from models.logreg.he import MaskState, PassiveCrypto
 from models.logreg.messages import (
     LrFinalizeRequest,
@@ -79,7 +81,9 @@ SEED_BYTES = 32
 class PartialScorer(Protocol):
     """A saved platform part that computes partial scores of raw platform rows."""
 
-    def partial(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def partial(
+        self, X: np.ndarray, categories: Mapping[str, Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -136,6 +140,7 @@ class LogRegPassive(PassiveParty):
         self.mask_state: MaskState | None = None
         self.val_answered: set[int] = set()
         self.transform_meta: dict[str, Any] = {}
+        self.encoder: CategoryEncoder | None = None
         self._parts: dict[str, tuple[dict[str, Any], str]] = {}
         self._populations: dict[str, Population] = {}
 
@@ -143,9 +148,24 @@ class LogRegPassive(PassiveParty):
     def design(
         self, table: PartyTable, train: np.ndarray, params: LrParams
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The design matrix for all aligned rows and a JSON description of the transform."""
-        std = Standardizer(standardize=params.standardize).fit(table.X[train])
-        return std.transform(table.X), std.to_dict()
+        """The design matrix for all aligned rows and a JSON description of the transform.
+
+        The platform's categorical columns are one-hot encoded here, locally
+        (:mod:`models.logreg.encoding`; padded to a multiple of ``PLATFORM_PAD_MULTIPLE``
+        columns), then every column is standardised with training-row statistics.
+        """
+        enc = CategoryEncoder(
+            "onehot",
+            min_count_for(params.min_category_count, train.size),
+            PLATFORM_PAD_MULTIPLE,
+        ).fit(table.X, table.feature_names, table.categories, train)
+        Z = enc.transform(table.X, table.categories)
+        std = Standardizer(standardize=params.standardize).fit(Z[train])
+        self.encoder = enc
+        meta = std.to_dict()
+        if enc.has_categories:
+            meta["categorical"] = enc.to_dict()
+        return std.transform(Z), meta
 
     def scoring_part(self, model_id: str) -> PartialScorer:
         """The saved part as the online scorer reads it: batch prediction and online scoring
@@ -331,10 +351,17 @@ class LogRegPassive(PassiveParty):
         )
 
     def feature_names(self) -> list[str]:
+        """Names of the design columns (one-hot columns: ``<feature>#<k>``, never a category)."""
+        if self.encoder is not None:
+            return list(self.encoder.names_)
         return list(self._load().feature_names)
 
     def feature_groups(self) -> list[str]:
-        return list(self._load().feature_groups)
+        """The group of each design column (its source feature's)."""
+        groups = self._load().feature_groups
+        if self.encoder is not None:
+            return [groups[j] for j in self.encoder.sources_]
+        return list(groups)
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
         assert self.params is not None
@@ -524,7 +551,7 @@ class LogRegPassive(PassiveParty):
         if list(body["source_feature_names"]) != list(table.feature_names):
             raise FailedPrecondition("the platform's features changed since training")
         crypto = PassiveCrypto(request.mode, request.public_key, workers=self._workers)
-        scores = self.scoring_part(request.model_id).partial(table.X[rows])[0]
+        scores = self.scoring_part(request.model_id).partial(table.X[rows], table.categories)[0]
         enc, slot_bits, per_ct = crypto.encrypt_scores(scores)
         return LrPredictResponse(
             n_rows=int(rows.size),

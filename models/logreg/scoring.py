@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from models.federation.scoring import (
     ScoringFamily,
     register_scoring,
 )
+from models.logreg.encoding import CategoryEncoder
 from models.logreg.he import SCORE_FRAC_BITS
 from models.logreg.model_io import PLATFORM_FORMAT, load_part
 from models.logreg.transform import Standardizer
@@ -97,6 +98,7 @@ class LinearPart:
     groups: tuple[str, ...]  # category of each weight
     transform: Standardizer
     weights: np.ndarray
+    encoder: CategoryEncoder | None = None  # categorical columns, one-hot (None: none)
 
     @classmethod
     def load(cls, path: Path) -> LinearPart:
@@ -104,6 +106,7 @@ class LinearPart:
         try:
             weights = np.asarray(body["weights"], dtype=np.float64)
             groups = tuple(str(g) for g in body["feature_groups"])
+            coding = body["transform"].get("categorical")
             part = cls(
                 model_id=str(body["model_id"]),
                 digest=digest,
@@ -113,6 +116,7 @@ class LinearPart:
                 groups=groups,
                 transform=Standardizer.from_dict(body["transform"]),
                 weights=weights,
+                encoder=None if coding is None else CategoryEncoder.from_dict(coding),
             )
         except (KeyError, TypeError, ValueError, InvalidArgument) as exc:
             raise DataLoss("the platform model part is malformed") from exc
@@ -120,10 +124,18 @@ class LinearPart:
             raise DataLoss("the platform model part is malformed")
         return part
 
-    def partial(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def partial(
+        self, X: np.ndarray, categories: Mapping[str, Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(partial log-odds ``transform(x_p) @ w_p`` per row, per-weight terms per row),
-        computed exactly as the training protocol's scores for a batch of rows."""
-        Z = self.transform.transform(np.asarray(X, dtype=np.float64))
+        computed exactly as the training protocol's scores for a batch of rows.
+
+        ``categories``: the scoring table's categories of its categorical columns (their codes
+        are read under them; a category unseen in training counts as ``other``)."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.encoder is not None:
+            X = self.encoder.transform(X, categories)
+        Z = self.transform.transform(X)
         return Z @ self.weights, Z * self.weights[None, :]
 
 
@@ -176,9 +188,14 @@ class LinearScoring(ScoringFamily):
     def __init__(self) -> None:
         self.keys = PublicKeys()
 
-    def partials(self, part: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def partials(
+        self,
+        part: Any,
+        X: np.ndarray,
+        categories: Mapping[str, Sequence[str]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(value to encrypt per row, log-odds term per weight and row)."""
-        values, terms = part.partial(X)
+        values, terms = part.partial(X, categories)
         return np.asarray(values, dtype=np.float64), np.asarray(terms, dtype=np.float64)
 
     def answer(
@@ -190,7 +207,7 @@ class LinearScoring(ScoringFamily):
         names: list[CategoryNames] = [CategoryNames([]) for _ in range(n)]
         usable = np.flatnonzero(companies.usable)
         if usable.size:
-            vals, terms = self.partials(part, companies.X[usable])
+            vals, terms = self.partials(part, companies.X[usable], companies.categories)
             limit = min(max(int(request.max_reasons), 0), MAX_REASONS)
             for k, row in enumerate(usable.tolist()):
                 values[row] = vals[k]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from models.binning.active import BinningStub, FederatedBinning
-from models.binning.transform import WoeTransform
+from models.binning.transform import WoeTransform, by_index
 from models.crypto.paillier import PaillierKeypair
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition, InvalidArgument
@@ -55,6 +55,10 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
     log-loss after every epoch (``val_logloss``), one private aggregate, with at least 50
     validation rows (see :mod:`models.logreg.val_loss`); default: on in CKKS mode, off in
     Paillier mode.
+    ``binning_dp_`` and in the bank's part. Categorical columns (both parties', each encoded
+    by its owner) are binned by category: ``min_category_count`` (0: 1% of the training rows)
+    sets which categories get their own bin; the others, and categories unseen at scoring,
+    share an ``other`` bin; missing values their own.
     """
 
     algorithm = "scorecard"
@@ -84,6 +88,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         random_state: int | None = None,
         dp_epsilon: float | None = None,
         validation_metrics_per_epoch: bool | None = None,
+        min_category_count: int = 0,
     ) -> None:
         self.binning_method = binning_method
         self.n_bins = n_bins
@@ -108,6 +113,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         self.random_state = random_state
         self.dp_epsilon = dp_epsilon
         self.validation_metrics_per_epoch = validation_metrics_per_epoch
+        self.min_category_count = min_category_count
 
     def scaling(self) -> ScoreScaling:
         return ScoreScaling(self.base_score, self.pdo, self.base_odds, self.round_points)
@@ -184,13 +190,16 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
                 min_bin_fraction=self.min_bin_fraction,
                 key_bits=self.key_bits,
                 dp_epsilon=self.dp_epsilon,
+                min_category_count=int(self.min_category_count),
             ).run(BinningStub(peer), bank_table, rows=train, model_id=model_id, keypair=kp)
             selected = binning.select(self.iv_threshold, self.top_k)
             if not selected:
                 raise FailedPrecondition("no feature passes the IV selection")
             binning.send_platform_woe()
             bank_woe = binning.bank_transform()
-            Xb = bank_woe.transform(bank_table.X)
+            Xb = bank_woe.transform(
+                bank_table.X, by_index(bank_table.feature_names, bank_table.categories)
+            )
             for callback in callbacks:
                 callback({"phase": "training"})
             val = None if validation_rows is None else bank_table.row_positions(validation_rows)
@@ -240,7 +249,9 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
 
     def bank_points(self, bank_table: PartyTable, rows: np.ndarray) -> np.ndarray:
         """Per row: base points plus the points of the bank's selected features."""
-        codes = self.bank_woe_.coarse_codes(bank_table.X[rows])
+        codes = self.bank_woe_.coarse_codes(
+            bank_table.X[rows], by_index(bank_table.feature_names, bank_table.categories)
+        )
         return self.base_points_ + sum_points(codes, self.bank_points_)
 
     def platform_points(

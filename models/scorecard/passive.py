@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from models.binning.passive import BinningPassive
+from models.binning.transform import by_index
 from models.dataset import PartyTable
 from models.errors import FailedPrecondition
 from models.federation.party import handles, register_party
@@ -44,7 +45,8 @@ class ScorecardPassive(BinningPassive, LogRegPassive):
         """WOE values of the selected platform features (no standardisation)."""
         if self.woe_transform is None:
             raise FailedPrecondition("the WOE transform must be set before training")
-        return self.woe_transform.transform(table.X), {"kind": "woe"}
+        cats = by_index(table.feature_names, table.categories)
+        return self.woe_transform.transform(table.X, cats), {"kind": "woe"}
 
     def feature_names(self) -> list[str]:
         assert self.woe_transform is not None

@@ -16,12 +16,13 @@ encryption as :mod:`models.logreg.scoring`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.binning.transform import WoeTransform
+from models.binning.transform import WoeTransform, by_index
 from models.errors import DataLoss, InvalidArgument
 from models.federation.scoring import register_scoring
 from models.logreg.model_io import SCORECARD_PLATFORM_FORMAT, load_part
@@ -64,10 +65,14 @@ class ScorecardPart:
             raise DataLoss("the platform model part is malformed")
         return part
 
-    def partial(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def partial(
+        self, X: np.ndarray, categories: Mapping[str, Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(sum of each row's platform points, log-odds term ``-points_j / factor`` per
         selected feature and row)."""
-        codes = self.woe.coarse_codes(np.asarray(X, dtype=np.float64))
+        codes = self.woe.coarse_codes(
+            np.asarray(X, dtype=np.float64), by_index(self.source_features, categories)
+        )
         totals = np.asarray(sum_points(codes, list(self.points)), dtype=np.float64)
         per_feature = (
             np.stack([p[codes[:, k]] for k, p in enumerate(self.points)], axis=1)

@@ -114,7 +114,7 @@ class LogRegScoring:
         self.dataset: str = model.platform_dataset_
         self.bank_features: list[str] = list(model.feature_names_in_)
         self.describe: dict[str, str] = {}
-        self.transform = model.transform_
+        self.model = model
         self.coef = np.asarray(model.coef_, dtype=np.float64)
         self.intercept = float(model.intercept_)
         self.partials = LinearPartials(self)
@@ -125,8 +125,11 @@ class LogRegScoring:
 
     def score(self, job: ScoreJob, platform: ScoringPeer, keys: ScoringKeys) -> Scored:
         partial, names, consent_id, as_of = self.partials.partial(job, platform, keys)
-        z = self.transform.transform(np.asarray(job.x_bank, dtype=np.float64)[None, :])[0]
+        z = self.model.bank_design(np.asarray(job.x_bank, dtype=np.float64)[None, :])[0]
+        # a categorical feature's columns count as one contribution, that of the feature
+        terms = np.zeros(len(self.bank_features))
+        np.add.at(terms, np.asarray(self.model.encoder_.sources_, dtype=np.int64), z * self.coef)
         assembled = linear_assemble(
-            z, self.coef, self.intercept, self.bank_features, partial, names
+            terms, np.ones(terms.size), self.intercept, self.bank_features, partial, names
         )
         return Scored(assembled, consent_id, as_of)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.fedcredit.v1 import common_pb2 as proto_dot_fedcredit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n proto/fedcredit/v1/binning.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xb8\x01\n\x0e\x42inInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x0e\n\x06n_bins\x18\x06 \x01(\x03\x12\x12\n\npublic_key\x18\x07 \x01(\x0c\x12\x12\n\ndp_epsilon\x18\x08 \x01(\x01\"d\n\x0f\x42inInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x0e\n\x06n_bins\x18\x02 \x03(\x03\x12\x15\n\rfeature_names\x18\x03 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x04 \x03(\t\"A\n\x10\x42inCountsRequest\x12-\n\nenc_labels\x18\x01 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"\xeb\x01\n\x11\x42inCountsResponse\x12$\n\x06totals\x18\x01 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12-\n\nenc_events\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x11\n\tslot_bits\x18\x03 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x04 \x01(\x03\x12\x10\n\x08n_values\x18\x05 \x01(\x03\x12\x12\n\ndp_epsilon\x18\x06 \x01(\x01\x12\x14\n\x0c\x64p_mechanism\x18\x07 \x01(\t\x12\x14\n\x0c\x65vent_offset\x18\x08 \x01(\x03\"l\n\rBinWoeRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x03\x12&\n\x08mappings\x18\x02 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12!\n\x03woe\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"2\n\x0e\x42inWoeResponse\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x03\x12\x0e\n\x06n_bins\x18\x02 \x03(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n proto/fedcredit/v1/binning.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\"\xd4\x01\n\x0e\x42inInitRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x03\x12\x12\n\nids_digest\x18\x03 \x01(\t\x12(\n\ntrain_rows\x18\x04 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x0e\n\x06n_bins\x18\x06 \x01(\x03\x12\x12\n\npublic_key\x18\x07 \x01(\x0c\x12\x12\n\ndp_epsilon\x18\x08 \x01(\x01\x12\x1a\n\x12min_category_count\x18\t \x01(\x03\"y\n\x0f\x42inInitResponse\x12\x12\n\nn_features\x18\x01 \x01(\x03\x12\x0e\n\x06n_bins\x18\x02 \x03(\x03\x12\x15\n\rfeature_names\x18\x03 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_groups\x18\x04 \x03(\t\x12\x13\n\x0b\x63\x61tegorical\x18\x05 \x03(\x08\"A\n\x10\x42inCountsRequest\x12-\n\nenc_labels\x18\x01 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\"\xeb\x01\n\x11\x42inCountsResponse\x12$\n\x06totals\x18\x01 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12-\n\nenc_events\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x11\n\tslot_bits\x18\x03 \x01(\x03\x12\x1c\n\x14slots_per_ciphertext\x18\x04 \x01(\x03\x12\x10\n\x08n_values\x18\x05 \x01(\x03\x12\x12\n\ndp_epsilon\x18\x06 \x01(\x01\x12\x14\n\x0c\x64p_mechanism\x18\x07 \x01(\t\x12\x14\n\x0c\x65vent_offset\x18\x08 \x01(\x03\"l\n\rBinWoeRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x03\x12&\n\x08mappings\x18\x02 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\x12!\n\x03woe\x18\x03 \x01(\x0b\x32\x14.fedcredit.v1.Tensor\"2\n\x0e\x42inWoeResponse\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x03\x12\x0e\n\x06n_bins\x18\x02 \x03(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,15 +33,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.fedcredit.v1.binning_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BININITREQUEST']._serialized_start=84
-  _globals['_BININITREQUEST']._serialized_end=268
-  _globals['_BININITRESPONSE']._serialized_start=270
-  _globals['_BININITRESPONSE']._serialized_end=370
-  _globals['_BINCOUNTSREQUEST']._serialized_start=372
-  _globals['_BINCOUNTSREQUEST']._serialized_end=437
-  _globals['_BINCOUNTSRESPONSE']._serialized_start=440
-  _globals['_BINCOUNTSRESPONSE']._serialized_end=675
-  _globals['_BINWOEREQUEST']._serialized_start=677
-  _globals['_BINWOEREQUEST']._serialized_end=785
-  _globals['_BINWOERESPONSE']._serialized_start=787
-  _globals['_BINWOERESPONSE']._serialized_end=837
+  _globals['_BININITREQUEST']._serialized_end=296
+  _globals['_BININITRESPONSE']._serialized_start=298
+  _globals['_BININITRESPONSE']._serialized_end=419
+  _globals['_BINCOUNTSREQUEST']._serialized_start=421
+  _globals['_BINCOUNTSREQUEST']._serialized_end=486
+  _globals['_BINCOUNTSRESPONSE']._serialized_start=489
+  _globals['_BINCOUNTSRESPONSE']._serialized_end=724
+  _globals['_BINWOEREQUEST']._serialized_start=726
+  _globals['_BINWOEREQUEST']._serialized_end=834
+  _globals['_BINWOERESPONSE']._serialized_start=836
+  _globals['_BINWOERESPONSE']._serialized_end=886
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BinInitRequest(_message.Message):
-    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "method", "n_bins", "public_key", "dp_epsilon")
+    __slots__ = ("model_id", "n_rows", "ids_digest", "train_rows", "method", "n_bins", "public_key", "dp_epsilon", "min_category_count")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     IDS_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class BinInitRequest(_message.Message):
     N_BINS_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DP_EPSILON_FIELD_NUMBER: _ClassVar[int]
+    MIN_CATEGORY_COUNT_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     n_rows: int
     ids_digest: str
@@ -25,19 +26,22 @@ class BinInitRequest(_message.Message):
     n_bins: int
     public_key: bytes
     dp_epsilon: float
-    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., method: _Optional[str] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., dp_epsilon: _Optional[float] = ...) -> None: ...
+    min_category_count: int
+    def __init__(self, model_id: _Optional[str] = ..., n_rows: _Optional[int] = ..., ids_digest: _Optional[str] = ..., train_rows: _Optional[_Union[_common_pb2.Tensor, _Mapping]] = ..., method: _Optional[str] = ..., n_bins: _Optional[int] = ..., public_key: _Optional[bytes] = ..., dp_epsilon: _Optional[float] = ..., min_category_count: _Optional[int] = ...) -> None: ...
 
 class BinInitResponse(_message.Message):
-    __slots__ = ("n_features", "n_bins", "feature_names", "feature_groups")
+    __slots__ = ("n_features", "n_bins", "feature_names", "feature_groups", "categorical")
     N_FEATURES_FIELD_NUMBER: _ClassVar[int]
     N_BINS_FIELD_NUMBER: _ClassVar[int]
     FEATURE_NAMES_FIELD_NUMBER: _ClassVar[int]
     FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORICAL_FIELD_NUMBER: _ClassVar[int]
     n_features: int
     n_bins: _containers.RepeatedScalarFieldContainer[int]
     feature_names: _containers.RepeatedScalarFieldContainer[str]
     feature_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, n_features: _Optional[int] = ..., n_bins: _Optional[_Iterable[int]] = ..., feature_names: _Optional[_Iterable[str]] = ..., feature_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    categorical: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, n_features: _Optional[int] = ..., n_bins: _Optional[_Iterable[int]] = ..., feature_names: _Optional[_Iterable[str]] = ..., feature_groups: _Optional[_Iterable[str]] = ..., categorical: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class BinCountsRequest(_message.Message):
     __slots__ = ("enc_labels",)
