@@ -33,13 +33,20 @@ from models.audit import events as ev
 from models.audit.entry import Actor
 from models.audit.log import AuditLog
 from models.crypto.wire import CipherArray
-from models.errors import ErrorKind, FailedPrecondition, FedCreditError, PermissionDenied
+from models.errors import (
+    ErrorKind,
+    FailedPrecondition,
+    FedCreditError,
+    InternalError,
+    PermissionDenied,
+)
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.federation.peer import ScoringPeer
 from models.federation.scoring import ScoreHeader
 from models.federation.session import SessionSpec
+from models.logreg.packing import group_sizes
 from models.logreg.scoring import LinearScoreRequest, LinearScoreResponse
 from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 from models.secureboost.stub import SecureBoostStub
@@ -335,6 +342,7 @@ class _GatedPeer:
     def __init__(self, inner: ScoringPeer, coalescer: Coalescer[Any, Any], n_waiting: int) -> None:
         self.inner, self.coalescer, self.n_waiting = inner, coalescer, n_waiting
         self.sizes: list[int] = []
+        self.packed: list[int] = []
 
     def score(self, request: Any, response_type: Any) -> Any:
         if not self.sizes:
@@ -342,7 +350,9 @@ class _GatedPeer:
             while self.coalescer.queued < self.n_waiting and time.monotonic() < deadline:
                 time.sleep(0.005)
         self.sizes.append(len(request.header.usccs))
-        return self.inner.score(request, response_type)
+        answer = self.inner.score(request, response_type)
+        self.packed.append(getattr(answer, "packed_slots", 0))
+        return answer
 
 
 @pytest.mark.parametrize("family", ["logreg", "scorecard"])
@@ -376,6 +386,7 @@ def test_concurrent_linear_requests_share_platform_calls(
         t.join(30)
     assert sum(peer.sizes) == len(rows) and len(peer.sizes) < len(rows)
     assert max(peer.sizes) >= 2
+    assert max(peer.packed) == keys.pack_slots()  # shared calls come back packed
     for row in rows:
         if row == refused:
             assert isinstance(results[row], PermissionDenied)
@@ -389,6 +400,60 @@ def test_concurrent_linear_requests_share_platform_calls(
         if e.event == ev.SCORE_REQUEST and e.details.get("model_id") == model.model_id
     ]
     assert sorted(audited) == sorted(_uscc(trained, row) for row in rows)
+
+
+class _RepackingPeer:
+    """A scoring peer whose linear answers claim another packing than the platform used."""
+
+    def __init__(self, inner: ScoringPeer, packed_slots: int) -> None:
+        self.inner, self.packed_slots = inner, packed_slots
+
+    def score(self, request: Any, response_type: Any) -> Any:
+        return self.inner.score(request, response_type).replace(packed_slots=self.packed_slots)
+
+
+@pytest.mark.parametrize("family", ["logreg", "scorecard"])
+def test_packed_linear_answer_equals_unpacked(
+    trained: Trained, platform: Platform, family: str
+) -> None:
+    """Asked to pack, the platform answers the same numbers (within 1e-9 of one ciphertext
+    per company), verdicts and categories in fewer ciphertexts; a refused company's slot is 0
+    and its neighbours are untouched; a packing the key cannot hold, or an answer packed
+    otherwise than asked, is refused."""
+    keys = ScoringKeys(1024)
+    path = trained.lr_path if family == "logreg" else trained.card_path
+    assert path is not None
+    model = load_bank_model(path)
+    rows = [5, 6, 7, 8, 9, 11, 12]
+    refused = 8  # no consent, in the middle of a packed group
+    for row in rows:
+        if row != refused:
+            platform.grant(_uscc(trained, row))
+    base = LinearScoreRequest(
+        header_for(model, [_job(trained, r) for r in rows]), keys.public_bytes(), 3
+    )
+    plain = platform.peer.score(base, LinearScoreResponse)
+    slots = keys.pack_slots()
+    packed = platform.peer.score(base.replace(pack_slots=slots), LinearScoreResponse)
+    sizes = group_sizes(len(rows), slots)
+    assert plain.packed_slots == 0 and plain.enc_values.count == len(rows)
+    assert packed.packed_slots == slots and packed.enc_values.count == len(sizes) == 3
+    assert packed.reply.status == plain.reply.status
+    assert [bool(s) for s in packed.reply.status] == [r == refused for r in rows]
+    assert packed.adverse_categories == plain.adverse_categories
+    expect = keys.decrypt_values(plain.enc_values, len(rows))
+    ciphertexts = keys.ciphertexts(packed.enc_values, len(sizes))
+    got = np.concatenate(
+        [keys.decrypt_packed(c, k) for c, k in zip(ciphertexts, sizes, strict=True)]
+    )
+    assert np.max(np.abs(got - expect)) <= TOL
+    assert got[rows.index(refused)] == 0.0 and np.count_nonzero(got) == len(rows) - 1
+    with pytest.raises(FedCreditError) as info:
+        platform.peer.score(base.replace(pack_slots=8), LinearScoreResponse)  # 1024 bits > n/2
+    assert info.value.kind is INVALID and "plaintext holds" in info.value.message
+    # the bank refuses an answer packed otherwise than it asked (a lone request asks for none)
+    with pytest.raises(InternalError, match="did not ask"):
+        model.score(_job(trained, 5), _RepackingPeer(platform.peer, 2), keys)  # type: ignore[arg-type]
 
 
 def test_coalescer_batches_by_key_and_keeps_errors_per_item() -> None:

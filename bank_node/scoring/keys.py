@@ -12,7 +12,10 @@ Decryption of a score uses one half of the CRT: with ``n = p q`` and a plaintext
 (a fixed-point partial log-odds is below ``2^100``), ``m`` is already determined by
 ``m mod p = L_p(c^(p-1) mod p^2) * h_p mod p``, so one exponentiation modulo ``p^2`` replaces
 the usual two (about half the cost of a full decryption). A value outside the expected range
-(wrong key, corrupted ciphertext) is refused.
+(wrong key, corrupted ciphertext) is refused. Packed answers (several companies' partials in
+one plaintext, :mod:`models.logreg.packing`) use the same decryption: the bank asks for as many
+128-bit slots as fit below ``2^(bits(p) - 1)`` (7 at 2048 bits, 3 at 1024), so the packed
+plaintext, too, is ``m mod p``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from models.crypto.paillier import MIN_KEY_BITS, EncryptedVector, PaillierPublic
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError
 from models.logreg.he import SCORE_FRAC_BITS
+from models.logreg.packing import PACK_MAX_ABS, max_slots, unpack
 
 #: Largest magnitude accepted for a decrypted fixed-point score value.
-MAX_SCORE_INT = 1 << 120
+MAX_SCORE_INT = PACK_MAX_ABS
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,33 @@ class ScoringKeys:
             raise CryptoError("the platform sent the wrong number of ciphertexts")
         return list(vec.values)
 
+    def pack_slots(self) -> int:
+        """Companies per packed ciphertext this key decrypts with one half-CRT exponentiation."""
+        return max_slots(self._get().p.bit_length())
+
+    def _residues(self, values: list[mpz]) -> list[mpz]:
+        """``m mod p`` of each ciphertext (one exponentiation modulo ``p^2`` each)."""
+        s = self._get()
+        p = s.p
+        powers = gmpy2.powmod_base_list([c % s.p2 for c in values], p - 1, s.p2)
+        return [(x - 1) // p * s.hp % p for x in powers]
+
     def decrypt_ciphertexts(self, values: list[mpz]) -> np.ndarray:
         """Decrypt ciphertexts taken from :meth:`ciphertexts` (fixed-point values)."""
-        s = self._get()
-        p, half = s.p, s.p // 2
-        powers = gmpy2.powmod_base_list([c % s.p2 for c in values], p - 1, s.p2)
+        p = self._get().p
+        half = p // 2
         out: list[int] = []
-        for x in powers:
-            m = (x - 1) // p * s.hp % p
+        for m in self._residues(values):
             value = int(m - p) if m > half else int(m)
             if abs(value) > MAX_SCORE_INT:
                 raise CryptoError("a decrypted score is out of range")
             out.append(value)
         return decode_fixed(out, SCORE_FRAC_BITS)
+
+    def decrypt_packed(self, ciphertext: mpz, count: int) -> np.ndarray:
+        """The ``count`` fixed-point values packed in one ciphertext from :meth:`ciphertexts`
+        (CryptoError if any bit or slot is out of range)."""
+        if not 1 <= count <= self.pack_slots():
+            raise CryptoError("a packed ciphertext holds more values than this key allows")
+        m = self._residues([ciphertext])[0]
+        return decode_fixed(unpack(int(m), count), SCORE_FRAC_BITS)

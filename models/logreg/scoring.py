@@ -16,6 +16,13 @@ most ``max_reasons`` of the platform's categories (never a feature or a value).
 
 The encryption is fresh (DJN obfuscator with a fixed-base table per key): the ciphertext went
 through no computation, so it needs no rerandomisation.
+
+**Packing.** A request with ``pack_slots > 0`` asks for the partials of up to that many
+companies of the call in one plaintext (:mod:`models.logreg.packing`: one 128-bit slot per
+company, offset so nothing carries). The platform encrypts one fresh value per group instead
+of one per company; what the bank decrypts is the same set of numbers (a refused company's slot
+is 0, as its unpacked value is), so neither side learns anything new. The bank node decrypts a
+group once and hands each officer's request only its own slot.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from models.federation.scoring import (
 from models.logreg.encoding import CategoryEncoder
 from models.logreg.he import SCORE_FRAC_BITS
 from models.logreg.model_io import PLATFORM_FORMAT, load_part
+from models.logreg.packing import MAX_PACK_SLOTS, PACK_SLOT_BITS, pack
 from models.logreg.transform import Standardizer
 
 #: Most adverse categories the platform names per company.
@@ -63,27 +71,34 @@ class CategoryNames(WireMessage):
 class LinearScoreRequest(WireMessage):
     """The platform's part of linear scores (logistic regression or scorecard).
 
-    Reveals to platform: the header (companies, model, date), the bank's Paillier public key
-    and how many categories to name. Nothing of the bank's features or the application.
+    Reveals to platform: the header (companies, model, date), the bank's Paillier public key,
+    how many categories to name and how many companies to pack per ciphertext (``pack_slots``,
+    0: one ciphertext per company; a function of the key's size). Nothing of the bank's
+    features or the application.
     """
 
     header: ScoreHeader
     public_key: bytes
     max_reasons: int
+    pack_slots: int = 0
 
 
 @dataclass(frozen=True)
 class LinearScoreResponse(WireMessage):
-    """One Paillier ciphertext per company (0 for a refused one) and its adverse categories.
+    """Paillier ciphertexts of the companies' partials (0 for a refused one) and their adverse
+    categories: one ciphertext per company (``packed_slots`` 0), or one per group of
+    ``packed_slots`` consecutive companies (:mod:`models.logreg.packing`).
 
     Reveals to bank: after decryption, each company's platform partial log-odds (scorecards:
     the sum of its platform points), and the names of up to ``max_reasons`` platform
-    categories whose terms raised it, most adverse first, without values.
+    categories whose terms raised it, most adverse first, without values. Packed or not, the
+    same numbers.
     """
 
     reply: ScoreReply
     enc_values: CipherArray
     adverse_categories: list[CategoryNames]
+    packed_slots: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,36 +163,73 @@ def adverse_categories(groups: Sequence[str], terms: np.ndarray, limit: int) -> 
     return [g for g, _ in ranked[: max(0, limit)]]
 
 
+class _KeyEntry:
+    """One bank key, parsed and given its encryption table once, by the first request."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: PaillierPublicKey | None = None
+
+
 class PublicKeys:
-    """Parsed bank public keys by their bytes, each with its encryption table built once."""
+    """Parsed bank public keys by their bytes, each with its encryption table built once.
+
+    Concurrent first requests under one key wait for one build (about 70 ms at 2048 bits)
+    instead of each building its own: the cache lock is held only to find the key's entry,
+    the entry's own lock while it is built.
+    """
 
     def __init__(self, max_keys: int = 16) -> None:
         self.max_keys = max_keys
-        self._keys: OrderedDict[bytes, PaillierPublicKey] = OrderedDict()
+        self._keys: OrderedDict[bytes, _KeyEntry] = OrderedDict()
         self._lock = threading.Lock()
+        #: Keys parsed and tabled (for tests).
+        self.builds = 0
 
     def get(self, data: bytes) -> PaillierPublicKey:
         if not data:
             raise InvalidArgument("a linear model needs the bank's public key")
         tag = hashlib.sha256(data).digest()
         with self._lock:
-            key = self._keys.get(tag)
-            if key is not None:
+            entry = self._keys.get(tag)
+            if entry is None:
+                entry = self._keys[tag] = _KeyEntry()
+                while len(self._keys) > self.max_keys:
+                    self._keys.popitem(last=False)
+            else:
                 self._keys.move_to_end(tag)
-                return key
-        key = PaillierPublicKey.from_bytes(data)  # validates; CryptoError if unusable
-        key.encrypt([0] * TABLE_MIN_BATCH)  # builds the fixed-base table of the public base
-        with self._lock:
-            self._keys[tag] = key
-            while len(self._keys) > self.max_keys:
-                self._keys.popitem(last=False)
-        return key
+        with entry.lock:
+            if entry.key is None:
+                try:
+                    key = PaillierPublicKey.from_bytes(data)  # CryptoError if unusable
+                    key.encrypt([0] * TABLE_MIN_BATCH)  # the fixed-base table of the base
+                except BaseException:
+                    with self._lock:
+                        if self._keys.get(tag) is entry:
+                            del self._keys[tag]
+                    raise
+                self.builds += 1
+                entry.key = key
+            return entry.key
 
 
-def encrypt_values(key: PaillierPublicKey, values: Sequence[float]) -> CipherArray:
-    """Fresh encryptions of ``values`` in fixed point (``SCORE_FRAC_BITS`` fractional bits)."""
+def encrypt_values(
+    key: PaillierPublicKey, values: Sequence[float], pack_slots: int = 0
+) -> CipherArray:
+    """Fresh encryptions of ``values`` in fixed point (``SCORE_FRAC_BITS`` fractional bits):
+    one per value, or one per ``pack_slots`` values packed (:mod:`models.logreg.packing`)."""
     ints = encode_fixed(np.asarray(values, dtype=np.float64), SCORE_FRAC_BITS)
+    if pack_slots > 0:
+        ints = pack(ints, pack_slots)
     return key.encrypt(ints).to_wire()
+
+
+def check_pack_slots(key: PaillierPublicKey, slots: int) -> int:
+    """``slots`` if a packed plaintext of that many slots fits below ``n / 2`` (the bank asks
+    for what fits below its own decryption modulus), else InvalidArgument."""
+    if not 0 <= slots <= MAX_PACK_SLOTS or slots * PACK_SLOT_BITS >= key.n.bit_length() - 1:
+        raise InvalidArgument("the request asks to pack more values than a plaintext holds")
+    return slots
 
 
 class LinearScoring(ScoringFamily):
@@ -202,6 +254,7 @@ class LinearScoring(ScoringFamily):
         self, part: Any, request: Any, companies: Companies, reply: ScoreReply
     ) -> WireMessage:
         key = self.keys.get(request.public_key)
+        slots = check_pack_slots(key, int(request.pack_slots))
         n = companies.usable.size
         values = np.zeros(n)
         names: list[CategoryNames] = [CategoryNames([]) for _ in range(n)]
@@ -213,7 +266,10 @@ class LinearScoring(ScoringFamily):
                 values[row] = vals[k]
                 names[row] = CategoryNames(adverse_categories(part.groups, terms[k], limit))
         return LinearScoreResponse(
-            reply=reply, enc_values=encrypt_values(key, values.tolist()), adverse_categories=names
+            reply=reply,
+            enc_values=encrypt_values(key, values.tolist(), slots),
+            adverse_categories=names,
+            packed_slots=slots,
         )
 
 

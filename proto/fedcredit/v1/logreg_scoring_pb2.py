@@ -26,7 +26,7 @@ from proto.fedcredit.v1 import common_pb2 as proto_dot_fedcredit_dot_v1_dot_comm
 from proto.fedcredit.v1 import scoring_pb2 as proto_dot_fedcredit_dot_v1_dot_scoring__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'proto/fedcredit/v1/logreg_scoring.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\x1a proto/fedcredit/v1/scoring.proto\"\x1e\n\rCategoryNames\x12\r\n\x05names\x18\x01 \x03(\t\"h\n\x12LinearScoreRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.fedcredit.v1.ScoreHeader\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\"\xa6\x01\n\x13LinearScoreResponse\x12\'\n\x05reply\x18\x01 \x01(\x0b\x32\x18.fedcredit.v1.ScoreReply\x12-\n\nenc_values\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x37\n\x12\x61\x64verse_categories\x18\x03 \x03(\x0b\x32\x1b.fedcredit.v1.CategoryNamesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'proto/fedcredit/v1/logreg_scoring.proto\x12\x0c\x66\x65\x64\x63redit.v1\x1a\x1fproto/fedcredit/v1/common.proto\x1a proto/fedcredit/v1/scoring.proto\"\x1e\n\rCategoryNames\x12\r\n\x05names\x18\x01 \x03(\t\"|\n\x12LinearScoreRequest\x12)\n\x06header\x18\x01 \x01(\x0b\x32\x19.fedcredit.v1.ScoreHeader\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\x12\x12\n\npack_slots\x18\x04 \x01(\x05\"\xbc\x01\n\x13LinearScoreResponse\x12\'\n\x05reply\x18\x01 \x01(\x0b\x32\x18.fedcredit.v1.ScoreReply\x12-\n\nenc_values\x18\x02 \x01(\x0b\x32\x19.fedcredit.v1.CipherArray\x12\x37\n\x12\x61\x64verse_categories\x18\x03 \x03(\x0b\x32\x1b.fedcredit.v1.CategoryNames\x12\x14\n\x0cpacked_slots\x18\x04 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,7 +36,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATEGORYNAMES']._serialized_start=124
   _globals['_CATEGORYNAMES']._serialized_end=154
   _globals['_LINEARSCOREREQUEST']._serialized_start=156
-  _globals['_LINEARSCOREREQUEST']._serialized_end=260
-  _globals['_LINEARSCORERESPONSE']._serialized_start=263
-  _globals['_LINEARSCORERESPONSE']._serialized_end=429
+  _globals['_LINEARSCOREREQUEST']._serialized_end=280
+  _globals['_LINEARSCORERESPONSE']._serialized_start=283
+  _globals['_LINEARSCORERESPONSE']._serialized_end=471
 # @@protoc_insertion_point(module_scope)
