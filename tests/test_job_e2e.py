@@ -106,11 +106,16 @@ def test_linear_jobs_end_to_end(
         base=tmp_path,
     )
     peer = config.platform_peer()
-    result = JobRunner(spec, config, peer, audit=bank_audit_log(config)).run()
+    seen: list[dict] = []
+    result = JobRunner(spec, config, peer, callbacks=[seen.append], audit=bank_audit_log(config))
+    result = result.run()
     peer.close()
     assert result.state.phase == "registered"
     assert result.metrics["val_auc"] > 0.95
     assert Path(result.state.model["bank_part"]).exists()
+    # job files report the validation log-loss after every epoch, in both modes (issue 15)
+    losses = [e["val_logloss"] for e in seen if "epoch" in e]
+    assert len(losses) == 3 and all(0.0 < v < 0.7 for v in losses), seen
 
 
 class _Crash(Exception):

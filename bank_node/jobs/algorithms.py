@@ -197,7 +197,11 @@ def fit_logreg(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> FitOut
     validation rows with the final model."""
     from models.logreg.active import FederatedLogisticRegression
 
-    est = FederatedLogisticRegression(mode=job.scheme, key_bits=job.key_bits)
+    # job files show val_logloss per epoch by default in both modes (the estimator's own
+    # default leaves it off in Paillier mode); `validation_metrics_per_epoch = false` turns it off
+    est = FederatedLogisticRegression(
+        mode=job.scheme, key_bits=job.key_bits, validation_metrics_per_epoch=True
+    )
     return _fit_linear(est, job, bank_table, peer, with_validation=True)
 
 
@@ -206,7 +210,9 @@ def fit_scorecard(job: FitJob, bank_table: PartyTable, peer: PassivePeer) -> Fit
     logistic regression, validation rows scored with the final model at the end."""
     from models.scorecard.active import FederatedScorecard
 
-    est = FederatedScorecard(mode=job.scheme, key_bits=job.key_bits)
+    est = FederatedScorecard(
+        mode=job.scheme, key_bits=job.key_bits, validation_metrics_per_epoch=True
+    )
     outcome = _fit_linear(est, job, bank_table, peer, with_validation=True)
     applied = getattr(est, "binning_dp_", None)  # the DP the platform applied to the counts
     if applied:
