@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,10 @@ from experiments.support.hetero import (  # noqa: E402
     joined,
     load_hetero,
     train_test_rows,
+)
+from experiments.support.platform_process import (  # noqa: E402
+    serve_until_terminated,
+    spawn_platform,
 )
 from models.federation.peer import PassivePeer  # noqa: E402
 from models.secureboost.loss import auc  # noqa: E402
@@ -107,13 +110,7 @@ def serve_platform(args: argparse.Namespace) -> int:
         known_parties=KNOWN_PARTIES,
         idle_timeout_s=3600.0,
     )
-    Path(args.port_file).write_text(str(running.port))
-    stop = {"done": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(done=True))
-    while not stop["done"]:
-        time.sleep(0.2)
-    running.stop(1.0)
-    return 0
+    return serve_until_terminated(running, Path(args.port_file))
 
 
 class Platform:
@@ -147,32 +144,10 @@ def make_peer(transport: str, workdir: Path, rows: int | None) -> Platform:
         local = InProcessPeer(manager, Caller("bank-a", "bank"), codec=ProtobufCodec())
         return Platform(local, lambda: None, None)
     from bank_node.federation_client import GrpcPassivePeer
-    from proto.transport.pki import init_pki
     from proto.transport.tls import TlsFiles
 
-    pki = workdir / "pki"
-    init_pki(pki, ["bank-a"])
-    port_file = workdir / "platform.port"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--serve-platform",
-        "--pki",
-        str(pki),
-        "--data-dir",
-        str(workdir / "platform"),
-        "--port-file",
-        str(port_file),
-    ]
-    if rows is not None:
-        cmd += ["--rows", str(rows)]
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    while not port_file.exists() or not port_file.read_text().strip():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the platform process did not start")
-        time.sleep(0.1)
-    port = int(port_file.read_text())
+    extra = ["--rows", str(rows)] if rows is not None else []
+    proc, port, pki = spawn_platform(Path(__file__).resolve(), workdir, extra, cwd=ROOT)
     remote = GrpcPassivePeer(f"127.0.0.1:{port}", TlsFiles.in_pki_dir(pki, "bank-a"))
 
     def stop() -> None:

@@ -26,7 +26,6 @@ import io
 import json
 import os
 import pstats
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from experiments.support.platform_process import (  # noqa: E402
+    serve_until_terminated,
+    spawn_platform,
+)
 from experiments.support.user_tables import SHAPES, TableShape, user_tables  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results"
@@ -70,41 +73,12 @@ def serve_platform(args: argparse.Namespace) -> int:
         known_parties=KNOWN_PARTIES,
         idle_timeout_s=3600.0,
     )
-    Path(args.port_file).write_text(str(running.port))
-    stop = {"done": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(done=True))
-    while not stop["done"]:
-        time.sleep(0.2)
-    running.stop(1.0)
-    return 0
+    return serve_until_terminated(running, Path(args.port_file))
 
 
 def _start_platform(workdir: Path, table: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
-    from proto.transport.pki import init_pki
-
-    pki = workdir / "pki"
-    init_pki(pki, ["bank-a"])
-    port_file = workdir / "platform.port"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--serve-platform",
-        "--pki",
-        str(pki),
-        "--data-dir",
-        str(workdir / "platform"),
-        "--port-file",
-        str(port_file),
-        "--table",
-        str(table),
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    while not port_file.exists() or not port_file.read_text().strip():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the platform process did not start")
-        time.sleep(0.1)
-    return proc, int(port_file.read_text()), pki
+    here = Path(__file__).resolve()
+    return spawn_platform(here, workdir, ["--table", str(table)], cwd=ROOT)
 
 
 def _cpu_seconds(pid: int) -> float:
