@@ -126,6 +126,26 @@ def _job(trained: Trained, row: int, uscc: str | None = None) -> ScoreJob:
     return ScoreJob(f"req-{row}", uscc or _uscc(trained, row), "", trained.bank.X[row])
 
 
+def _score_concurrently(
+    model: Any, trained: Any, peer: Any, keys: ScoringKeys, rows: list[int]
+) -> dict[int, Any]:
+    """Score ``rows`` from one thread each; a row's result or its refusal."""
+    results: dict[int, Any] = {}
+
+    def one(row: int) -> None:
+        try:
+            results[row] = model.score(_job(trained, row), peer, keys)
+        except FedCreditError as exc:
+            results[row] = exc
+
+    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
 def test_every_family_scores_through_the_peer(trained: Trained, platform: Platform) -> None:
     keys = ScoringKeys(1024)
     paths = {"secureboost": trained.sb_path, "logreg": trained.lr_path}
@@ -371,19 +391,7 @@ def test_concurrent_linear_requests_share_platform_calls(
     refused = 11  # no consent
     consents = {row: platform.grant(_uscc(trained, row)) for row in rows if row != refused}
     peer = _GatedPeer(platform.peer, partials.coalescer, n_waiting=len(rows) - 1)
-    results: dict[int, Any] = {}
-
-    def one(row: int) -> None:
-        try:
-            results[row] = model.score(_job(trained, row), peer, keys)  # type: ignore[arg-type]
-        except FedCreditError as exc:
-            results[row] = exc
-
-    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = _score_concurrently(model, trained, peer, keys, rows)
     assert sum(peer.sizes) == len(rows) and len(peer.sizes) < len(rows)
     assert max(peer.sizes) >= 2
     assert max(peer.packed) == keys.pack_slots()  # shared calls come back packed
@@ -516,19 +524,7 @@ def test_concurrent_tree_requests_share_ciphertexts(trained: Trained, platform: 
     for row in rows[:-1]:
         platform.grant(_uscc(trained, row))
     peer = _GatedPeer(platform.peer, model.coalescer, n_waiting=len(rows) - 1)
-    results: dict[int, Any] = {}
-
-    def one(row: int) -> None:
-        try:
-            results[row] = model.score(_job(trained, row), peer, keys)  # type: ignore[arg-type]
-        except FedCreditError as exc:
-            results[row] = exc
-
-    threads = [threading.Thread(target=one, args=(row,)) for row in rows]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = _score_concurrently(model, trained, peer, keys, rows)
     assert sum(peer.sizes) == len(rows) and max(peer.sizes) >= 2
     assert isinstance(results[refused], PermissionDenied)
     for row in rows[:-1]:

@@ -39,17 +39,22 @@ def record(
 ) -> None:
     """Append the entry for a finished request (see the module docstring); ``success`` is the
     outcome recorded when there is no error (``ok`` unless the caller knows better)."""
-    details["outcome"], kind = outcome_of(err)
-    if err is None:
-        details["outcome"] = success
-    if kind:
-        details["error"] = kind
+    _fill_outcome(details, err, success)
     try:
         audit.append(event, actor, details)
     except Exception as exc:
         log.exception("could not audit a request")
         if err is None:
             raise InternalError("the request could not be audited") from exc
+
+
+def _fill_outcome(details: dict[str, Any], err: BaseException | None, success: str) -> None:
+    """Set ``details["outcome"]`` (``success`` when there is no error) and ``error``."""
+    details["outcome"], kind = outcome_of(err)
+    if err is None:
+        details["outcome"] = success
+    if kind:
+        details["error"] = kind
 
 
 def record_all(
@@ -64,11 +69,7 @@ def record_all(
     together (:meth:`AuditLog.append_many`: one lock, one write, one signed head). If they
     cannot be appended and any of them succeeded, no answer leaves (``InternalError``)."""
     for details, err in items:
-        details["outcome"], kind = outcome_of(err)
-        if err is None:
-            details["outcome"] = success
-        if kind:
-            details["error"] = kind
+        _fill_outcome(details, err, success)
     try:
         audit.append_many([(event, actor, details) for details, _ in items])
     except Exception as exc:
