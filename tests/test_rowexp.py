@@ -46,6 +46,10 @@ def test_helpers_give_the_same_result() -> None:
     exps = rng.integers(0, 1 << 20, size=(2, n))
     assert row_products(bases, exps, MOD, WIDTH, workers=2) == _reference(bases, exps)
     assert row_products(bases, exps, MOD, WIDTH, workers=1) == _reference(bases, exps)
+    factors = [mpz(i + 2) for i in range(n)]
+    want = [f * r % MOD for f, r in zip(factors, _reference(bases, exps), strict=True)]
+    assert row_products(bases, exps, MOD, WIDTH, factors=factors, workers=2) == want
+    assert row_products(bases, exps, MOD, WIDTH, factors=factors, workers=1) == want
 
 
 def test_refusals() -> None:
@@ -56,4 +60,6 @@ def test_refusals() -> None:
         row_products(bases, np.array([[1, 2, 3]]), MOD, WIDTH)
     with pytest.raises(InvalidArgument):
         row_products(bases, np.array([[1.0, 2.0]]), MOD, WIDTH)
+    with pytest.raises(InvalidArgument):
+        row_products(bases, np.array([[1, 2]]), MOD, WIDTH, factors=[mpz(1)])
     assert row_products([[]], np.zeros((1, 0), dtype=np.int64), MOD, WIDTH) == []

@@ -49,8 +49,14 @@ def _digits(exps: np.ndarray) -> tuple[list[list[int]], int]:
     return cols.tolist(), bits
 
 
-def row_products_serial(bases: list[list[mpz]], exps: np.ndarray, modulus: mpz) -> list[mpz]:
-    """``prod_k bases[k][i]^exps[k, i] mod modulus`` for each row ``i`` (no helpers)."""
+def row_products_serial(
+    bases: list[list[mpz]],
+    exps: np.ndarray,
+    modulus: mpz,
+    factors: list[mpz] | None = None,
+) -> list[mpz]:
+    """``factors[i] * prod_k bases[k][i]^exps[k, i] mod modulus`` for each row ``i`` (no
+    helpers; no factor when ``factors`` is ``None``)."""
     m = modulus
     K = len(bases)
     digits, _ = _digits(exps)
@@ -72,6 +78,8 @@ def row_products_serial(bases: list[list[mpz]], exps: np.ndarray, modulus: mpz) 
             if d:
                 acc = acc * tab[d] % m if started else tab[d]
                 started = True
+        if factors is not None:
+            acc = factors[i] * acc % m
         out.append(acc)
     return out
 
@@ -82,19 +90,21 @@ def row_products(
     modulus: mpz,
     width: int,
     *,
+    factors: list[mpz] | None = None,
     workers: int | None = None,
 ) -> list[mpz]:
-    """``prod_k bases[k][i]^exps[k, i] mod modulus`` per row ``i``.
+    """``factors[i] * prod_k bases[k][i]^exps[k, i] mod modulus`` per row ``i``.
 
     ``bases``: ``K`` lists of the same length ``n`` (values below ``modulus``); ``exps``:
-    non-negative integers of shape ``(K, n)``; ``width``: bytes of ``modulus`` (for helpers).
+    non-negative integers of shape ``(K, n)``; ``width``: bytes of ``modulus`` (for helpers);
+    ``factors``: an optional list of ``n`` values multiplied in (e.g. a term with exponent 1).
     """
     exps = np.asarray(exps)
     K = len(bases)
     if not 1 <= K <= MAX_BASES or exps.ndim != 2 or exps.shape[0] != K:
         raise InvalidArgument("bases and exponents do not match")
     n = exps.shape[1]
-    if any(len(b) != n for b in bases):
+    if any(len(b) != n for b in bases) or (factors is not None and len(factors) != n):
         raise InvalidArgument("bases and exponents do not match")
     if exps.dtype.kind not in "iu":
         raise InvalidArgument("exponents must be integers")
@@ -106,19 +116,27 @@ def row_products(
     bits = max(1, int(exps.max()).bit_length())
     n_workers = resolve_workers(workers, n * K * bits)
     if n_workers <= 1 or n < 16 * n_workers:
-        return row_products_serial(bases, exps, modulus)
+        return row_products_serial(bases, exps, modulus, factors)
     bounds = np.linspace(0, n, n_workers + 1).astype(int).tolist()
     with reserved_helpers(n_workers - 1) as team:
         for j, h in enumerate(team, start=1):
             lo, hi = bounds[j], bounds[j + 1]
             desc, data = array_to_frame(exps[:, lo:hi])
             frames = [ints_to_bytes(b[lo:hi], width) for b in bases]
+            if factors is not None:
+                frames.append(ints_to_bytes(factors[lo:hi], width))
             h.submit(
                 "row_products",
                 {"modulus": int(modulus), "width": width, "exps": desc, "k": K},
                 [data, *frames],
             )
-        out = row_products_serial([b[: bounds[1]] for b in bases], exps[:, : bounds[1]], modulus)
+        head = bounds[1]
+        out = row_products_serial(
+            [b[:head] for b in bases],
+            exps[:, :head],
+            modulus,
+            None if factors is None else factors[:head],
+        )
         for h in team:
             _, got = h.result()
             out.extend(bytes_to_mpz(got[0], width))
@@ -131,6 +149,8 @@ def _row_products_handler(
 ) -> tuple[dict[str, Any], list[bytes]]:
     exps = frame_to_array(header["exps"], frames[0])
     width = header["width"]
-    bases = [bytes_to_mpz(f, width) for f in frames[1 : 1 + header["k"]]]
-    out = row_products_serial(bases, exps, mpz(header["modulus"]))
+    k = header["k"]
+    bases = [bytes_to_mpz(f, width) for f in frames[1 : 1 + k]]
+    factors = bytes_to_mpz(frames[1 + k], width) if len(frames) > 1 + k else None
+    out = row_products_serial(bases, exps, mpz(header["modulus"]), factors)
     return {}, [ints_to_bytes(out, width)]

@@ -241,8 +241,14 @@ def combine(
     for chunk in range(len(layout.chunks)):
         base = chunk * K * n
         terms = [vec.values[base + k * n : base + (k + 1) * n] for k in range(1, K)]
-        raised = row_products(terms, np.stack(exps[1:]), n2, pk.width, workers=workers)
-        acc = [a * b % n2 for a, b in zip(vec.values[base : base + n], raised, strict=True)]
+        acc = row_products(
+            terms,
+            np.stack(exps[1:]),
+            n2,
+            pk.width,
+            factors=vec.values[base : base + n],
+            workers=workers,
+        )
         combined.append(EncryptedVector(pk, acc))
     bank_out = EncryptedVector.concat([c.sum() for c in combined])
     out_bank = pk.rerandomize(bank_out, workers=workers)
