@@ -10,9 +10,15 @@ from __future__ import annotations
 import models.crypto.ckks_coeff
 import models.crypto.histogram
 import models.crypto.paillier
+import models.crypto.rowexp
 from models.crypto.parallel import serve
 
-HANDLER_MODULES = (models.crypto.ckks_coeff, models.crypto.histogram, models.crypto.paillier)
+HANDLER_MODULES = (
+    models.crypto.ckks_coeff,
+    models.crypto.histogram,
+    models.crypto.paillier,
+    models.crypto.rowexp,
+)
 
 
 def main() -> None:

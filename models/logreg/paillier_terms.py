@@ -12,7 +12,8 @@ and ``xb`` the bank's design row. Slot 0 (the residual) is the lowest and
 
 The platform raises term ``k >= 1`` to its own exponent ``psi_k(u_i) 2^F_PSI`` (monomials of
 the normalised partial score, in ``[0, 1]``) and multiplies the terms of a row (term 0 was
-pre-scaled by ``2^F_PSI`` by the bank): ``C_i = E(sum_k psi_ik v_ik)``. Then
+pre-scaled by ``2^F_PSI`` by the bank): ``C_i = E(sum_k psi_ik v_ik)``, one simultaneous
+exponentiation per row (:mod:`models.crypto.rowexp`). Then
 
 - **bank output**: ``prod_i C_i`` = ``E(sum_i v_i)``, slot by slot: ``sum d`` (intercept
   gradient) and ``X_b^T d`` (the bank's gradient). Rerandomised with a uniform ``r^n``.
@@ -39,6 +40,7 @@ import numpy as np
 
 from models.crypto.fixedpoint import decode_fixed
 from models.crypto.paillier import EncryptedVector, PaillierKeypair, PaillierPublicKey
+from models.crypto.rowexp import row_products
 from models.crypto.wire import CipherArray
 from models.errors import CryptoError, InvalidArgument, OverflowDetected
 
@@ -238,10 +240,15 @@ def combine(
     combined: list[EncryptedVector] = []
     for chunk in range(len(layout.chunks)):
         base = chunk * K * n
-        acc = vec[slice(base, base + n)].values
-        for k in range(1, K):
-            part = vec[slice(base + k * n, base + (k + 1) * n)].mul_scalar(exps[k], workers=workers)
-            acc = [a * b % n2 for a, b in zip(acc, part.values, strict=True)]
+        terms = [vec.values[base + k * n : base + (k + 1) * n] for k in range(1, K)]
+        acc = row_products(
+            terms,
+            np.stack(exps[1:]),
+            n2,
+            pk.width,
+            factors=vec.values[base : base + n],
+            workers=workers,
+        )
         combined.append(EncryptedVector(pk, acc))
     bank_out = EncryptedVector.concat([c.sum() for c in combined])
     out_bank = pk.rerandomize(bank_out, workers=workers)
