@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.support.german import German, load_german
 from models.federation.inprocess import InProcessPeer
 from models.federation.manager import SessionManager
 from models.federation.party import Caller, DataProvider
@@ -29,6 +30,15 @@ def shared_data() -> Path:
     if not (path / "default_credit_hetero_guest.csv").exists():
         pytest.skip("shared public data sets not found (set FEDCREDIT_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def german(shared_data: Path) -> German:
+    """German credit (UCI Statlog), split column-wise between the bank and the platform."""
+    path = shared_data / "german.data"
+    if not path.exists():
+        pytest.skip("german.data not found")
+    return load_german(path)
 
 
 @pytest.fixture(params=["inprocess", "grpc"])

@@ -24,7 +24,6 @@ from experiments.support.german import (
     Datasets,
     German,
     bank_received_text,
-    load_german,
     platform_strings,
     reference_design,
     with_value,
@@ -42,14 +41,6 @@ from proto.transport.codec import ProtobufCodec
 AUC_TOLERANCE = 0.003
 LOGODDS_TOLERANCE = 0.05
 MIN_COUNT = 25
-
-
-@pytest.fixture(scope="module")
-def german(shared_data: Path) -> German:
-    path = shared_data / "german.data"
-    if not path.exists():
-        pytest.skip("german.data not found")
-    return load_german(path)
 
 
 #: Settings that reach the reference's optimum closely (measured on this split: CKKS AUC gap

@@ -21,7 +21,6 @@ from experiments.support.german import (
     Datasets,
     German,
     bank_received_text,
-    load_german,
     platform_strings,
     with_value,
 )
@@ -34,14 +33,6 @@ from models.scorecard.active import FederatedScorecard
 from proto.transport.codec import ProtobufCodec
 
 MIN_COUNT = 25
-
-
-@pytest.fixture(scope="module")
-def german(shared_data: Path) -> German:
-    path = shared_data / "german.data"
-    if not path.exists():
-        pytest.skip("german.data not found")
-    return load_german(path)
 
 
 def _card(**kw: object) -> FederatedScorecard:
