@@ -34,7 +34,7 @@ from models.federation.manager import SessionManager
 from models.federation.party import Caller
 from models.federation.recording import RecordingPeer
 from models.logreg.active import FederatedLogisticRegression
-from models.logreg.encoding import PLATFORM_PAD_MULTIPLE, CategoryEncoder
+from models.logreg.encoding import PLATFORM_PAD_MULTIPLE, CategoryEncoder, min_count_for
 from proto.transport.codec import ProtobufCodec
 
 #: Federated vs scikit-learn on the same one-hot design: test AUC and mean |log-odds| gap.
@@ -88,6 +88,14 @@ def test_encoder_round_trip_and_layout() -> None:
         X, ["c", "x"], cats, np.arange(5), np.array([1.0, 0.0, 1.0, 0.0, 0.0])
     )
     assert woe.names_ == ["c", "x"] and len(woe.columns[0].woe) == 3
+
+
+def test_min_category_count_is_bounded_by_the_training_rows() -> None:
+    assert min_count_for(0, 1000) == 10  # default: 1% of the training rows
+    assert min_count_for(1, 3) == 1 and min_count_for(25, 400) == 25
+    for bad in (-1, 401, 2**40):
+        with pytest.raises(FedCreditError, match="min_category_count"):
+            min_count_for(bad, 400)
 
 
 @pytest.mark.slow

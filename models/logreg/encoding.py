@@ -55,7 +55,13 @@ WOE_SMOOTHING = 0.5
 
 
 def min_count_for(min_category_count: int, n_train: int) -> int:
-    """The rare-category threshold: ``min_category_count``, or 1% of the training rows."""
+    """The rare-category threshold: ``min_category_count``, or 1% of the training rows.
+
+    Raises ``InvalidArgument`` for a count below 0 or above the number of training rows (a
+    threshold no category could reach, e.g. a corrupted request).
+    """
+    if not 0 <= min_category_count <= n_train:
+        raise InvalidArgument("min_category_count must be between 0 and the training rows")
     if min_category_count > 0:
         return int(min_category_count)
     return max(1, math.ceil(DEFAULT_MIN_FRACTION * n_train))
