@@ -324,12 +324,10 @@ def compare(
     }
 
 
-def unbalanced_runs(quick: bool) -> list[dict[str, Any]]:
-    try:
-        mod = importlib.import_module("experiments.bench_unbalanced_psi")
-    except ModuleNotFoundError:
-        return []
-    return list(mod.run(quick))
+def unbalanced_runs(quick: bool, *, real_offline: bool = False) -> list[dict[str, Any]]:
+    """The unbalanced PSI runs of ``experiments/bench_unbalanced_psi.py`` (its sizes)."""
+    mod = importlib.import_module("experiments.bench_unbalanced_psi")
+    return list(mod.run(quick, real_offline=True if real_offline else None))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--hist-rows", type=int, help="override the histogram's row count")
     parser.add_argument("--psi-ids", type=int, help="override the PSI set sizes")
+    parser.add_argument(
+        "--real-offline",
+        action="store_true",
+        help="unbalanced PSI: blind the whole population at every size (no 10M estimate)",
+    )
     args = parser.parse_args(argv)
     from models.compute.ray_cluster import LocalRayCluster
 
@@ -376,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_2_workers": r["speedup_2_workers"] >= TARGET_SPEEDUP,
         }
     report["cost_model"] = cost_model(report, units)
-    report["unbalanced_psi"] = unbalanced_runs(args.quick)
+    report["unbalanced_psi"] = unbalanced_runs(args.quick, real_offline=args.real_offline)
     write(args.out, report)
     print(json.dumps({k: report[k] for k in ("histogram", "psi")}, indent=1), flush=True)
     return 0
