@@ -195,7 +195,7 @@ def test_check_many_answers_as_check_does_for_each_company(setup, companies) -> 
             else:
                 assert verdict == expected
     assert registry.check_many([a], "bank-a", "scoring", now=T0)[0] == longest
-    assert registry.check_many([], "bank-a", "scoring") == []
+    assert registry.check_many([], "bank-a", "scoring") == ()
     broken = a[:17] + ("1" if a[17] == "0" else "0")  # wrong check character
     with pytest.raises(InvalidArgument):
         registry.check_many([a, broken], "bank-a", "scoring")

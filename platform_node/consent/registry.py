@@ -347,7 +347,7 @@ class ConsentRegistry:
         bank_party: str,
         scope: str,
         now: dt.datetime | None = None,
-    ) -> list[ConsentRecord | PermissionDenied]:
+    ) -> tuple[ConsentRecord | PermissionDenied, ...]:
         """:meth:`check` for several companies at once (one query, at one time ``now``): per
         company, the consent in force expiring last, or the :class:`PermissionDenied` that
         :meth:`check` would raise. A malformed USCC raises :class:`InvalidArgument`."""
@@ -355,7 +355,7 @@ class ConsentRegistry:
         _check_party(bank_party)
         _check_scope(scope)
         if not codes:
-            return []
+            return ()
         at = _iso(_utc(now or self._clock()))
         covering = "all" if scope in ALL_COVERS else scope
         wanted = sorted(set(codes))
@@ -374,4 +374,4 @@ class ConsentRegistry:
                 if row["uscc"] not in best:
                     best[row["uscc"]] = self._record(row)
         denied = "the company has no consent in force for this bank and scope"
-        return [best.get(c) or PermissionDenied(denied) for c in codes]
+        return tuple(best.get(c) or PermissionDenied(denied) for c in codes)

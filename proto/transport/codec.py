@@ -94,8 +94,20 @@ Plan = tuple[tuple[str, int, str], ...]
 """``(field name, kind, name of the nested message type or "")`` per dataclass field."""
 
 
-@functools.cache
-def _plan(cls: type[Any], desc: Any) -> Plan:
+_PLANS: dict[tuple[Any, Any], Plan] = {}
+
+
+def _plan(cls: Any, desc: Any) -> Plan:
+    """The plan of a (dataclass, descriptor) pair (built on first use; a pair whose fields do
+    not match raises ``TypeError`` every time, as the conversion itself does)."""
+    key = (cls, desc)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _make_plan(cls, desc)
+    return plan
+
+
+def _make_plan(cls: Any, desc: Any) -> Plan:
     out: list[tuple[str, int, str]] = []
     for f in dataclasses.fields(cls):
         fd = desc.fields_by_name.get(f.name)
