@@ -412,3 +412,40 @@ def test_concurrent_appends_share_writes_and_each_returns_its_own_entry(tmp_path
     report = verify(path)
     assert report.ok, report.summary()
     assert report.n_entries == 240 and report.head_seq == 240
+
+
+def test_a_failed_group_write_fails_every_caller_of_the_batch(tmp_path: Path) -> None:
+    """When the batch cannot be written, every caller whose entries were in it gets the error
+    (none is acknowledged), the file is unchanged, and later appends continue the chain."""
+    log, path = _make_log(tmp_path, 2)
+    before = path.read_bytes()
+    write_all = log._write_all
+    release = threading.Event()
+    calls: list[int] = []
+
+    def failing(fd: int, data: bytes) -> None:
+        calls.append(len(data))
+        release.wait(5)  # hold the first writer so the others queue behind it
+        raise OSError(28, "No space left on device")
+
+    log._write_all = failing  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            log.append("score_request", OFFICER, {"i": i})
+        except OSError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert len(errors) == 6 and all(e.errno == 28 for e in errors)  # type: ignore[attr-defined]
+    assert path.read_bytes() == before and len(calls) <= 6
+    log._write_all = write_all  # type: ignore[method-assign]
+    assert log.append("score_request", OFFICER, {"i": 99}).seq == 3
+    report = verify(path)
+    assert report.ok and report.n_entries == 3, report.summary()

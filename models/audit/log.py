@@ -24,6 +24,7 @@ every ``append`` returns only once its entries are written (and ``fsync``-ed whe
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import fcntl
 import json
@@ -65,6 +66,16 @@ HEAD_CONTEXT = b"fedcredit-audit-head-v1\x00"
 HEAD_SLOT = 256
 _TAIL_CHUNK = 65536
 _BAD_HEAD: dict[str, Any] = {"seq": -1, "hash": "", "signature": ""}
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` for another thread to raise (each raise sets its own traceback)."""
+    try:
+        dup = copy.copy(exc)
+    except Exception:
+        return exc
+    dup.__cause__ = exc
+    return dup
 
 
 class _Ticket:
@@ -318,7 +329,7 @@ class AuditLog:
             self._write_batch(batch)
         except BaseException as exc:  # nothing of the batch is acknowledged
             for t in batch:
-                t.error = exc
+                t.error = exc if t is ticket else _own_copy(exc)
         finally:
             with self._queue_cv:
                 for t in batch:
