@@ -21,6 +21,7 @@ name the broken rule, never the code itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -94,6 +95,16 @@ def _violation(code: object) -> str | None:
     """Return the first rule ``code`` breaks (a fixed sentence), or None when it is valid."""
     if not isinstance(code, str):
         return "USCC must be a string"
+    if len(code) != USCC_LENGTH:
+        return "USCC must be exactly 18 characters"
+    return _str_violation(str(code))
+
+
+@functools.lru_cache(maxsize=65536)
+def _str_violation(code: str) -> str | None:
+    """:func:`_violation` of an 18-character string (memoised: online scoring checks the same
+    companies' codes on every request, on both nodes; the answer is a pure function of the
+    string, and the cache is bounded)."""
     if len(code) != USCC_LENGTH:
         return "USCC must be exactly 18 characters"
     if any(c not in _USCC_VALUE for c in code):

@@ -346,3 +346,106 @@ def test_append_many_chains_signs_and_heads_like_single_appends(tmp_path: Path) 
         log.append_many([batch[0], ("score_request", OFFICER, {"x": float("nan")})])
     assert path.read_bytes() == before and log.append_many([]) == []
     assert log.append("score_request").seq == 11 and verify(path).ok
+
+
+def test_sealed_line_is_the_canonical_json_of_the_entry(tmp_path: Path) -> None:
+    """The line composed from its parts is byte for byte ``canonical_json`` of the entry
+    (non-ASCII, escapes, nesting, large numbers), its hash is the body's, and it verifies."""
+    from models.audit.entry import entry_authentic, entry_hash, prepare, seal_draft
+
+    key = Ed25519PrivateKey.generate()
+    cases: list[dict[str, object]] = [
+        {},
+        {"a": 1, "b": 'é\u2028"x\\y', "c": None, "d": 1.5, "e": True, "f": "\x1f\x7f"},
+        {"n": {"z": [1, 2, {"y": "q"}], "a": 2}, "t": (1, "x")},
+        {"big": 10**30, "small": 1e-300},
+    ]
+    for i, details in enumerate(cases):
+        actor = Actor("bank-é/\"o\"", "officer", "ab" * 32)
+        draft = prepare("score_request", actor, details)
+        entry, line = seal_draft(draft, i + 1, "2025-01-31T08:00:00.000000Z", "cd" * 32, key)
+        assert line == entry.to_json_line()
+        assert entry.hash == entry_hash(entry.body())
+        assert entry_authentic(entry, key.public_key())
+        assert LogEntry.from_json_line(line) == entry
+        assert entry == seal(i + 1, entry.ts, actor, "score_request", details, "cd" * 32, key)
+
+
+def test_concurrent_appends_share_writes_and_each_returns_its_own_entry(tmp_path: Path) -> None:
+    """Group commit: threads appending at once are written in batches (fewer signed heads
+    than entries is allowed, never fewer entries); each append returns its own sealed entry,
+    already in the file; the chain verifies; a bad entry fails only its own caller."""
+    log, path = _make_log(tmp_path, 0)
+    heads: list[int] = []
+    write_head = log._write_head
+
+    def counting(seq: int, hash_hex: str) -> None:
+        heads.append(seq)
+        write_head(seq, hash_hex)
+
+    log._write_head = counting  # type: ignore[method-assign]
+    got: dict[tuple[int, int], LogEntry] = {}
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work(t: int) -> None:
+        barrier.wait()
+        for i in range(30):
+            entry = log.append("score_request", OFFICER, {"t": t, "i": i})
+            on_disk = {e.seq: e for e in read_entries(path)}
+            assert on_disk[entry.seq] == entry  # written before append returned
+            got[(t, i)] = entry
+        try:
+            log.append("score_request", OFFICER, {"bad": float("nan")})
+        except InvalidArgument as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 240 and len(failures) == 8
+    assert all(e.details == {"t": t, "i": i} for (t, i), e in got.items())
+    assert sorted(e.seq for e in got.values()) == list(range(1, 241))
+    assert heads == sorted(heads) and heads[-1] == 240 and len(heads) <= 240
+    report = verify(path)
+    assert report.ok, report.summary()
+    assert report.n_entries == 240 and report.head_seq == 240
+
+
+def test_a_failed_group_write_fails_every_caller_of_the_batch(tmp_path: Path) -> None:
+    """When the batch cannot be written, every caller whose entries were in it gets the error
+    (none is acknowledged), the file is unchanged, and later appends continue the chain."""
+    log, path = _make_log(tmp_path, 2)
+    before = path.read_bytes()
+    write_all = log._write_all
+    release = threading.Event()
+    calls: list[int] = []
+
+    def failing(fd: int, data: bytes) -> None:
+        calls.append(len(data))
+        release.wait(5)  # hold the first writer so the others queue behind it
+        raise OSError(28, "No space left on device")
+
+    log._write_all = failing  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            log.append("score_request", OFFICER, {"i": i})
+        except OSError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert len(errors) == 6 and all(e.errno == 28 for e in errors)  # type: ignore[attr-defined]
+    assert path.read_bytes() == before and len(calls) <= 6
+    log._write_all = write_all  # type: ignore[method-assign]
+    assert log.append("score_request", OFFICER, {"i": 99}).seq == 3
+    report = verify(path)
+    assert report.ok and report.n_entries == 3, report.summary()

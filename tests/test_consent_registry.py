@@ -166,3 +166,36 @@ def test_registry_reopens_from_disk(setup, companies, tmp_path: Path) -> None:
     again = ConsentRegistry.in_data_dir(tmp_path, audit, actor=OPERATOR, clock=clock)
     assert again.check(companies[0], "bank-a", "scoring").bank_party == "bank-a"
     again.close()
+
+
+def test_check_many_answers_as_check_does_for_each_company(setup, companies) -> None:
+    """One query for several companies gives, per company, what :meth:`check` gives: the
+    grant in force expiring last, or the same refusal (expired, revoked, another bank or
+    scope, never granted); repeated and lower-case codes too; a malformed code is refused."""
+    registry, _, clock = setup
+    a, b, c = companies
+    registry.grant(a, "bank-a", "scoring", T0 + dt.timedelta(days=10))
+    longest = registry.grant(a, "bank-a", "all", T0 + dt.timedelta(days=40))
+    registry.grant(b, "bank-a", "scoring", T0 + dt.timedelta(days=1))
+    registry.grant(c, "bank-a", "scoring", T0 + dt.timedelta(days=30))
+    registry.revoke(c, "bank-a", "scoring")
+    registry.grant(c, "bank-b", "scoring", T0 + dt.timedelta(days=30))
+    registry.grant(c, "bank-a", "training", T0 + dt.timedelta(days=30))
+    asked = [a, b, c, a.lower(), b]
+    for when in (T0, T0 + dt.timedelta(days=2)):
+        clock.now = when
+        got = registry.check_many(asked, "bank-a", "scoring")
+        assert len(got) == len(asked)
+        for code, verdict in zip(asked, got, strict=True):
+            try:
+                expected: object = registry.check(code, "bank-a", "scoring")
+            except PermissionDenied as err:
+                assert isinstance(verdict, PermissionDenied) and verdict.message == err.message
+                assert code.upper() not in verdict.message
+            else:
+                assert verdict == expected
+    assert registry.check_many([a], "bank-a", "scoring", now=T0)[0] == longest
+    assert registry.check_many([], "bank-a", "scoring") == ()
+    broken = a[:17] + ("1" if a[17] == "0" else "0")  # wrong check character
+    with pytest.raises(InvalidArgument):
+        registry.check_many([a, broken], "bank-a", "scoring")

@@ -53,6 +53,8 @@ from models.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFoun
 from models.secureboost.model_io import check_model_id, write_json_atomic
 
 REGISTRY_FILE = "models.json"
+_RESOLVED_MAX = 256
+"""Resolved specs kept per registry document (only successes; cleared when full)."""
 REGISTRY_FORMAT = "fedcredit.scoring.models"
 DEFAULT_ALIAS = "champion"
 #: Aliases that only an approval can give (:mod:`bank_node.governance`).
@@ -101,6 +103,8 @@ class ModelStore:
         self._doc: dict[str, Any] = _empty()
         self._doc_mtime = -1
         self._loaded: dict[str, LoadedModel] = {}
+        # spec -> (registry document it was resolved against, approved entry)
+        self._resolved: dict[str, tuple[dict[str, Any], ServedModel]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ registry file
@@ -242,7 +246,9 @@ class ModelStore:
 
     def lookup(self, spec: str) -> ServedModel:
         """The entry a spec names, approved or not (:meth:`resolve` adds the approval rule)."""
-        doc = self._read()
+        return self._lookup(self._read(), spec)
+
+    def _lookup(self, doc: dict[str, Any], spec: str) -> ServedModel:
         spec = spec.strip()
         if not spec:
             spec = str(doc.get("default", ""))
@@ -282,12 +288,21 @@ class ModelStore:
     def resolve(self, spec: str) -> ServedModel:
         """The *approved* entry for ``NAME@alias``, ``NAME@VERSION``, ``NAME``, a model id, or
         "" (the default champion). An entry without approval is refused."""
-        entry = self.lookup(spec)
+        doc = self._read()
+        with self._lock:
+            hit = self._resolved.get(spec)
+        if hit is not None and hit[0] is doc:  # same registry document: same answer
+            return hit[1]
+        entry = self._lookup(doc, spec)
         if not entry.approved:
             raise FailedPrecondition(
                 "the requested model version is not approved for scoring "
                 "(an approver promotes it with `fedcredit model promote`)"
             )
+        with self._lock:
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[spec] = (doc, entry)
         return entry
 
     # ------------------------------------------------------------------ loaded models
@@ -300,7 +315,7 @@ class ModelStore:
             raise NotFound("the served model's part file is missing") from None
         with self._lock:
             hit = self._loaded.get(entry.key)
-        if hit is not None and hit.mtime_ns == mtime and hit.entry == entry:
+        if hit is not None and hit.mtime_ns == mtime and (hit.entry is entry or hit.entry == entry):
             return hit
         model = load_bank_model(entry.path)
         if model.model_id != entry.model_id:

@@ -14,8 +14,8 @@ node's Ed25519 signature over ``SIGNATURE_CONTEXT + bytes.fromhex(hash)``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -107,13 +107,35 @@ def _clean(value: Any, depth: int = 0) -> Any:
     raise InvalidArgument("audit details hold only JSON values (str, number, bool, list, dict)")
 
 
+def _flat_scalars(details: dict[str, Any]) -> bool:
+    """True when every key is a ``str`` and every value a plain ``str``, ``int``, ``bool``,
+    ``None`` or finite ``float`` (the usual shape: then :func:`_clean` would copy it as is)."""
+    for k, v in details.items():
+        if type(k) is not str:
+            return False
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            continue
+        if t is float and math.isfinite(v):
+            continue
+        return False
+    return True
+
+
+def _clean_details_json(details: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """:func:`clean_details` and the canonical JSON of the result (computed once)."""
+    src = dict(details or {})
+    cleaned = src if _flat_scalars(src) else _clean(src)
+    assert isinstance(cleaned, dict)
+    text = canonical_json(cleaned)
+    if len(text.encode()) > MAX_DETAILS_BYTES:
+        raise InvalidArgument("audit details are too large (they must describe, not carry data)")
+    return cleaned, text
+
+
 def clean_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate and normalise event details (JSON values only, at most 16 KiB)."""
-    cleaned = _clean(dict(details or {}))
-    if len(canonical_json(cleaned).encode()) > MAX_DETAILS_BYTES:
-        raise InvalidArgument("audit details are too large (they must describe, not carry data)")
-    assert isinstance(cleaned, dict)
-    return cleaned
+    return _clean_details_json(details)[0]
 
 
 def check_event(event: str) -> str:
@@ -198,6 +220,74 @@ def _signed_bytes(hash_hex: str) -> bytes:
     return SIGNATURE_CONTEXT + bytes.fromhex(hash_hex)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """An entry's validated content before it gets its place in the chain (:func:`prepare`):
+    the actor, event and cleaned details, with the canonical JSON of actor and details."""
+
+    actor: Actor
+    event: str
+    details: dict[str, Any]
+    actor_json: str
+    details_json: str
+
+
+def prepare(event: str, actor: ActorLike, details: Mapping[str, Any] | None) -> Draft:
+    """Validate an entry's content (event name, JSON details of at most 16 KiB); raises
+    :class:`InvalidArgument` as :func:`seal` does. No sequence number, time or key yet."""
+    who = Actor.of(actor)
+    name = check_event(event)
+    cleaned, details_json = _clean_details_json(details)
+    return Draft(who, name, cleaned, _actor_json(who), details_json)
+
+
+_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+"""Printable ASCII without ``"`` and ``\\``: JSON writes such a string as it is, quoted."""
+
+
+def _js(text: str) -> str:
+    """``canonical_json`` of a string (a fast path for the usual plain ASCII)."""
+    if _PLAIN.fullmatch(text):
+        return '"' + text + '"'
+    return json.dumps(text, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _actor_json(actor: Actor) -> str:
+    return canonical_json(actor.to_dict())
+
+
+def seal_draft(
+    draft: Draft, seq: int, ts: str, prev_hash: str, key: Ed25519PrivateKey
+) -> tuple[LogEntry, str]:
+    """Hash and sign a prepared entry; returns it and its JSON line (``to_json_line``).
+
+    The canonical JSON of the body and of the line are composed from the canonical JSON of
+    their parts (sorted keys at every level, so byte for byte what :func:`canonical_json` of
+    the whole gives), which serialises the details once instead of three times.
+    """
+    head = '{"actor":' + draft.actor_json + ',"details":' + draft.details_json
+    event, prev, ts_json = _js(draft.event), _js(prev_hash), _js(ts)
+    body = f'{head},"event":{event},"prev_hash":{prev},"seq":{int(seq)},"ts":{ts_json}}}'
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    signature = key.sign(_signed_bytes(digest)).hex()
+    line = (
+        f'{head},"event":{event},"hash":"{digest}","prev_hash":{prev},"seq":{int(seq)},'
+        f'"signature":"{signature}","ts":{ts_json}}}\n'
+    )
+    entry = LogEntry(
+        seq=seq,
+        ts=ts,
+        actor=draft.actor,
+        event=draft.event,
+        details=draft.details,
+        prev_hash=prev_hash,
+        hash=digest,
+        signature=signature,
+    )
+    return entry, line
+
+
 def seal(
     seq: int,
     ts: str,
@@ -208,17 +298,7 @@ def seal(
     key: Ed25519PrivateKey,
 ) -> LogEntry:
     """Build a complete entry: validate, hash, sign."""
-    draft = LogEntry(
-        seq=seq,
-        ts=ts,
-        actor=Actor.of(actor),
-        event=check_event(event),
-        details=clean_details(details),
-        prev_hash=prev_hash,
-    )
-    digest = entry_hash(draft.body())
-    signature = key.sign(_signed_bytes(digest)).hex()
-    return dataclasses.replace(draft, hash=digest, signature=signature)
+    return seal_draft(prepare(event, actor, details), seq, ts, prev_hash, key)[0]
 
 
 def hash_ok(entry: LogEntry) -> bool:

@@ -13,11 +13,18 @@ Files, all in one directory (``audit.jsonl`` is the usual log name):
 
 Appends are serialised by a thread lock and an exclusive ``flock`` on the log file, so several
 processes of one node (the server and its CLI) may append to the same log safely.
+
+Group commit: threads of one process that append while another thread is writing queue their
+entries, and the next writer seals and writes every queued entry in one go (one ``flock``, one
+``write``, one signed head for the batch). Each entry is still validated by its own caller
+first (a bad entry fails only its caller's append), hash-chained and signed on its own, and
+every ``append`` returns only once its entries are written (and ``fsync``-ed when enabled).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import fcntl
 import json
@@ -34,8 +41,10 @@ from models.audit.entry import (
     GENESIS_HASH,
     Actor,
     ActorLike,
+    Draft,
     LogEntry,
-    seal,
+    prepare,
+    seal_draft,
     utc_timestamp,
 )
 from models.audit.events import AUDIT_KEY_ROTATED
@@ -57,6 +66,33 @@ HEAD_CONTEXT = b"fedcredit-audit-head-v1\x00"
 HEAD_SLOT = 256
 _TAIL_CHUNK = 65536
 _BAD_HEAD: dict[str, Any] = {"seq": -1, "hash": "", "signature": ""}
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` for another thread to raise (each raise sets its own traceback)."""
+    try:
+        dup = copy.copy(exc)
+    except Exception:
+        return exc
+    dup.__cause__ = exc
+    return dup
+
+
+class _Ticket:
+    """One caller's prepared entries waiting in the group-commit queue."""
+
+    __slots__ = ("done", "drafts", "entries", "error")
+
+    def __init__(self, drafts: list[Draft]) -> None:
+        self.drafts = drafts
+        self.entries: list[LogEntry] = []
+        self.error: BaseException | None = None
+        self.done = False
+
+    def result(self) -> list[LogEntry]:
+        if self.error is not None:
+            raise self.error
+        return self.entries
 
 
 def _next_key_path(key_path: Path) -> Path:
@@ -162,6 +198,10 @@ class AuditLog:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._fsync = fsync
         self._lock = threading.Lock()
+        self._queue_cv = threading.Condition(threading.Lock())
+        self._queue: list[_Ticket] = []
+        self._committing = False
+        self._head_path = head_path(self.path)
         self._size = -1  # log size after our last append (-1: unknown, re-read the tail)
         self._seq = 0
         self._hash = GENESIS_HASH
@@ -250,8 +290,7 @@ class AuditLog:
         who = actor if actor is not None else self.actor
         if who is None:
             raise FailedPrecondition("an audit entry needs an actor")
-        with self._lock, self._locked_file() as (fd, size):
-            return self._append_locked(fd, size, event, who, details)
+        return self._commit([prepare(event, who, details)])[0]
 
     def append_many(
         self, records: Sequence[tuple[str, ActorLike | None, Mapping[str, Any] | None]]
@@ -263,28 +302,61 @@ class AuditLog:
         signed head names the last of them. Either every entry is sealed and written, or
         (invalid details, a missing actor) none is.
         """
-        items: list[tuple[str, ActorLike, Mapping[str, Any] | None]] = []
+        drafts: list[Draft] = []
         for event, actor, details in records:
             who = actor if actor is not None else self.actor
             if who is None:
                 raise FailedPrecondition("an audit entry needs an actor")
-            items.append((event, who, details))
-        if not items:
+            drafts.append(prepare(event, who, details))
+        if not drafts:
             return []
+        return self._commit(drafts)
+
+    def _commit(self, drafts: list[Draft]) -> list[LogEntry]:
+        """Queue validated entries and return them once written (see "Group commit" in the
+        module docstring): the first caller to find no writer at work writes every queued
+        ticket, in queue order; the others wait for it."""
+        ticket = _Ticket(drafts)
+        with self._queue_cv:
+            self._queue.append(ticket)
+            while self._committing and not ticket.done:
+                self._queue_cv.wait()
+            if ticket.done:
+                return ticket.result()
+            self._committing = True
+            batch, self._queue = self._queue, []
+        try:
+            self._write_batch(batch)
+        except BaseException as exc:  # nothing of the batch is acknowledged
+            for t in batch:
+                t.error = exc if t is ticket else _own_copy(exc)
+        finally:
+            with self._queue_cv:
+                for t in batch:
+                    t.done = True
+                self._committing = False
+                self._queue_cv.notify_all()
+        return ticket.result()
+
+    def _write_batch(self, batch: list[_Ticket]) -> None:
+        """Seal every ticket's entries in order after the log's last entry and write them with
+        one signed head."""
         with self._lock, self._locked_file() as (fd, size):
             seq, prev = self._seq, self._hash
-            entries: list[LogEntry] = []
-            for event, who, details in items:
-                entry = seal(
-                    seq + 1, utc_timestamp(self._clock()), who, event, details, prev, self._key
-                )
-                entries.append(entry)
-                seq, prev = entry.seq, entry.hash
-            data = "".join(e.to_json_line() for e in entries).encode("utf-8")
+            lines: list[str] = []
+            for t in batch:
+                entries: list[LogEntry] = []
+                for draft in t.drafts:
+                    ts = utc_timestamp(self._clock())
+                    entry, line = seal_draft(draft, seq + 1, ts, prev, self._key)
+                    entries.append(entry)
+                    lines.append(line)
+                    seq, prev = entry.seq, entry.hash
+                t.entries = entries
+            data = "".join(lines).encode("utf-8")
             self._write_all(fd, data)
             self._write_head(seq, prev)
             self._seq, self._hash, self._size = seq, prev, size + len(data)
-            return entries
 
     def _write_all(self, fd: int, data: bytes) -> None:
         view = memoryview(data)
@@ -356,16 +428,10 @@ class AuditLog:
         details: Mapping[str, Any] | None,
         next_key: Ed25519PrivateKey | None = None,
     ) -> LogEntry:
-        entry = seal(
-            self._seq + 1,
-            utc_timestamp(self._clock()),
-            who,
-            event,
-            details,
-            self._hash,
-            self._key,
-        )
-        data = entry.to_json_line().encode("utf-8")
+        draft = prepare(event, who, details)
+        ts = utc_timestamp(self._clock())
+        entry, line = seal_draft(draft, self._seq + 1, ts, self._hash, self._key)
+        data = line.encode("utf-8")
         self._write_all(fd, data)
         if next_key is not None:  # the rotation entry is written: hand over to the new key
             assert self._key_path is not None
@@ -400,7 +466,7 @@ class AuditLog:
     def _write_head(self, seq: int, hash_hex: str) -> None:
         """Sign the head and write it to slot ``seq % 2`` (caller holds the log's flock)."""
         sig = self._key.sign(_head_bytes(seq, hash_hex)).hex()
-        record = json.dumps({"seq": seq, "hash": hash_hex, "signature": sig}, separators=(",", ":"))
+        record = f'{{"seq":{int(seq)},"hash":"{hash_hex}","signature":"{sig}"}}'
         slot = record.encode("ascii").ljust(HEAD_SLOT - 1) + b"\n"
         if len(slot) != HEAD_SLOT:
             raise FailedPrecondition("audit head record does not fit its slot")
@@ -412,7 +478,7 @@ class AuditLog:
     def _head_file(self, slot: bytes) -> int:
         """An open descriptor on a two-slot head file (created, or converted from the first
         format, atomically with ``slot`` in both slots)."""
-        path = head_path(self.path)
+        path = self._head_path
         try:
             st = os.stat(path)
         except FileNotFoundError:

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,3 +340,38 @@ class ConsentRegistry:
         if row is None:
             raise PermissionDenied("the company has no consent in force for this bank and scope")
         return self._record(row)
+
+    def check_many(
+        self,
+        usccs: Sequence[str],
+        bank_party: str,
+        scope: str,
+        now: dt.datetime | None = None,
+    ) -> tuple[ConsentRecord | PermissionDenied, ...]:
+        """:meth:`check` for several companies at once (one query, at one time ``now``): per
+        company, the consent in force expiring last, or the :class:`PermissionDenied` that
+        :meth:`check` would raise. A malformed USCC raises :class:`InvalidArgument`."""
+        codes = [normalize_uscc(u) for u in usccs]
+        _check_party(bank_party)
+        _check_scope(scope)
+        if not codes:
+            return ()
+        at = _iso(_utc(now or self._clock()))
+        covering = "all" if scope in ALL_COVERS else scope
+        wanted = sorted(set(codes))
+        best: dict[str, ConsentRecord] = {}
+        for lo in range(0, len(wanted), 256):  # well below SQLite's bound on parameters
+            chunk = wanted[lo : lo + 256]
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT * FROM consents WHERE uscc IN ({marks}) AND bank_party = ?"
+                    " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"
+                    " ORDER BY uscc, expires_at DESC",
+                    (*chunk, bank_party, scope, covering, at),
+                ).fetchall()
+            for row in rows:
+                if row["uscc"] not in best:
+                    best[row["uscc"]] = self._record(row)
+        denied = "the company has no consent in force for this bank and scope"
+        return tuple(best.get(c) or PermissionDenied(denied) for c in codes)

@@ -181,19 +181,23 @@ class PlatformScorer:
         as_of = parse_as_of(header.as_of, self._today)
         now = self._clock()
         usccs: list[str] = []
-        consent_ids: list[str] = []
+        consent_ids: list[str] = [""] * len(header.usccs)
         for i, raw in enumerate(header.usccs):
             code = ""
             try:
                 code = validate_uscc(raw)
                 details[i]["uscc"] = code
-                consent = self.consent.check(code, caller.party, SCOPE, now=now)
-                details[i]["consent_id"] = consent.consent_id
-                consent_ids.append(consent.consent_id)
             except FedCreditError as err:
                 errors[i] = err
-                consent_ids.append("")
             usccs.append(code)
+        valid = [i for i, e in enumerate(errors) if e is None]
+        # every well-formed company's consent, in one query at one time
+        verdicts = self.consent.check_many([usccs[i] for i in valid], caller.party, SCOPE, now)
+        for i, verdict in zip(valid, verdicts, strict=True):
+            if isinstance(verdict, FedCreditError):
+                errors[i] = verdict
+            else:
+                details[i]["consent_id"] = consent_ids[i] = verdict.consent_id
         part = self.parts.get(family, header.model_id, caller.party)
         if part.bank_party and part.bank_party != caller.party:
             raise NotFound("no platform model part with that id")

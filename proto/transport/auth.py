@@ -18,7 +18,7 @@ from models.errors import FedCreditError, PermissionDenied, Unauthenticated
 from models.federation.party import Caller
 
 from .status import status_for
-from .tls import identity_from_context
+from .tls import identity_from_auth, identity_from_context
 from .trust import CertTrust
 
 _CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
@@ -70,13 +70,15 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def authorise(self, method: str, context: grpc.ServicerContext) -> Caller:
         if self.trust is not None and not self.plaintext:
-            auth = context.auth_context()
+            auth = context.auth_context()  # read once: it is rebuilt on every access
             leaf = auth.get("x509_pem_cert") or []
             chain = auth.get("x509_pem_cert_chain") or []
             if not leaf:
                 raise Unauthenticated("no client certificate")
             self.trust.check(bytes(leaf[0]), _split_pem(chain))
-        caller = identity_from_context(context, plaintext=self.plaintext)
+            caller = identity_from_auth(auth)
+        else:
+            caller = identity_from_context(context, plaintext=self.plaintext)
         if self.known_parties is not None:
             base = caller.party.split("/", 1)[0]
             expected = self.known_parties.get(base)

@@ -8,6 +8,7 @@ to protobuf maps. ``tests/test_codec.py`` checks that every registered dataclass
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import math
 import pkgutil
@@ -83,10 +84,60 @@ def tensor_to_array(t: Any) -> np.ndarray:
         raise InvalidArgument("tensor shape cannot be represented") from None
 
 
+# -- conversion plans ---------------------------------------------------------------------------
+# What to do with each field of a (dataclass, protobuf descriptor) pair, worked out once per pair
+# (reading descriptor options on every field of every message is a large share of a small
+# message's conversion).
+_MAP_MSG, _MAP, _REP_TENSOR, _REP_MSG, _REP, _TENSOR, _MSG, _SCALAR = range(8)
+
+Plan = tuple[tuple[str, int, str], ...]
+"""``(field name, kind, name of the nested message type or "")`` per dataclass field."""
+
+
+_PLANS: dict[tuple[Any, Any], Plan] = {}
+
+
+def _plan(cls: Any, desc: Any) -> Plan:
+    """The plan of a (dataclass, descriptor) pair (built on first use; a pair whose fields do
+    not match raises ``TypeError`` every time, as the conversion itself does)."""
+    key = (cls, desc)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _make_plan(cls, desc)
+    return plan
+
+
+def _make_plan(cls: Any, desc: Any) -> Plan:
+    out: list[tuple[str, int, str]] = []
+    for f in dataclasses.fields(cls):
+        fd = desc.fields_by_name.get(f.name)
+        if fd is None:
+            raise TypeError(f"{desc.full_name} has no field {f.name}")
+        mt = fd.message_type
+        if mt is not None and mt.GetOptions().map_entry:
+            val = mt.fields_by_name["value"].message_type
+            out.append((f.name, _MAP_MSG, val.name) if val is not None else (f.name, _MAP, ""))
+        elif fd.is_repeated:
+            if mt is None:
+                out.append((f.name, _REP, ""))
+            else:
+                out.append((f.name, _REP_TENSOR if _is_tensor(fd) else _REP_MSG, mt.name))
+        elif mt is not None:
+            out.append((f.name, _TENSOR if _is_tensor(fd) else _MSG, mt.name))
+        else:
+            out.append((f.name, _SCALAR, ""))
+    return tuple(out)
+
+
+@functools.cache
+def _proto_class_cached(name: str) -> type[_message.Message]:
+    return proto_class(name)
+
+
 # -- dataclass -> protobuf ---------------------------------------------------------------------
 def to_proto(msg: WireMessage) -> _message.Message:
     """Convert a message dataclass to its protobuf twin."""
-    out = proto_class(type(msg).__wire_name__)()
+    out = _proto_class_cached(type(msg).__wire_name__)()
     _fill(out, msg)
     return out
 
@@ -96,39 +147,32 @@ def _is_tensor(fd: Any) -> bool:
 
 
 def _fill(out: _message.Message, msg: Any) -> None:
-    desc = out.DESCRIPTOR
-    for f in dataclasses.fields(msg):
-        fd = desc.fields_by_name.get(f.name)
-        if fd is None:
-            raise TypeError(f"{desc.full_name} has no field {f.name}")
-        value = getattr(msg, f.name)
+    for name, kind, _sub in _plan(type(msg), out.DESCRIPTOR):
+        value = getattr(msg, name)
         if value is None:
             continue
-        target = getattr(out, f.name)
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-            val_fd = fd.message_type.fields_by_name["value"]
+        if kind == _SCALAR:
+            setattr(out, name, value.item() if isinstance(value, np.generic) else value)
+            continue
+        target = getattr(out, name)
+        if kind == _MAP_MSG:
             for k, v in value.items():
-                if val_fd.message_type is not None:
-                    _fill(target[k], v)
-                else:
-                    target[k] = v
-        elif fd.is_repeated:
-            if fd.message_type is not None:
-                for item in value:
-                    sub = target.add()
-                    if _is_tensor(fd):
-                        array_to_tensor(item, sub)
-                    else:
-                        _fill(sub, item)
-            else:
-                target.extend(value.tolist() if isinstance(value, np.ndarray) else value)
-        elif fd.message_type is not None:
-            if _is_tensor(fd):
-                array_to_tensor(value, target)
-            else:
-                _fill(target, value)
+                _fill(target[k], v)
+        elif kind == _MAP:
+            for k, v in value.items():
+                target[k] = v
+        elif kind == _REP:
+            target.extend(value.tolist() if isinstance(value, np.ndarray) else value)
+        elif kind == _REP_TENSOR:
+            for item in value:
+                array_to_tensor(item, target.add())
+        elif kind == _REP_MSG:
+            for item in value:
+                _fill(target.add(), item)
+        elif kind == _TENSOR:
+            array_to_tensor(value, target)
         else:
-            setattr(out, f.name, value.item() if isinstance(value, np.generic) else value)
+            _fill(target, value)
 
 
 # -- protobuf -> dataclass ---------------------------------------------------------------------
@@ -141,36 +185,29 @@ def from_proto(pb: _message.Message, cls: type[M] | None = None) -> M:
 
 
 def _read(pb: _message.Message, cls: type[Any]) -> Any:
-    desc = pb.DESCRIPTOR
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        fd = desc.fields_by_name[f.name]
-        value = getattr(pb, f.name)
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-            val_fd = fd.message_type.fields_by_name["value"]
-            if val_fd.message_type is not None:
-                sub_cls = message_type(val_fd.message_type.name)
-                kwargs[f.name] = {k: _read(v, sub_cls) for k, v in value.items()}
-            else:
-                kwargs[f.name] = dict(value)
-        elif fd.is_repeated:
-            if fd.message_type is not None:
-                if _is_tensor(fd):
-                    kwargs[f.name] = [tensor_to_array(v) for v in value]
-                else:
-                    sub_cls = message_type(fd.message_type.name)
-                    kwargs[f.name] = [_read(v, sub_cls) for v in value]
-            else:
-                kwargs[f.name] = list(value)
-        elif fd.message_type is not None:
-            if not pb.HasField(f.name):
-                kwargs[f.name] = None
-            elif _is_tensor(fd):
-                kwargs[f.name] = tensor_to_array(value)
-            else:
-                kwargs[f.name] = _read(value, message_type(fd.message_type.name))
+    for name, kind, sub in _plan(cls, pb.DESCRIPTOR):
+        value = getattr(pb, name)
+        if kind == _SCALAR:
+            kwargs[name] = value
+        elif kind == _MAP_MSG:
+            sub_cls = message_type(sub)
+            kwargs[name] = {k: _read(v, sub_cls) for k, v in value.items()}
+        elif kind == _MAP:
+            kwargs[name] = dict(value)
+        elif kind == _REP_TENSOR:
+            kwargs[name] = [tensor_to_array(v) for v in value]
+        elif kind == _REP_MSG:
+            sub_cls = message_type(sub)
+            kwargs[name] = [_read(v, sub_cls) for v in value]
+        elif kind == _REP:
+            kwargs[name] = list(value)
+        elif not pb.HasField(name):
+            kwargs[name] = None
+        elif kind == _TENSOR:
+            kwargs[name] = tensor_to_array(value)
         else:
-            kwargs[f.name] = value
+            kwargs[name] = _read(value, message_type(sub))
     return cls(**kwargs)
 
 
@@ -182,7 +219,7 @@ class ProtobufCodec:
         return data
 
     def decode(self, data: bytes, message_type_: type[M]) -> M:
-        pb = proto_class(message_type_.__wire_name__)()
+        pb = _proto_class_cached(message_type_.__wire_name__)()
         try:
             pb.ParseFromString(data)
         except _message.DecodeError:

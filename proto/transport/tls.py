@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,8 +113,13 @@ def identity_from_context(context: grpc.ServicerContext, *, plaintext: bool) -> 
                 if party and role:
                     return Caller(party=party, role=role, cert_fingerprint="plaintext")
         raise Unauthenticated("no caller identity")
-    auth = context.auth_context()
+    return identity_from_auth(context.auth_context())
+
+
+def identity_from_auth(auth: Mapping[str, Sequence[bytes]]) -> Caller:
+    """The caller named by the verified client certificate of an RPC's ``auth_context()``
+    (for a caller that already read it: building it is a large share of a small call's CPU)."""
     pems = auth.get("x509_pem_cert") or []
     if not pems:
         raise Unauthenticated("no client certificate")
-    return cert_identity(pems[0])
+    return cert_identity(bytes(pems[0]))
