@@ -36,8 +36,10 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import struct
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +48,10 @@ import tenseal.sealapi as seal
 
 from models.crypto.ckks import CkksContext
 from models.crypto.ckks_coeff import (
+    _SEAL_MAGIC,
     COEFF_MOD_BIT_SIZES,
+    _zstd,
     embed,
-    ntt_to_plain,
     plain_to_ntt,
     scratch_dir,
     uniform_residues,
@@ -214,7 +217,11 @@ class ReadoutRing:
 
     def dots(self, ntt: np.ndarray, positions: Sequence[int]) -> list[int]:
         """``<a, w^(k)> mod p`` (no ``N^-1``) for each position; exact."""
-        partial = _limbs(ntt) @ self.weights(positions)  # (3, 3K), integers below 2^53
+        return self._limb_dots(_limbs(ntt), positions)
+
+    def _limb_dots(self, limbs: np.ndarray, positions: Sequence[int]) -> list[int]:
+        """:meth:`dots` from the ``(3, N)`` limbs of ``a``."""
+        partial = limbs @ self.weights(positions)  # (3, 3K), integers below 2^53
         out = []
         for k in range(len(positions)):
             block = partial[:, 3 * k : 3 * k + 3]
@@ -268,6 +275,26 @@ class ReadoutKey(ReadoutRing):
         return values
 
 
+@dataclass(frozen=True)
+class _Randomizer:
+    """What sealing adds to one result, made ahead of use (depends on no data, used once).
+
+    ``r0, r1``: a fresh public-key encryption of zero plus a mask ``u`` uniform mod ``p`` in
+    every NTT slot (on ``r0``); ``u_limbs``: the 20-bit limbs of ``u``, to compute its
+    coefficients at the read-out positions when the result is sealed.
+    """
+
+    r0: np.ndarray
+    r1: np.ndarray
+    u_limbs: np.ndarray
+
+
+def _add_mod(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """``(a + b) mod p`` for uint64 residues below ``p < 2^63``."""
+    s = a + b
+    return np.where(s >= np.uint64(p), s - np.uint64(p), s)
+
+
 class ReadoutEvaluator(ReadoutRing):
     """The platform's side: plaintext products, sealing (mask, flood, fresh zero)."""
 
@@ -277,13 +304,12 @@ class ReadoutEvaluator(ReadoutRing):
             raise CryptoError("sealing results needs the bank's public key")
         self._public = seal.Encryptor(self.seal_context, ctx.native.public_key().data)
         self._evaluator = seal.Evaluator(self.seal_context)
-        self._zeros: list[Any] = []
+        self._pool: list[_Randomizer] = []
         self._zero_lock = threading.Lock()
         self._target = 0
         self._wake = threading.Event()
         self._filler: threading.Thread | None = None
         self._pivots: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
-        self._template = self.encode(np.zeros(self.degree))
 
     def dot(self, terms: Iterable[tuple[Any, Any]]) -> Any:
         """``sum_i ct_i * pt_i`` over (ciphertext, plaintext) pairs (at least one)."""
@@ -300,37 +326,69 @@ class ReadoutEvaluator(ReadoutRing):
             raise InvalidArgument("an inner product needs at least one term")
         return acc
 
-    # -- fresh encryptions of zero, made ahead ------------------------------------------------
+    # -- serialized ciphertexts as arrays ---------------------------------------------------
+    def _split(self, blob: bytes) -> tuple[bytes, np.ndarray]:
+        """``(members before the data, (2, N) residues)`` of a saved two-component ciphertext
+        at this level (SEAL's framing, its body zstd-compressed or not)."""
+        if len(blob) < 16 or blob[:3] != _SEAL_MAGIC:
+            raise CryptoError("unexpected SEAL serialisation")
+        mode, body = blob[5], blob[16:]
+        if mode == 2:
+            body = _zstd().ZstdDecompressor().decompress(body, max_output_size=1 << 24)
+        elif mode != 0:
+            raise CryptoError("unexpected SEAL compression mode")
+        count = 2 * self.degree
+        if len(body) < 8 * count:
+            raise CryptoError("unexpected SEAL serialisation")
+        data = np.frombuffer(body[-8 * count :], dtype="<u8").reshape(2, self.degree)
+        return body[: -8 * count], data.astype(np.uint64)
+
+    @staticmethod
+    def _join(header: bytes, members: bytes, data: np.ndarray) -> bytes:
+        """SEAL's framing, uncompressed (the data is uniform: compression gains nothing)."""
+        payload = members + np.ascontiguousarray(data, dtype="<u8").tobytes()
+        return header[:5] + b"\x00\x00\x00" + struct.pack("<Q", 16 + len(payload)) + payload
+
+    # -- fresh encryptions of zero and masks, made ahead ---------------------------------------
     def _fresh_zero(self) -> Any:
         ct = seal.Ciphertext()
         self._public.encrypt_zero(self.level, ct)
         return ct
 
+    def _fresh_randomizer(self) -> _Randomizer:
+        _, zero = self._split(self.save(self._fresh_zero()))
+        u = uniform_residues([self.p], self.degree)[0]
+        return _Randomizer(_add_mod(zero[0], u, self.p), zero[1].copy(), _limbs(u))
+
     def prepare(self, count: int) -> int:
-        """Encrypt zeros ahead of use (they depend on no data) until ``count`` are pooled;
-        returns how many are pooled."""
+        """Make randomizers (a fresh encryption of zero and a uniform mask each: they depend
+        on no data) ahead of use until ``count`` are pooled; returns how many are pooled."""
         while True:
             with self._zero_lock:
-                if len(self._zeros) >= count:
-                    return len(self._zeros)
-            ct = self._fresh_zero()
+                if len(self._pool) >= count:
+                    return len(self._pool)
+            item = self._fresh_randomizer()
             with self._zero_lock:
-                self._zeros.append(ct)
+                self._pool.append(item)
 
     @property
     def pooled(self) -> int:
         with self._zero_lock:
-            return len(self._zeros)
+            return len(self._pool)
+
+    def _randomizer(self) -> _Randomizer:
+        """A pooled randomizer if one is ready (each is used once), else a fresh one."""
+        with self._zero_lock:
+            item = self._pool.pop() if self._pool else None
+        self._wake.set()
+        return item if item is not None else self._fresh_randomizer()
 
     def zero(self) -> Any:
-        """A fresh encryption of zero under the bank's key (a pooled one if ready)."""
-        with self._zero_lock:
-            zero = self._zeros.pop() if self._zeros else None
-        self._wake.set()
-        return zero if zero is not None else self._fresh_zero()
+        """A fresh encryption of zero under the bank's key (a SEAL ciphertext)."""
+        return self._fresh_zero()
 
     def keep_pooled(self, target: int) -> None:
-        """Keep about ``target`` zeros pooled by a background thread (0 stops it)."""
+        """Keep about ``target`` randomizers pooled by a background thread (0 stops it)."""
         with self._zero_lock:
             self._target = max(0, int(target))
             start = self._target > 0 and (self._filler is None or not self._filler.is_alive())
@@ -345,16 +403,16 @@ class ReadoutEvaluator(ReadoutRing):
     def _fill(self) -> None:
         while True:
             with self._zero_lock:
-                target, have = self._target, len(self._zeros)
+                target, have = self._target, len(self._pool)
             if target <= 0:
                 return
             if have >= target:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            ct = self._fresh_zero()
+            item = self._fresh_randomizer()
             with self._zero_lock:
-                self._zeros.append(ct)
+                self._pool.append(item)
 
     # -- masks -------------------------------------------------------------------------------
     def _pivot_system(self, positions: tuple[int, ...]) -> tuple[np.ndarray, list[list[int]]]:
@@ -405,18 +463,43 @@ class ReadoutEvaluator(ReadoutRing):
         ntt[pivots] = np.asarray(solved, dtype=np.uint64)
         return ntt
 
+    def _pivot_correction(
+        self, key: tuple[int, ...], values: Sequence[int], current: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(pivots, delta)``: adding ``delta`` at the pivot slots moves the coefficients at
+        ``key`` from ``current`` (times ``N``, i.e. ``dots``) to ``values``."""
+        pivots, inverse = self._pivot_system(key)
+        rhs = [(self.degree * int(v) - r) % self.p for v, r in zip(values, current, strict=True)]
+        delta = [sum(a * b for a, b in zip(row, rhs, strict=True)) % self.p for row in inverse]
+        return pivots, np.asarray(delta, dtype=np.uint64)
+
     def seal(self, ct: Any, reveal: Sequence[int], flood_bits: int) -> bytes:
         """Mask, flood and rerandomise a result before it leaves the platform.
 
         ``reveal``: the read-out positions the bank may read; each gets a flood value uniform
         in ``[-2^flood_bits, 2^flood_bits]``, every other coefficient a uniform mask mod ``p``.
+
+        The mask and the fresh encryption of zero come from a randomizer made ahead of use
+        (:meth:`prepare`): its mask ``u`` is uniform in every NTT slot, and only the ``K``
+        pivot slots are moved so that the read-outs hold the floods, the same distribution as
+        :meth:`mask`. The sums are taken on the serialized result (exact residue arithmetic).
         """
         if not 0 <= flood_bits <= READ_LIMIT_BITS - 8:
             raise InvalidArgument("flood size is out of range")
+        key = tuple(int(x) for x in reveal)
+        if len(set(key)) != len(key):
+            raise InvalidArgument("read-out positions must be distinct, one value each")
         span = (1 << (flood_bits + 1)) + 1
-        floods = [secrets.randbelow(span) - (1 << flood_bits) for _ in reveal]
-        ntt = self.mask(reveal, floods)
-        plain = ntt_to_plain(ntt[None, :], self._template, self.seal_context)
-        self._evaluator.add_plain_inplace(ct, plain)
-        self._evaluator.add_inplace(ct, self.zero())
-        return self.save(ct)
+        floods = [secrets.randbelow(span) - (1 << flood_bits) for _ in key]
+        item = self._randomizer()
+        blob = self.save(ct)
+        members, data = self._split(blob)
+        r0 = item.r0
+        if key:
+            current = self._limb_dots(item.u_limbs, key)
+            pivots, delta = self._pivot_correction(key, floods, current)
+            r0 = r0.copy()
+            r0[pivots] = _add_mod(r0[pivots], delta, self.p)
+        data[0] = _add_mod(data[0], r0, self.p)
+        data[1] = _add_mod(data[1], item.r1, self.p)
+        return self._join(blob[:16], members, data)
