@@ -279,13 +279,13 @@ class ReadoutKey(ReadoutRing):
 class _Randomizer:
     """What sealing adds to one result, made ahead of use (depends on no data, used once).
 
-    ``r0, r1``: a fresh public-key encryption of zero plus a mask ``u`` uniform mod ``p`` in
-    every NTT slot (on ``r0``); ``u_limbs``: the 20-bit limbs of ``u``, to compute its
-    coefficients at the read-out positions when the result is sealed.
+    ``zero``: a fresh public-key encryption of zero; ``u``: a mask uniform mod ``p`` in every
+    NTT slot; ``u_limbs``: its 20-bit limbs, to compute its coefficients at the read-out
+    positions when the result is sealed.
     """
 
-    r0: np.ndarray
-    r1: np.ndarray
+    zero: Any
+    u: np.ndarray
     u_limbs: np.ndarray
 
 
@@ -356,9 +356,8 @@ class ReadoutEvaluator(ReadoutRing):
         return ct
 
     def _fresh_randomizer(self) -> _Randomizer:
-        _, zero = self._split(self.save(self._fresh_zero()))
         u = uniform_residues([self.p], self.degree)[0]
-        return _Randomizer(_add_mod(zero[0], u, self.p), zero[1].copy(), _limbs(u))
+        return _Randomizer(self._fresh_zero(), u, _limbs(u))
 
     def prepare(self, count: int) -> int:
         """Make randomizers (a fresh encryption of zero and a uniform mask each: they depend
@@ -492,14 +491,13 @@ class ReadoutEvaluator(ReadoutRing):
         span = (1 << (flood_bits + 1)) + 1
         floods = [secrets.randbelow(span) - (1 << flood_bits) for _ in key]
         item = self._randomizer()
+        self._evaluator.add_inplace(ct, item.zero)
         blob = self.save(ct)
         members, data = self._split(blob)
-        r0 = item.r0
+        mask = item.u
         if key:
             current = self._limb_dots(item.u_limbs, key)
             pivots, delta = self._pivot_correction(key, floods, current)
-            r0 = r0.copy()
-            r0[pivots] = _add_mod(r0[pivots], delta, self.p)
-        data[0] = _add_mod(data[0], r0, self.p)
-        data[1] = _add_mod(data[1], item.r1, self.p)
+            mask[pivots] = _add_mod(mask[pivots], delta, self.p)  # the item is used once
+        data[0] = _add_mod(data[0], mask, self.p)
         return self._join(blob[:16], members, data)
