@@ -300,13 +300,11 @@ class _Randomizer:
     """What sealing adds to one result, made ahead of use (depends on no data, used once).
 
     ``zero``: a fresh public-key encryption of zero; ``u``: a mask uniform mod ``p`` in every
-    NTT slot; ``u_limbs``: its 20-bit limbs, to compute its coefficients at the read-out
-    positions when the result is sealed.
+    NTT slot.
     """
 
     zero: Any
     u: np.ndarray
-    u_limbs: np.ndarray
 
 
 def _add_mod(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
@@ -377,7 +375,7 @@ class ReadoutEvaluator(ReadoutRing):
 
     def _fresh_randomizer(self) -> _Randomizer:
         u = uniform_residues([self.p], self.degree)[0]
-        return _Randomizer(self._fresh_zero(), u, _limbs(u))
+        return _Randomizer(self._fresh_zero(), u)
 
     def prepare(self, count: int) -> int:
         """Make randomizers (a fresh encryption of zero and a uniform mask each: they depend
@@ -516,7 +514,7 @@ class ReadoutEvaluator(ReadoutRing):
         members, data = self._split(blob)
         mask = item.u
         if key:
-            current = self._limb_dots(item.u_limbs, key)
+            current = self.dots(mask, key)
             pivots, delta = self._pivot_correction(key, floods, current)
             mask[pivots] = _add_mod(mask[pivots], delta, self.p)  # the item is used once
         data[0] = _add_mod(data[0], mask, self.p)
