@@ -12,16 +12,18 @@ ciphertext). Differences:
 - **Read-outs at any coefficient**: coefficient ``k`` of an NTT-form polynomial ``a`` is
   ``N^-1 sum_j a_j w_j^(k) mod p`` with ``w^(k)`` the NTT of ``X^-k`` (``-X^(N-k)``). The sums
   are computed exactly with 20-bit limbs in float64 (every partial sum is an integer below
-  ``2^53``), for many positions in one matrix product.
+  ``2^53``), for many positions in a few matrix-vector products.
 - **Sealing** (:meth:`ReadoutEvaluator.seal`): before a result leaves the platform it gets a
   mask polynomial that is uniform modulo ``p`` (``os.urandom``) at every coefficient except
   the read-out positions, where it holds a fresh *flood* value uniform in
-  ``[-2^flood_bits, 2^flood_bits]``; then a fresh public-key encryption of zero (pooled ahead
-  of time, :meth:`ReadoutEvaluator.prepare`). The mask is drawn uniformly in the NTT domain on
-  all but ``K`` pivot slots, whose values are solved for (a fixed ``K x K`` system per set of
-  positions): the map from the free slots to the masked coefficients is a bijection, so every
-  non-read-out coefficient of the decryption is uniform mod ``p`` and independent of the
-  platform's data, whatever ciphertext the bank sent.
+  ``[-2^flood_bits, 2^flood_bits]``; then a fresh public-key encryption of zero. The mask is
+  drawn uniformly in the NTT domain on all but ``K`` pivot slots, whose values are solved for
+  (a fixed ``K x K`` system per set of positions): the map from the free slots to the masked
+  coefficients is a bijection, so every non-read-out coefficient of the decryption is uniform
+  mod ``p`` and independent of the platform's data, whatever ciphertext the bank sent. What
+  depends on no data (the encryption of zero, the uniform draw) is made ahead of time as one
+  *randomizer* per result (:meth:`ReadoutEvaluator.prepare`, a background pool), used once;
+  the call draws the floods, moves the pivot slots and adds both to the serialized result.
 
 What a read-out holds: ``sum_r (d_r + e_r) w_r + e' + f`` where ``d`` is what the bank
 encrypted, ``w`` the platform's plaintext factor, ``e`` the bank's own encryption noise (known
