@@ -117,3 +117,35 @@ def _flip(blob: bytes, pos: int) -> bytes:
     out = bytearray(blob)
     out[pos] ^= 0x01
     return bytes(out)
+
+
+def test_sealing_uses_each_pooled_randomizer_once(
+    keys: tuple[ReadoutKey, ReadoutEvaluator],
+) -> None:
+    """A seal takes one pooled randomizer (fresh zero and mask, made ahead) and never reuses
+    it: two seals of the same product read the same values within the flood at the read-outs
+    and unrelated uniform residues everywhere else; read-outs at any positions stay exact."""
+    key, ev = keys
+    n = key.degree
+    d = np.zeros(n)
+    d[:10] = np.arange(1, 11) * 2.0**20
+    w = np.zeros(n)
+    w[0] = 1.0
+    ct = key.encrypt([d])[0]
+    ev.keep_pooled(0)  # no filler: the pool changes only by what is taken
+    before = ev.prepare(4)
+    positions = [0, 3, 9]
+    reads = []
+    for _ in range(2):
+        blob = ev.seal(ev.dot([(ev.load(ct), ev.encode(w))]), positions, 10)
+        pt = seal.Plaintext()
+        key._decryptor.decrypt(key.load(blob), pt)
+        ntt = plain_to_ntt(pt, 1, n)[0]
+        reads.append([key.centred(c) for c in key.coefficients(ntt, [*positions, 1, 500])])
+    assert ev.pooled == before - 2  # one randomizer per seal, each taken out of the pool
+    for got in reads:
+        for pos, value in zip(positions, got[:3], strict=True):
+            assert abs(value - d[pos]) <= 2**10 + 2**9  # flood 2^10 plus noise
+        assert min(abs(v) for v in got[3:]) > 2**40  # masked: uniform mod p
+    assert reads[0][3:] != reads[1][3:]  # a fresh mask each time
+    assert reads[0][:3] != reads[1][:3]  # fresh floods (equal with probability ~2^-33)

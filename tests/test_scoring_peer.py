@@ -530,3 +530,53 @@ def test_concurrent_tree_requests_share_ciphertexts(trained: Trained, platform: 
     for row in rows[:-1]:
         pd = results[row].assembled.pd
         assert abs(pd - trained.offline_pd("secureboost", row)) < TOL, row
+
+
+def test_coalescer_pipelines_only_whole_batches() -> None:
+    """With a call in flight, a second call leaves only with whole batches of ``full`` items;
+    the rest waits until no call is in flight, then goes at once whatever its size."""
+    gate = threading.Event()
+    calls: list[list[int]] = []
+
+    def send(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            gate.wait(10)
+        return [v * 10 for v in items]
+
+    co: Coalescer[int, int] = Coalescer(send, limit=6, max_in_flight=2, full=3)
+    out: dict[int, int] = {}
+
+    def one(v: int) -> None:
+        out[v] = co.submit("k", v)
+
+    threads = [threading.Thread(target=one, args=(0,))]
+    threads[0].start()
+    while co.in_flight == 0:
+        time.sleep(0.001)
+    for v in (1, 2):  # a partial batch: waits although a second call would be allowed
+        threads.append(threading.Thread(target=one, args=(v,)))
+        threads[-1].start()
+    while co.queued < 2:
+        time.sleep(0.001)
+    time.sleep(0.05)
+    assert len(calls) == 1 and co.in_flight == 1
+    threads.append(threading.Thread(target=one, args=(3,)))  # a whole batch: goes beside it
+    threads[-1].start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert calls[1] == [1, 2, 3]
+    while co.in_flight > 1:  # the second call is answered; the first still held
+        time.sleep(0.001)
+    threads.append(threading.Thread(target=one, args=(4,)))  # partial: waits for the first
+    threads[-1].start()
+    while co.queued < 1:
+        time.sleep(0.001)
+    time.sleep(0.05)
+    assert len(calls) == 2
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert calls == [[0], [1, 2, 3], [4]]
+    assert out == {v: v * 10 for v in range(5)}

@@ -12,16 +12,18 @@ ciphertext). Differences:
 - **Read-outs at any coefficient**: coefficient ``k`` of an NTT-form polynomial ``a`` is
   ``N^-1 sum_j a_j w_j^(k) mod p`` with ``w^(k)`` the NTT of ``X^-k`` (``-X^(N-k)``). The sums
   are computed exactly with 20-bit limbs in float64 (every partial sum is an integer below
-  ``2^53``), for many positions in one matrix product.
+  ``2^53``), for many positions in a few matrix-vector products.
 - **Sealing** (:meth:`ReadoutEvaluator.seal`): before a result leaves the platform it gets a
   mask polynomial that is uniform modulo ``p`` (``os.urandom``) at every coefficient except
   the read-out positions, where it holds a fresh *flood* value uniform in
-  ``[-2^flood_bits, 2^flood_bits]``; then a fresh public-key encryption of zero (pooled ahead
-  of time, :meth:`ReadoutEvaluator.prepare`). The mask is drawn uniformly in the NTT domain on
-  all but ``K`` pivot slots, whose values are solved for (a fixed ``K x K`` system per set of
-  positions): the map from the free slots to the masked coefficients is a bijection, so every
-  non-read-out coefficient of the decryption is uniform mod ``p`` and independent of the
-  platform's data, whatever ciphertext the bank sent.
+  ``[-2^flood_bits, 2^flood_bits]``; then a fresh public-key encryption of zero. The mask is
+  drawn uniformly in the NTT domain on all but ``K`` pivot slots, whose values are solved for
+  (a fixed ``K x K`` system per set of positions): the map from the free slots to the masked
+  coefficients is a bijection, so every non-read-out coefficient of the decryption is uniform
+  mod ``p`` and independent of the platform's data, whatever ciphertext the bank sent. What
+  depends on no data (the encryption of zero, the uniform draw) is made ahead of time as one
+  *randomizer* per result (:meth:`ReadoutEvaluator.prepare`, a background pool), used once;
+  the call draws the floods, moves the pivot slots and adds both to the serialized result.
 
 What a read-out holds: ``sum_r (d_r + e_r) w_r + e' + f`` where ``d`` is what the bank
 encrypted, ``w`` the platform's plaintext factor, ``e`` the bank's own encryption noise (known
@@ -36,8 +38,10 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import struct
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +50,10 @@ import tenseal.sealapi as seal
 
 from models.crypto.ckks import CkksContext
 from models.crypto.ckks_coeff import (
+    _SEAL_MAGIC,
     COEFF_MOD_BIT_SIZES,
+    _zstd,
     embed,
-    ntt_to_plain,
     plain_to_ntt,
     scratch_dir,
     uniform_residues,
@@ -62,6 +67,8 @@ READ_LIMIT_BITS = 58
 #: Largest absolute integer coefficient handed to the encoder (exact below ~2^50).
 MAX_COEFF = 2.0**50
 _LIMB = 20
+#: Rows per matrix-vector product of the read-out sums (OpenBLAS stays single-threaded).
+_GEMV_ROWS = 48
 _LIMB_MASK = np.uint64((1 << _LIMB) - 1)
 
 
@@ -195,18 +202,19 @@ class ReadoutRing:
         return np.where(t == 0, t, np.uint64(self.p) - t)
 
     def weights(self, positions: Sequence[int]) -> np.ndarray:
-        """``(N, 3K)`` float64 limbs of ``w^(k)`` for the positions (cached per tuple)."""
+        """``(3K, N)`` float64 limbs of ``w^(k)`` for the positions (cached per tuple): row
+        ``3k + v`` is limb ``v`` of ``w^(k)``."""
         key = tuple(int(p) for p in positions)
         if any(not 0 <= k < self.degree for k in key):
             raise InvalidArgument("a read-out position is outside the ring")
         with self._lock:
             hit = self._weights.get(key)
         if hit is None:
-            cols = [_limbs(self._inverse_ntt_row(k)).T for k in key]  # (N, 3) each
+            rows = [_limbs(self._inverse_ntt_row(k)) for k in key]  # (3, N) each
             hit = (
-                np.ascontiguousarray(np.concatenate(cols, axis=1))
-                if cols
-                else np.zeros((self.degree, 0))
+                np.ascontiguousarray(np.concatenate(rows, axis=0))
+                if rows
+                else np.zeros((0, self.degree))
             )
             with self._lock:
                 self._weights[key] = hit
@@ -214,7 +222,28 @@ class ReadoutRing:
 
     def dots(self, ntt: np.ndarray, positions: Sequence[int]) -> list[int]:
         """``<a, w^(k)> mod p`` (no ``N^-1``) for each position; exact."""
-        partial = _limbs(ntt) @ self.weights(positions)  # (3, 3K), integers below 2^53
+        return self._limb_dots(_limbs(ntt), positions)
+
+    def _limb_dots(self, limbs: np.ndarray, positions: Sequence[int]) -> list[int]:
+        """:meth:`dots` from the ``(3, N)`` limbs of ``a``.
+
+        Matrix-vector products of at most :data:`_GEMV_ROWS` rows, not one ``(3, N) x (N, 3K)``
+        matrix product: from ``3K = 24`` columns on, OpenBLAS runs that product on every core
+        with spinning threads (measured on a busy 2-core machine: about 4 ms of CPU and 10 ms
+        of wall time, against 0.15 ms), and a matrix-vector product of more than ~64 rows does
+        the same; this runs once per read-out on the bank and once per seal on the platform.
+        """
+        w = self.weights(positions)
+        partial = np.stack(
+            [
+                np.concatenate(
+                    [w[r : r + _GEMV_ROWS] @ limbs[u] for r in range(0, w.shape[0], _GEMV_ROWS)]
+                )
+                if w.shape[0]
+                else np.zeros(0)
+                for u in range(3)
+            ]
+        )  # (3, 3K), integers below 2^53
         out = []
         for k in range(len(positions)):
             block = partial[:, 3 * k : 3 * k + 3]
@@ -268,6 +297,24 @@ class ReadoutKey(ReadoutRing):
         return values
 
 
+@dataclass(frozen=True)
+class _Randomizer:
+    """What sealing adds to one result, made ahead of use (depends on no data, used once).
+
+    ``zero``: a fresh public-key encryption of zero; ``u``: a mask uniform mod ``p`` in every
+    NTT slot.
+    """
+
+    zero: Any
+    u: np.ndarray
+
+
+def _add_mod(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """``(a + b) mod p`` for uint64 residues below ``p < 2^63``."""
+    s = a + b
+    return np.where(s >= np.uint64(p), s - np.uint64(p), s)
+
+
 class ReadoutEvaluator(ReadoutRing):
     """The platform's side: plaintext products, sealing (mask, flood, fresh zero)."""
 
@@ -277,13 +324,12 @@ class ReadoutEvaluator(ReadoutRing):
             raise CryptoError("sealing results needs the bank's public key")
         self._public = seal.Encryptor(self.seal_context, ctx.native.public_key().data)
         self._evaluator = seal.Evaluator(self.seal_context)
-        self._zeros: list[Any] = []
+        self._pool: list[_Randomizer] = []
         self._zero_lock = threading.Lock()
         self._target = 0
         self._wake = threading.Event()
         self._filler: threading.Thread | None = None
         self._pivots: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
-        self._template = self.encode(np.zeros(self.degree))
 
     def dot(self, terms: Iterable[tuple[Any, Any]]) -> Any:
         """``sum_i ct_i * pt_i`` over (ciphertext, plaintext) pairs (at least one)."""
@@ -300,37 +346,68 @@ class ReadoutEvaluator(ReadoutRing):
             raise InvalidArgument("an inner product needs at least one term")
         return acc
 
-    # -- fresh encryptions of zero, made ahead ------------------------------------------------
+    # -- serialized ciphertexts as arrays ---------------------------------------------------
+    def _split(self, blob: bytes) -> tuple[bytes, np.ndarray]:
+        """``(members before the data, (2, N) residues)`` of a saved two-component ciphertext
+        at this level (SEAL's framing, its body zstd-compressed or not)."""
+        if len(blob) < 16 or blob[:3] != _SEAL_MAGIC:
+            raise CryptoError("unexpected SEAL serialisation")
+        mode, body = blob[5], blob[16:]
+        if mode == 2:
+            body = _zstd().ZstdDecompressor().decompress(body, max_output_size=1 << 24)
+        elif mode != 0:
+            raise CryptoError("unexpected SEAL compression mode")
+        count = 2 * self.degree
+        if len(body) < 8 * count:
+            raise CryptoError("unexpected SEAL serialisation")
+        data = np.frombuffer(body[-8 * count :], dtype="<u8").reshape(2, self.degree)
+        return body[: -8 * count], data.astype(np.uint64)
+
+    @staticmethod
+    def _join(header: bytes, members: bytes, data: np.ndarray) -> bytes:
+        """SEAL's framing, uncompressed (the data is uniform: compression gains nothing)."""
+        payload = members + np.ascontiguousarray(data, dtype="<u8").tobytes()
+        return header[:5] + b"\x00\x00\x00" + struct.pack("<Q", 16 + len(payload)) + payload
+
+    # -- fresh encryptions of zero and masks, made ahead ---------------------------------------
     def _fresh_zero(self) -> Any:
         ct = seal.Ciphertext()
         self._public.encrypt_zero(self.level, ct)
         return ct
 
+    def _fresh_randomizer(self) -> _Randomizer:
+        u = uniform_residues([self.p], self.degree)[0]
+        return _Randomizer(self._fresh_zero(), u)
+
     def prepare(self, count: int) -> int:
-        """Encrypt zeros ahead of use (they depend on no data) until ``count`` are pooled;
-        returns how many are pooled."""
+        """Make randomizers (a fresh encryption of zero and a uniform mask each: they depend
+        on no data) ahead of use until ``count`` are pooled; returns how many are pooled."""
         while True:
             with self._zero_lock:
-                if len(self._zeros) >= count:
-                    return len(self._zeros)
-            ct = self._fresh_zero()
+                if len(self._pool) >= count:
+                    return len(self._pool)
+            item = self._fresh_randomizer()
             with self._zero_lock:
-                self._zeros.append(ct)
+                self._pool.append(item)
 
     @property
     def pooled(self) -> int:
         with self._zero_lock:
-            return len(self._zeros)
+            return len(self._pool)
+
+    def _randomizer(self) -> _Randomizer:
+        """A pooled randomizer if one is ready (each is used once), else a fresh one."""
+        with self._zero_lock:
+            item = self._pool.pop() if self._pool else None
+        self._wake.set()
+        return item if item is not None else self._fresh_randomizer()
 
     def zero(self) -> Any:
-        """A fresh encryption of zero under the bank's key (a pooled one if ready)."""
-        with self._zero_lock:
-            zero = self._zeros.pop() if self._zeros else None
-        self._wake.set()
-        return zero if zero is not None else self._fresh_zero()
+        """A fresh encryption of zero under the bank's key (a SEAL ciphertext)."""
+        return self._fresh_zero()
 
     def keep_pooled(self, target: int) -> None:
-        """Keep about ``target`` zeros pooled by a background thread (0 stops it)."""
+        """Keep about ``target`` randomizers pooled by a background thread (0 stops it)."""
         with self._zero_lock:
             self._target = max(0, int(target))
             start = self._target > 0 and (self._filler is None or not self._filler.is_alive())
@@ -345,16 +422,16 @@ class ReadoutEvaluator(ReadoutRing):
     def _fill(self) -> None:
         while True:
             with self._zero_lock:
-                target, have = self._target, len(self._zeros)
+                target, have = self._target, len(self._pool)
             if target <= 0:
                 return
             if have >= target:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            ct = self._fresh_zero()
+            item = self._fresh_randomizer()
             with self._zero_lock:
-                self._zeros.append(ct)
+                self._pool.append(item)
 
     # -- masks -------------------------------------------------------------------------------
     def _pivot_system(self, positions: tuple[int, ...]) -> tuple[np.ndarray, list[list[int]]]:
@@ -405,18 +482,42 @@ class ReadoutEvaluator(ReadoutRing):
         ntt[pivots] = np.asarray(solved, dtype=np.uint64)
         return ntt
 
+    def _pivot_correction(
+        self, key: tuple[int, ...], values: Sequence[int], current: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(pivots, delta)``: adding ``delta`` at the pivot slots moves the coefficients at
+        ``key`` from ``current`` (times ``N``, i.e. ``dots``) to ``values``."""
+        pivots, inverse = self._pivot_system(key)
+        rhs = [(self.degree * int(v) - r) % self.p for v, r in zip(values, current, strict=True)]
+        delta = [sum(a * b for a, b in zip(row, rhs, strict=True)) % self.p for row in inverse]
+        return pivots, np.asarray(delta, dtype=np.uint64)
+
     def seal(self, ct: Any, reveal: Sequence[int], flood_bits: int) -> bytes:
         """Mask, flood and rerandomise a result before it leaves the platform.
 
         ``reveal``: the read-out positions the bank may read; each gets a flood value uniform
         in ``[-2^flood_bits, 2^flood_bits]``, every other coefficient a uniform mask mod ``p``.
+
+        The mask and the fresh encryption of zero come from a randomizer made ahead of use
+        (:meth:`prepare`): its mask ``u`` is uniform in every NTT slot, and only the ``K``
+        pivot slots are moved so that the read-outs hold the floods, the same distribution as
+        :meth:`mask`. The sums are taken on the serialized result (exact residue arithmetic).
         """
         if not 0 <= flood_bits <= READ_LIMIT_BITS - 8:
             raise InvalidArgument("flood size is out of range")
+        key = tuple(int(x) for x in reveal)
+        if len(set(key)) != len(key):
+            raise InvalidArgument("read-out positions must be distinct, one value each")
         span = (1 << (flood_bits + 1)) + 1
-        floods = [secrets.randbelow(span) - (1 << flood_bits) for _ in reveal]
-        ntt = self.mask(reveal, floods)
-        plain = ntt_to_plain(ntt[None, :], self._template, self.seal_context)
-        self._evaluator.add_plain_inplace(ct, plain)
-        self._evaluator.add_inplace(ct, self.zero())
-        return self.save(ct)
+        floods = [secrets.randbelow(span) - (1 << flood_bits) for _ in key]
+        item = self._randomizer()
+        self._evaluator.add_inplace(ct, item.zero)
+        blob = self.save(ct)
+        members, data = self._split(blob)
+        mask = item.u
+        if key:
+            current = self.dots(mask, key)
+            pivots, delta = self._pivot_correction(key, floods, current)
+            mask[pivots] = _add_mod(mask[pivots], delta, self.p)  # the item is used once
+        data[0] = _add_mod(data[0], mask, self.p)
+        return self._join(blob[:16], members, data)

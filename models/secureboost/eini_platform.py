@@ -132,6 +132,7 @@ class BankKeys:
         self.max_keys = max_keys
         self.pool = pool
         self._keys: OrderedDict[tuple[str, str], ReadoutEvaluator] = OrderedDict()
+        self._parsing: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, party: str, fingerprint: str, context: bytes = b"") -> ReadoutEvaluator | None:
@@ -144,17 +145,32 @@ class BankKeys:
                 return ev
         if not context:
             return None
-        ctx = CkksContext.from_bytes(context)  # validates parameters and security level
-        if ctx.fingerprint != fingerprint:
-            raise CryptoError("the public context does not match its fingerprint")
-        ev = ReadoutEvaluator(ctx)
-        if self.pool:
-            ev.keep_pooled(self.pool)
         with self._lock:
-            self._keys[key] = ev
-            while len(self._keys) > self.max_keys:
-                _, old = self._keys.popitem(last=False)
-                old.keep_pooled(0)
+            parse_lock = self._parsing.setdefault(key, threading.Lock())
+        # concurrent first requests under a new key wait for one parse (and one pool) instead
+        # of each parsing the context and starting a pool that nobody then uses
+        evicted: list[ReadoutEvaluator] = []
+        with parse_lock:
+            try:
+                with self._lock:
+                    hit = self._keys.get(key)
+                if hit is not None:
+                    return hit
+                ctx = CkksContext.from_bytes(context)  # validates parameters and security
+                if ctx.fingerprint != fingerprint:
+                    raise CryptoError("the public context does not match its fingerprint")
+                ev = ReadoutEvaluator(ctx)
+                if self.pool:
+                    ev.keep_pooled(self.pool)
+                with self._lock:
+                    self._keys[key] = ev
+                    while len(self._keys) > self.max_keys:
+                        evicted.append(self._keys.popitem(last=False)[1])
+            finally:
+                with self._lock:
+                    self._parsing.pop(key, None)
+        for old in evicted:
+            old.keep_pooled(0)
         return ev
 
     def close(self) -> None:

@@ -5,9 +5,12 @@ For each company the bank computes its cell values (the leaf values its own feat
 the bank reads only the margin. Several companies share a ciphertext (up to the packing's
 group), so concurrent officer requests for the same model and date are batched
 (:class:`~bank_node.scoring.families.coalesce.Coalescer`, shared with the linear families): a
-request that finds fewer than :data:`MAX_IN_FLIGHT` platform calls of this model in flight
-sends everything queued so far, the others wait for their answer. A lone request is sent at
-once (no waiting for company).
+request that finds no platform call of this model in flight sends everything queued so far
+(up to :data:`MAX_GROUPS_PER_CALL` groups), the others wait for their answer; while one call
+is in flight a second one (up to :data:`MAX_IN_FLIGHT`) leaves only with whole packing groups,
+so pipelining never pays a ciphertext (an encryption, a product, a seal, a fresh encryption
+of zero, a read-out) for a group of one. A lone request is sent at once (no waiting for
+company).
 
 Reasons: :class:`~bank_node.scoring.assembler.TreeExplainer` (bank features by a
 bank-conditional attribution, the platform as one factor).
@@ -31,8 +34,8 @@ from models.secureboost.active import SecureBoostClassifier
 from models.secureboost.predict import SecurePredictor
 from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 
-#: Platform calls of one model in flight at once (each carries every request queued).
-MAX_IN_FLIGHT = 1
+#: Platform calls of one model in flight at once (the second one with whole groups only).
+MAX_IN_FLIGHT = 2
 #: Most companies per platform call, in packing groups.
 MAX_GROUPS_PER_CALL = 2
 
@@ -86,7 +89,9 @@ class SecureBoostScoring:
         x = np.asarray(job.x_bank, dtype=np.float64)[None, :]
         local, cells = pred.cells.values(x, pred.quant_bits)
         # companies per call: whole packing groups (the same for every request of the model)
-        self.coalescer.limit = MAX_GROUPS_PER_CALL * (pred.packing.group if pred.packing else 1)
+        group = pred.packing.group if pred.packing else 1
+        self.coalescer.limit = MAX_GROUPS_PER_CALL * group
+        self.coalescer.full = group
         margin = self.coalescer.submit(
             job.as_of, _Cells(job, float(local[0]), cells[0], pred, platform)
         )
