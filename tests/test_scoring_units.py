@@ -173,6 +173,42 @@ def test_model_store_resolution(tmp_path: Path) -> None:
     assert store.resolve("pd-frozen").as_of == "2022-01-01"
     assert store.resolve("pd@1").as_of == ""
     assert store.resolve("").name == "pd"  # another model's champion stays the default
+
+
+def test_model_store_concurrent_first_loads_load_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Officers racing on a cold model share one load (one adapter, one coalescer)."""
+    import threading
+
+    import bank_node.scoring.model_store as model_store
+
+    bank, plat = synthetic_tables(120, seed=5)
+    trained = train_models(bank, plat, tmp_path / "p", tmp_path / "b", n_estimators=2)
+    store = ModelStore(tmp_path / "b")
+    serve_approved(store, "pd", trained.sb_path, version="1")
+    calls: list[int] = []
+    real = model_store.load_bank_model
+    gate = threading.Barrier(8)
+
+    def counting(path: Path) -> object:
+        calls.append(1)
+        return real(path)
+
+    monkeypatch.setattr(model_store, "load_bank_model", counting)
+    out: list[object] = []
+
+    def officer() -> None:
+        gate.wait()
+        out.append(store.load("pd@champion"))
+
+    threads = [threading.Thread(target=officer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(out) == 8 and all(o is out[0] for o in out)
     with pytest.raises(InvalidArgument):
         store.register("x", trained.sb_path, as_of="2022/01/01")
 

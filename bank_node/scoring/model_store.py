@@ -106,6 +106,7 @@ class ModelStore:
         # spec -> (registry document it was resolved against, approved entry)
         self._resolved: dict[str, tuple[dict[str, Any], ServedModel]] = {}
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     # ------------------------------------------------------------------ registry file
     def _read(self) -> dict[str, Any]:
@@ -313,14 +314,24 @@ class ModelStore:
             mtime = os.stat(entry.path).st_mtime_ns
         except FileNotFoundError:
             raise NotFound("the served model's part file is missing") from None
+        hit = self._cached(entry, mtime)
+        if hit is not None:
+            return hit
+        with self._load_lock:  # concurrent first requests load (and adapt) the model once
+            hit = self._cached(entry, mtime)
+            if hit is not None:
+                return hit
+            model = load_bank_model(entry.path)
+            if model.model_id != entry.model_id:
+                raise DataLoss("the served model's part holds another model")
+            loaded = LoadedModel(entry, model, make_source(entry.features, self.dir), mtime)
+            with self._lock:
+                self._loaded[entry.key] = loaded
+            return loaded
+
+    def _cached(self, entry: ServedModel, mtime: int) -> LoadedModel | None:
         with self._lock:
             hit = self._loaded.get(entry.key)
         if hit is not None and hit.mtime_ns == mtime and (hit.entry is entry or hit.entry == entry):
             return hit
-        model = load_bank_model(entry.path)
-        if model.model_id != entry.model_id:
-            raise DataLoss("the served model's part holds another model")
-        loaded = LoadedModel(entry, model, make_source(entry.features, self.dir), mtime)
-        with self._lock:
-            self._loaded[entry.key] = loaded
-        return loaded
+        return None
