@@ -114,12 +114,13 @@ def warmup_counts(params: LrParams, n_train: int, min_rows: int) -> tuple[int, .
 
 
 def batch_plan(
-    params: LrParams, train: np.ndarray, seed: bytes, epoch: int, min_rows: int = 1
+    params: LrParams, train: np.ndarray, seed: bytes, epoch: int, min_rows: int
 ) -> list[np.ndarray]:
     """The training rows of every batch of ``epoch``: a permutation drawn from the platform's
     seed, cut into ``max(1, n // batch_size)`` batches of near-equal size (each at least
     ``batch_size`` rows). Full batch (``batch_size`` 0 or >= n) keeps the training order,
-    except in the warm-up epochs (:func:`warmup_counts`, batches of at least ``min_rows``)."""
+    except in the warm-up epochs (:func:`warmup_counts`, batches of at least ``min_rows``, the
+    job's :func:`min_batch_rows`: both parties must pass the same)."""
     n = int(train.size)
     if full_batch(params, n):
         warm = warmup_counts(params, n, min_rows)
