@@ -165,3 +165,35 @@ def test_job_defaults_converge_in_few_epochs(
     result = _train_defaults(credit, peer, mode, validation, f"warm-{mode}")
     state = tmp_path / "platform" / "jobs" / f"warm-{mode}" / "logreg_state.json"
     _check_converged(credit, result, validation, state)
+
+
+@pytest.mark.parametrize("make_peer", ["inprocess"], indirect=True)
+def test_platform_persists_the_cleared_momentum(
+    credit: VerticalData, make_peer: Callable[..., PassivePeer], tmp_path: Path
+) -> None:
+    # a job whose two epochs are the warm-up: the platform's persisted state (what a restarted
+    # platform reloads) ends with the momentum cleared by the warm-up's last step
+    estimator = FederatedLogisticRegression(mode="ckks", key_bits=1024, max_epochs=2)
+    params = estimator.lr_params()
+    keys = ActiveCrypto.generate("ckks", 1024)
+    Xb = Standardizer(True).fit(credit.bank.X[credit.train]).transform(credit.bank.X)
+    peer = make_peer(TableProvider(credit.platform))
+    peer.open_session(
+        model_session_spec(
+            job_id="warm-state",
+            algorithm="logreg",
+            dataset="",
+            session_params=None,
+            model_id="warm-state",
+            purpose="train",
+        )
+    )
+    y = np.asarray(credit.bank.y, dtype=np.float64)
+    result = LrTrainer(peer, keys, params).run(
+        "warm-state", credit.bank.ids, Xb, y, credit.train, finalize=False
+    )
+    peer.close_session("done")
+    assert [h["batches"] for h in result.history] == [12, 3]
+    state = read_json(tmp_path / "platform" / "jobs" / "warm-state" / "logreg_state.json")
+    assert state["applied"] == [1, 2]
+    assert not any(state["optimizer"]["m"]) and any(state["optimizer"]["w"])
