@@ -279,7 +279,7 @@ def test_platform_refuses_small_batches_replays_and_tampering(
         LrUpdateResponse,
     )
     from models.logreg.model_io import ids_digest
-    from models.logreg.optim import batch_plan
+    from models.logreg.optim import batch_plan, min_batch_rows
     from models.logreg.separable import residual_terms
     from models.logreg.stub import LogRegStub
 
@@ -303,7 +303,8 @@ def test_platform_refuses_small_batches_replays_and_tampering(
     params = FederatedLogisticRegression(mode="paillier", key_bits=1024).lr_params()
     init = LrInitRequest(**{**init.__dict__, "params": params.to_params()})
     first = stub.init(init)
-    rows = batch_plan(params, train, first.batch_seed, 0)[0]
+    need = min_batch_rows(params, train.size, breast.bank.n_features, first.n_features)
+    rows = batch_plan(params, train, first.batch_seed, 0, need)[0]
     Xb = breast.bank.X[rows] / 1000.0
     resid = residual_terms(
         np.zeros(rows.size), breast.bank.y[rows], first.lo, first.hi, 3, "monomial"

@@ -38,6 +38,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "step_epochs": (1, 10_000),
     "momentum": (0.0, 1.0),
     "batch_size": (0, 100_000_000),
+    "warmup_batches": (0, 64),
     "max_epochs": (1, 10_000),
     "tol": (0.0, 1.0),
     "sigmoid_terms": (0, 64),

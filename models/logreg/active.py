@@ -30,7 +30,7 @@ from models.logreg.encoding import CategoryEncoder, min_count_for
 from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
 from models.logreg.model_io import BANK_FORMAT, check_model_id, load_part
-from models.logreg.optim import LrParams, default_momentum
+from models.logreg.optim import DEFAULT_WARMUP_BATCHES, LrParams, default_momentum
 from models.logreg.partial_scores import PREDICT_CHUNK
 from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
@@ -61,7 +61,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
     learning_rate, schedule, decay, step_epochs, optimizer, momentum, nesterov:
         Initial learning rate and its schedule (see :class:`~models.logreg.optim.LrParams`);
         optimiser ``"sgd"``, ``"momentum"``, ``"adam"`` or ``"precond"`` (block-preconditioned,
-        see :mod:`models.logreg.optim`; the default); ``momentum`` defaults to 0.5 for
+        see :mod:`models.logreg.optim`; the default); ``momentum`` defaults to 0.3 for
         ``precond`` and 0.9 for ``momentum``, with Nesterov's look-ahead unless ``nesterov``
         is false.
     batch_size, max_epochs, tol:
@@ -69,6 +69,11 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         see :func:`~models.logreg.optim.min_batch_rows`), epoch limit and convergence (the joint
         log-odds moved by less than ``tol`` on average over an epoch; see
         :mod:`models.logreg.engine`).
+    warmup_batches:
+        Full-batch jobs: the first epoch runs in this many seeded batches, the second in a
+        quarter as many (each at least the platform's minimum batch), then full batches; the
+        momentum is cleared when the warm-up ends (:func:`~models.logreg.optim.warmup_counts`;
+        0: none). The default, 12, halves the epochs to convergence (docs/logreg.md 2.6).
     sigmoid_terms:
         Terms of the separable expansion of the sigmoid (0: 3 for Paillier, 8 for CKKS; see
         :mod:`models.logreg.separable`).
@@ -109,6 +114,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         momentum: float | None = None,
         nesterov: bool = True,
         batch_size: int = 0,
+        warmup_batches: int = DEFAULT_WARMUP_BATCHES,
         max_epochs: int = 20,
         tol: float = 1e-2,
         fit_intercept: bool = True,
@@ -132,6 +138,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
         self.momentum = momentum
         self.nesterov = nesterov
         self.batch_size = batch_size
+        self.warmup_batches = warmup_batches
         self.max_epochs = max_epochs
         self.tol = tol
         self.fit_intercept = fit_intercept
@@ -145,7 +152,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
 
     # ------------------------------------------------------------------ hyper-parameters
     def resolved_momentum(self) -> float:
-        """``momentum``, or its default: 0.5 for ``precond``, 0.9 otherwise."""
+        """``momentum``, or its default: 0.3 for ``precond``, 0.9 otherwise."""
         if self.momentum is not None:
             return float(self.momentum)
         return default_momentum(self.optimizer)
@@ -171,6 +178,7 @@ class FederatedLogisticRegression(FederatedEstimator, LinearBankModel):
             optimizer=self.optimizer,
             momentum=self.resolved_momentum(),
             batch_size=int(self.batch_size),
+            warmup_batches=int(self.warmup_batches),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),
             fit_intercept=bool(self.fit_intercept),

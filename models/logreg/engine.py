@@ -14,6 +14,11 @@ Per epoch the training rows are cut into batches by the seed the platform drew a
    its own weights; the platform unmasks its gradient, steps its weights and announces the next
    batch's interval.
 
+Warm-up (``params.warmup_batches``, full-batch jobs): the first epoch is cut into several
+seeded batches, the second into a quarter as many (each at least the platform's minimum batch),
+then every epoch is one full batch; both parties clear their momentum with the warm-up's last
+step (:func:`~models.logreg.optim.warmup_counts`).
+
 Stopping: after ``max_epochs``, or when the joint log-odds moved by less than ``tol`` on
 average over an epoch (converged: the bank's mean change of its partial scores plus the
 platform's, which it reports as one number per batch). No per-row quantity is ever decrypted
@@ -50,7 +55,15 @@ from models.logreg.messages import (
     LrValLossRequest,
 )
 from models.logreg.model_io import ids_digest
-from models.logreg.optim import LrParams, Optimizer, batch_plan, learning_rate, sigmoid_terms
+from models.logreg.optim import (
+    LrParams,
+    Optimizer,
+    batch_plan,
+    ends_warmup,
+    learning_rate,
+    min_batch_rows,
+    sigmoid_terms,
+)
 from models.logreg.separable import check_interval, residual_terms
 from models.logreg.stub import LogRegStub
 from models.logreg.val_loss import MIN_VALIDATION_ROWS, loss_coefficients, loss_terms_for
@@ -184,10 +197,11 @@ class LrTrainer:
         lo, hi = init.lo, init.hi
         val_interval = (0.0, 0.0)
         n_platform = int(init.n_features)
+        min_rows = min_batch_rows(p, train.size, n_bank, n_platform)
         for epoch in range(p.max_epochs):
             t0 = time.perf_counter()
             sent0, recv0 = traffic(self.peer)
-            batches = batch_plan(p, train, init.batch_seed, epoch)
+            batches = batch_plan(p, train, init.batch_seed, epoch, min_rows)
             eta = learning_rate(p, epoch)
             max_delta, change = 0.0, 0.0
             for b, rows in enumerate(batches):
@@ -199,12 +213,13 @@ class LrTrainer:
                 if p.fit_intercept:
                     g = np.append(g, mine.residual_sum)
                 delta = opt.step(g / rows.size, eta)
+                last = b == len(batches) - 1
+                if ends_warmup(p, train.size, min_rows, epoch, last):
+                    opt.clear_momentum()
                 moved = Xb[rows] @ (delta[:-1] if p.fit_intercept else delta)
                 if p.fit_intercept:
                     moved = moved + delta[-1]
-                upd = self.stub.update(
-                    LrUpdateRequest(epoch, b, masked, end_of_epoch=b == len(batches) - 1)
-                )
+                upd = self.stub.update(LrUpdateRequest(epoch, b, masked, end_of_epoch=last))
                 lo, hi = upd.lo, upd.hi
                 val_interval = (upd.val_lo, upd.val_hi)
                 max_delta = max(max_delta, float(np.abs(delta).max(initial=0.0)))

@@ -62,6 +62,7 @@ from models.logreg.optim import (
     LrParams,
     Optimizer,
     batch_plan,
+    ends_warmup,
     learning_rate,
     min_batch_rows,
     sigmoid_terms,
@@ -132,6 +133,7 @@ class LogRegPassive(PassiveParty):
         self.train_rows = np.zeros(0, dtype=np.int64)
         self.val_rows = np.zeros(0, dtype=np.int64)
         self.n_bank = 0
+        self.min_rows = 1  # the smallest batch of this job (set at init)
         self.batch_seed = b""
         self.opt: Optimizer | None = None
         self.snapshots: dict[int, list[float]] = {}
@@ -333,6 +335,7 @@ class LogRegPassive(PassiveParty):
         self.X = X
         self.train_rows, self.val_rows = train, val
         self.n_bank = n_bank
+        self.min_rows = need
         self.batch_seed = seed
         self.transform_meta = meta
         self.snapshots, self.applied = snapshots, applied
@@ -365,7 +368,7 @@ class LogRegPassive(PassiveParty):
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
         assert self.params is not None
-        return batch_plan(self.params, self.train_rows, self.batch_seed, epoch)
+        return batch_plan(self.params, self.train_rows, self.batch_seed, epoch, self.min_rows)
 
     def _next_batch(self, done: tuple[int, int]) -> tuple[int, int]:
         """The batch after ``done`` (``(-1, -1)``: none yet)."""
@@ -444,6 +447,8 @@ class LogRegPassive(PassiveParty):
             raise InvalidArgument("end_of_epoch does not match the batch plan")
         grad = crypto.unmask(self.mask_state, list(request.masked))
         delta = opt.step(grad / max(1, pending.rows.size), learning_rate(params, epoch))
+        if ends_warmup(params, self.train_rows.size, self.min_rows, epoch, end):
+            opt.clear_momentum()  # as the bank does (engine.py), persisted with the step
         self.applied = (epoch, batch)
         self.mask_state = None
         if end:

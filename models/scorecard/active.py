@@ -33,7 +33,7 @@ from models.logreg.engine import LrTrainer
 from models.logreg.he import ActiveCrypto
 from models.logreg.messages import LrScorecardRequest
 from models.logreg.model_io import SCORECARD_BANK_FORMAT, check_model_id, load_part
-from models.logreg.optim import LrParams, default_momentum
+from models.logreg.optim import DEFAULT_WARMUP_BATCHES, LrParams, default_momentum
 from models.logreg.sessions import model_session_spec
 from models.logreg.val_loss import with_validation_metrics
 from models.numerics import sigmoid
@@ -47,9 +47,9 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
     Binning: ``binning_method`` (``quantile``, ``equal_width``, ``optimal``), ``n_bins``,
     ``max_bins``, ``min_bin_fraction``. Selection: ``iv_threshold`` and/or ``top_k`` over both
     parties' features. LR on WOE values: ``mode``, ``penalty``, ``C``, ``optimizer``,
-    ``learning_rate``, ``schedule``, ``batch_size``, ``max_epochs``, ``tol``. Scaling:
-    ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``. Privacy of the
-    platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
+    ``learning_rate``, ``schedule``, ``batch_size``, ``warmup_batches``, ``max_epochs``,
+    ``tol``. Scaling: ``base_score`` at ``base_odds`` (good:bad), ``pdo``, ``round_points``.
+    Privacy of the platform's per-bin counts: ``dp_epsilon`` (``None``: exact counts; see
     :class:`~models.binning.active.FederatedBinning`); what the platform applied is kept in
     ``binning_dp_`` and in the bank's part. ``validation_metrics_per_epoch``: the validation
     log-loss after every epoch (``val_logloss``), one private aggregate, with at least 50
@@ -78,6 +78,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         learning_rate: float = 1.0,
         schedule: str = "constant",
         batch_size: int = 0,
+        warmup_batches: int = DEFAULT_WARMUP_BATCHES,
         max_epochs: int = 15,
         tol: float = 1e-2,
         base_score: float = 600.0,
@@ -103,6 +104,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
         self.learning_rate = learning_rate
         self.schedule = schedule
         self.batch_size = batch_size
+        self.warmup_batches = warmup_batches
         self.max_epochs = max_epochs
         self.tol = tol
         self.base_score = base_score
@@ -129,6 +131,7 @@ class FederatedScorecard(FederatedEstimator, LinearBankModel):
             momentum=default_momentum(self.optimizer),
             nesterov=True,
             batch_size=int(self.batch_size),
+            warmup_batches=int(self.warmup_batches),
             max_epochs=int(self.max_epochs),
             tol=float(self.tol),
             fit_intercept=True,
