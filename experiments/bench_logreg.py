@@ -57,6 +57,7 @@ from experiments.support.vertical import (  # noqa: E402
     load_vertical,
     standardized_joined,
 )
+from models.crypto.paillier import PaillierKeypair  # noqa: E402
 from models.dataset import PartyTable  # noqa: E402
 from models.federation.inprocess import InProcessPeer  # noqa: E402
 from models.federation.manager import SessionManager  # noqa: E402
@@ -195,7 +196,13 @@ def to_markdown(res: dict[str, Any]) -> str:
         f"the joint log-odds move by < 0.01); {res['key_bits']}-bit Paillier; CKKS N = 8192. "
         "No per-row partial score, residual or gradient is revealed to either party "
         "(docs/logreg.md). "
-        f"{'Quick run. ' if res['quick'] else ''}Shared 2-core machine: timings are noisy.",
+        f"{'Quick run. ' if res['quick'] else ''}Shared 2-core machine: timings are noisy"
+        + (
+            f"; host speed at the start: {res['host_speed']['encrypt_us']} us of CPU per "
+            f"Paillier encryption, load average {res['host_speed']['load_avg_1min']:.2f}."
+            if "host_speed" in res
+            else "."
+        ),
         "",
         "| | test AUC | AUC - sklearn | epochs | fit s (to convergence) | s / epoch (best) "
         "| s / epoch (median) | MB / epoch | predict s |",
@@ -226,6 +233,19 @@ def to_markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def host_speed(key_bits: int) -> dict[str, float]:
+    """CPU microseconds of one key-holder encryption and one load average, taken before the
+    run: the shared host's speed drifts during a day, so runs are compared with this."""
+    keypair = PaillierKeypair.generate(key_bits)
+    keypair.encrypt([1] * 64, workers=1)  # the fixed-base table, outside the timing
+    t = time.thread_time()
+    keypair.encrypt(list(range(2_000)), workers=1)
+    return {
+        "encrypt_us": round((time.thread_time() - t) / 2_000 * 1e6, 1),
+        "load_avg_1min": os.getloadavg()[0],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 epochs per mode, small FATE shape")
@@ -237,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     max_epochs = args.max_epochs or (3 if args.quick else 20)
     C = 1.0
     data = load_vertical(shared_data(), "default_credit")
+    speed = host_speed(args.key_bits)
     started = time.perf_counter()
     sk = bench_sklearn(data, C)
     paillier = bench_mode(data, "paillier", max_epochs, args.key_bits, C)
@@ -274,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "paillier": paillier,
         "ckks": ckks,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "host_speed": speed,
         "total_seconds": time.perf_counter() - started,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -244,11 +244,15 @@ def tree_model(u: dict[str, float], n: int, f: int, cores: int) -> dict[str, flo
 
 
 def cost_model(report: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
+    """Validation and predictions; each workload is modelled with the unit costs measured in
+    the same run as it (``unit_costs_us`` of the workload, ``u`` when absent): the shared
+    host's speed drifts between runs, so a workload rerun with ``--only`` brings its own."""
     h, p = report["histogram"], report["psi"]
     n_h, n_p = h["n_rows"], p["n_bank"]
+    uh, up = h.get("unit_costs_us", u), p.get("unit_costs_us", u)
     # PSI's serial part per id pair (validation, protobuf, sorting, intersection), from
     # the local run only: its CPU time minus the group operations' CPU time
-    serial_us = max(0.0, p["local_cpu_seconds"] * 1e6 / n_p - psi_parallel_us(u))
+    serial_us = max(0.0, p["local_cpu_seconds"] * 1e6 / n_p - psi_parallel_us(up))
     checks = []
     for name, cores, measured in (
         ("histogram ray 1 worker", 1, h["ray_1_worker_seconds"]),
@@ -257,9 +261,9 @@ def cost_model(report: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
         ("psi ray 2 workers", 2, p["ray_2_workers_seconds"]),
     ):
         pred = (
-            hist_model(u, n_h, N_FEATURES, cores)
+            hist_model(uh, n_h, N_FEATURES, cores)
             if name.startswith("histogram")
-            else psi_model(u, serial_us, n_p, cores)
+            else psi_model(up, serial_us, n_p, cores)
         )
         checks.append(
             {
@@ -272,6 +276,7 @@ def cost_model(report: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
     cores_list = [16, 64, 256]
     return {
         "unit_costs_us": u,
+        "unit_costs_us_by_workload": {"histogram": uh, "psi": up},
         "psi_serial_us_per_id": round(serial_us, 2),
         "assumptions": {
             "link_bytes_per_s": LINK_BYTES_PER_S,
@@ -280,10 +285,10 @@ def cost_model(report: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
             "cores": "per party, one Ray worker per core, unit costs of this machine",
         },
         "validation": checks,
-        "psi_10m_x_10m_s": {str(c): round(psi_model(u, serial_us, 10_000_000, c), 1)
+        "psi_10m_x_10m_s": {str(c): round(psi_model(up, serial_us, 10_000_000, c), 1)
                             for c in cores_list},
         "psi_10m_x_10m_s_serial_part": round(10_000_000 * serial_us / 1e6, 1),
-        "secureboost_tree_1m_x_300": {str(c): tree_model(u, 1_000_000, 300, c)
+        "secureboost_tree_1m_x_300": {str(c): tree_model(uh, 1_000_000, 300, c)
                                       for c in cores_list},
     }  # fmt: skip
 
@@ -382,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     for key in ("histogram", "psi"):
         r = report[key]
+        r["unit_costs_us"] = units
         r["targets_met"] = {
             "ray_overhead": r["ray_overhead"] <= TARGET_OVERHEAD,
             "speedup_2_workers": r["speedup_2_workers"] >= TARGET_SPEEDUP,
@@ -426,6 +432,9 @@ def merge_one(
         "speedup_2_workers": result["speedup_2_workers"] >= TARGET_SPEEDUP,
     }
     result["rerun"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result["unit_costs_us"] = units
+    for key in ("histogram", "psi"):  # a workload kept from the earlier run keeps its units
+        report[key].setdefault("unit_costs_us", report["cost_model"]["unit_costs_us"])
     report[only] = result
     report["cost_model"] = cost_model(report, units)
     write(args.out, report)
@@ -462,6 +471,8 @@ def markdown(r: dict[str, Any]) -> str:
     ):  # fmt: skip
         x = r[key]
         ld = x["load_avg_1min"]
+        if "rerun" in x:
+            size += f" (rerun {x['rerun']})"
         lines.append(
             f"| {key} | {size} | {x['local_seconds']:.2f} | {x['ray_1_worker_seconds']:.2f} | "
             f"{x['ray_2_workers_seconds']:.2f} | {x['ray_overhead']:+.1%} | "
@@ -473,8 +484,14 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Cost model",
         "",
-        "Unit costs on one core (us of CPU time): "
-        + ", ".join(f"{k} {v}" for k, v in cm["unit_costs_us"].items())
+        "Unit costs on one core (us of CPU time, each workload modelled with those of its own "
+        "run): "
+        + "; ".join(
+            f"{w}: " + ", ".join(f"{k} {v}" for k, v in units.items())
+            for w, units in cm.get(
+                "unit_costs_us_by_workload", {"all": cm["unit_costs_us"]}
+            ).items()
+        )
         + f"; PSI serial part {cm['psi_serial_us_per_id']} us per id pair (from the local "
         "run's CPU time). Predictions are for idle cores; the measured times are wall times "
         "on this shared machine (see the load averages above).",
