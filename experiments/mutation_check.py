@@ -275,16 +275,16 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "consent_check_skipped_by_scorer",
         "platform_node/scoring/scorer.py",
-        "consent = self.consent.check(code, caller.party, SCOPE, now=now)",
-        'consent = type("C", (), {"consent_id": "cns-none"})()',
+        "verdicts = self.consent.check_many([usccs[i] for i in valid], caller.party, SCOPE, now)",
+        'verdicts = [type("C", (), {"consent_id": "cns-none"})() for _ in valid]',
         ("tests/test_scoring_peer.py::test_one_request_many_companies_each_with_its_verdict",),
         "scoring serves a company that gave no consent",
     ),
     Mutant(
         "consent_revocation_ignored",
         "platform_node/consent/registry.py",
-        '" AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"',
-        '" AND scope IN (?, ?) AND expires_at > ?"',
+        '_IN_FORCE = " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"',
+        '_IN_FORCE = " AND scope IN (?, ?) AND expires_at > ?"',
         (f"{T_CONSENT}::test_revoke",),
         "a revoked consent still authorises",
     ),
@@ -307,10 +307,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "consent_of_another_bank_accepted",
         "platform_node/consent/registry.py",
-        '"SELECT * FROM consents WHERE uscc = ? AND bank_party = ?"\n                " AND scope',
-        '"SELECT * FROM consents WHERE uscc = ? AND ? IS NOT NULL"\n                " AND scope',
+        '"SELECT * FROM consents WHERE uscc = ? AND bank_party = ?"\n                + _IN_FORCE',
+        '"SELECT * FROM consents WHERE uscc = ? AND ? IS NOT NULL"\n                + _IN_FORCE',
         (f"{T_CONSENT}::test_check_refuses_other_bank_scope_and_company_without_naming_it",),
         "a consent given to one bank authorises another",
+        also=(
+            (
+                "platform_node/consent/registry.py",
+                'f"SELECT * FROM consents WHERE uscc IN ({marks}) AND bank_party = ?"',
+                'f"SELECT * FROM consents WHERE uscc IN ({marks}) AND ? IS NOT NULL"',
+            ),
+        ),
     ),
     # -- model parts (models/part_signing.py, platform_node/scoring/scorer.py) ----------------
     Mutant(

@@ -34,6 +34,8 @@ SCOPES = ("scoring", "training", "all", "whitelist_listing", "post_loan_monitori
 #: Scopes that ``all`` covers (the others must be granted explicitly).
 ALL_COVERS = ("scoring", "training")
 DEFAULT_DB_NAME = "consent.db"
+#: A consent in force: the asked scope (or "all" covering it), not revoked, not expired.
+_IN_FORCE = " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consents (
@@ -333,8 +335,8 @@ class ConsentRegistry:
         with self._lock:
             row = self._conn.execute(
                 "SELECT * FROM consents WHERE uscc = ? AND bank_party = ?"
-                " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"
-                " ORDER BY expires_at DESC LIMIT 1",
+                + _IN_FORCE
+                + " ORDER BY expires_at DESC LIMIT 1",
                 (code, bank_party, scope, covering, at),
             ).fetchone()
         if row is None:
@@ -366,8 +368,8 @@ class ConsentRegistry:
             with self._lock:
                 rows = self._conn.execute(
                     f"SELECT * FROM consents WHERE uscc IN ({marks}) AND bank_party = ?"
-                    " AND scope IN (?, ?) AND revoked_at IS NULL AND expires_at > ?"
-                    " ORDER BY uscc, expires_at DESC",
+                    + _IN_FORCE
+                    + " ORDER BY uscc, expires_at DESC",
                     (*chunk, bank_party, scope, covering, at),
                 ).fetchall()
             for row in rows:
