@@ -27,6 +27,7 @@ from models.logreg.model_io import ids_digest, read_json
 from models.logreg.optim import LrParams, log_loss
 from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
+from tests.logreg_support import open_train_session
 
 #: |private - plaintext| allowed for the mean validation log-loss: the expansion's error
 #: (measured ~1e-3 relative with 8 terms for partial scores spanning 25 log-odds) plus margin.
@@ -59,16 +60,7 @@ def _train(
     keys = ActiveCrypto.generate(mode, 1024)
     std = Standardizer(True).fit(data.bank.X[data.train])
     Xb = std.transform(data.bank.X)
-    peer.open_session(
-        model_session_spec(
-            job_id=job,
-            algorithm="logreg",
-            dataset="",
-            session_params=None,
-            model_id=job,
-            purpose="train",
-        )
-    )
+    open_train_session(peer, job)
     trainer = LrTrainer(peer, keys, _params(mode, epochs))
     y = np.asarray(data.bank.y, dtype=np.float64)
     result = trainer.run(job, data.bank.ids, Xb, y, data.train, data.test)
@@ -140,16 +132,7 @@ def test_platform_refusals(breast: VerticalData, make_peer: Callable[..., Passiv
     # too few validation rows: refused at init by both sides
     params = _params("paillier")
     keys = ActiveCrypto.generate("paillier", 1024)
-    peer.open_session(
-        model_session_spec(
-            job_id="lr-small",
-            algorithm="logreg",
-            dataset="",
-            session_params=None,
-            model_id="lr-small",
-            purpose="train",
-        )
-    )
+    open_train_session(peer, "lr-small")
     y = np.asarray(breast.bank.y, dtype=np.float64)
     with pytest.raises(InvalidArgument, match="at least 50 validation rows"):
         LrTrainer(peer, keys, params).run(

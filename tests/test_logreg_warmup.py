@@ -32,8 +32,8 @@ from models.logreg.optim import (
     min_batch_rows,
     warmup_counts,
 )
-from models.logreg.sessions import model_session_spec
 from models.logreg.transform import Standardizer
+from tests.logreg_support import open_train_session
 
 AUC_TOLERANCE = 0.005
 SEED = bytes(range(32))
@@ -113,16 +113,7 @@ def _train_defaults(
     assert params.warmup_batches == DEFAULT_WARMUP_BATCHES and params.momentum == 0.3
     keys = ActiveCrypto.generate(mode, 1024)
     Xb = Standardizer(True).fit(data.bank.X[data.train]).transform(data.bank.X)
-    peer.open_session(
-        model_session_spec(
-            job_id=job,
-            algorithm="logreg",
-            dataset="",
-            session_params=None,
-            model_id=job,
-            purpose="train",
-        )
-    )
+    open_train_session(peer, job)
     y = np.asarray(data.bank.y, dtype=np.float64)
     result = LrTrainer(peer, keys, params).run(job, data.bank.ids, Xb, y, data.train, validation)
     peer.close_session("done")
@@ -178,16 +169,7 @@ def test_platform_persists_the_cleared_momentum(
     keys = ActiveCrypto.generate("ckks", 1024)
     Xb = Standardizer(True).fit(credit.bank.X[credit.train]).transform(credit.bank.X)
     peer = make_peer(TableProvider(credit.platform))
-    peer.open_session(
-        model_session_spec(
-            job_id="warm-state",
-            algorithm="logreg",
-            dataset="",
-            session_params=None,
-            model_id="warm-state",
-            purpose="train",
-        )
-    )
+    open_train_session(peer, "warm-state")
     y = np.asarray(credit.bank.y, dtype=np.float64)
     result = LrTrainer(peer, keys, params).run(
         "warm-state", credit.bank.ids, Xb, y, credit.train, finalize=False
