@@ -130,6 +130,22 @@ def test_crypto_and_psi_blocks_are_bit_identical(ray_backend: RayBackend) -> Non
         assert engine.mult(scalar, blob) == serial.mult(scalar, blob)
 
 
+def test_psi_calls_cut_into_more_blocks_than_actors_stay_bit_identical(
+    ray_backend: RayBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call cut into several blocks per actor (handed out as actors finish) answers in
+    the order of its input, as the serial engine does."""
+    monkeypatch.setattr(ray_backend_module, "GROUP_MIN_BLOCK", 64)
+    assert ray_backend_module.group_blocks(700, 2) == 8
+    scalar = random_scalar()
+    ids = [f"company-{i}" for i in range(700)]
+    serial = GroupEngine(1)
+    with ray_backend.group_engine() as engine:
+        blob = engine.hash_mult(scalar, ids)
+        assert blob == serial.hash_mult(scalar, ids)
+        assert engine.mult(scalar, blob) == serial.mult(scalar, blob)
+
+
 def test_psi_is_bit_identical(
     ray_backend: RayBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

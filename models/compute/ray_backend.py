@@ -75,6 +75,12 @@ CACHE_SCALARS = 1
 GROUP_BLOCK = 1 << 16
 #: PSI blocks queued per actor at a time (one running, one waiting).
 GROUP_WINDOW = 2
+#: A PSI call is cut into at least this many blocks per actor (each of at least
+#: ``GROUP_MIN_BLOCK`` values), handed out as actors finish: an actor slowed by a busy core
+#: then takes fewer blocks instead of holding up the whole call. The answer's order does not
+#: depend on the cut.
+GROUP_SPLIT = 4
+GROUP_MIN_BLOCK = 2048
 
 
 def import_ray() -> Any:
@@ -104,6 +110,13 @@ def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
 
 def _bounds(n: int, parts: int) -> list[int]:
     return [n * i // parts for i in range(parts + 1)]
+
+
+def group_blocks(n: int, k: int) -> int:
+    """Blocks a PSI call over ``n`` values is cut into for ``k`` actors: at most
+    ``GROUP_BLOCK`` values each, and ``GROUP_SPLIT`` per actor where every block keeps at
+    least ``GROUP_MIN_BLOCK`` values (never fewer than ``k``)."""
+    return max(-(-n // GROUP_BLOCK), min(k * GROUP_SPLIT, max(k, n // GROUP_MIN_BLOCK)))
 
 
 class RayBackend:
@@ -371,7 +384,7 @@ class RayGroupEngine:
         """Run ``call(actor, lo, hi)`` over blocks of ``[0, n)``; the answers in order."""
         be = self._backend
         k = be._team(n, self._workers)
-        n_blocks = max(k, -(-n // GROUP_BLOCK))
+        n_blocks = group_blocks(n, k)
         bounds = _bounds(n, n_blocks)
         out: list[bytes] = [b""] * n_blocks
         if n_blocks == k:
