@@ -1,0 +1,86 @@
+"""The bank's background pool of encryption randomness (issue 12): every precomputed value is
+used once, the pool is dropped when training ends, results are unchanged."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from models.crypto.paillier import PaillierKeypair
+from models.logreg import paillier_terms
+from models.logreg.he import ActiveCrypto
+
+
+@pytest.fixture(scope="module")
+def keypair() -> PaillierKeypair:
+    return PaillierKeypair.generate(1024)
+
+
+def _wait_pool(kp: PaillierKeypair, size: int, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while kp.pool_size < size:
+        assert time.monotonic() < end, "the background refill did not fill the pool"
+        time.sleep(0.02)
+
+
+def test_background_pool_values_are_fresh_and_used_once(
+    keypair: PaillierKeypair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEDCREDIT_CRYPTO_WORKERS", raising=False)
+    seen: list[int] = []
+    with keypair.background_pool(200, chunk=64) as running:
+        assert running
+        _wait_pool(keypair, 200)
+        assert keypair.pool_size <= 200 + 64  # topped up to the target, not beyond a chunk
+        for _ in range(3):
+            # E(0) is the obfuscator itself: every ciphertext shows its randomness
+            enc = keypair.encrypt([0] * 150, workers=1)
+            seen.extend(int(c) for c in enc.values)
+        _wait_pool(keypair, 200)
+        pooled = [int(v) for v in keypair._pool]
+    assert keypair.refilled >= 400
+    assert len(set(seen)) == len(seen) == 450  # never an r twice
+    assert not set(seen) & set(pooled)  # what was handed out left the pool
+    assert keypair.pool_size == 0  # dropped when the block ends
+    n2 = int(keypair.public_key.n2)
+    assert all(1 < v < n2 for v in seen)
+    msgs = list(range(-50, 50))
+    assert keypair.decrypt(keypair.encrypt(msgs, workers=1)) == msgs
+
+
+def test_background_pool_off_without_helpers(
+    keypair: PaillierKeypair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEDCREDIT_CRYPTO_WORKERS", "1")
+    before = keypair.refilled
+    with keypair.background_pool(100) as running:
+        assert not running
+        time.sleep(0.1)
+    assert keypair.refilled == before and keypair.pool_size == 0
+
+
+def test_terms_decrypt_the_same_with_pooled_randomness(
+    keypair: PaillierKeypair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEDCREDIT_CRYPTO_WORKERS", raising=False)
+    keys = ActiveCrypto("paillier", keypair=keypair)
+    rng = np.random.default_rng(0)
+    resid = rng.normal(size=(40, 3)) * 0.3
+    Xb = rng.normal(size=(40, 4))
+    with keys.background_randomness(40, 3, 4) as running:
+        assert running
+        _wait_pool(keypair, 40 * 3)
+        enc = keys.encrypt_terms(resid, Xb)
+    vec = paillier_terms.EncryptedVector.from_wire(enc, keypair.public_key)
+    assert len(set(int(v) for v in vec.values)) == len(vec) == 120
+    layout = paillier_terms.Layout(5, keypair.public_key.key_bits)
+    widths = layout.widths(0)
+    for k in range(3):
+        plain = keypair.decrypt(vec[k * 40 : (k + 1) * 40])
+        scale = 2.0 ** (paillier_terms.F_COEF + (paillier_terms.F_PSI if k == 0 else 0))
+        got = np.array([paillier_terms._unpack(int(p), widths) for p in plain]) / scale
+        want = np.column_stack([resid[:, k], resid[:, k : k + 1] * Xb])
+        assert np.allclose(got, want, atol=1e-6)
+    assert ActiveCrypto.generate("ckks").background_randomness(10, 4, 4).__enter__() is False
