@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from models.crypto.paillier import PaillierKeypair
+from models.crypto.paillier import EncryptedVector, PaillierKeypair
 from models.logreg import paillier_terms
-from models.logreg.he import ActiveCrypto
+from models.logreg.he import ActiveCrypto, PassiveCrypto
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_terms_decrypt_the_same_with_pooled_randomness(
         assert running
         _wait_pool(keypair, 40 * 3)
         enc = keys.encrypt_terms(resid, Xb)
-    vec = paillier_terms.EncryptedVector.from_wire(enc, keypair.public_key)
+    vec = EncryptedVector.from_wire(enc, keypair.public_key)
     assert len(set(int(v) for v in vec.values)) == len(vec) == 120
     layout = paillier_terms.Layout(5, keypair.public_key.key_bits)
     widths = layout.widths(0)
@@ -84,3 +84,36 @@ def test_terms_decrypt_the_same_with_pooled_randomness(
         want = np.column_stack([resid[:, k], resid[:, k : k + 1] * Xb])
         assert np.allclose(got, want, atol=1e-6)
     assert ActiveCrypto.generate("ckks").background_randomness(10, 4, 4).__enter__() is False
+
+
+def test_both_outputs_rerandomised_in_one_call(
+    keypair: PaillierKeypair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform rerandomises its two outputs together (threads share the r^n): each
+    ciphertext of both outputs gets its own fresh r^n, the plaintexts are unchanged."""
+    monkeypatch.delenv("FEDCREDIT_CRYPTO_WORKERS", raising=False)
+    bank = ActiveCrypto("paillier", keypair=keypair)
+    platform = PassiveCrypto("paillier", bank.public_bytes())
+    rng = np.random.default_rng(3)
+    n = 64
+    resid = rng.normal(size=(n, 3)) * 0.2
+    Xb, Xp = rng.normal(size=(n, 4)), rng.normal(size=(n, 5))
+    P = np.column_stack([np.ones(n), rng.random(n), rng.random(n)])
+    enc = bank.encrypt_terms(resid, Xb)
+    runs = [platform.combine(enc, P, Xp, 4) for _ in range(2)]
+    (b1, p1, s1), (b2, p2, s2) = runs
+    pk = keypair.public_key
+    c1 = [int(v) for v in EncryptedVector.from_wire(b1, pk).values]
+    c1 += [int(v) for v in EncryptedVector.from_wire(p1, pk).values]
+    c2 = [int(v) for v in EncryptedVector.from_wire(b2, pk).values]
+    c2 += [int(v) for v in EncryptedVector.from_wire(p2, pk).values]
+    assert len(c1) == 6 and len(set(c1 + c2)) == 12  # no ciphertext repeats
+    g1, g2 = bank.decrypt_bank_output(b1, 4), bank.decrypt_bank_output(b2, 4)
+    assert np.array_equal(g1.gradient, g2.gradient)
+    assert g1.residual_sum == g2.residual_sum
+    u1 = platform.unmask(s1, bank.decrypt_masked(p1, 5))
+    u2 = platform.unmask(s2, bank.decrypt_masked(p2, 5))
+    d = (resid * P).sum(axis=1)
+    assert np.array_equal(u1, u2)
+    assert np.allclose(u1, Xp.T @ d, atol=1e-3)
+    assert np.allclose(g1.gradient, Xb.T @ d, atol=1e-3)
