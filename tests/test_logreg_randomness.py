@@ -117,3 +117,16 @@ def test_both_outputs_rerandomised_in_one_call(
     assert np.array_equal(u1, u2)
     assert np.allclose(u1, Xp.T @ d, atol=1e-3)
     assert np.allclose(g1.gradient, Xb.T @ d, atol=1e-3)
+
+
+def test_ciphertext_formula_is_the_textbook_one(keypair: PaillierKeypair) -> None:
+    """``r + n (m r mod n)`` is ``(1 + m n) r mod n^2`` for any m (signed too) and r."""
+    from models.crypto.paillier import _with_obfuscators
+
+    pk = keypair.public_key
+    n, n2 = pk.n, pk.n2
+    rng = np.random.default_rng(5)
+    ms = pk.encode([0, 1, -1, pk.max_int, -pk.max_int, int(n) - 1, *rng.integers(-9, 9, 20)])
+    rn = [n2 - 1, *(keypair._obfuscators(len(ms) - 1, 1))]
+    want = [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)]
+    assert _with_obfuscators(ms, rn, n, n2) == want

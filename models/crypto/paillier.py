@@ -228,7 +228,7 @@ class PaillierPublicKey:
         ms = self.encode(plaintexts)
         n, n2 = self.n, self.n2
         rn = self._obf.obfuscators(len(ms))
-        return EncryptedVector(self, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
+        return EncryptedVector(self, _with_obfuscators(ms, rn, n, n2))
 
     def rerandomize(self, enc: EncryptedVector, *, workers: int | None = None) -> EncryptedVector:
         """Multiply each ciphertext by a fresh uniform ``r^n``: a new, independent encryption of
@@ -407,7 +407,7 @@ class PaillierKeypair:
         ms = pk.encode(plaintexts)
         n, n2 = pk.n, pk.n2
         rn = self._obfuscators(len(ms), workers)
-        return EncryptedVector(pk, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
+        return EncryptedVector(pk, _with_obfuscators(ms, rn, n, n2))
 
     # ------------------------------------------------------------------ decryption
     def _decrypt_chunk(self, values: list[mpz]) -> list[int]:
@@ -450,6 +450,12 @@ class PaillierKeypair:
             if m > max_int or m < -max_int:
                 raise OverflowDetected("a decrypted value is outside the signed plaintext range")
         return out
+
+
+def _with_obfuscators(ms: list[mpz], rn: list[mpz], n: mpz, n2: mpz) -> list[mpz]:
+    """Ciphertexts ``(1 + m n) r mod n^2``, computed as ``r + n (m r mod n)`` (the same value:
+    ``m n r = n (m r mod n) mod n^2``; products and reductions of half the size, ~40% cheaper)."""
+    return [(r + n * (m * r % n)) % n2 for m, r in zip(ms, rn, strict=True)]
 
 
 _THREADS: dict[int, ThreadPoolExecutor] = {}
