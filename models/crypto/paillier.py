@@ -30,11 +30,12 @@ Security arguments for each encryption option: ``docs/crypto.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
 from typing import Any
@@ -47,6 +48,8 @@ from models.crypto.djn import DJN_EXPONENT_BITS, CrtObfuscator, PublicObfuscator
 from models.crypto.fixedbase import batch_invert
 from models.crypto.multiexp import multiexp
 from models.crypto.parallel import (
+    PARALLEL_MIN_OPS,
+    Helper,
     array_to_frame,
     bytes_to_mpz,
     frame_to_array,
@@ -65,6 +68,8 @@ MIN_KEY_BITS = 1024
 MIN_EXPONENT_BITS = 224
 DEFAULT_KEY_BITS = 2048
 SCHEME = "paillier"
+#: Obfuscators per background refill request (one helper call; ~20-45 ms at 2048 bits).
+REFILL_CHUNK = 256
 
 # Product of the odd primes below 2000: a cheap sanity check against a malformed modulus.
 _SMALL_PRIMES_PRODUCT = mpz(1)
@@ -195,7 +200,9 @@ class PaillierPublicKey:
         out: list[mpz] = []
         n, n2 = self.n, self.n2
         rs = [mpz(secrets.randbelow(int(n) - 1) + 1) for _ in range(rest)]
-        n_workers = resolve_workers(workers, rest * 1000)
+        # one r^n is ~1.5 key_bits modular multiplications modulo n^2 (~10 ms at 2048 bits):
+        # from a handful of values on, threads (gmpy2 runs without the GIL) halve the latency
+        n_workers = resolve_workers(workers, rest * 10 * self.key_bits)
         if n_workers <= 1 or rest < 2 * n_workers:
             out.extend(gmpy2.powmod_base_list(rs, n, n2))
             return out
@@ -221,7 +228,7 @@ class PaillierPublicKey:
         ms = self.encode(plaintexts)
         n, n2 = self.n, self.n2
         rn = self._obf.obfuscators(len(ms))
-        return EncryptedVector(self, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
+        return EncryptedVector(self, _with_obfuscators(ms, rn, n, n2))
 
     def rerandomize(self, enc: EncryptedVector, *, workers: int | None = None) -> EncryptedVector:
         """Multiply each ciphertext by a fresh uniform ``r^n``: a new, independent encryption of
@@ -283,6 +290,9 @@ class PaillierKeypair:
         self._obf = CrtObfuscator(p_, q_, public_key.hs, exponent_bits)
         self._pool: list[mpz] = []
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # set when the pool was drawn from
+        #: Obfuscators the background refill added to the pool (a counter for tests/benches).
+        self.refilled = 0
 
     @staticmethod
     def _l(x: mpz, p: mpz) -> mpz:
@@ -317,6 +327,7 @@ class PaillierKeypair:
             if take:
                 out = self._pool[-take:]
                 del self._pool[-take:]
+                self._wake.set()
         rest = k - take
         if rest:
             out.extend(self._fresh_obfuscators(rest, workers))
@@ -343,6 +354,50 @@ class PaillierKeypair:
         """Obfuscators currently in the pool."""
         return len(self._pool)
 
+    @contextlib.contextmanager
+    def background_pool(self, target: int, *, chunk: int = REFILL_CHUNK) -> Iterator[bool]:
+        """Keep the obfuscator pool topped up to ``target`` by this process's helper while the
+        block runs (yields whether a refill runs: not when ``workers`` resolves to 1).
+
+        A daemon thread asks the helper for ``chunk`` fresh obfuscators whenever the pool is
+        below ``target`` and the helper is free (it takes the helper's lock for one chunk
+        only, so other parallel work waits at most one chunk). The helper is otherwise idle
+        while this process waits on the other party or runs serial code; the encryptions then
+        take their randomness from the pool and the main process computes only what is
+        missing. Each value is drawn from the helper's CSPRNG and leaves the pool exactly once
+        (:meth:`_obfuscators` removes what it takes under the pool's lock); nothing is
+        persisted, and what is left when the block ends is dropped."""
+        if target <= 0 or resolve_workers(None, PARALLEL_MIN_OPS) <= 1:
+            yield False
+            return
+        stop = threading.Event()
+        self._wake.set()
+
+        def refill() -> None:
+            while not stop.is_set():
+                with self._lock:
+                    need = target - len(self._pool)
+                    if need <= 0:
+                        self._wake.clear()
+                if need <= 0:
+                    self._wake.wait(0.5)
+                    continue
+                fresh = _helper_obfuscators(self, min(chunk, need))
+                with self._lock:
+                    self._pool.extend(fresh)
+                    self.refilled += len(fresh)
+
+        thread = threading.Thread(target=refill, name="paillier-refill", daemon=True)
+        thread.start()
+        try:
+            yield True
+        finally:
+            stop.set()
+            self._wake.set()
+            thread.join()
+            with self._lock:
+                self._pool.clear()
+
     def encrypt(
         self, plaintexts: Sequence[int] | np.ndarray | int, *, workers: int | None = None
     ) -> EncryptedVector:
@@ -352,7 +407,7 @@ class PaillierKeypair:
         ms = pk.encode(plaintexts)
         n, n2 = pk.n, pk.n2
         rn = self._obfuscators(len(ms), workers)
-        return EncryptedVector(pk, [(1 + m * n) * r % n2 for m, r in zip(ms, rn, strict=True)])
+        return EncryptedVector(pk, _with_obfuscators(ms, rn, n, n2))
 
     # ------------------------------------------------------------------ decryption
     def _decrypt_chunk(self, values: list[mpz]) -> list[int]:
@@ -397,6 +452,12 @@ class PaillierKeypair:
         return out
 
 
+def _with_obfuscators(ms: list[mpz], rn: list[mpz], n: mpz, n2: mpz) -> list[mpz]:
+    """Ciphertexts ``(1 + m n) r mod n^2``, computed as ``r + n (m r mod n)`` (the same value:
+    ``m n r = n (m r mod n) mod n^2``; products and reductions of half the size, ~40% cheaper)."""
+    return [(r + n * (m * r % n)) % n2 for m, r in zip(ms, rn, strict=True)]
+
+
 _THREADS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -407,21 +468,43 @@ def _thread_pool(n: int) -> ThreadPoolExecutor:
     return pool
 
 
+def _djn_key_id(keypair: PaillierKeypair) -> str:
+    return f"{keypair.public_key.fingerprint}:{keypair.exponent_bits}"
+
+
+def _ensure_djn_setup(keypair: PaillierKeypair, h: Helper) -> None:
+    """Hand the key holder's CRT tables' inputs to its own helper once."""
+    key_id = _djn_key_id(keypair)
+    if key_id not in h.setups:
+        pk = keypair.public_key
+        w = pk.width
+        h.call(
+            "djn_setup",
+            {"key_id": key_id, "width": w, "exponent_bits": keypair.exponent_bits},
+            [ints_to_bytes([keypair._p, keypair._q, pk.hs], w)],
+        )
+        h.setups.add(key_id)
+
+
+def _helper_obfuscators(keypair: PaillierKeypair, count: int) -> list[mpz]:
+    """``count`` obfuscators computed by one helper process (for the background refill)."""
+    pk = keypair.public_key
+    with reserved_helpers(1) as team:
+        _ensure_djn_setup(keypair, team[0])
+        _, frames = team[0].call(
+            "djn_obf", {"key_id": _djn_key_id(keypair), "count": count, "width": pk.width}
+        )
+    return bytes_to_mpz(frames[0], pk.width)
+
+
 def _parallel_obfuscators(keypair: PaillierKeypair, count: int, n_workers: int) -> list[mpz]:
     """Obfuscators computed by this process and ``n_workers - 1`` helpers."""
     pk = keypair.public_key
     shares = [count // n_workers + (1 if i < count % n_workers else 0) for i in range(n_workers)]
-    key_id = f"{pk.fingerprint}:{keypair.exponent_bits}"
+    key_id = _djn_key_id(keypair)
     with reserved_helpers(n_workers - 1) as team:
         for h, share in zip(team, shares[1:], strict=True):
-            if key_id not in h.setups:
-                w = pk.width
-                h.call(
-                    "djn_setup",
-                    {"key_id": key_id, "width": w, "exponent_bits": keypair.exponent_bits},
-                    [ints_to_bytes([keypair._p, keypair._q, pk.hs], w)],
-                )
-                h.setups.add(key_id)
+            _ensure_djn_setup(keypair, h)
             h.submit("djn_obf", {"key_id": key_id, "count": share, "width": pk.width})
         out = keypair._obf.obfuscators(shares[0])
         for h in team:

@@ -198,60 +198,63 @@ class LrTrainer:
         val_interval = (0.0, 0.0)
         n_platform = int(init.n_features)
         min_rows = min_batch_rows(p, train.size, n_bank, n_platform)
-        for epoch in range(p.max_epochs):
-            t0 = time.perf_counter()
-            sent0, recv0 = traffic(self.peer)
-            batches = batch_plan(p, train, init.batch_seed, epoch, min_rows)
-            eta = learning_rate(p, epoch)
-            max_delta, change = 0.0, 0.0
-            for b, rows in enumerate(batches):
-                enc = self._encrypted_terms(Xb[rows], y[rows], opt.lookahead(eta), lo, hi)
-                out = self.stub.terms(LrTermsRequest(epoch, b, enc))
-                mine = self.keys.decrypt_bank_output(out.enc_bank, n_bank)
-                masked = self.keys.decrypt_masked(out.enc_platform, n_platform)
-                g = mine.gradient
-                if p.fit_intercept:
-                    g = np.append(g, mine.residual_sum)
-                delta = opt.step(g / rows.size, eta)
-                last = b == len(batches) - 1
-                if ends_warmup(p, train.size, min_rows, epoch, last):
-                    opt.clear_momentum()
-                moved = Xb[rows] @ (delta[:-1] if p.fit_intercept else delta)
-                if p.fit_intercept:
-                    moved = moved + delta[-1]
-                upd = self.stub.update(LrUpdateRequest(epoch, b, masked, end_of_epoch=last))
-                lo, hi = upd.lo, upd.hi
-                val_interval = (upd.val_lo, upd.val_hi)
-                max_delta = max(max_delta, float(np.abs(delta).max(initial=0.0)))
-                max_delta = max(max_delta, float(upd.max_abs_delta))
-                change += (float(np.mean(np.abs(moved))) + upd.mean_abs_change) * (
-                    rows.size / train.size
+        # the encryption randomness of the next batch is precomputed by the helper process
+        # while this process waits or runs serial code (docs/logreg.md 2.10)
+        with self.keys.background_randomness(train.size, sigmoid_terms(p), n_bank):
+            for epoch in range(p.max_epochs):
+                t0 = time.perf_counter()
+                sent0, recv0 = traffic(self.peer)
+                batches = batch_plan(p, train, init.batch_seed, epoch, min_rows)
+                eta = learning_rate(p, epoch)
+                max_delta, change = 0.0, 0.0
+                for b, rows in enumerate(batches):
+                    enc = self._encrypted_terms(Xb[rows], y[rows], opt.lookahead(eta), lo, hi)
+                    out = self.stub.terms(LrTermsRequest(epoch, b, enc))
+                    mine = self.keys.decrypt_bank_output(out.enc_bank, n_bank)
+                    masked = self.keys.decrypt_masked(out.enc_platform, n_platform)
+                    g = mine.gradient
+                    if p.fit_intercept:
+                        g = np.append(g, mine.residual_sum)
+                    delta = opt.step(g / rows.size, eta)
+                    last = b == len(batches) - 1
+                    if ends_warmup(p, train.size, min_rows, epoch, last):
+                        opt.clear_momentum()
+                    moved = Xb[rows] @ (delta[:-1] if p.fit_intercept else delta)
+                    if p.fit_intercept:
+                        moved = moved + delta[-1]
+                    upd = self.stub.update(LrUpdateRequest(epoch, b, masked, end_of_epoch=last))
+                    lo, hi = upd.lo, upd.hi
+                    val_interval = (upd.val_lo, upd.val_hi)
+                    max_delta = max(max_delta, float(np.abs(delta).max(initial=0.0)))
+                    max_delta = max(max_delta, float(upd.max_abs_delta))
+                    change += (float(np.mean(np.abs(moved))) + upd.mean_abs_change) * (
+                        rows.size / train.size
+                    )
+                snapshots[epoch] = opt.w.copy()
+                metrics: dict[str, float] = {}
+                if p.validation_metrics:
+                    metrics["val_logloss"] = self._val_logloss(
+                        epoch, Xb[val], y[val], snapshots[epoch], val_interval
+                    )
+                sent1, recv1 = traffic(self.peer)
+                history.append(
+                    {
+                        **metrics,
+                        "epoch": epoch,
+                        "learning_rate": eta,
+                        "mean_abs_change": change,
+                        "max_abs_delta": max_delta,
+                        "batches": len(batches),
+                        "seconds": time.perf_counter() - t0,
+                        "bytes_sent": sent1 - sent0,
+                        "bytes_received": recv1 - recv0,
+                    }
                 )
-            snapshots[epoch] = opt.w.copy()
-            metrics: dict[str, float] = {}
-            if p.validation_metrics:
-                metrics["val_logloss"] = self._val_logloss(
-                    epoch, Xb[val], y[val], snapshots[epoch], val_interval
-                )
-            sent1, recv1 = traffic(self.peer)
-            history.append(
-                {
-                    **metrics,
-                    "epoch": epoch,
-                    "learning_rate": eta,
-                    "mean_abs_change": change,
-                    "max_abs_delta": max_delta,
-                    "batches": len(batches),
-                    "seconds": time.perf_counter() - t0,
-                    "bytes_sent": sent1 - sent0,
-                    "bytes_received": recv1 - recv0,
-                }
-            )
-            for callback in callbacks:
-                callback(dict(history[-1]))
-            if change < p.tol:
-                converged = True
-                break
+                for callback in callbacks:
+                    callback(dict(history[-1]))
+                if change < p.tol:
+                    converged = True
+                    break
         kept = history[-1]["epoch"]
         w = snapshots[kept]
         final = (

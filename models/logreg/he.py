@@ -12,6 +12,8 @@ partial scores for prediction. The layouts are in :mod:`models.logreg.paillier_t
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +105,17 @@ class ActiveCrypto:
         return self.ckks.public_bytes()
 
     # ------------------------------------------------------------------ training
+    def background_randomness(
+        self, max_batch_rows: int, n_terms: int, n_bank_features: int
+    ) -> AbstractContextManager[bool]:
+        """Paillier: keep the encryption randomness of up to one batch's terms precomputed by
+        the helper process while the block runs (:meth:`PaillierKeypair.background_pool`);
+        CKKS: nothing."""
+        if self.keypair is None:
+            return contextlib.nullcontext(False)
+        layout = paillier_terms.Layout(n_bank_features + 1, self.keypair.public_key.key_bits)
+        return self.keypair.background_pool(max_batch_rows * n_terms * len(layout.chunks))
+
     def encrypt_terms(self, residual: np.ndarray, Xb: np.ndarray) -> CipherArray:
         """The encrypted expansion terms of a batch (see :class:`LrTermsRequest`): residual
         coefficients (rows x K) and the bank's design rows."""

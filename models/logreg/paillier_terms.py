@@ -251,13 +251,16 @@ def combine(
         )
         combined.append(EncryptedVector(pk, acc))
     bank_out = EncryptedVector.concat([c.sum() for c in combined])
-    out_bank = pk.rerandomize(bank_out, workers=workers)
     xi = np.round(np.asarray(Xp, dtype=np.float64) * 2.0**F_X).astype(np.int64)
     grads = combined[0].dot_columns(xi, workers=workers)
     offset = 1 << (8 * RESIDUAL_SLOT_BYTES - 1)
     masks = [secrets.randbelow(nn) for _ in range(xi.shape[1])]
     shifted = grads.add_plain([(offset + m) % nn for m in masks])
-    out_platform = pk.rerandomize(shifted, workers=workers)
+    # both outputs rerandomised in one call (a fresh uniform r^n each), so that the few full
+    # exponentiations are shared between threads
+    fresh = pk.rerandomize(EncryptedVector.concat([bank_out, shifted]), workers=workers)
+    nb = len(bank_out)
+    out_bank, out_platform = fresh[:nb], fresh[nb:]
     return out_bank.to_wire(), out_platform.to_wire(), PlatformMasks(masks)
 
 
