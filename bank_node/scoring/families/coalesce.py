@@ -174,7 +174,6 @@ class Coalescer(Generic[T, R]):
         return same
 
     def _run(self, batch: list[_Pending[T, R]]) -> None:
-
         try:
             outcomes = list(self._send([p.item for p in batch]))
             if len(outcomes) != len(batch):
