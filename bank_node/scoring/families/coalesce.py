@@ -59,8 +59,9 @@ class Coalescer(Generic[T, R]):
         With a call already in flight, another leaves only with a multiple of ``full``
         items (None: with whatever is queued).
     linger_s:
-        Longest a call that could leave waits, after its oldest request queued, for the
-        requests the recent concurrency says are coming (0: never waits).
+        Longest a call that could leave waits for the requests the recent concurrency says
+        are coming, counted from when its slot came free or its oldest request queued,
+        whichever is later (0: never waits).
     """
 
     #: Seconds over which the concurrency seen is remembered (two such windows).
