@@ -580,3 +580,70 @@ def test_coalescer_pipelines_only_whole_batches() -> None:
         t.join(10)
     assert calls == [[0], [1, 2, 3], [4]]
     assert out == {v: v * 10 for v in range(5)}
+
+
+def test_coalescer_lingers_for_the_concurrency_seen() -> None:
+    """With ``linger_s``, a call smaller than the concurrency seen lately waits for the
+    requests on their way (and leaves as soon as they are queued); a lone request never
+    waits, nor does a call after one that went alone; a call waits no longer than
+    ``linger_s``."""
+    gates = [threading.Event(), threading.Event()]
+    calls: list[list[int]] = []
+
+    def send(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) <= len(gates):
+            gates[len(calls) - 1].wait(10)
+        return [v * 10 for v in items]
+
+    lone: Coalescer[int, int] = Coalescer(lambda items: items, limit=8, linger_s=30.0)
+    t0 = time.monotonic()
+    assert lone.submit("k", 7) == 7  # nobody else seen: no wait
+    assert lone.submit("k", 8) == 8
+    assert time.monotonic() - t0 < 10
+
+    co: Coalescer[int, int] = Coalescer(send, limit=8, linger_s=30.0)
+    co.WINDOW_S = 30.0  # the concurrency seen stays remembered however slow this machine is
+    out: dict[int, int] = {}
+    threads: list[threading.Thread] = []
+
+    def start(*values: int) -> None:
+        for v in values:
+            threads.append(threading.Thread(target=lambda v=v: out.update({v: co.submit("k", v)})))
+            threads[-1].start()
+
+    def wait_for(cond: Any) -> None:
+        deadline = time.monotonic() + 10
+        while not cond() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    start(0)
+    wait_for(lambda: co.in_flight == 1)
+    start(1, 2, 3)  # four requests seen at once
+    wait_for(lambda: co.queued == 3)
+    gates[0].set()  # [1, 2, 3] leaves at once: the call before it went alone
+    wait_for(lambda: len(calls) == 2)
+    start(4)
+    wait_for(lambda: co.queued == 1)
+    gates[1].set()  # 4 could leave now, but lingers for the three on their way back
+    wait_for(lambda: 3 in out)
+    time.sleep(0.05)
+    assert calls == [[0], [1, 2, 3]]
+    start(5, 6)
+    time.sleep(0.05)
+    assert len(calls) == 2  # three of four: still waiting
+    start(7)  # the fourth: the call leaves at once
+    for t in threads:
+        t.join(10)
+    assert calls == [[0], [1, 2, 3], [4, 5, 6, 7]]
+    assert out == {v: v * 10 for v in range(8)}
+    assert time.monotonic() - t0 < 10  # nobody waited for the linger's end
+
+    co.linger_s = 0.2  # a lone request after a shared call waits out the linger, once
+    t1 = time.monotonic()
+    assert co.submit("k", 8) == 80
+    assert 0.15 <= time.monotonic() - t1 < 5
+    t2 = time.monotonic()
+    assert co.submit("k", 9) == 90
+    assert time.monotonic() - t2 < 0.15
+    assert calls[-2:] == [[8], [9]]

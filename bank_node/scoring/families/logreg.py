@@ -38,6 +38,9 @@ from models.logreg.scoring import LinearScoreRequest, LinearScoreResponse
 MAX_COMPANIES_PER_CALL = 16
 #: Platform calls of one model in flight at once (each carries every request queued).
 MAX_IN_FLIGHT = 1
+#: Longest a call waits for the requests the recent concurrency says are on their way
+#: (:class:`~bank_node.scoring.families.coalesce.Coalescer`; a lone request never waits).
+LINGER_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,10 @@ class LinearPartials:
         self.model = model
         self.pack = pack
         self.coalescer: Coalescer[_Ask, _Answer] = Coalescer(
-            self._send, limit=MAX_COMPANIES_PER_CALL, max_in_flight=MAX_IN_FLIGHT
+            self._send,
+            limit=MAX_COMPANIES_PER_CALL,
+            max_in_flight=MAX_IN_FLIGHT,
+            linger_s=LINGER_S,
         )
 
     def partial(

@@ -38,6 +38,9 @@ from models.secureboost.scoring import SbScoreRequest, SbScoreResponse
 MAX_IN_FLIGHT = 2
 #: Most companies per platform call, in packing groups.
 MAX_GROUPS_PER_CALL = 2
+#: Longest a call waits for the requests the recent concurrency says are on their way
+#: (:class:`~bank_node.scoring.families.coalesce.Coalescer`; a lone request never waits).
+LINGER_S = 0.005
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +73,7 @@ class SecureBoostScoring:
         self._predictor: SecurePredictor | None = None
         self._lock = threading.Lock()
         self.coalescer: Coalescer[_Cells, _Margin] = Coalescer(
-            self._send, limit=MAX_GROUPS_PER_CALL, max_in_flight=MAX_IN_FLIGHT
+            self._send, limit=MAX_GROUPS_PER_CALL, max_in_flight=MAX_IN_FLIGHT, linger_s=LINGER_S
         )
         self._key_sent = False
 
