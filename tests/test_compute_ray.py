@@ -109,6 +109,17 @@ def test_cluster_has_two_nodes_and_the_backend_spreads(ray_backend: RayBackend) 
     assert len(set(ray_backend.actor_pids())) == 2
 
 
+def _check_group_engine(ray_backend: RayBackend) -> None:
+    """The Ray group engine's hash-and-multiply and multiply equal the serial engine's."""
+    scalar = random_scalar()
+    ids = [f"company-{i}" for i in range(700)]
+    serial = GroupEngine(1)
+    with ray_backend.group_engine() as engine:
+        blob = engine.hash_mult(scalar, ids)
+        assert blob == serial.hash_mult(scalar, ids)
+        assert engine.mult(scalar, blob) == serial.mult(scalar, blob)
+
+
 def test_crypto_and_psi_blocks_are_bit_identical(ray_backend: RayBackend) -> None:
     keypair = PaillierKeypair.generate(KEY_BITS)
     plain = list(range(-400, 400))
@@ -121,13 +132,7 @@ def test_crypto_and_psi_blocks_are_bit_identical(ray_backend: RayBackend) -> Non
     got = ray_backend.histograms(enc, bins, rows, 9, skip_bins=skip)
     want = encrypted_histograms(enc, bins, rows, 9, skip_bins=skip, workers=1)
     assert [h.values for h in got] == [h.values for h in want]
-    scalar = random_scalar()
-    ids = [f"company-{i}" for i in range(700)]
-    serial = GroupEngine(1)
-    with ray_backend.group_engine() as engine:
-        blob = engine.hash_mult(scalar, ids)
-        assert blob == serial.hash_mult(scalar, ids)
-        assert engine.mult(scalar, blob) == serial.mult(scalar, blob)
+    _check_group_engine(ray_backend)
 
 
 def test_psi_calls_cut_into_more_blocks_than_actors_stay_bit_identical(
@@ -137,13 +142,7 @@ def test_psi_calls_cut_into_more_blocks_than_actors_stay_bit_identical(
     the order of its input, as the serial engine does."""
     monkeypatch.setattr(ray_backend_module, "GROUP_MIN_BLOCK", 64)
     assert ray_backend_module.group_blocks(700, 2) == 8
-    scalar = random_scalar()
-    ids = [f"company-{i}" for i in range(700)]
-    serial = GroupEngine(1)
-    with ray_backend.group_engine() as engine:
-        blob = engine.hash_mult(scalar, ids)
-        assert blob == serial.hash_mult(scalar, ids)
-        assert engine.mult(scalar, blob) == serial.mult(scalar, blob)
+    _check_group_engine(ray_backend)
 
 
 def test_psi_is_bit_identical(
